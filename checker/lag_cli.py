@@ -1,0 +1,500 @@
+"""``ackcheck lag``: Burrow's consumer-lag evaluation of offset histories people already collect.
+
+Reads kafka-consumer-groups captures, CSV offset histories and ackcheck traces (see
+``lag_inputs``), evaluates every partition of every consumer group with Burrow's rules
+(``burrow``), and prints a table per group, ``--json``, the status over time (``--over-time``)
+and/or a plot of lag with status bands (``--plot``).
+
+Exit status: 0 every group is OK, 1 some group is not (WARN, ERR or NOTFOUND), 2 bad usage or
+bad input (a one-line error naming the file and line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import NoReturn
+
+from ackcheck.checker.burrow import (
+    BurrowConfig,
+    Commit,
+    OffsetPoint,
+    PartitionEvaluation,
+    PartitionReplay,
+    Status,
+    evaluate_partition_over_time,
+    group_status,
+)
+from ackcheck.checker.lag_inputs import (
+    InputError,
+    LoadedInputs,
+    OffsetSample,
+    format_timestamp,
+    load_inputs,
+    parse_timestamp,
+)
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+__all__ = [
+    "GroupResult",
+    "PartitionResult",
+    "build_parser",
+    "evaluate",
+    "main",
+    "status_bands",
+    "to_json",
+    "write_plot",
+]
+
+PLOT_SUFFIXES = (".png", ".svg")
+MAX_PLOTTED_PARTITIONS = 48
+STATUS_STYLE = {
+    Status.NOTFOUND: "dim",
+    Status.OK: "green",
+    Status.WARN: "yellow",
+    Status.ERR: "bold red",
+    Status.STOP: "red",
+    Status.STALL: "red",
+    Status.REWIND: "magenta",
+}
+BAND_COLOR = {
+    Status.NOTFOUND: "#eeeeee",
+    Status.OK: "#d8f0d8",
+    Status.WARN: "#fff0a8",
+    Status.ERR: "#f2a0a0",
+    Status.STOP: "#f4b0b0",
+    Status.STALL: "#f8c890",
+    Status.REWIND: "#dcb8f4",
+}
+
+
+class _UsageError(Exception):
+    """A bad flag: argparse's message, reported on one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ackcheck lag",
+        description=(
+            "Evaluate consumer offset histories with Burrow's rules (KAFKA.md section 7): per partition, "
+            "the window of the last --intervals commits; STOP, REWIND, STALL, WARN or OK; a group shows "
+            "its worst partition, STOP/STALL/REWIND as ERR."
+        ),
+        epilog="Exit status: 0 every group OK, 1 some group not OK, 2 bad usage or input. See docs/lag.md.",
+    )
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="kafka-consumer-groups captures ('# time:' lines), CSV offset histories or ackcheck traces",
+    )
+    parser.add_argument(
+        "--intervals",
+        type=int,
+        default=10,
+        metavar="N",
+        help="commits in each partition's window (default 10)",
+    )
+    parser.add_argument(
+        "--allowed-lag",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the rules apply only when the current lag is above N, and a window with a lag <= N is "
+        "never STALL or WARN (default 0: Burrow's 'lag is zero')",
+    )
+    parser.add_argument(
+        "--min-distance",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="a commit less than this after the previous stored one replaces it in the window (default 1)",
+    )
+    parser.add_argument(
+        "--now",
+        metavar="TIME",
+        help="evaluation time, ISO 8601 or epoch ms (default: the last timestamp in the input)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument(
+        "--plot", metavar="FILE.png|FILE.svg", help="draw lag per partition over time with status bands"
+    )
+    parser.add_argument(
+        "--over-time", action="store_true", help="also show each partition's status at every timestamp"
+    )
+    return parser
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class PartitionResult:
+    group: str
+    topic: str
+    partition: int
+    evaluation: PartitionEvaluation
+    timeline: tuple[PartitionEvaluation, ...]  # filled for --over-time / --plot
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    group: str
+    status: Status
+    partitions: tuple[PartitionResult, ...]
+
+
+def _points_by_partition(
+    samples: Sequence[OffsetSample],
+) -> dict[str, dict[tuple[str, int], list[OffsetPoint]]]:
+    groups: dict[str, dict[tuple[str, int], list[OffsetPoint]]] = defaultdict(lambda: defaultdict(list))
+    for s in samples:
+        groups[s.group][(s.topic, s.partition)].append(
+            OffsetPoint(s.timestamp_ms, s.committed_offset, s.log_end_offset)
+        )
+    return groups
+
+
+def _replay_notes(name: str, replay: PartitionReplay) -> list[str]:
+    c = replay.counters
+    notes = []
+    if c.commits_without_end_offset:
+        notes.append(
+            f"{name}: {c.commits_without_end_offset} commit(s) before any known log end offset dropped "
+            "(no lag to measure; Burrow drops them too)"
+        )
+    if c.commits_beyond_end and c.first_beyond_end_ms is not None:
+        first = format_timestamp(c.first_beyond_end_ms)
+        notes.append(
+            f"{name}: {c.commits_beyond_end} commit(s) beyond the log end offset (negative lag, e.g. after "
+            f"an unclean leader election; first at {first}); lag counted as 0, as Burrow does"
+        )
+    return notes
+
+
+def evaluate(
+    inputs: LoadedInputs, config: BurrowConfig, now_ms: int, with_timeline: bool
+) -> tuple[list[GroupResult], list[str]]:
+    """Evaluate every partition of every group at ``now_ms`` (and at each input timestamp if asked)."""
+    notes: list[str] = []
+    later = sum(1 for s in inputs.samples if s.timestamp_ms > now_ms)
+    if later:
+        notes.append(f"{later} row(s) after --now ({format_timestamp(now_ms)}) ignored")
+    times = sorted({s.timestamp_ms for s in inputs.samples if s.timestamp_ms <= now_ms} | {now_ms})
+    results: list[GroupResult] = []
+    for group, partitions in sorted(_points_by_partition(inputs.samples).items()):
+        rows: list[PartitionResult] = []
+        for (topic, partition), points in sorted(partitions.items()):
+            replay = PartitionReplay(config)
+            for point in points:  # already in time order
+                if point.timestamp_ms > now_ms:
+                    break
+                replay.feed(point)
+            name = f"{group}/{topic}/{partition}"
+            notes.extend(_replay_notes(name, replay))
+            evaluation = replay.evaluate(now_ms)
+            if evaluation.status is Status.STALL and len(evaluation.window) == 1:
+                notes.append(
+                    f"{name}: STALL from a single commit (Burrow's rule: all offsets in the window equal)"
+                )
+            timeline = tuple(evaluate_partition_over_time(points, times, config)) if with_timeline else ()
+            rows.append(PartitionResult(group, topic, partition, evaluation, timeline))
+        status = group_status(r.evaluation.status for r in rows)
+        results.append(GroupResult(group, status, tuple(rows)))
+    return results, notes
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def _commit_json(c: Commit) -> dict:
+    return {
+        "timestamp": format_timestamp(c.timestamp_ms),
+        "timestamp_ms": c.timestamp_ms,
+        "offset": c.offset,
+        "lag": c.lag,
+        "log_end_offset": c.log_end_offset,
+    }
+
+
+def to_json(
+    results: Sequence[GroupResult],
+    notes: Sequence[str],
+    now_ms: int,
+    config: BurrowConfig,
+    over_time: bool = False,
+) -> dict:
+    """The ``--json`` object: groups with their partitions and windows, the notes, the evaluation time."""
+    groups = []
+    for g in results:
+        parts = []
+        for p in g.partitions:
+            e = p.evaluation
+            entry: dict = {
+                "topic": p.topic,
+                "partition": p.partition,
+                "status": e.status.name,
+                "status_code": int(e.status),
+                "current_lag": e.current_lag,
+                "committed_offset": e.committed_offset,
+                "log_end_offset": e.log_end_offset,
+                "window": [_commit_json(c) for c in e.window],
+            }
+            if over_time:
+                entry["over_time"] = [
+                    {
+                        "timestamp": format_timestamp(t.now_ms),
+                        "timestamp_ms": t.now_ms,
+                        "status": t.status.name,
+                        "current_lag": t.current_lag,
+                    }
+                    for t in p.timeline
+                ]
+            parts.append(entry)
+        groups.append(
+            {"group": g.group, "status": g.status.name, "status_code": int(g.status), "partitions": parts}
+        )
+    return {
+        "groups": groups,
+        "notes": list(notes),
+        "now": format_timestamp(now_ms),
+        "now_ms": now_ms,
+        "options": {
+            "intervals": config.intervals,
+            "allowed_lag": config.allowed_lag,
+            "min_distance": config.min_distance_s,
+        },
+    }
+
+
+def _styled(status: Status) -> str:
+    return f"[{STATUS_STYLE[status]}]{status.name}[/]"
+
+
+def _num(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def print_tables(
+    console: Console, results: Sequence[GroupResult], now_ms: int, config: BurrowConfig, over_time: bool
+) -> None:
+    console.print(
+        f"Burrow evaluation at {format_timestamp(now_ms)} (intervals {config.intervals}, "
+        f"allowed lag {config.allowed_lag}, min-distance {config.min_distance_s:g}s)",
+        markup=False,
+        highlight=False,
+    )
+    for g in results:
+        table = Table(title=f"group {escape(g.group)}: {_styled(g.status)}", title_justify="left")
+        for name in (
+            "topic",
+            "partition",
+            "status",
+            "current lag",
+            "committed offset",
+            "end offset",
+            "window",
+        ):
+            table.add_column(name, justify="left" if name in ("topic", "status") else "right")
+        for p in g.partitions:
+            e = p.evaluation
+            table.add_row(
+                escape(p.topic),
+                str(p.partition),
+                _styled(e.status),
+                _num(e.current_lag),
+                _num(e.committed_offset),
+                _num(e.log_end_offset),
+                f"{len(e.window)}/{config.intervals}",
+            )
+        console.print(table)
+        if over_time:
+            _print_over_time(console, g)
+
+
+def _print_over_time(console: Console, g: GroupResult) -> None:
+    if not g.partitions:
+        return
+    table = Table(title=f"group {escape(g.group)} over time", title_justify="left")
+    table.add_column("time")
+    for p in g.partitions:
+        table.add_column(escape(f"{p.topic}/{p.partition}"))
+    for i, first in enumerate(g.partitions[0].timeline):
+        table.add_row(format_timestamp(first.now_ms), *(_styled(p.timeline[i].status) for p in g.partitions))
+    console.print(table)
+
+
+def status_bands(timeline: Sequence[PartitionEvaluation]) -> list[tuple[int, int, Status]]:
+    """Runs of equal status as (start ms, end ms, status).
+
+    Each evaluation's status holds until the next evaluation; the last one is drawn for the median
+    step between evaluations (one minute if there is a single evaluation).
+    """
+    times = [t.now_ms for t in timeline]
+    steps = sorted(b - a for a, b in pairwise(times) if b > a)
+    tail = steps[len(steps) // 2] if steps else 60_000
+    bands: list[tuple[int, int, Status]] = []
+    for i, t in enumerate(timeline):
+        end = times[i + 1] if i + 1 < len(times) else times[i] + tail
+        if bands and bands[-1][2] is t.status:
+            bands[-1] = (bands[-1][0], end, t.status)
+        else:
+            bands.append((t.now_ms, end, t.status))
+    return bands
+
+
+def write_plot(path: str, results: Sequence[GroupResult], config: BurrowConfig) -> int:
+    """Lag per partition over time, background bands colored by Burrow's status at each point.
+
+    Each point is a full evaluation as of that time (the window of commits up to it), so the bands
+    show when a partition would have turned WARN, STALL, REWIND or STOP. Returns how many partitions
+    were left out (beyond MAX_PLOTTED_PARTITIONS; the most severe are kept).
+    """
+    from datetime import UTC, datetime
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    def when(ms: int) -> datetime:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+    parts = [p for g in results for p in g.partitions]
+    parts.sort(key=lambda p: (-int(p.evaluation.status), p.group, p.topic, p.partition))
+    shown, left_out = parts[:MAX_PLOTTED_PARTITIONS], max(0, len(parts) - MAX_PLOTTED_PARTITIONS)
+    shown.sort(key=lambda p: (p.group, p.topic, p.partition))
+    height = 1.2 + 1.8 * len(shown)
+    fig, axes = plt.subplots(len(shown), 1, figsize=(10, height), sharex=True, squeeze=False)
+    seen: set[Status] = set()
+    for ax, p in zip(axes[:, 0], shown, strict=True):
+        for start, end, status in status_bands(p.timeline):
+            ax.axvspan(when(start), when(end), color=BAND_COLOR[status], linewidth=0)
+            seen.add(status)
+        lagged = [t for t in p.timeline if t.current_lag is not None]
+        ax.plot(
+            [when(t.now_ms) for t in lagged],
+            [t.current_lag for t in lagged],
+            color="#1f3b73",
+            marker="o" if len(lagged) <= 200 else None,
+            markersize=2.5,
+            linewidth=1.2,
+        )
+        if config.allowed_lag:
+            ax.axhline(config.allowed_lag, color="#555555", linestyle="--", linewidth=0.8)
+        top = max([config.allowed_lag, *(t.current_lag or 0 for t in lagged)])
+        ax.set_ylim(0, max(1, top) * 1.1)
+        ax.set_ylabel("lag")
+        ax.set_title(
+            f"group {p.group}, {p.topic}/{p.partition}: {p.evaluation.status.name}".replace("$", r"\$"),
+            fontsize=9,
+            loc="left",
+        )
+    bottom = axes[-1, 0]
+    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(bottom.xaxis.get_major_locator()))
+    bottom.set_xlabel("time (UTC)")
+    handles = [Patch(color=BAND_COLOR[s], label=s.name) for s in sorted(seen)]
+    fig.legend(handles=handles, loc="upper right", ncol=max(1, len(handles)), fontsize=8, frameon=False)
+    fig.suptitle(
+        f"consumer lag and Burrow status (intervals {config.intervals}, allowed lag {config.allowed_lag})",
+        x=0.02,
+        ha="left",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height))
+    try:
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return left_out
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def _error(message: str) -> int:
+    print(f"ackcheck lag: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str]) -> int:
+    """Run ``ackcheck lag``; returns the exit status (0 all OK, 1 some group not OK, 2 bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        return _error(f"{exc} (see ackcheck lag --help)")
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else 0
+
+    if args.intervals < 1:
+        return _error(f"--intervals must be >= 1, got {args.intervals}")
+    if args.allowed_lag < 0:
+        return _error(f"--allowed-lag must be >= 0, got {args.allowed_lag}")
+    if not args.min_distance >= 0:  # also rejects NaN
+        return _error(f"--min-distance must be >= 0 seconds, got {args.min_distance}")
+    if args.plot and Path(args.plot).suffix.lower() not in PLOT_SUFFIXES:
+        return _error(f"--plot {args.plot}: the file name must end in .png or .svg")
+    config = BurrowConfig(args.intervals, args.allowed_lag, args.min_distance)
+
+    now_ms: int | None = None
+    if args.now is not None:
+        try:
+            now_ms = parse_timestamp(args.now)
+        except ValueError as exc:
+            return _error(f"--now: {exc}")
+
+    try:
+        inputs = load_inputs(args.files)
+    except InputError as exc:
+        return _error(str(exc))
+    if not inputs.samples:
+        return _error(f"{', '.join(args.files)}: no offset rows in the input")
+    if now_ms is None:
+        now_ms = inputs.samples[-1].timestamp_ms
+
+    results, eval_notes = evaluate(inputs, config, now_ms, with_timeline=bool(args.over_time or args.plot))
+    notes = [*inputs.notes, *eval_notes]
+
+    if args.plot:
+        try:
+            left_out = write_plot(args.plot, results, config)
+        except (OSError, ValueError) as exc:
+            return _error(f"{args.plot}: cannot write the plot: {exc}")
+        if left_out:
+            limit = MAX_PLOTTED_PARTITIONS
+            notes.append(
+                f"{args.plot}: {left_out} partition(s) not plotted (most severe kept, limit {limit})"
+            )
+
+    if args.json:
+        print(json.dumps(to_json(results, notes, now_ms, config, args.over_time), indent=2))
+    else:
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console.width = max(console.width, 120)
+        print_tables(console, results, now_ms, config, args.over_time)
+        for note in notes:
+            console.print(f"note: {note}", markup=False)
+        if args.plot:
+            console.print(f"plot written to {args.plot}", markup=False)
+    return 0 if all(g.status is Status.OK for g in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

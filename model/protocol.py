@@ -1,0 +1,823 @@
+"""The replication protocol of one Kafka partition as a pure state machine.
+
+One partition, `replication.factor` brokers (0..RF-1), one producer, one consumer group
+with one consumer, one controller. Every action is a small method headed by WHO acts,
+when it is enabled, and its effect (the style of the TLA+ Kafka specifications). Every
+nondeterministic choice is an action argument, so traces replay exactly.
+
+Protocol eras are selected by named rules (traces/eras.py); each place a rule changes
+behaviour names its KIP/JIRA. Simplifications of Kafka are written next to the action
+they concern.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ackcheck.model import truncation
+from ackcheck.model.state import (
+    B_FAILED,
+    B_IN_FLIGHT,
+    B_INDETERMINATE,
+    B_OK,
+    B_QUEUED,
+    B_RETRY,
+    BATCH_TO_OUTCOME,
+    E_DUPLICATE_SEQUENCE_NUMBER,
+    E_INVALID_PRODUCER_EPOCH,
+    E_NONE,
+    E_NOT_ENOUGH_REPLICAS,
+    E_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+    E_NOT_LEADER_OR_FOLLOWER,
+    E_OUT_OF_ORDER_SEQUENCE_NUMBER,
+    E_REQUEST_TIMED_OUT,
+    NOT_APPENDED,
+    ProducerBatch,
+    State,
+    batch_records,
+    initial_state,
+    observe,
+)
+from ackcheck.traces.format import Action
+from ackcheck.traces.observation import Batch, Replica
+from ackcheck.traces.settings import Config
+
+# ProducerStateEntry.NUM_BATCHES_TO_RETAIN: the broker remembers the last 5 batches per
+# producer id for deduplication (KIP-98; KAFKA-5494 made 5 in-flight requests safe).
+PRODUCER_STATE_BATCHES = 5
+
+
+class ActionError(ValueError):
+    """An action that is not enabled in the given state (replay of a foreign trace)."""
+
+
+def _put(t: tuple, i: int, v) -> tuple:
+    return t[:i] + (v,) + t[i + 1:]
+
+
+class Model:
+    """Init state, enabled actions, next state. Properties live in invariants/."""
+
+    def __init__(self, config: Config, *, consumer: bool = True):
+        self.config = config
+        self.rf = config.replication_factor
+        self.brokers = tuple(range(self.rf))
+        self.bounds = config.bounds
+        self.batch_records = batch_records(config)
+        self.acks = config.acks
+        self.min_isr = config.min_insync_replicas
+        self.idempotent = config.enable_idempotence
+        self.max_in_flight = config.max_in_flight_requests_per_connection
+        # retries and delivery.timeout.ms: attempts per batch are bounded by both
+        self.max_attempts = 1 if config.acks == "0" else min(config.retries + 1, config.bounds.max_attempts)
+        self.flush_interval = config.log_flush_interval_messages
+        # protocol rules (traces/eras.py)
+        self.epoch_truncation = config.rule("epoch_truncation")  # KIP-101
+        self.fast_failover = config.rule("epoch_truncation_fast_failover")  # KIP-279
+        self.fenced_epoch = config.rule("fenced_leader_epoch")  # KIP-320
+        self.join_at_epoch_start = config.rule("isr_join_at_epoch_start")  # KAFKA-7128
+        self.strict_min_isr = config.rule("strict_min_isr")  # KAFKA-15583
+        self.elr_enabled = config.rule("eligible_leader_replicas")  # KIP-966
+        self.truncate = truncation.truncate_kip279 if self.fast_failover else truncation.truncate_kip101
+        # the consumer's actions can be left out when no selected invariant looks at it
+        self.with_consumer = consumer
+
+    # ------------------------------------------------------------------ model interface
+    def init(self) -> State:
+        return initial_state(self.config)
+
+    def observe(self, state: State):
+        return observe(state)
+
+    def successors(self, s: State) -> Iterator[tuple[Action, State]]:
+        """Every enabled action with its next state, in a fixed order (determinism)."""
+        yield from self._producer_actions(s)
+        yield from self._broker_actions(s)
+        yield from self._controller_actions(s)
+        yield from self._fault_actions(s)
+        if self.with_consumer:
+            yield from self._consumer_actions(s)
+
+    def actions(self, s: State) -> list[Action]:
+        return [a for a, _ in self.successors(s)]
+
+    def step(self, s: State, action: Action) -> State:
+        """Apply one action (used by replay, fuzz and minimize). Raises ActionError."""
+        for a, nxt in self.successors(s):
+            if a == action:
+                return nxt
+        raise ActionError(f"action {action_str(action)} is not enabled here")
+
+    # ------------------------------------------------------------------------ helpers
+    def _outcomes(self, batches: tuple[ProducerBatch, ...]) -> tuple[tuple[int, int], ...]:
+        out = []
+        for b, recs in zip(batches, self.batch_records):
+            kind = BATCH_TO_OUTCOME[b.status]
+            for i in range(len(recs)):
+                out.append((kind, b.offset + i if b.offset >= 0 else -1))
+        return tuple(out)
+
+    def _in_flight(self, requests) -> tuple[int, ...]:
+        recs = set()
+        for req in requests:
+            recs.update(self.batch_records[req[0]])
+        return tuple(sorted(recs))
+
+    def _leader_of(self, s: State, b: int) -> bool:
+        """b is alive and believes itself the leader (in whatever epoch it knows)."""
+        r = s.replicas[b]
+        return r.alive and r.leader == b
+
+    def _flushed(self, leo: int, flushed: int) -> int:
+        # log.flush.interval.messages: fsync once this many messages are unflushed
+        return leo if leo - flushed >= self.flush_interval else flushed
+
+    def _advance_hw(self, s: State, b: int) -> State:
+        """WHO: leader b. HW = min LEO over the ISR it knows (its own LEO for itself).
+
+        HW only moves forward on a leader. Strict min ISR (KAFKA-15583, 3.7): no advance
+        while |ISR| < min.insync.replicas. Completing acks=all requests in purgatory
+        follows (Partition.checkEnoughReplicasReachOffset): ok when |ISR| >= min ISR, else
+        NOT_ENOUGH_REPLICAS_AFTER_APPEND (the record stays in the log).
+        """
+        r = s.replicas[b]
+        isr = r.isr
+        if self.strict_min_isr and len(isr) < self.min_isr:
+            new_hw = r.high_watermark
+        else:
+            new_hw = r.log_end_offset
+            for m in isr:
+                if m != b:
+                    leo = r.follower_leos[m]
+                    if leo < new_hw:
+                        new_hw = leo
+            if new_hw < r.high_watermark:
+                new_hw = r.high_watermark
+        if new_hw != r.high_watermark:
+            s = s._replace(replicas=_put(s.replicas, b, r._replace(high_watermark=new_hw)))
+            if new_hw > len(s.committed_log):
+                recs = truncation_records(r.log)
+                s = s._replace(committed_log=s.committed_log + tuple(recs[len(s.committed_log):new_hw]))
+        if s.purgatory:
+            hw = s.replicas[b].high_watermark
+            done = [p for p in s.purgatory if p[0] == b and p[3] <= hw]
+            if done:
+                err = E_NONE if len(isr) >= self.min_isr else E_NOT_ENOUGH_REPLICAS_AFTER_APPEND
+                responses = list(s.responses)
+                for (_, batch, attempt, end) in done:
+                    base = end - len(self.batch_records[batch])
+                    responses.append((batch, attempt, err, base, len(isr), b))
+                s = s._replace(
+                    purgatory=tuple(p for p in s.purgatory if p not in done),
+                    responses=tuple(responses),
+                )
+        return s
+
+    # ======================================================================= producer
+    def _producer_actions(self, s: State):
+        batches = s.batches
+        in_flight = sum(1 for b in batches if b.status == B_IN_FLIGHT)
+        nxt = self._next_to_send(batches)
+        if nxt is not None and in_flight < self.max_in_flight:
+            for b in self.brokers:
+                if self._leader_of(s, b):
+                    yield ("producer_send", nxt, b), self.producer_send(s, nxt, b)
+        # each connection delivers in order: only the oldest response from each broker
+        seen = set()
+        for resp in s.responses:
+            if resp[5] in seen:
+                continue
+            seen.add(resp[5])
+            yield ("producer_receive", resp[0], resp[1]), self.producer_receive(s, resp)
+        for i, b in enumerate(batches):
+            if b.status == B_IN_FLIGHT and not self._attempt_alive(s, i, b.attempts):
+                yield ("producer_timeout", i), self.producer_timeout(s, i)
+        if s.leader == -1:
+            for i, b in enumerate(batches):
+                if b.status in (B_QUEUED, B_RETRY):
+                    yield ("producer_expire", i), self.producer_expire(s, i)
+
+    def _next_to_send(self, batches) -> int | None:
+        """Which batch the Sender drains next.
+
+        Non-idempotent: a retried batch is re-enqueued at the front of the accumulator
+        deque (RecordAccumulator.reenqueue), so retries go before new batches - and
+        after batches already in flight: the reorder of KAFKA.md section 2.
+        Idempotent (KIP-98): batches go in sequence order, and a retried batch is only
+        re-sent once it is the oldest unacknowledged one (RecordAccumulator drain checks).
+        """
+        first_open = None
+        retry = queued = None
+        for i, b in enumerate(batches):
+            if b.status in (B_IN_FLIGHT, B_QUEUED, B_RETRY) and first_open is None:
+                first_open = i
+            if b.status == B_RETRY and retry is None:
+                retry = i
+            if b.status == B_QUEUED and queued is None:
+                queued = i
+        if self.idempotent:
+            cands = [i for i in (retry, queued) if i is not None]
+            if not cands:
+                return None
+            i = min(cands)
+            if batches[i].status == B_RETRY and i != first_open:
+                return None
+            return i
+        return retry if retry is not None else queued
+
+    def _attempt_alive(self, s: State, batch: int, attempt: int) -> bool:
+        for q in s.requests:
+            if q[0] == batch and q[1] == attempt:
+                return True
+        for p in s.purgatory:
+            if p[1] == batch and p[2] == attempt:
+                return True
+        for r in s.responses:
+            if r[0] == batch and r[1] == attempt:
+                return True
+        return False
+
+    # ACTION producer_send(batch, broker)  WHO: producer
+    # enabled: batch is the next the Sender drains; fewer than
+    #          max.in.flight.requests.per.connection in flight; broker is alive and
+    #          believes it leads (stale producer metadata may name a deposed leader)
+    # effect:  a produce request enters the network; with acks=0 the record counts as
+    #          sent and done at once (offset unknown, no response, no retries)
+    # Simplification: metadata refreshes are instantaneous and nondeterministic (any broker
+    # that believes it leads may be targeted), a superset of what stale metadata allows.
+    def producer_send(self, s: State, i: int, broker: int) -> State:
+        b = s.batches[i]
+        attempt = b.attempts + 1
+        pe, seq, nseq = -1, -1, s.next_sequence
+        if self.idempotent:
+            if b.producer_epoch == s.producer_epoch:
+                pe, seq = b.producer_epoch, b.base_sequence
+            else:  # first send in this producer epoch: take the next sequence numbers
+                pe, seq = s.producer_epoch, s.next_sequence
+                nseq = s.next_sequence + len(self.batch_records[i])
+        if self.acks == "0":
+            nb = ProducerBatch(B_OK, attempt, -1, True, pe, seq)
+        else:
+            nb = ProducerBatch(B_IN_FLIGHT, attempt, -1, b.maybe_appended, pe, seq)
+        batches = _put(s.batches, i, nb)
+        requests = s.requests + ((i, attempt, broker, pe, seq),)  # in send order
+        return s._replace(
+            batches=batches,
+            outcomes=self._outcomes(batches),
+            requests=requests,
+            in_flight=self._in_flight(requests),
+            next_sequence=nseq,
+        )
+
+    # ACTION producer_receive(batch, attempt)  WHO: producer
+    # enabled: a response for (batch, attempt) is in the network
+    # effect:  ok / DUPLICATE_SEQUENCE -> acknowledged at the offset; a retriable error
+    #          (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS[_AFTER_APPEND], REQUEST_TIMED_OUT,
+    #          OUT_OF_ORDER with an earlier batch unfinished) -> retry while attempts
+    #          remain, else final; OUT_OF_ORDER with nothing earlier unfinished is a real
+    #          gap: the batch fails and the producer bumps its epoch (KIP-360).
+    #          A response to an attempt the client already gave up on is dropped.
+    def producer_receive(self, s: State, resp) -> State:
+        i, attempt, err, off, isr_size, _ = resp
+        responses = tuple(r for r in s.responses if r != resp)
+        s = s._replace(responses=responses)
+        b = s.batches[i]
+        if b.status != B_IN_FLIGHT or b.attempts != attempt:
+            return s
+        pe = s.producer_epoch
+        nseq = s.next_sequence
+        maybe = b.maybe_appended or err not in NOT_APPENDED
+        if err in (E_NONE, E_DUPLICATE_SEQUENCE_NUMBER):
+            nb = b._replace(status=B_OK, offset=off, maybe_appended=True)
+            if self.acks == "all":
+                sizes = list(s.ack_isr_sizes)
+                for rec in self.batch_records[i]:
+                    sizes[rec - 1] = isr_size
+                s = s._replace(ack_isr_sizes=tuple(sizes))
+        elif err == E_INVALID_PRODUCER_EPOCH:
+            nb = b._replace(status=B_INDETERMINATE if maybe else B_FAILED, maybe_appended=maybe)
+        elif err == E_OUT_OF_ORDER_SEQUENCE_NUMBER and not any(
+            x.status in (B_IN_FLIGHT, B_RETRY) for x in s.batches[:i]
+        ):
+            nb = b._replace(status=B_INDETERMINATE if maybe else B_FAILED, maybe_appended=maybe)
+            pe, nseq = s.producer_epoch + 1, 0
+        elif attempt < self.max_attempts:
+            nb = b._replace(status=B_RETRY, maybe_appended=maybe)
+        else:
+            nb = b._replace(status=B_INDETERMINATE if maybe else B_FAILED, maybe_appended=maybe)
+        batches = _put(s.batches, i, nb)
+        return s._replace(batches=batches, outcomes=self._outcomes(batches), producer_epoch=pe,
+                          next_sequence=nseq)
+
+    # ACTION producer_timeout(batch)  WHO: producer
+    # enabled: batch in flight and nothing of its current attempt is left anywhere (the
+    #          request or response was lost, or the broker died holding it)
+    # effect:  NetworkException / request.timeout.ms: the outcome is unknown; retry while
+    #          attempts remain, else indeterminate. retries=0 makes the first error final.
+    def producer_timeout(self, s: State, i: int) -> State:
+        b = s.batches[i]
+        if b.attempts < self.max_attempts:
+            nb = b._replace(status=B_RETRY, maybe_appended=True)
+        else:
+            nb = b._replace(status=B_INDETERMINATE, maybe_appended=True)
+        batches = _put(s.batches, i, nb)
+        return s._replace(batches=batches, outcomes=self._outcomes(batches))
+
+    # ACTION producer_expire(batch)  WHO: producer
+    # enabled: the partition is offline (no leader) and the batch waits in the accumulator
+    # effect:  delivery.timeout.ms expires it: TimeoutException, a definite failure if it
+    #          was never sent, indeterminate if an earlier attempt may have landed
+    def producer_expire(self, s: State, i: int) -> State:
+        b = s.batches[i]
+        nb = b._replace(status=B_INDETERMINATE if b.maybe_appended else B_FAILED)
+        batches = _put(s.batches, i, nb)
+        return s._replace(batches=batches, outcomes=self._outcomes(batches))
+
+    # ======================================================================== brokers
+    def _broker_actions(self, s: State):
+        # A broker reads each connection in order and handles one request of it at a time:
+        # requests to one broker are never reordered; across brokers they may be.
+        seen = set()
+        for req in s.requests:
+            i, attempt, broker = req[0], req[1], req[2]
+            if broker in seen:
+                continue
+            seen.add(broker)
+            if s.replicas[broker].alive:
+                yield ("broker_handle_produce", broker, i, attempt), self.broker_handle_produce(s, req)
+        for p in s.purgatory:
+            yield ("leader_timeout_produce", p[0], p[1], p[2]), self.leader_timeout_produce(s, p)
+        for r in self.brokers:
+            nxt = self.follower_fetch(s, r)
+            if nxt is not None:
+                yield ("follower_fetch", r), nxt
+        for ldr in self.brokers:
+            if not self._can_change_isr(s, ldr):
+                continue
+            rep = s.replicas[ldr]
+            for f in self.brokers:
+                if f == ldr:
+                    continue
+                if f in rep.isr:
+                    if not s.replicas[f].alive:
+                        yield ("leader_shrink_isr", ldr, f), self.leader_shrink_isr(s, ldr, f)
+                    elif rep.follower_leos[f] < rep.log_end_offset and s.isr_shrinks < self.bounds.max_isr_shrinks:
+                        nxt = self.leader_shrink_isr(s, ldr, f)
+                        yield ("leader_shrink_isr", ldr, f), nxt._replace(isr_shrinks=s.isr_shrinks + 1)
+        for msg in s.controller_messages:
+            yield ("broker_learn", msg[0], msg[1]), self.broker_learn(s, msg)
+
+    # ACTION broker_handle_produce(broker, batch, attempt)  WHO: broker
+    # enabled: the request is in the network and the broker is alive
+    # effect:  not leader -> NOT_LEADER_OR_FOLLOWER. acks=all with |ISR| < min ISR ->
+    #          NOT_ENOUGH_REPLICAS, nothing appended. Idempotent producer: the broker's
+    #          producer state (folded from its own log, last 5 batches) answers
+    #          DUPLICATE_SEQUENCE_NUMBER with the original offset, OUT_OF_ORDER_SEQUENCE_NUMBER
+    #          or INVALID_PRODUCER_EPOCH. Otherwise the batch is appended, stamped with the
+    #          leader epoch; acks=1 answers at once, acks=all parks the request until HW
+    #          passes it, acks=0 answers nothing.
+    def broker_handle_produce(self, s: State, req) -> State:
+        i, attempt, broker, pe, seq = req
+        requests = tuple(q for q in s.requests if q != req)
+        s = s._replace(requests=requests, in_flight=self._in_flight(requests))
+        rep = s.replicas[broker]
+        recs = self.batch_records[i]
+
+        def answer(err: int, off: int = -1) -> State:
+            if self.acks == "0":
+                return s
+            return s._replace(responses=s.responses + ((i, attempt, err, off, len(rep.isr), broker),))
+
+        if rep.leader != broker:
+            return answer(E_NOT_LEADER_OR_FOLLOWER)
+        if self.acks == "all" and len(rep.isr) < self.min_isr:
+            return answer(E_NOT_ENOUGH_REPLICAS)
+        if pe >= 0:
+            verdict = self._check_sequence(rep.log, pe, seq, len(recs))
+            if verdict is not None:
+                err, off = verdict
+                if err == E_DUPLICATE_SEQUENCE_NUMBER and self.acks == "all":
+                    # the duplicate's original offsets go through the delayed-produce
+                    # purgatory like a fresh append: answered once HW passes them
+                    end = off + len(recs)
+                    s = s._replace(purgatory=tuple(sorted(s.purgatory + ((broker, i, attempt, end),))))
+                    return self._advance_hw(s, broker)
+                return answer(err, off)
+        base = rep.log_end_offset
+        leo = base + len(recs)
+        rep = rep._replace(
+            log=rep.log + (Batch(rep.leader_epoch, recs, pe, seq),),
+            log_end_offset=leo,
+            flushed_offset=self._flushed(leo, rep.flushed_offset),
+            follower_leos=_put(rep.follower_leos, broker, leo),
+        )
+        s = s._replace(replicas=_put(s.replicas, broker, rep))
+        if self.acks == "1":
+            s = answer(E_NONE, base)
+        elif self.acks == "all":
+            s = s._replace(purgatory=tuple(sorted(s.purgatory + ((broker, i, attempt, leo),))))
+        return self._advance_hw(s, broker)
+
+    @staticmethod
+    def _check_sequence(log, pe: int, seq: int, n: int):
+        """The leader's idempotence check against producer state folded from its log.
+
+        Returns None to append, or (error, offset). KAFKA.md section 3, rules 1-4.
+        """
+        entries = []  # (producer_epoch, first_seq, last_seq, base_offset)
+        off = 0
+        for b in log:
+            if b.producer_epoch >= 0:
+                entries.append((b.producer_epoch, b.base_sequence, b.base_sequence + len(b.records) - 1, off))
+            off += len(b.records)
+        if not entries:
+            return None  # no state for this producer id: any sequence is accepted (the hole)
+        cur_epoch = entries[-1][0]
+        if pe < cur_epoch:
+            return (E_INVALID_PRODUCER_EPOCH, -1)
+        same = [e for e in entries if e[0] == pe][-PRODUCER_STATE_BATCHES:]
+        for e in same:
+            if e[1] == seq:
+                return (E_DUPLICATE_SEQUENCE_NUMBER, e[3])
+        if pe > cur_epoch:
+            return None if seq == 0 else (E_OUT_OF_ORDER_SEQUENCE_NUMBER, -1)
+        if seq != same[-1][2] + 1:
+            return (E_OUT_OF_ORDER_SEQUENCE_NUMBER, -1)
+        return None
+
+    # ACTION leader_timeout_produce(broker, batch, attempt)  WHO: leader
+    # enabled: an acks=all request waits in the leader's purgatory
+    # effect:  request.timeout.ms passes before HW reaches it: REQUEST_TIMED_OUT (the
+    #          record stays in the log; a retry may duplicate it without idempotence)
+    def leader_timeout_produce(self, s: State, p) -> State:
+        broker, i, attempt, _ = p
+        return s._replace(
+            purgatory=tuple(x for x in s.purgatory if x != p),
+            responses=s.responses + ((i, attempt, E_REQUEST_TIMED_OUT, -1, -1, broker),),
+        )
+
+    # ACTION follower_fetch(r)  WHO: follower r
+    # enabled: r alive, follows leader l (l != r), l alive and believes it leads;
+    #          with KIP-320 (fenced_leader_epoch) only when r and l are in the same epoch
+    # effect:  1. truncation: before KIP-101 none here (done on becoming follower, to HW);
+    #             KIP-101 / KIP-279: truncate to the divergence point the leader's epochs
+    #             give; 2. l records r's fetch offset (its LEO) and may advance its HW;
+    #          3. r copies l's next batch; 4. r learns HW = min(l's HW, r's LEO)
+    # Simplification: a fetch is one atomic request/response exchange; the leader learns
+    # a follower's progress only on its *next* fetch, as in Kafka (two rounds to commit).
+    def follower_fetch(self, s: State, r: int) -> State | None:
+        rep = s.replicas[r]
+        ldr = rep.leader
+        if not rep.alive or ldr < 0 or ldr == r:
+            return None
+        lrep = s.replicas[ldr]
+        if not lrep.alive or lrep.leader != ldr:
+            return None
+        if self.fenced_epoch and lrep.leader_epoch != rep.leader_epoch:
+            return None
+        log, leo, hw, flushed = rep.log, rep.log_end_offset, rep.high_watermark, rep.flushed_offset
+        if self.epoch_truncation and leo:
+            t = self.truncate(log, leo, lrep.log, lrep.log_end_offset)
+        else:  # before KIP-101: only OFFSET_OUT_OF_RANGE truncates, to the leader's LEO
+            t = min(leo, lrep.log_end_offset)
+        if t < leo:
+            log, leo = truncation.cut(log, t)
+            hw, flushed = min(hw, leo), min(flushed, leo)
+        changed = log is not rep.log
+        if lrep.follower_leos[r] != leo:
+            lrep = lrep._replace(follower_leos=_put(lrep.follower_leos, r, leo))
+            s = s._replace(replicas=_put(s.replicas, ldr, lrep))
+            s = self._advance_hw(s, ldr)
+            # Partition.updateFollowerFetchState -> maybeExpandIsr: the fetch itself lets a
+            # caught-up follower back into the ISR (done with r's fetch offset, before r
+            # appends this response's data)
+            if r not in s.isr and self._can_change_isr(s, ldr) and self._caught_up(s, ldr, r):
+                s = self.leader_expand_isr(s, ldr, r)
+            lrep = s.replicas[ldr]
+            changed = True
+        if leo < lrep.log_end_offset:
+            nb = batch_at(lrep.log, leo)
+            if nb is not None:
+                log = log + (nb,)
+                leo += len(nb.records)
+                flushed = self._flushed(leo, flushed)
+                changed = True
+        new_hw = min(lrep.high_watermark, leo)
+        if new_hw != hw:
+            hw = new_hw
+            changed = True
+        if not changed:
+            return None
+        rep = rep._replace(log=log, log_end_offset=leo, high_watermark=hw, flushed_offset=flushed)
+        return s._replace(replicas=_put(s.replicas, r, rep))
+
+    def _can_change_isr(self, s: State, ldr: int) -> bool:
+        """ISR changes are conditional writes (ZooKeeper zkVersion / KRaft AlterPartition):
+        only the leader of the controller's current epoch gets them through."""
+        rep = s.replicas[ldr]
+        return rep.alive and rep.leader == ldr and s.leader == ldr and rep.leader_epoch == s.leader_epoch
+
+    def _caught_up(self, s: State, ldr: int, f: int) -> bool:
+        rep, frep = s.replicas[ldr], s.replicas[f]
+        if not frep.alive or frep.leader != ldr or frep.leader_epoch != rep.leader_epoch:
+            return False
+        leo = rep.follower_leos[f]
+        if leo < rep.high_watermark:
+            return False
+        if self.join_at_epoch_start:  # KAFKA-7128: and past the start of the leader's epoch
+            start = rep.log_end_offset
+            off = 0
+            for b in rep.log:
+                if b.leader_epoch == rep.leader_epoch:
+                    start = off
+                    break
+                off += len(b.records)
+            if leo < start:
+                return False
+        return True
+
+    # ACTION leader_shrink_isr(l, f)  WHO: leader l (through the controller)
+    # enabled: l leads the controller's current epoch; f in the ISR is dead, or alive but
+    #          behind l's LEO (not caught up within replica.lag.time.max.ms - time is
+    #          abstracted, so a live follower's drop-out is a bounded perturbation)
+    # effect:  ISR -= f. KIP-966: f joins the ELR if the ISR is now below min ISR (HW is
+    #          frozen from here, so f holds everything committed). HW may advance.
+    def leader_shrink_isr(self, s: State, ldr: int, f: int) -> State:
+        isr = tuple(m for m in s.isr if m != f)
+        elr = s.elr
+        if self.elr_enabled and len(isr) < self.min_isr and f not in elr:
+            elr = tuple(sorted(elr + (f,)))
+        rep = s.replicas[ldr]._replace(isr=isr)
+        s = s._replace(isr=isr, elr=elr, replicas=_put(s.replicas, ldr, rep))
+        return self._advance_hw(s, ldr)
+
+    def _elr_after(self, isr, elr):
+        """KIP-966: the ELR is kept only while |ISR| < min ISR; once the ISR is back at
+        min ISR the HW can move without the ELR members again, so the ELR is cleared."""
+        return () if len(isr) >= self.min_isr else elr
+
+    # leader_expand_isr(l, f)  WHO: leader l (through the controller), part of f's fetch
+    # when:    l leads the current epoch; f follows l in that epoch and has fetched up to
+    #          l's HW (and, KAFKA-7128, to the start offset of l's epoch)
+    # effect:  ISR += f, ELR -= f (cleared once |ISR| >= min ISR, KIP-966); HW may advance
+    def leader_expand_isr(self, s: State, ldr: int, f: int) -> State:
+        isr = tuple(sorted(s.isr + (f,)))
+        elr = self._elr_after(isr, tuple(m for m in s.elr if m != f))
+        rep = s.replicas[ldr]._replace(isr=isr)
+        s = s._replace(isr=isr, elr=elr, replicas=_put(s.replicas, ldr, rep))
+        return self._advance_hw(s, ldr)
+
+    # ACTION broker_learn(b, leader_epoch)  WHO: broker b
+    # enabled: a LeaderAndIsr request (ZooKeeper mode) / metadata update (KRaft) for b is
+    #          in the network; they may arrive late and out of order
+    # effect:  an epoch not newer than b's is stale and ignored. Otherwise b records leader,
+    #          epoch and ISR. Becoming leader: follower LEOs unknown until they fetch; HW
+    #          kept (it may lag the old leader's, KIP-207). Becoming follower: pending
+    #          acks=all requests fail with NOT_LEADER_OR_FOLLOWER; before KIP-101 the
+    #          follower truncates its log to its own HW here.
+    def broker_learn(self, s: State, msg, queued: bool = True) -> State:
+        b, epoch, ldr, isr = msg
+        if queued:
+            s = s._replace(controller_messages=tuple(m for m in s.controller_messages if m != msg))
+        rep = s.replicas[b]
+        if epoch <= rep.leader_epoch:
+            return s
+        was_leader = rep.leader == b
+        if ldr == b:
+            # remote LEOs are unknown (-1) until each follower fetches
+            leos = tuple(rep.log_end_offset if m == b else -1 for m in self.brokers)
+            rep = rep._replace(leader_epoch=epoch, leader=ldr, isr=isr, follower_leos=leos)
+            s = s._replace(replicas=_put(s.replicas, b, rep))
+            return self._advance_hw(s, b)
+        if ldr >= 0 and not self.epoch_truncation and rep.high_watermark < rep.log_end_offset:
+            log, leo = truncation.cut(rep.log, rep.high_watermark)
+            rep = rep._replace(log=log, log_end_offset=leo, flushed_offset=min(rep.flushed_offset, leo),
+                               high_watermark=min(rep.high_watermark, leo))
+        rep = rep._replace(leader_epoch=epoch, leader=ldr, isr=isr)
+        s = s._replace(replicas=_put(s.replicas, b, rep))
+        if was_leader and s.purgatory:
+            failed = [p for p in s.purgatory if p[0] == b]
+            if failed:
+                s = s._replace(
+                    purgatory=tuple(p for p in s.purgatory if p[0] != b),
+                    responses=s.responses + tuple(
+                        (p[1], p[2], E_NOT_LEADER_OR_FOLLOWER, -1, -1, b) for p in failed),
+                )
+        return s
+
+    # ===================================================================== controller
+    def _controller_actions(self, s: State):
+        reps = s.replicas
+        if s.leader == -1:
+            live_isr = [b for b in s.isr if reps[b].alive]
+            for b in live_isr:
+                yield ("controller_elect", b, "failover"), self.controller_elect(s, b, "failover")
+            if not live_isr:
+                live_elr = [b for b in s.elr if reps[b].alive] if self.elr_enabled else []
+                for b in live_elr:
+                    yield ("controller_elect", b, "elr"), self.controller_elect(s, b, "elr")
+                if not live_elr and self.config.unclean_leader_election_enable:
+                    for b in self.brokers:
+                        if reps[b].alive:
+                            yield ("controller_elect", b, "unclean"), self.controller_elect(s, b, "unclean")
+        elif s.elections < self.bounds.max_elections:
+            for b in s.isr:
+                if b != s.leader and reps[b].alive:
+                    yield ("controller_elect", b, "rebalance"), self.controller_elect(s, b, "rebalance")
+
+    # ACTION controller_elect(b, reason)  WHO: controller
+    # enabled: failover: the partition is offline and b is a live ISR member;
+    #          elr (KIP-966): no live ISR member, b a live eligible leader replica;
+    #          unclean: unclean.leader.election.enable, no live ISR (or ELR) member, b alive;
+    #          rebalance: the leader is alive but leadership moves anyway - preferred-leader
+    #          rebalancing (auto.leader.rebalance.enable), controlled shutdown in a rolling
+    #          restart, or a leader paused past its session - to b, a live ISR member;
+    #          bounded by max_elections. The old leader is not told directly: it learns
+    #          from a LeaderAndIsr/metadata update and may act as leader until then.
+    # effect:  leader_epoch + 1, leader = b; ISR keeps its live members (and b); the decision
+    #          is sent to every live replica as a message that may arrive late.
+    def controller_elect(self, s: State, b: int, reason: str) -> State:
+        reps = s.replicas
+        if reason == "rebalance":
+            isr = s.isr
+            elections = s.elections + 1
+        else:
+            isr = tuple(sorted({m for m in s.isr if reps[m].alive} | {b}))
+            elections = s.elections
+        elr = self._elr_after(isr, tuple(m for m in s.elr if m not in isr))
+        epoch = s.leader_epoch + 1
+        msgs = list(s.controller_messages)
+        for m in self.brokers:
+            if reps[m].alive:
+                msgs.append((m, epoch, b, isr))
+        return s._replace(
+            leader=b, leader_epoch=epoch, isr=isr, elr=elr, elections=elections,
+            controller_messages=tuple(sorted(msgs)),
+        )
+
+    # ========================================================================= faults
+    def _fault_actions(self, s: State):
+        bd = self.bounds
+        for b in self.brokers:
+            alive = s.replicas[b].alive
+            if alive and s.crashes < bd.max_crashes:
+                yield ("crash", b), self.crash(s, b, power_loss=False)
+            if s.power_losses < bd.max_power_losses:
+                yield ("power_loss", b), self.crash(s, b, power_loss=True)
+            if not alive:
+                yield ("restart", b), self.restart(s, b)
+            # The OS flusher only matters while a power loss can still happen: after the
+            # last one, flushing changes nothing observable later (a state-space reduction).
+            if s.power_losses < bd.max_power_losses and s.replicas[b].flushed_offset < s.replicas[b].log_end_offset:
+                yield ("flush", b), self.flush(s, b)
+        if s.lost_messages < bd.max_lost_messages:
+            for q in s.requests:
+                yield ("lose_request", q[0], q[1]), self.lose_request(s, q)
+            for r in s.responses:
+                yield ("lose_response", r[0], r[1]), self.lose_response(s, r)
+
+    # ACTION crash(b) / power_loss(b)  WHO: environment
+    # enabled: crash: b alive, crash budget left; power_loss: power-loss budget left
+    #          (the host may lose power while its broker is already down)
+    # effect:  the process dies: requests addressed to it, its purgatory and its pending
+    #          controller messages vanish. A process crash keeps the host's page cache
+    #          (nothing written is lost); a power loss / OS crash keeps only the flushed,
+    #          batch-aligned prefix. The controller notices (ZooKeeper session expiry / KRaft
+    #          heartbeat timeout): a dead leader leaves the partition offline until an
+    #          election. With KIP-966 the fenced broker leaves the ISR (into the ELR if the
+    #          ISR drops below min ISR); before it the ISR keeps its last member.
+    def crash(self, s: State, b: int, *, power_loss: bool) -> State:
+        rep = s.replicas[b]
+        if power_loss:
+            log, leo = truncation.cut(rep.log, rep.flushed_offset)
+            rep = rep._replace(log=log, log_end_offset=leo, flushed_offset=leo,
+                               high_watermark=min(rep.high_watermark, leo))
+        rep = rep._replace(alive=False)
+        requests = tuple(q for q in s.requests if q[2] != b)
+        s = s._replace(
+            replicas=_put(s.replicas, b, rep),
+            requests=requests,
+            in_flight=self._in_flight(requests),
+            purgatory=tuple(p for p in s.purgatory if p[0] != b),
+            controller_messages=tuple(m for m in s.controller_messages if m[0] != b),
+            unclean_shutdown=_put(s.unclean_shutdown, b, True),
+        )
+        if power_loss:
+            s = s._replace(power_losses=s.power_losses + 1)
+        else:
+            s = s._replace(crashes=s.crashes + 1)
+        if s.leader == b:
+            s = s._replace(leader=-1)
+        if self.elr_enabled and b in s.isr:
+            isr = tuple(m for m in s.isr if m != b)
+            elr = s.elr
+            if len(isr) < self.min_isr and b not in elr:
+                elr = tuple(sorted(elr + (b,)))
+            s = s._replace(isr=isr, elr=elr)
+            if s.leader >= 0:  # the leader learns the shrink it would have proposed
+                lrep = s.replicas[s.leader]._replace(isr=isr)
+                s = s._replace(replicas=_put(s.replicas, s.leader, lrep))
+                s = self._advance_hw(s, s.leader)
+        return s
+
+    # ACTION restart(b)  WHO: environment
+    # enabled: b is down
+    # effect:  log recovery: segments are re-validated from the recovery point and the
+    #          log ends at the last valid batch (here: what survived); the HW checkpoint is
+    #          clamped to the log end; b then learns the controller's current leader, epoch
+    #          and ISR (see broker_learn). KIP-966: an unclean shutdown removes b from ELR.
+    def restart(self, s: State, b: int) -> State:
+        rep = s.replicas[b]
+        rep = rep._replace(alive=True, leader=-1, leader_epoch=-1,
+                           high_watermark=min(rep.high_watermark, rep.log_end_offset),
+                           follower_leos=(-1,) * self.rf)
+        elr = s.elr
+        if self.elr_enabled and s.unclean_shutdown[b] and b in elr:
+            elr = tuple(m for m in elr if m != b)
+        s = s._replace(replicas=_put(s.replicas, b, rep), elr=elr,
+                       unclean_shutdown=_put(s.unclean_shutdown, b, False))
+        # The restarted broker takes the controller's current decision before it serves
+        # (KRaft: it replays the metadata log before it is unfenced; ZooKeeper mode: the
+        # controller's LeaderAndIsr on broker startup). It is passive until then, so doing
+        # it in the same step hides no behaviour.
+        return self.broker_learn(s, (b, s.leader_epoch, s.leader, s.isr), queued=False)
+
+    # ACTION flush(b)  WHO: the OS flusher on b's host
+    # enabled: b's page cache holds unflushed data
+    # effect:  everything written so far reaches the disk
+    def flush(self, s: State, b: int) -> State:
+        rep = s.replicas[b]
+        return s._replace(replicas=_put(s.replicas, b, rep._replace(flushed_offset=rep.log_end_offset)))
+
+    # ACTION lose_request / lose_response  WHO: the network
+    # enabled: lost-message budget left
+    # effect:  the message disappears; the producer sees a timeout (NetworkException)
+    def lose_request(self, s: State, q) -> State:
+        requests = tuple(x for x in s.requests if x != q)
+        return s._replace(requests=requests, in_flight=self._in_flight(requests),
+                          lost_messages=s.lost_messages + 1)
+
+    def lose_response(self, s: State, r) -> State:
+        return s._replace(responses=tuple(x for x in s.responses if x != r), lost_messages=s.lost_messages + 1)
+
+    # ======================================================================= consumer
+    def _consumer_actions(self, s: State):
+        ldr = s.leader
+        if ldr >= 0 and self._leader_of(s, ldr):
+            rep = s.replicas[ldr]
+            pos = s.consumer_position
+            if pos < rep.high_watermark:
+                yield ("consumer_poll",), self.consumer_poll(s)
+            elif pos > rep.log_end_offset:
+                yield ("consumer_reset",), self.consumer_reset(s)
+        if s.consumer_position != s.committed_offset:
+            yield ("consumer_commit",), self.consumer_commit(s)
+
+    # ACTION consumer_poll()  WHO: consumer
+    # enabled: the leader is alive and knows it leads; position < its HW (read_uncommitted)
+    # effect:  the consumer reads the record at its position and moves on by one
+    def consumer_poll(self, s: State) -> State:
+        rep = s.replicas[s.leader]
+        pos = s.consumer_position
+        rec = truncation_records(rep.log)[pos]
+        return s._replace(consumer_position=pos + 1, consumer_read=s.consumer_read + ((pos, rec),))
+
+    # ACTION consumer_reset()  WHO: consumer
+    # enabled: the consumer's position is past the leader's log end (OFFSET_OUT_OF_RANGE,
+    #          e.g. after an unclean election truncated the log)
+    # effect:  auto.offset.reset: latest -> the leader's HW (what is written there next is
+    #          skipped or re-read under other offsets), earliest -> 0 (re-read)
+    def consumer_reset(self, s: State) -> State:
+        rep = s.replicas[s.leader]
+        pos = rep.high_watermark if self.config.auto_offset_reset == "latest" else 0
+        return s._replace(consumer_position=pos)
+
+    # ACTION consumer_commit()  WHO: consumer
+    # enabled: position differs from the committed offset
+    # effect:  the group's committed offset becomes the position (the next offset to read)
+    def consumer_commit(self, s: State) -> State:
+        return s._replace(committed_offset=s.consumer_position)
+
+
+def batch_at(log, offset: int):
+    """The batch whose base offset is `offset`, or None (no batch starts there)."""
+    off = 0
+    for b in log:
+        if off == offset:
+            return b
+        off += len(b.records)
+        if off > offset:
+            return None
+    return None
+
+
+def truncation_records(log) -> list[int]:
+    out: list[int] = []
+    for b in log:
+        out.extend(b.records)
+    return out
+
+
+def action_str(a: Action) -> str:
+    name, *args = a
+    return f"{name}({', '.join(str(x) for x in args)})"

@@ -1,0 +1,178 @@
+"""The model's state: an Observation followed by the protocol internals.
+
+`State` starts with exactly the fields of `traces.observation.Observation`, in the same
+order, so observing a state is a tuple slice and invariants judge model states and broker
+snapshots with the same code. Everything is ints, bools and tuples: hashing is
+deterministic across processes (no strings), which the explorer's fingerprints rely on.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ackcheck.traces.observation import (
+    FAILED,
+    INDETERMINATE,
+    OK,
+    PENDING,
+    UNSENT,
+    Batch,
+    Observation,
+    Replica,
+)
+from ackcheck.traces.settings import Config
+
+# Producer batch status (the client's accumulator / in-flight bookkeeping)
+B_QUEUED = 0  # never sent
+B_IN_FLIGHT = 1  # a request for the current attempt is outstanding
+B_RETRY = 2  # a retriable error came back; waiting to be re-sent
+B_OK = 3
+B_FAILED = 4  # definite: no attempt can have been appended
+B_INDETERMINATE = 5  # final, but some attempt may have been appended
+
+BATCH_TO_OUTCOME = {
+    B_QUEUED: UNSENT,
+    B_IN_FLIGHT: PENDING,
+    B_RETRY: PENDING,
+    B_OK: OK,
+    B_FAILED: FAILED,
+    B_INDETERMINATE: INDETERMINATE,
+}
+
+# Produce response error codes (names as in org.apache.kafka.common.protocol.Errors)
+E_NONE = 0
+E_NOT_LEADER_OR_FOLLOWER = 1
+E_NOT_ENOUGH_REPLICAS = 2
+E_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 3
+E_REQUEST_TIMED_OUT = 4
+E_DUPLICATE_SEQUENCE_NUMBER = 5  # answered with the original offset: success for the client
+E_OUT_OF_ORDER_SEQUENCE_NUMBER = 6
+E_INVALID_PRODUCER_EPOCH = 7
+
+ERROR_NAMES = (
+    "NONE",
+    "NOT_LEADER_OR_FOLLOWER",
+    "NOT_ENOUGH_REPLICAS",
+    "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+    "REQUEST_TIMED_OUT",
+    "DUPLICATE_SEQUENCE_NUMBER",
+    "OUT_OF_ORDER_SEQUENCE_NUMBER",
+    "INVALID_PRODUCER_EPOCH",
+)
+# errors after which the client knows this attempt was not appended. Not
+# NOT_LEADER_OR_FOLLOWER: a leader that steps down also fails the acks=all requests it
+# had already appended with it, so the client cannot tell.
+NOT_APPENDED = frozenset({E_NOT_ENOUGH_REPLICAS, E_OUT_OF_ORDER_SEQUENCE_NUMBER, E_INVALID_PRODUCER_EPOCH})
+
+
+class ProducerBatch(NamedTuple):
+    status: int
+    attempts: int
+    offset: int  # base offset once acknowledged, else -1
+    maybe_appended: bool  # some attempt may have landed in a log (for ok/fail/info outcomes)
+    producer_epoch: int  # the epoch its sequence number belongs to (-1: none yet)
+    base_sequence: int  # KIP-98 sequence of its first record (-1: none yet)
+
+
+class State(NamedTuple):
+    # ---- the Observation (same names, same order) ----
+    replicas: tuple[Replica, ...]
+    leader: int
+    leader_epoch: int
+    isr: tuple[int, ...]
+    elr: tuple[int, ...]
+    outcomes: tuple[tuple[int, int], ...]
+    in_flight: tuple[int, ...]
+    ack_isr_sizes: tuple[int, ...]
+    consumer_position: int
+    committed_offset: int
+    consumer_read: tuple[tuple[int, int], ...]
+    committed_log: tuple[int, ...]
+    # ---- internals ----
+    batches: tuple[ProducerBatch, ...]
+    # produce requests in the network, in send order: (batch, attempt, broker,
+    # producer_epoch, base_sequence); a broker reads each connection in order
+    requests: tuple[tuple[int, int, int, int, int], ...]
+    # acks=all requests parked on a leader until HW passes them: (broker, batch, attempt, end_offset)
+    purgatory: tuple[tuple[int, int, int, int], ...]
+    # produce responses in the network, in the order sent: (batch, attempt, error,
+    # base_offset, isr_size, broker); each broker's connection delivers them in order
+    responses: tuple[tuple[int, int, int, int, int, int], ...]
+    # LeaderAndIsr / metadata updates in flight: (broker, leader_epoch, leader, isr)
+    controller_messages: tuple[tuple[int, int, int, tuple[int, ...]], ...]
+    producer_epoch: int
+    next_sequence: int
+    unclean_shutdown: tuple[bool, ...]  # per broker: down without a clean shutdown (KIP-966)
+    # perturbation budgets used so far
+    crashes: int
+    power_losses: int
+    elections: int
+    lost_messages: int
+    isr_shrinks: int
+
+
+OBSERVATION_FIELDS = len(Observation._fields)
+assert State._fields[:OBSERVATION_FIELDS] == Observation._fields
+
+
+def observe(state: State) -> Observation:
+    return Observation(*state[:OBSERVATION_FIELDS])
+
+
+def batch_records(config: Config) -> tuple[tuple[int, ...], ...]:
+    """Records 1..max_records grouped into producer batches of records_per_batch."""
+    n, k = config.bounds.max_records, config.records_per_batch
+    ids = list(range(1, n + 1))
+    return tuple(tuple(ids[i:i + k]) for i in range(0, n, k))
+
+
+def initial_state(config: Config) -> State:
+    """A healthy partition: broker 0 leads epoch 0, every replica in sync, empty logs.
+
+    Simplification: the partition starts already created and every broker has learned
+    the initial LeaderAndIsr (topic creation is not interesting for durability).
+    """
+    rf = config.replication_factor
+    isr = tuple(range(rf))
+    reps = tuple(
+        Replica(True, (), 0, 0, 0, 0, 0, (0,) * rf, isr) for _ in range(rf)
+    )
+    nb = len(batch_records(config))
+    return State(
+        replicas=reps,
+        leader=0,
+        leader_epoch=0,
+        isr=isr,
+        elr=(),
+        outcomes=((UNSENT, -1),) * config.bounds.max_records,
+        in_flight=(),
+        ack_isr_sizes=(-1,) * config.bounds.max_records,
+        consumer_position=0,
+        committed_offset=0,
+        consumer_read=(),
+        committed_log=(),
+        batches=(ProducerBatch(B_QUEUED, 0, -1, False, -1, -1),) * nb,
+        requests=(),
+        purgatory=(),
+        responses=(),
+        controller_messages=(),
+        producer_epoch=0,
+        next_sequence=0,
+        unclean_shutdown=(False,) * rf,
+        crashes=0,
+        power_losses=0,
+        elections=0,
+        lost_messages=0,
+        isr_shrinks=0,
+    )
+
+
+__all__ = [
+    "Batch",
+    "Replica",
+    "State",
+    "ProducerBatch",
+    "observe",
+    "initial_state",
+    "batch_records",
+]

@@ -1,0 +1,347 @@
+"""The trace format (version 1): the contract between engines, viewer, broker and corpus.
+
+```
+{"format": "ackcheck-trace", "version": 1, "config": {...},
+ "steps": [{"action": {"name": ..., args...} | null, "observation": {...}}, ...],
+ "violation": {"invariant": ..., "message": ..., "step": k} | null}
+```
+Step 0 is the initial state (action null). Loading is strict and reports the JSON path
+of the first bad field: a trace is untrusted input (never eval, never pickle).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ackcheck.traces.observation import (
+    OUTCOME_NAMES,
+    Batch,
+    Observation,
+    Replica,
+    partition_lag,
+)
+
+FORMAT = "ackcheck-trace"
+VERSION = 1
+
+# The action vocabulary: name -> argument names, in order. Every nondeterministic choice
+# is an argument, so a trace replays exactly.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    # producer (client)
+    "producer_send": ("batch", "broker"),
+    "producer_receive": ("batch", "attempt"),
+    "producer_timeout": ("batch",),
+    "producer_expire": ("batch",),
+    # partition leader / brokers
+    "broker_handle_produce": ("broker", "batch", "attempt"),
+    "leader_timeout_produce": ("broker", "batch", "attempt"),
+    "follower_fetch": ("broker",),
+    "leader_shrink_isr": ("broker", "follower"),
+    "leader_expand_isr": ("broker", "follower"),
+    "broker_learn": ("broker", "leader_epoch"),
+    # controller
+    "controller_elect": ("broker", "reason"),
+    # faults and healing
+    "crash": ("broker",),
+    "power_loss": ("broker",),
+    "restart": ("broker",),
+    "flush": ("broker",),
+    "lose_request": ("batch", "attempt"),
+    "lose_response": ("batch", "attempt"),
+    # consumer
+    "consumer_poll": (),
+    "consumer_commit": (),
+    "consumer_reset": (),
+}
+
+ELECTION_REASONS = ("failover", "unclean", "elr", "rebalance")
+
+Action = tuple  # (name, *args), e.g. ("follower_fetch", 1)
+
+
+class TraceError(ValueError):
+    """A malformed trace: the message starts with the JSON path of the first bad field."""
+
+
+def action_to_json(action: Action | None) -> dict | None:
+    if action is None:
+        return None
+    name, *args = action
+    return {"name": name, **dict(zip(ACTIONS[name], args))}
+
+
+def action_from_json(d, path: str) -> Action | None:
+    if d is None:
+        return None
+    if not isinstance(d, dict):
+        raise TraceError(f"{path}: expected an object or null")
+    name = d.get("name")
+    if name not in ACTIONS:
+        raise TraceError(f"{path}.name: unknown action {name!r}")
+    args = []
+    for a in ACTIONS[name]:
+        if a not in d:
+            raise TraceError(f"{path}.{a}: missing")
+        v = d[a]
+        if a == "reason":
+            if v not in ELECTION_REASONS:
+                raise TraceError(f"{path}.reason: expected one of {', '.join(ELECTION_REASONS)}")
+        elif not _is_int(v):
+            raise TraceError(f"{path}.{a}: expected an integer")
+        args.append(v)
+    extra = set(d) - set(ACTIONS[name]) - {"name"}
+    if extra:
+        raise TraceError(f"{path}.{sorted(extra)[0]}: unexpected field")
+    return (name, *args)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# ----------------------------------------------------------------------------- observation
+
+def observation_to_json(o: Observation) -> dict:
+    reps = []
+    for i, r in enumerate(o.replicas):
+        off = 0
+        log = []
+        for b in r.log:
+            log.append({
+                "base_offset": off,
+                "leader_epoch": b.leader_epoch,
+                "records": list(b.records),
+                "producer_epoch": b.producer_epoch,
+                "base_sequence": b.base_sequence,
+            })
+            off += len(b.records)
+        reps.append({
+            "broker": i,
+            "alive": r.alive,
+            "log": log,
+            "log_end_offset": r.log_end_offset,
+            "high_watermark": r.high_watermark,
+            "flushed_offset": r.flushed_offset,
+            "leader_epoch": r.leader_epoch,
+            "leader": r.leader,
+            "follower_leos": list(r.follower_leos),
+            "isr": list(r.isr),
+        })
+    return {
+        "leader": o.leader,
+        "leader_epoch": o.leader_epoch,
+        "isr": list(o.isr),
+        "elr": list(o.elr),
+        "replicas": reps,
+        "producer": [
+            {"record": i + 1, "outcome": OUTCOME_NAMES[k], "offset": off} for i, (k, off) in enumerate(o.outcomes)
+        ],
+        "in_flight": list(o.in_flight),
+        "ack_isr_sizes": list(o.ack_isr_sizes),
+        "consumer": {
+            "position": o.consumer_position,
+            "committed_offset": o.committed_offset,
+            "read": [{"offset": a, "record": b} for a, b in o.consumer_read],
+        },
+        "committed_log": list(o.committed_log),
+        "lag": partition_lag(o),
+    }
+
+
+class _R:
+    """Strict reader of a JSON object with path-aware errors."""
+
+    def __init__(self, d, path: str):
+        if not isinstance(d, dict):
+            raise TraceError(f"{path}: expected an object")
+        self.d, self.path = d, path
+
+    def get(self, key: str):
+        if key not in self.d:
+            raise TraceError(f"{self.path}.{key}: missing")
+        return self.d[key]
+
+    def int(self, key: str) -> int:
+        v = self.get(key)
+        if not _is_int(v):
+            raise TraceError(f"{self.path}.{key}: expected an integer, got {json.dumps(v)[:40]}")
+        return v
+
+    def bool(self, key: str) -> bool:
+        v = self.get(key)
+        if not isinstance(v, bool):
+            raise TraceError(f"{self.path}.{key}: expected true or false")
+        return v
+
+    def list(self, key: str) -> list:
+        v = self.get(key)
+        if not isinstance(v, list):
+            raise TraceError(f"{self.path}.{key}: expected a list")
+        return v
+
+    def ints(self, key: str) -> tuple[int, ...]:
+        v = self.list(key)
+        for i, x in enumerate(v):
+            if not _is_int(x):
+                raise TraceError(f"{self.path}.{key}[{i}]: expected an integer")
+        return tuple(v)
+
+
+def observation_from_json(d, path: str) -> Observation:
+    r = _R(d, path)
+    replicas = []
+    for i, rd in enumerate(r.list("replicas")):
+        rp = f"{path}.replicas[{i}]"
+        rr = _R(rd, rp)
+        log = []
+        expect = 0
+        for j, bd in enumerate(rr.list("log")):
+            bp = f"{rp}.log[{j}]"
+            br = _R(bd, bp)
+            if br.int("base_offset") != expect:
+                raise TraceError(f"{bp}.base_offset: expected {expect}")
+            recs = br.ints("records")
+            if not recs:
+                raise TraceError(f"{bp}.records: a batch holds at least one record")
+            log.append(Batch(br.int("leader_epoch"), recs, br.int("producer_epoch"), br.int("base_sequence")))
+            expect += len(recs)
+        leo = rr.int("log_end_offset")
+        if leo != expect:
+            raise TraceError(f"{rp}.log_end_offset: {leo} but the log holds {expect} records")
+        replicas.append(Replica(
+            rr.bool("alive"), tuple(log), leo, rr.int("high_watermark"), rr.int("flushed_offset"),
+            rr.int("leader_epoch"), rr.int("leader"), rr.ints("follower_leos"), rr.ints("isr"),
+        ))
+    outcomes = []
+    for i, pd in enumerate(r.list("producer")):
+        pp = f"{path}.producer[{i}]"
+        pr = _R(pd, pp)
+        if pr.int("record") != i + 1:
+            raise TraceError(f"{pp}.record: expected {i + 1}")
+        name = pr.get("outcome")
+        if name not in OUTCOME_NAMES:
+            raise TraceError(f"{pp}.outcome: expected one of {', '.join(OUTCOME_NAMES)}")
+        outcomes.append((OUTCOME_NAMES.index(name), pr.int("offset")))
+    c = _R(r.get("consumer"), f"{path}.consumer")
+    read = []
+    for i, e in enumerate(c.list("read")):
+        er = _R(e, f"{path}.consumer.read[{i}]")
+        read.append((er.int("offset"), er.int("record")))
+    return Observation(
+        replicas=tuple(replicas),
+        leader=r.int("leader"),
+        leader_epoch=r.int("leader_epoch"),
+        isr=r.ints("isr"),
+        elr=r.ints("elr"),
+        outcomes=tuple(outcomes),
+        in_flight=r.ints("in_flight"),
+        ack_isr_sizes=r.ints("ack_isr_sizes"),
+        consumer_position=c.int("position"),
+        committed_offset=c.int("committed_offset"),
+        consumer_read=tuple(read),
+        committed_log=r.ints("committed_log"),
+    )
+
+
+# ----------------------------------------------------------------------------------- trace
+
+@dataclass
+class Violation:
+    invariant: str
+    message: str
+    step: int
+
+    def as_dict(self) -> dict:
+        return {"invariant": self.invariant, "message": self.message, "step": self.step}
+
+
+@dataclass
+class Trace:
+    config: dict  # Config.as_dict()
+    steps: list[tuple[Action | None, Observation]] = field(default_factory=list)
+    violation: Violation | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "config": self.config,
+            "steps": [
+                {"action": action_to_json(a), "observation": observation_to_json(o)} for a, o in self.steps
+            ],
+            "violation": self.violation.as_dict() if self.violation else None,
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.as_dict(), indent=1)
+
+    def write(self, path: str | Path) -> None:
+        Path(path).write_text(self.dumps() + "\n", encoding="utf-8")
+
+    @property
+    def actions(self) -> list[Action]:
+        return [a for a, _ in self.steps[1:]]
+
+
+def trace_from_dict(d) -> Trace:
+    if not isinstance(d, dict):
+        raise TraceError("$: expected an object")
+    if d.get("format") != FORMAT:
+        raise TraceError(f"$.format: expected {FORMAT!r}")
+    if d.get("version") != VERSION:
+        raise TraceError(f"$.version: expected {VERSION} (this ackcheck reads trace format v{VERSION})")
+    config = d.get("config")
+    if not isinstance(config, dict):
+        raise TraceError("$.config: expected an object")
+    steps_raw = d.get("steps")
+    if not isinstance(steps_raw, list):
+        raise TraceError("$.steps: expected a list")
+    if not steps_raw:
+        raise TraceError("$.steps: empty (step 0 is the initial state)")
+    steps = []
+    for k, s in enumerate(steps_raw):
+        sp = f"$.steps[{k}]"
+        if not isinstance(s, dict):
+            raise TraceError(f"{sp}: expected an object")
+        if "action" not in s:
+            raise TraceError(f"{sp}.action: missing")
+        a = action_from_json(s["action"], f"{sp}.action")
+        if k == 0 and a is not None:
+            raise TraceError(f"{sp}.action: step 0 is the initial state (action null)")
+        if k > 0 and a is None:
+            raise TraceError(f"{sp}.action: missing action")
+        steps.append((a, observation_from_json(s.get("observation"), f"{sp}.observation")))
+    v = d.get("violation")
+    violation = None
+    if v is not None:
+        vr = _R(v, "$.violation")
+        inv, msg = vr.get("invariant"), vr.get("message")
+        if not isinstance(inv, str):
+            raise TraceError("$.violation.invariant: expected a string")
+        if not isinstance(msg, str):
+            raise TraceError("$.violation.message: expected a string")
+        step = vr.int("step")
+        if not 0 <= step < len(steps):
+            raise TraceError(f"$.violation.step: {step} is not a step of this trace")
+        violation = Violation(inv, msg, step)
+    return Trace(config=config, steps=steps, violation=violation)
+
+
+def load_trace(path: str | Path) -> Trace:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TraceError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise TraceError(f"{p}: cannot read: {e}") from None
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise TraceError(f"{p}: not JSON: line {e.lineno} column {e.colno}: {e.msg}") from None
+    try:
+        return trace_from_dict(d)
+    except TraceError as e:
+        raise TraceError(f"{p}: {e}") from None
