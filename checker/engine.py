@@ -1,0 +1,117 @@
+"""Entry points shared by the CLI, the audit, the corpus and the tests."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from ackcheck.checker.explore import explore
+from ackcheck.checker.result import Result, Stats
+from ackcheck.invariants.catalogue import BY_ID, Invariant, Judge, select
+from ackcheck.model.protocol import ActionError, Model, action_str
+from ackcheck.model.state import observe
+from ackcheck.traces.format import Trace, TraceError
+from ackcheck.traces.settings import Config, ConfigError, config_from_dict
+
+
+def model_for(config: Config, invariants: list[Invariant]) -> Model:
+    return Model(config, consumer=any(inv.needs_consumer for inv in invariants))
+
+
+def check_invariant_ids(ids: list[str] | None) -> None:
+    from ackcheck.traces.settings import suggest
+
+    for i in ids or []:
+        if i not in BY_ID:
+            raise ConfigError(f"--invariant {i}: unknown invariant{suggest(i, BY_ID)} (see `ackcheck invariants`)")
+
+
+def run_check(config: Config, invariant_ids: list[str] | None = None, *, progress: bool = False) -> Result:
+    """Exhaustive BFS of `config` within its bounds, checking the selected invariants."""
+    check_invariant_ids(invariant_ids)
+    invs = select(invariant_ids, config)
+    model = model_for(config, invs)
+    if not progress:
+        return explore(model, invs)
+    return _with_progress(lambda cb: explore(model, invs, progress=cb))
+
+
+def _with_progress(fn):
+    """A rich status line on stderr for runs longer than a second."""
+    try:
+        from rich.console import Console
+    except ImportError:  # pragma: no cover
+        return fn(None)
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        def plain(stats: Stats, frontier: int) -> None:
+            if int(stats.seconds) and int(stats.seconds) % 5 == 0:
+                print(f"... {stats.distinct_states:,} states, depth {stats.max_depth}, {stats.seconds:.0f}s",
+                      file=sys.stderr)
+        return fn(plain)
+    status = None
+
+    def update(stats: Stats, frontier: int) -> None:
+        nonlocal status
+        text = (f"exploring: {stats.distinct_states:,} distinct states, depth {stats.max_depth}, "
+                f"frontier {frontier:,}, {stats.seconds:.1f}s, {stats.states_per_second:,.0f} states/s "
+                "(Ctrl-C stops with the stats so far)")
+        if status is None:
+            status = console.status(text)
+            status.start()
+        else:
+            status.update(text)
+
+    try:
+        return fn(update)
+    finally:
+        if status is not None:
+            status.stop()
+
+
+@dataclass
+class Replay:
+    """The outcome of replaying a trace's actions on the model."""
+
+    ok: bool  # every action was enabled
+    violation: tuple[str, str, int] | None  # (invariant, message, step) first reached
+    mismatch: str | None  # first observation that differs from the trace's, if any
+    steps: list  # [(action, observation)] as the model produced them
+    error: str | None = None
+
+
+def replay_on_model(trace: Trace, invariant_ids: list[str] | None = None, config: Config | None = None) -> Replay:
+    """Execute a trace's actions on the model, judge every step, compare observations."""
+    if config is None:
+        try:
+            config = config_from_dict(trace.config)
+        except ConfigError as e:
+            raise TraceError(f"$.config: {e}") from None
+    if invariant_ids is None and trace.violation is not None:
+        invariant_ids = [trace.violation.invariant] if trace.violation.invariant in BY_ID else None
+    invs = select(invariant_ids, config)
+    model = model_for(config, invs)
+    judge = Judge(invs, config)
+    s = model.init()
+    steps = [(None, observe(s))]
+    mismatch = None
+    if trace.steps and observe(s) != trace.steps[0][1]:
+        mismatch = "step 0: the initial state differs from the model's"
+    violation = None
+    v = judge.initial(s)
+    if v:
+        violation = (v[0], v[1], 0)
+    for k, (action, obs) in enumerate(trace.steps[1:], 1):
+        try:
+            t = model.step(s, action)
+        except ActionError as e:
+            return Replay(False, violation, mismatch, steps, error=f"step {k}: {e}")
+        if mismatch is None and observe(t) != obs:
+            mismatch = f"step {k} ({action_str(action)}): the model's observation differs from the trace's"
+        if violation is None:
+            v = judge(s, t)
+            if v:
+                violation = (v[0], v[1], k)
+        steps.append((action, observe(t)))
+        s = t
+    return Replay(True, violation, mismatch, steps)
