@@ -15,7 +15,7 @@ BOUND_HELP = {
     "max_power_losses": "power losses / OS crashes (the unflushed page cache is lost)",
     "max_elections": "leadership moves without a crash (preferred-leader rebalance, controlled "
                      "shutdown, a leader that lost its session)",
-    "max_lost_messages": "produce requests/responses lost in the network",
+    "max_lost_messages": "produce requests/responses lost in the network, or acks=all requests timed out",
     "max_isr_shrinks": "times a live follower falls out of the ISR (replica.lag.time.max.ms)",
     "max_attempts": "send attempts per batch (delivery.timeout.ms abstracted; also capped by retries+1)",
     "max_depth": "steps per execution (0 = unbounded)",

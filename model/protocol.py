@@ -81,6 +81,7 @@ class Model:
         self.truncate = truncation.truncate_kip279 if self.fast_failover else truncation.truncate_kip101
         # the consumer's actions can be left out when no selected invariant looks at it
         self.with_consumer = consumer
+        self.unknown_leos = (-1,) * self.rf
 
     # ------------------------------------------------------------------ model interface
     def init(self) -> State:
@@ -345,8 +346,9 @@ class Model:
             seen.add(broker)
             if s.replicas[broker].alive:
                 yield ("broker_handle_produce", broker, i, attempt), self.broker_handle_produce(s, req)
-        for p in s.purgatory:
-            yield ("leader_timeout_produce", p[0], p[1], p[2]), self.leader_timeout_produce(s, p)
+        if s.lost_messages < self.bounds.max_lost_messages:
+            for p in s.purgatory:
+                yield ("leader_timeout_produce", p[0], p[1], p[2]), self.leader_timeout_produce(s, p)
         for r in self.brokers:
             nxt = self.follower_fetch(s, r)
             if nxt is not None:
@@ -446,7 +448,8 @@ class Model:
         return None
 
     # ACTION leader_timeout_produce(broker, batch, attempt)  WHO: leader
-    # enabled: an acks=all request waits in the leader's purgatory
+    # enabled: an acks=all request waits in the leader's purgatory; a timeout is a delay
+    #          perturbation, so it spends the lost-message budget
     # effect:  request.timeout.ms passes before HW reaches it: REQUEST_TIMED_OUT (the
     #          record stays in the log; a retry may duplicate it without idempotence)
     def leader_timeout_produce(self, s: State, p) -> State:
@@ -454,6 +457,7 @@ class Model:
         return s._replace(
             purgatory=tuple(x for x in s.purgatory if x != p),
             responses=s.responses + ((i, attempt, E_REQUEST_TIMED_OUT, -1, -1, broker),),
+            lost_messages=s.lost_messages + 1,
         )
 
     # ACTION follower_fetch(r)  WHO: follower r
@@ -476,6 +480,9 @@ class Model:
         if self.fenced_epoch and lrep.leader_epoch != rep.leader_epoch:
             return None
         log, leo, hw, flushed = rep.log, rep.log_end_offset, rep.high_watermark, rep.flushed_offset
+        # the response carries the HW as read with the data, before this fetch's offset moved
+        # it (ReplicaManager reads the log, then updates follower state): followers lag a round
+        leader_hw_before = lrep.high_watermark
         if self.epoch_truncation and leo:
             t = self.truncate(log, leo, lrep.log, lrep.log_end_offset)
         else:  # before KIP-101: only OFFSET_OUT_OF_RANGE truncates, to the leader's LEO
@@ -502,7 +509,7 @@ class Model:
                 leo += len(nb.records)
                 flushed = self._flushed(leo, flushed)
                 changed = True
-        new_hw = min(lrep.high_watermark, leo)
+        new_hw = min(leader_hw_before, leo)
         if new_hw != hw:
             hw = new_hw
             changed = True
@@ -593,7 +600,8 @@ class Model:
             log, leo = truncation.cut(rep.log, rep.high_watermark)
             rep = rep._replace(log=log, log_end_offset=leo, flushed_offset=min(rep.flushed_offset, leo),
                                high_watermark=min(rep.high_watermark, leo))
-        rep = rep._replace(leader_epoch=epoch, leader=ldr, isr=isr)
+        # a follower keeps no view of other replicas' LEOs (only a leader tracks them)
+        rep = rep._replace(leader_epoch=epoch, leader=ldr, isr=isr, follower_leos=self.unknown_leos)
         s = s._replace(replicas=_put(s.replicas, b, rep))
         if was_leader and s.purgatory:
             failed = [p for p in s.purgatory if p[0] == b]
@@ -692,7 +700,9 @@ class Model:
             log, leo = truncation.cut(rep.log, rep.flushed_offset)
             rep = rep._replace(log=log, log_end_offset=leo, flushed_offset=leo,
                                high_watermark=min(rep.high_watermark, leo))
-        rep = rep._replace(alive=False)
+        # A dead broker's memory (known leader and epoch, its view of follower LEOs) is
+        # gone: reset it now, so states that differ only in forgotten memory coincide.
+        rep = rep._replace(alive=False, leader=-1, leader_epoch=-1, follower_leos=self.unknown_leos)
         requests = tuple(q for q in s.requests if q[2] != b)
         s = s._replace(
             replicas=_put(s.replicas, b, rep),
@@ -700,7 +710,7 @@ class Model:
             in_flight=self._in_flight(requests),
             purgatory=tuple(p for p in s.purgatory if p[0] != b),
             controller_messages=tuple(m for m in s.controller_messages if m[0] != b),
-            unclean_shutdown=_put(s.unclean_shutdown, b, True),
+            unclean_shutdown=_put(s.unclean_shutdown, b, True) if self.elr_enabled else s.unclean_shutdown,
         )
         if power_loss:
             s = s._replace(power_losses=s.power_losses + 1)
@@ -728,9 +738,7 @@ class Model:
     #          and ISR (see broker_learn). KIP-966: an unclean shutdown removes b from ELR.
     def restart(self, s: State, b: int) -> State:
         rep = s.replicas[b]
-        rep = rep._replace(alive=True, leader=-1, leader_epoch=-1,
-                           high_watermark=min(rep.high_watermark, rep.log_end_offset),
-                           follower_leos=(-1,) * self.rf)
+        rep = rep._replace(alive=True, high_watermark=min(rep.high_watermark, rep.log_end_offset))
         elr = s.elr
         if self.elr_enabled and s.unclean_shutdown[b] and b in elr:
             elr = tuple(m for m in elr if m != b)
@@ -770,17 +778,19 @@ class Model:
                 yield ("consumer_poll",), self.consumer_poll(s)
             elif pos > rep.log_end_offset:
                 yield ("consumer_reset",), self.consumer_reset(s)
-        if s.consumer_position != s.committed_offset:
-            yield ("consumer_commit",), self.consumer_commit(s)
 
     # ACTION consumer_poll()  WHO: consumer
     # enabled: the leader is alive and knows it leads; position < its HW (read_uncommitted)
-    # effect:  the consumer reads the record at its position and moves on by one
+    # effect:  the consumer reads the record at its position, moves on by one and commits
+    #          the new position (a commitSync after every poll: the consumer's commit is
+    #          folded into its poll to keep the state space small; lag still shows as
+    #          HW - committed)
     def consumer_poll(self, s: State) -> State:
         rep = s.replicas[s.leader]
         pos = s.consumer_position
         rec = truncation_records(rep.log)[pos]
-        return s._replace(consumer_position=pos + 1, consumer_read=s.consumer_read + ((pos, rec),))
+        return s._replace(consumer_position=pos + 1, committed_offset=pos + 1,
+                          consumer_read=s.consumer_read + ((pos, rec),))
 
     # ACTION consumer_reset()  WHO: consumer
     # enabled: the consumer's position is past the leader's log end (OFFSET_OUT_OF_RANGE,
@@ -792,11 +802,6 @@ class Model:
         pos = rep.high_watermark if self.config.auto_offset_reset == "latest" else 0
         return s._replace(consumer_position=pos)
 
-    # ACTION consumer_commit()  WHO: consumer
-    # enabled: position differs from the committed offset
-    # effect:  the group's committed offset becomes the position (the next offset to read)
-    def consumer_commit(self, s: State) -> State:
-        return s._replace(committed_offset=s.consumer_position)
 
 
 def batch_at(log, offset: int):

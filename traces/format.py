@@ -52,7 +52,6 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "lose_response": ("batch", "attempt"),
     # consumer
     "consumer_poll": (),
-    "consumer_commit": (),
     "consumer_reset": (),
 }
 

@@ -29,8 +29,7 @@ ACTION_TEXT = {
     "flush": "the OS flushes broker {broker}'s page cache to disk",
     "lose_request": "the network loses the produce request of batch {batch} (attempt {attempt})",
     "lose_response": "the network loses the response to batch {batch} (attempt {attempt})",
-    "consumer_poll": "consumer polls one record",
-    "consumer_commit": "consumer commits its position",
+    "consumer_poll": "consumer polls one record and commits",
     "consumer_reset": "consumer's offset is out of range: auto.offset.reset",
 }
 

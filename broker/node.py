@@ -1,0 +1,333 @@
+"""One broker process: its replica of the partition, as leader or follower.
+
+Written from KAFKA.md (Partition, ReplicaManager, UnifiedLog, AbstractFetcherThread):
+this object is the broker's *memory*. A crash discards it; `Broker.start` builds a new
+one from the host's files (through the page cache), recovering the log if the broker did
+not shut down cleanly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ackcheck.broker import checkpoints
+from ackcheck.broker import messages as m
+from ackcheck.broker.log import (
+    CLEAN_SHUTDOWN,
+    DUPLICATE,
+    HW_CHECKPOINT,
+    INVALID_EPOCH,
+    OUT_OF_ORDER,
+    PARTITION,
+    TOPIC,
+    PartitionLog,
+    RecoveryReport,
+)
+from ackcheck.broker.pagecache import HostPageCache
+from ackcheck.traces.settings import Config
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """What a broker reads from the run's settings (traces/settings.py, traces/eras.py)."""
+
+    replication_factor: int
+    min_insync_replicas: int
+    flush_interval: int
+    segment_bytes: int
+    epoch_truncation: bool  # KIP-101
+    fast_failover: bool  # KIP-279 / 2.8 diverging epochs
+    fenced_leader_epoch: bool  # KIP-320
+    join_at_epoch_start: bool  # KAFKA-7128
+    strict_min_isr: bool  # KAFKA-15583
+
+    @classmethod
+    def from_config(cls, config: Config, segment_bytes: int) -> BrokerSettings:
+        return cls(
+            replication_factor=config.replication_factor,
+            min_insync_replicas=config.min_insync_replicas,
+            flush_interval=config.log_flush_interval_messages,
+            segment_bytes=segment_bytes,
+            epoch_truncation=config.rule("epoch_truncation"),
+            fast_failover=config.rule("epoch_truncation_fast_failover"),
+            fenced_leader_epoch=config.rule("fenced_leader_epoch"),
+            join_at_epoch_start=config.rule("isr_join_at_epoch_start"),
+            strict_min_isr=config.rule("strict_min_isr"),
+        )
+
+
+@dataclass
+class DelayedProduce:
+    """An acks=all request parked until the high watermark reaches `end_offset`."""
+
+    batch: int
+    attempt: int
+    end_offset: int
+    count: int
+
+
+class Broker:
+    def __init__(self, broker_id: int, settings: BrokerSettings, cache: HostPageCache, log: PartitionLog):
+        self.id = broker_id
+        self.s = settings
+        self.cache = cache
+        self.log = log
+        self.hw = 0
+        self.leader = -1
+        self.leader_epoch = -1
+        self.isr: tuple[int, ...] = ()
+        # as leader: the fetch offset (LEO) each replica last reported; -1 unknown
+        self.follower_leos: list[int] = [-1] * settings.replication_factor
+        self.epoch_start_offset = 0  # as leader: LEO when it took this epoch (KAFKA-7128)
+        self.purgatory: list[DelayedProduce] = []
+        self.outbox: list[m.ProduceResponse] = []  # responses to write on the producer's connection
+        self.recovery: RecoveryReport | None = None
+        self.unclean_start = False
+        self.on_leader_hw = None  # ghost hook (cluster): called with (broker, new HW) as leader
+
+    # ------------------------------------------------------------------ life cycle
+    @classmethod
+    def create(cls, broker_id: int, settings: BrokerSettings, cache: HostPageCache, *, leader: int,
+               leader_epoch: int, isr: tuple[int, ...]) -> Broker:
+        """A broker of a freshly created topic: empty log, it knows the first leader."""
+        log = PartitionLog.create(cache, segment_bytes=settings.segment_bytes, flush_interval=settings.flush_interval)
+        b = cls(broker_id, settings, cache, log)
+        b._write_hw()
+        b.leader, b.leader_epoch, b.isr = leader, leader_epoch, tuple(isr)
+        if leader == broker_id:  # the leader knows every replica is at offset 0
+            b.follower_leos = [0] * settings.replication_factor
+        return b
+
+    @classmethod
+    def start(cls, broker_id: int, settings: BrokerSettings, cache: HostPageCache) -> Broker:
+        """Start the broker process on its host: load (and if needed recover) the log."""
+        clean = cache.exists(CLEAN_SHUTDOWN)
+        if clean:
+            cache.delete(CLEAN_SHUTDOWN)
+        log, report = PartitionLog.load(cache, clean=clean, segment_bytes=settings.segment_bytes,
+                                        flush_interval=settings.flush_interval)
+        b = cls(broker_id, settings, cache, log)
+        b.recovery = report
+        b.unclean_start = not clean
+        try:
+            hw = checkpoints.parse_offsets(cache.read(HW_CHECKPOINT), HW_CHECKPOINT).get((TOPIC, PARTITION), 0)
+        except checkpoints.CheckpointError:
+            hw = 0
+        b.hw = min(hw, log.leo)
+        b._write_hw()
+        return b
+
+    def shutdown(self) -> None:
+        """Controlled shutdown: flush everything, leave the clean-shutdown marker."""
+        self.log.flush()
+        self._write_hw()
+        self.cache.write_durable(CLEAN_SHUTDOWN, b"")
+        self.cache.sync_all()
+
+    # ------------------------------------------------------------------ state helpers
+    @property
+    def is_leader(self) -> bool:
+        return self.leader == self.id
+
+    @property
+    def leo(self) -> int:
+        return self.log.leo
+
+    def _write_hw(self) -> None:
+        self.cache.write_durable(HW_CHECKPOINT, checkpoints.format_offsets({(TOPIC, PARTITION): self.hw}))
+
+    def _set_hw(self, hw: int) -> None:
+        if hw != self.hw:
+            self.hw = hw
+            self._write_hw()
+
+    def _respond(self, req_batch: int, attempt: int, error: str, offset: int = -1, isr_size: int = -1) -> None:
+        self.outbox.append(m.ProduceResponse(req_batch, attempt, error, offset, isr_size, self.id))
+
+    # ------------------------------------------------------------------------ leader
+    def maybe_advance_hw(self) -> None:
+        """HW = min LEO over the ISR the leader knows; never backwards on a leader; frozen
+        while |ISR| < min.insync.replicas under strict min ISR (KAFKA-15583). Then complete
+        the parked acks=all requests the HW has reached (checkEnoughReplicasReachOffset)."""
+        s = self.s
+        if not (s.strict_min_isr and len(self.isr) < s.min_insync_replicas):
+            hw = self.log.leo
+            for r in self.isr:
+                if r != self.id and self.follower_leos[r] < hw:
+                    hw = self.follower_leos[r]
+            if hw > self.hw:
+                self._set_hw(hw)
+                if self.on_leader_hw is not None:
+                    self.on_leader_hw(self, hw)
+        if self.purgatory:
+            done = [d for d in self.purgatory if d.end_offset <= self.hw]
+            if done:
+                isr_size = len(self.isr)
+                err = m.NONE if isr_size >= s.min_insync_replicas else m.NOT_ENOUGH_REPLICAS_AFTER_APPEND
+                for d in done:
+                    self._respond(d.batch, d.attempt, err, d.end_offset - d.count, isr_size)
+                self.purgatory = [d for d in self.purgatory if d.end_offset > self.hw]
+
+    def _park(self, req: m.ProduceRequest, end_offset: int) -> None:
+        self.purgatory.append(DelayedProduce(req.batch, req.attempt, end_offset, len(req.records)))
+        self.purgatory.sort(key=lambda d: (d.batch, d.attempt, d.end_offset))
+
+    def handle_produce(self, req: m.ProduceRequest, *, timestamp: int = 0) -> None:
+        """ReplicaManager.appendRecords for one batch; the answer (if any) goes to the outbox."""
+        answer = req.acks != "0"
+        isr_size = len(self.isr)
+        if not self.is_leader:
+            if answer:
+                self._respond(req.batch, req.attempt, m.NOT_LEADER_OR_FOLLOWER, -1, isr_size)
+            return
+        if req.acks == "all" and isr_size < self.s.min_insync_replicas:
+            if answer:
+                self._respond(req.batch, req.attempt, m.NOT_ENOUGH_REPLICAS, -1, isr_size)
+            return
+        if req.producer_id >= 0:
+            verdict, offset = self.log.producers.check(req.producer_id, req.producer_epoch, req.base_sequence,
+                                                       len(req.records))
+            if verdict == DUPLICATE:
+                if req.acks == "all":  # answered like the original: once HW passes it
+                    self._park(req, offset + len(req.records))
+                    self.maybe_advance_hw()
+                elif answer:
+                    self._respond(req.batch, req.attempt, m.DUPLICATE_SEQUENCE_NUMBER, offset, isr_size)
+                return
+            if verdict in (OUT_OF_ORDER, INVALID_EPOCH):
+                if answer:
+                    err = m.OUT_OF_ORDER_SEQUENCE_NUMBER if verdict == OUT_OF_ORDER else m.INVALID_PRODUCER_EPOCH
+                    self._respond(req.batch, req.attempt, err, -1, isr_size)
+                return
+        b = self.log.append_as_leader(req.records, self.leader_epoch, producer_id=req.producer_id,
+                                      producer_epoch=req.producer_epoch, base_sequence=req.base_sequence,
+                                      timestamp=timestamp)
+        self.follower_leos[self.id] = self.log.leo
+        if req.acks == "1":
+            self._respond(req.batch, req.attempt, m.NONE, b.base_offset, isr_size)
+        elif req.acks == "all":
+            self._park(req, b.end_offset)
+        self.maybe_advance_hw()
+
+    def timeout_produce(self, batch: int, attempt: int) -> None:
+        """request.timeout.ms passed with the request still parked: REQUEST_TIMED_OUT."""
+        d = self.parked(batch, attempt)
+        self.purgatory.remove(d)
+        self._respond(batch, attempt, m.REQUEST_TIMED_OUT, -1, -1)
+
+    def parked(self, batch: int, attempt: int) -> DelayedProduce | None:
+        for d in self.purgatory:
+            if d.batch == batch and d.attempt == attempt:
+                return d
+        return None
+
+    # -- fetch, leader side
+    def offsets_for_leader_epoch(self, epoch: int) -> tuple[int, int]:
+        """OffsetsForLeaderEpoch: (epoch answered, its end offset); (-1, -1) if none.
+
+        KIP-101 (0.11) answers for the requested epoch: where the next epoch starts, or
+        the log end. KIP-279 (2.0) answers with the largest epoch <= the requested one."""
+        cache = self.log.epochs
+        if not self.s.fast_failover:
+            return epoch, cache.end_offset_for(epoch, self.log.leo)
+        e = cache.largest_at_most(epoch)
+        if e is None:
+            return -1, -1
+        return e, cache.end_offset_for(e, self.log.leo)
+
+    def record_follower_fetch(self, follower: int, fetch_offset: int) -> bool:
+        """Partition.updateFollowerFetchState: note the follower's LEO; maybe advance HW."""
+        if self.follower_leos[follower] == fetch_offset:
+            return False
+        self.follower_leos[follower] = fetch_offset
+        self.maybe_advance_hw()
+        return True
+
+    def follower_caught_up(self, follower: int) -> bool:
+        """Partition.isFollowerInSync / KAFKA-7128: fetched up to HW and past this epoch's start."""
+        leo = self.follower_leos[follower]
+        if leo < self.hw:
+            return False
+        if self.s.join_at_epoch_start and leo < self.epoch_start_offset:
+            return False
+        return True
+
+    def learn_isr(self, isr: tuple[int, ...]) -> None:
+        """An ISR change this leader proposed (or the controller made) is now in force."""
+        self.isr = tuple(isr)
+        if self.is_leader:
+            self.maybe_advance_hw()
+
+    # ---------------------------------------------------------------------- follower
+    def truncation_offset(self, leader: Broker) -> int:
+        """Where this follower's log must be cut before fetching from `leader`, per era."""
+        leo = self.log.leo
+        if not self.s.epoch_truncation or leo == 0:
+            # before KIP-101 only OFFSET_OUT_OF_RANGE truncates: to the leader's log end
+            return min(leo, leader.log.leo)
+        mine = self.log.epochs
+        if not self.s.fast_failover:  # KIP-101: one OffsetsForLeaderEpoch round
+            _, end = leader.offsets_for_leader_epoch(mine.latest_epoch)
+            return min(end, leo)
+        # KIP-279 / 2.8+: repeat until the answer no longer cuts anything
+        entries = list(mine.entries)
+        while leo > 0:
+            requested = entries[-1][0]
+            epoch, end = leader.offsets_for_leader_epoch(requested)
+            if epoch < 0:
+                return 0
+            own_end = leo
+            for e, s in entries:
+                if e > epoch:
+                    own_end = s
+                    break
+            t = min(end, own_end, leo)
+            if t >= leo:
+                return leo
+            leo = self._aligned_end(t)
+            entries = [(e, s) for e, s in entries if s < leo]
+        return leo
+
+    def _aligned_end(self, offset: int) -> int:
+        """The log end after cutting to `offset` (batch-aligned)."""
+        end = 0
+        for b in self.log.batches:
+            if b.end_offset > offset:
+                break
+            end = b.end_offset
+        return end
+
+    def truncate_to(self, offset: int) -> None:
+        leo = self.log.truncate_to(offset)
+        if self.hw > leo:
+            self._set_hw(leo)
+
+    def append_fetched(self, raw: bytes) -> None:
+        self.log.append_as_follower(raw)
+
+    def learn_leader_hw(self, leader_hw: int) -> None:
+        self._set_hw(min(leader_hw, self.log.leo))
+
+    # ------------------------------------------------------------------ LeaderAndIsr
+    def learn(self, epoch: int, leader: int, isr: tuple[int, ...]) -> None:
+        """A LeaderAndIsr request / metadata update: ignored unless its epoch is newer."""
+        if epoch <= self.leader_epoch:
+            return
+        was_leader = self.is_leader
+        if leader == self.id:  # makeLeader
+            self.leader_epoch, self.leader, self.isr = epoch, leader, tuple(isr)
+            self.follower_leos = [-1] * self.s.replication_factor
+            self.follower_leos[self.id] = self.log.leo
+            self.epoch_start_offset = self.log.leo
+            self.maybe_advance_hw()
+            return
+        # makeFollower: before KIP-101 the follower truncates to its own HW first
+        if leader >= 0 and not self.s.epoch_truncation and self.hw < self.log.leo:
+            self.truncate_to(self.hw)
+        self.leader_epoch, self.leader, self.isr = epoch, leader, tuple(isr)
+        # only a leader tracks the other replicas' fetch offsets (Partition's remote replicas)
+        self.follower_leos = [-1] * self.s.replication_factor
+        if was_leader and self.purgatory:
+            for d in self.purgatory:
+                self._respond(d.batch, d.attempt, m.NOT_LEADER_OR_FOLLOWER, -1, -1)
+            self.purgatory = []

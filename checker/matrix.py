@@ -1,0 +1,455 @@
+"""``ackcheck matrix``: the audit's guarantees over a space of Kafka configurations.
+
+```
+ackcheck matrix [--acks 1,all] [--min-insync-replicas 1,2] [--unclean false,true]
+                [--idempotence false,true] [--max-in-flight 1,5] [--retries 0,3]
+                [--replication-factor 3] [--kafka-version X.Y] [--no-seed]
+                [--format markdown|json|html] [--out FILE] [--trace-dir DIR]
+                [--jobs N] [--cache-dir DIR | --no-cache] [--max-crashes N ...]
+```
+
+Rows are configurations (the product of the value sets, then the seed notes' scenarios),
+columns the audit's guarantees (each names its invariants and its fault assumptions).
+A cell holds (with the states explored) or is violated (with its trace file). Settings
+Kafka rejects (enable.idempotence=true set explicitly with acks=1 or retries=0) are shown
+as "invalid (Kafka rejects)". Cells run in parallel over the cores through the audit's
+runner: guarantees sharing fault assumptions are checked in one exploration, equivalent
+configurations share a run, and results are cached by config + bounds + ackcheck version.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ackcheck import __version__
+from ackcheck.checker.audit import (
+    BOUND_NAMES,
+    BY_ID,
+    GUARANTEES,
+    Guarantee,
+    Pool,
+    add_bound_overrides,
+    add_run_flags,
+    bounds_short,
+    check_command,
+    describe_faults,
+    parse_ids,
+    profile_bounds,
+    run_group,
+    run_key,
+)
+from ackcheck.traces import eras
+from ackcheck.traces.settings import BOUND_LIMITS, Config, ConfigError, Setting, build_config
+
+# the dimensions of the space: flag, Kafka property, default values, allowed values check
+DIMENSIONS = (
+    ("acks", "acks", "1,all"),
+    ("min_insync_replicas", "min.insync.replicas", "1,2"),
+    ("unclean", "unclean.leader.election.enable", "false,true"),
+    ("idempotence", "enable.idempotence", "false,true"),
+    ("max_in_flight", "max.in.flight.requests.per.connection", "1,5"),
+    ("retries", "retries", "0,3"),
+)
+SHORT = {
+    "acks": "acks", "min.insync.replicas": "minISR", "unclean.leader.election.enable": "unclean",
+    "enable.idempotence": "idem", "max.in.flight.requests.per.connection": "inflight", "retries": "retries",
+    "log.flush.interval.messages": "flush", "kafka.version": "kafka",
+}
+
+
+@dataclass
+class Row:
+    label: str
+    settings: dict[str, str]  # the Kafka properties that define the row
+    kafka_version: str | None = None
+    seed: str | None = None  # the seed claim id, for seed scenarios
+    config: Config | None = None
+    invalid: str | None = None  # why Kafka rejects it
+    cells: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        if self.seed:
+            return "seed-" + self.seed
+        return "_".join(f"{SHORT.get(k, k)}-{v}" for k, v in self.settings.items()).replace(".", "")
+
+
+def space_rows(values: dict[str, list[str]], rf: int, version: str | None) -> list[Row]:
+    keys = [prop for _, prop, _ in DIMENSIONS]
+    rows = []
+    for combo in itertools.product(*(values[prop] for prop in keys)):
+        settings = dict(zip(keys, combo))
+        label = " ".join(f"{SHORT[k]}={v}" for k, v in settings.items())
+        rows.append(Row(label, settings, version))
+    return rows
+
+
+def seed_rows(version: str | None) -> list[Row]:
+    from ackcheck.checker.seed_claims import SEED_SCENARIOS
+
+    return [Row(f"seed: {s.label}", dict(s.settings), s.kafka_version or version, seed=s.id)
+            for s in SEED_SCENARIOS]
+
+
+def build_row(row: Row, rf: int, rule_overrides: list[str]) -> None:
+    settings = [Setting(k, v, f"matrix {row.label}") for k, v in row.settings.items()]
+    if not any(k in ("replication.factor",) for k in row.settings):
+        settings.insert(0, Setting("replication.factor", str(rf), "--replication-factor"))
+    try:
+        row.config = build_config(settings, kafka_version=row.kafka_version, rule_overrides=rule_overrides)
+    except ConfigError as e:
+        msg = str(e)
+        row.invalid = msg.split(": ", 1)[1] if ": " in msg else msg
+
+
+@dataclass
+class Matrix:
+    rows: list[Row]
+    guarantees: list[Guarantee]
+    bounds: dict[str, dict[str, int]]  # guarantee id -> bounds
+    space: dict[str, list[str]]
+    kafka_version: str
+    replication_factor: int
+    seconds: float = 0.0
+    runs: int = 0
+    states: int = 0
+    cached_runs: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "ackcheck": __version__,
+            "kafka_version": self.kafka_version,
+            "replication_factor": self.replication_factor,
+            "space": self.space,
+            "guarantees": [{"id": g.id, "description": g.title, "invariants": list(g.invariants),
+                            "bounds": self.bounds[g.id], "faults": describe_faults(self.bounds[g.id])}
+                           for g in self.guarantees],
+            "rows": [{
+                "label": r.label,
+                "seed": r.seed,
+                "settings": r.settings,
+                "config": r.config.kafka_properties() if r.config else None,
+                "kafka_version": r.config.kafka_version if r.config else r.kafka_version,
+                "valid": r.invalid is None,
+                "invalid": r.invalid,
+                "cells": r.cells,
+            } for r in self.rows],
+            "runs": self.runs,
+            "cached_runs": self.cached_runs,
+            "states": self.states,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def run_matrix(rows: list[Row], guarantees: list[Guarantee], *, overrides: dict[str, int], rf: int,
+               rule_overrides: list[str], cache_dir: str | None, jobs: int | None, trace_dir: Path,
+               link_base: Path | None, progress: bool) -> Matrix:
+    t0 = time.perf_counter()
+    bounds = {g.id: profile_bounds(g.profile, overrides) for g in guarantees}
+    groups: dict[tuple, list[Guarantee]] = {}
+    for g in guarantees:
+        groups.setdefault(tuple(sorted(bounds[g.id].items())), []).append(g)
+    for row in rows:
+        build_row(row, rf, rule_overrides)
+    # one task per distinct (canonical config, group): equivalent rows share it
+    tasks: dict[str, tuple[Config, list[str], list[tuple[Row, list[Guarantee]]]]] = {}
+    for row in rows:
+        if row.config is None:
+            continue
+        for key, members in groups.items():
+            cfg = row.config.with_bounds(**dict(key))
+            invs = [i for g in members for i in g.invariants]
+            k = run_key(cfg, invs)
+            if k not in tasks:
+                tasks[k] = (cfg, invs, [])
+            tasks[k][2].append((row, members))
+    m = Matrix(rows, guarantees, bounds, {}, rows[0].config.kafka_version if rows and rows[0].config else
+               eras.NEWEST, rf)
+    bar = _progress(len(tasks)) if progress else None
+    pool = Pool(jobs)
+
+    def done_for(users):
+        def done(out: dict) -> None:
+            per = out["per_invariant"]
+            m.runs += len(out["runs"])
+            m.cached_runs += sum(1 for r in out["runs"] if r.get("cached"))
+            m.states += sum(r["states"] for r in out["runs"] if not r.get("cached"))
+            for row, members in users:
+                for g in members:
+                    row.cells[g.id] = _cell(row, g, per, bounds[g.id], trace_dir, link_base)
+            if bar:
+                bar.advance()
+        return done
+
+    # the costliest groups first keeps both cores busy to the end
+    order = sorted(tasks.values(), key=lambda t: -(t[0].bounds.max_records * 4 + t[0].bounds.max_isr_shrinks
+                                                   + 3 * t[0].bounds.max_power_losses
+                                                   + 2 * (t[0].min_insync_replicas > 1)))
+    for cfg, invs, users in order:
+        pool.submit(run_group, (cfg, invs, cache_dir), done_for(users))
+    try:
+        pool.drain()
+    finally:
+        pool.close()
+        if bar:
+            bar.stop()
+    m.seconds = time.perf_counter() - t0
+    return m
+
+
+def _cell(row: Row, g: Guarantee, per: dict, bounds: dict, trace_dir: Path, link_base: Path | None) -> dict:
+    runs = [per[i] for i in g.invariants if i in per]
+    violated = [r for r in runs if r["verdict"] == "violated"]
+    r = min(violated, key=lambda r: len(r["trace"]["steps"])) if violated else runs[-1]
+    cell = {"verdict": r["verdict"], "states": r["states"], "seconds": r["seconds"], "cached": r.get("cached", False)}
+    if violated:
+        trace = dict(r["trace"])
+        trace["config"] = row.config.with_bounds(**bounds).as_dict()  # equivalent rows share runs
+        path = trace_dir / f"{row.slug}.{g.id}.json"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(trace, indent=1) + "\n", encoding="utf-8")
+        except OSError:
+            path = None
+        from ackcheck.traces.format import trace_from_dict
+        from ackcheck.traces.render import summary_lines
+
+        cell.update(
+            invariant=r["violation"]["invariant"],
+            message=r["violation"]["message"],
+            steps=len(r["trace"]["steps"]) - 1,
+            trace_file=_link(path, link_base) if path else None,
+            counterexample=summary_lines(trace_from_dict(r["trace"]), limit=12),
+        )
+    return cell
+
+
+def _link(path: Path, base: Path | None) -> str:
+    if base is None:
+        return str(path)
+    try:
+        return os.path.relpath(path, base)
+    except ValueError:
+        return str(path)
+
+
+class _Bar:
+    def __init__(self, total: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.p = Progress(TextColumn("matrix"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=Console(stderr=True), transient=True)
+        self.task = self.p.add_task("runs", total=total)
+        self.p.start()
+
+    def advance(self) -> None:
+        self.p.advance(self.task)
+
+    def stop(self) -> None:
+        self.p.stop()
+
+
+def _progress(total: int) -> _Bar | None:
+    if not sys.stderr.isatty() or total == 0:
+        return None
+    return _Bar(total)
+
+
+# ======================================================================================
+# Rendering
+
+def cell_text(cell: dict | None) -> str:
+    if not cell:
+        return ""
+    if cell["verdict"] == "holds":
+        return f"holds ({cell['states']:,})"
+    return "VIOLATED"
+
+
+def render_markdown(m: Matrix) -> str:
+    out = [f"# ackcheck matrix (Kafka {m.kafka_version}, replication factor {m.replication_factor})", "",
+           f"{sum(r.invalid is None for r in m.rows)} configurations x {len(m.guarantees)} guarantees; "
+           f"{m.runs} runs ({m.cached_runs} from the cache), {m.states:,} states explored, {m.seconds:.1f}s "
+           f"(ackcheck {__version__}).", "",
+           "A cell *holds* when every execution within the guarantee's fault assumptions keeps it (the number "
+           "is the distinct states explored); *violated* links to the shortest counterexample's trace "
+           "(`ackcheck view FILE`).", "", "| guarantee | invariants | fault assumptions |", "|---|---|---|"]
+    for g in m.guarantees:
+        out.append(f"| `{g.id}`: {g.title} | {', '.join(f'`{i}`' for i in g.invariants)} | "
+                   f"{describe_faults(m.bounds[g.id])} |")
+    out += ["", "| configuration | " + " | ".join(f"`{g.id}`" for g in m.guarantees) + " |",
+            "|---|" + "---|" * len(m.guarantees)]
+    for r in m.rows:
+        if r.invalid:
+            out.append(f"| {r.label} | invalid (Kafka rejects: {_md(r.invalid)}) |" + " |" * (len(m.guarantees) - 1))
+            continue
+        cells = []
+        for g in m.guarantees:
+            c = r.cells.get(g.id)
+            if c and c["verdict"] == "violated":
+                link = f"[violated]({c['trace_file']})" if c.get("trace_file") else "violated"
+                cells.append(f"**{link}** ({c['steps']} steps)")
+            else:
+                cells.append(cell_text(c))
+        label = r.label + (f" (kafka {r.config.kafka_version})" if r.kafka_version and r.seed else "")
+        out.append(f"| {_md(label)} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_html(m: Matrix) -> str:
+    e = html.escape
+    head = "".join(f"<th title='{e(g.title)}&#10;{e(', '.join(g.invariants))}&#10;{e(describe_faults(m.bounds[g.id]))}'>"
+                   f"{e(g.id)}</th>" for g in m.guarantees)
+    body = []
+    for r in m.rows:
+        cls = " class='seed'" if r.seed else ""
+        if r.invalid:
+            body.append(f"<tr{cls}><th>{e(r.label)}</th><td class='invalid' colspan='{len(m.guarantees)}'>"
+                        f"invalid (Kafka rejects: {e(r.invalid)})</td></tr>")
+            continue
+        tds = []
+        for g in m.guarantees:
+            c = r.cells.get(g.id)
+            if not c:
+                tds.append("<td></td>")
+            elif c["verdict"] == "holds":
+                tds.append(f"<td class='holds' title='{c['states']:,} states'>holds<br><small>{c['states']:,}</small></td>")
+            else:
+                tip = e(f"{c['invariant']}: {c['message']}\n" + "\n".join(c.get("counterexample", [])))
+                link = (f"<a href='{e(c['trace_file'])}'>violated</a>" if c.get("trace_file") else "violated")
+                tds.append(f"<td class='violated' title='{tip}'>{link}<br><small>{c['steps']} steps</small></td>")
+        body.append(f"<tr{cls}><th>{e(r.label)}</th>{''.join(tds)}</tr>")
+    legend = "".join(f"<li><code>{e(g.id)}</code>: {e(g.title)} &mdash; invariants {e(', '.join(g.invariants))}; "
+                     f"{e(describe_faults(m.bounds[g.id]))}</li>" for g in m.guarantees)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>ackcheck matrix</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}
+table{{border-collapse:collapse;font-size:13px}}
+th,td{{border:1px solid #ccc;padding:4px 8px;text-align:center}}
+tbody th{{text-align:left;font-weight:normal;font-family:monospace;white-space:nowrap}}
+td.holds{{background:#e3f4e3}} td.violated{{background:#fbe0e0;font-weight:bold}}
+td.invalid{{background:#eee;color:#777;font-style:italic}}
+tr.seed th{{background:#fff7dd}} small{{color:#555;font-weight:normal}} a{{color:#a00}}
+</style></head><body>
+<h1>ackcheck matrix</h1>
+<p>Kafka {e(m.kafka_version)}, replication factor {m.replication_factor}:
+{sum(r.invalid is None for r in m.rows)} configurations &times; {len(m.guarantees)} guarantees;
+{m.runs} runs ({m.cached_runs} cached), {m.states:,} states, {m.seconds:.1f}s, ackcheck {e(__version__)}.
+Hover a cell for its counterexample; the link opens its trace (<code>ackcheck view FILE</code>).</p>
+<ul>{legend}</ul>
+<table><thead><tr><th>configuration</th>{head}</tr></thead>
+<tbody>
+{chr(10).join(body)}
+</tbody></table>
+</body></html>
+"""
+
+
+# ======================================================================================
+# Command line
+
+def build_parser():
+    from ackcheck.checker.options import ArgumentParser
+
+    p = ArgumentParser(prog="ackcheck matrix", description=(
+        "Check the audit's guarantees over a space of Kafka configurations (the product of the value sets, plus "
+        "the seed notes' scenarios) and render configurations x guarantees."))
+    s = p.add_argument_group("the space (comma-separated values)")
+    for flag, prop, default in DIMENSIONS:
+        s.add_argument("--" + flag.replace("_", "-"), metavar="V,V", default=default,
+                       help=f"{prop} values (default {default})")
+    s.add_argument("--replication-factor", type=int, default=3, metavar="N", help="replicas (default 3)")
+    s.add_argument("--kafka-version", metavar="X.Y", help=f"protocol preset (default {eras.NEWEST})")
+    s.add_argument("--rule", action="append", default=[], metavar="name=on|off", help="switch one protocol rule")
+    s.add_argument("--no-seed", action="store_true", help="leave out the seed notes' scenarios")
+    s.add_argument("--guarantee", action="append", default=[], metavar="ID",
+                   help=f"only these columns (repeatable): {', '.join(BY_ID)}")
+    add_bound_overrides(p, "every column")
+    o = p.add_argument_group("output")
+    o.add_argument("--format", choices=("markdown", "json", "html"), default="markdown")
+    o.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    o.add_argument("--trace-dir", metavar="DIR",
+                   help="traces of violated cells (default: FILE's name + '-traces/' beside --out, "
+                        "else ./ackcheck-traces/matrix/)")
+    add_run_flags(p)
+    return p
+
+
+def parse_values(args) -> dict[str, list[str]]:
+    from ackcheck.traces.settings import MODELLED
+
+    out = {}
+    for flag, prop, _ in DIMENSIONS:
+        text = getattr(args, flag)
+        vals = [v.strip() for v in text.split(",") if v.strip()]
+        if not vals:
+            raise ConfigError(f"--{flag.replace('_', '-')}: expected at least one value")
+        parser = MODELLED[prop][1]
+        for v in vals:
+            try:
+                parser(v)
+            except ValueError as e:
+                raise ConfigError(f"--{flag.replace('_', '-')} {v}: invalid value ({e})") from None
+        out[prop] = list(dict.fromkeys(vals))
+    return out
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    values = parse_values(args)
+    if not 1 <= args.replication_factor <= 5:
+        raise ConfigError(f"--replication-factor: {args.replication_factor} out of range 1..5")
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError("--jobs: expected a positive number")
+    overrides = {k: getattr(args, k) for k in BOUND_NAMES if getattr(args, k, None) is not None}
+    for k, v in overrides.items():
+        lo, hi = BOUND_LIMITS[k]
+        if not lo <= v <= hi:
+            raise ConfigError(f"--{k.replace('_', '-')}: {v} out of range {lo}..{hi}")
+    if args.kafka_version is not None:
+        build_config([], kafka_version=args.kafka_version)  # validates, names the flag
+    guarantees = [BY_ID[i] for i in parse_ids(",".join(args.guarantee), "--guarantee")] or list(GUARANTEES)
+    rows = space_rows(values, args.replication_factor, args.kafka_version)
+    if not args.no_seed:
+        rows += seed_rows(args.kafka_version)
+    out = Path(args.out) if args.out else None
+    if args.trace_dir:
+        trace_dir = Path(args.trace_dir)
+    elif out is not None:
+        trace_dir = out.parent / (out.stem + "-traces")
+    else:
+        trace_dir = Path("ackcheck-traces") / "matrix"
+    m = run_matrix(rows, guarantees, overrides=overrides, rf=args.replication_factor, rule_overrides=args.rule,
+                   cache_dir=None if args.no_cache else args.cache_dir, jobs=args.jobs, trace_dir=trace_dir,
+                   link_base=out.parent if out is not None else None, progress=True)
+    m.space = {prop: values[prop] for _, prop, _ in DIMENSIONS}
+    text = {"markdown": render_markdown, "html": render_html,
+            "json": lambda m: json.dumps(m.as_dict(), indent=1) + "\n"}[args.format](m)
+    if out is not None:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"--out {out}: {e.strerror}") from None
+        print(f"matrix: {sum(r.invalid is None for r in rows)} configurations x {len(guarantees)} guarantees, "
+              f"{m.runs} runs ({m.cached_runs} cached), {m.states:,} states, {m.seconds:.1f}s -> {out}",
+              file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+__all__ = ["main", "run_matrix", "space_rows", "seed_rows", "Row", "Matrix", "check_command", "bounds_short"]

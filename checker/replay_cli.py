@@ -1,0 +1,348 @@
+"""`ackcheck replay`: execute a trace on the reference broker (or the model) and compare.
+
+Every action of the trace is applied to a fresh cluster writing real files; after each
+step the broker's own observation is compared field by field with the trace's (the first
+difference is reported with the step, the field and both values), and the invariants are
+judged on the broker's observations. A counterexample is *confirmed* when the same
+invariant breaks at the same step.
+
+Exit status: 0 confirmed and conformant (a trace without violation: conformant and no
+violation); 1 a divergence, or not confirmed; 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ackcheck.checker.options import ArgumentParser
+from ackcheck.traces.format import ACTIONS, Trace, TraceError, load_trace, observation_to_json
+from ackcheck.traces.settings import Config, ConfigError, config_from_dict
+
+CONSUMER_ACTIONS = frozenset({"consumer_poll", "consumer_reset"})
+
+
+# ------------------------------------------------------------------------ differences
+def first_difference(expected, actual, path: str = ""):
+    """The first (path, expected, actual) where two JSON values differ, or None."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for k in list(expected) + [k for k in actual if k not in expected]:
+            if k not in expected or k not in actual:
+                return (f"{path}.{k}".lstrip("."), expected.get(k, "<missing>"), actual.get(k, "<missing>"))
+            d = first_difference(expected[k], actual[k], f"{path}.{k}")
+            if d:
+                return d
+        return None
+    if isinstance(expected, list) and isinstance(actual, list):
+        for i, (a, b) in enumerate(zip(expected, actual)):
+            d = first_difference(a, b, f"{path}[{i}]")
+            if d:
+                return d
+        if len(expected) != len(actual):
+            return (path.lstrip("."), expected, actual)
+        return None
+    if expected != actual or type(expected) is not type(actual):
+        return (path.lstrip("."), expected, actual)
+    return None
+
+
+def observation_difference(expected, actual):
+    """First difference between two Observations, on their JSON form (trace paths)."""
+    if expected == actual:
+        return None
+    return first_difference(observation_to_json(expected), observation_to_json(actual))
+
+
+def action_text(a) -> str:
+    name, *args = a
+    return f"{name}({', '.join(str(x) for x in args)})"
+
+
+# ------------------------------------------------------------------------- validation
+def trace_config(trace: Trace) -> Config:
+    try:
+        return config_from_dict(trace.config)
+    except ConfigError as e:
+        raise TraceError(f"$.config: {e}") from None
+
+
+def check_action_args(trace: Trace, config: Config) -> None:
+    """Arguments must name brokers and batches of this configuration (bad input, exit 2)."""
+    rf = config.replication_factor
+    nbatches = -(-config.bounds.max_records // config.records_per_batch)
+    for k, (a, _) in enumerate(trace.steps[1:], 1):
+        name, *args = a
+        for argname, v in zip(ACTIONS[name], args):
+            p = f"$.steps[{k}].action.{argname}"
+            if argname in ("broker", "follower") and not 0 <= v < rf:
+                raise TraceError(f"{p}: {v} is not a broker of this config (replication.factor={rf})")
+            if argname == "batch" and not 0 <= v < nbatches:
+                raise TraceError(f"{p}: {v} is not a batch of this config ({nbatches} batches)")
+            if argname in ("attempt", "leader_epoch") and v < (1 if argname == "attempt" else 0):
+                raise TraceError(f"{p}: {v} is out of range")
+
+
+def judged_invariants(trace: Trace, config: Config, ids: list[str] | None) -> list[str]:
+    from ackcheck.checker.engine import check_invariant_ids
+    from ackcheck.invariants.catalogue import select
+
+    if ids:
+        check_invariant_ids(ids)
+        return list(ids)
+    if trace.violation is not None:
+        return [trace.violation.invariant]
+    return [inv.id for inv in select(None, config)]
+
+
+def judge_steps(observations: list, config: Config, ids: list[str]):
+    """First (invariant, message, step) broken along a list of observations, or None."""
+    from ackcheck.invariants.catalogue import BY_ID, Judge
+
+    judge = Judge([BY_ID[i] for i in ids if i in BY_ID], config)
+    if not observations:
+        return None
+    v = judge.initial(observations[0])
+    if v:
+        return (v[0], v[1], 0)
+    for k in range(1, len(observations)):
+        v = judge(observations[k - 1], observations[k])
+        if v:
+            return (v[0], v[1], k)
+    return None
+
+
+# ----------------------------------------------------------------------------- replay
+@dataclass
+class ReplayReport:
+    on: str
+    steps: int = 0  # actions executed
+    seconds: float = 0.0
+    first_difference: dict | None = None
+    error: str | None = None  # an action the implementation refused
+    violation: tuple[str, str, int] | None = None  # judged on the implementation's observations
+    expected: tuple[str, str, int] | None = None  # the trace's violation
+    invariants: list[str] = field(default_factory=list)
+    observations: list = field(default_factory=list)
+    data_dir: str | None = None
+    recoveries: list = field(default_factory=list)
+
+    @property
+    def conformant(self) -> bool:
+        return self.first_difference is None and self.error is None
+
+    @property
+    def confirmed(self) -> bool:
+        if self.expected is None:
+            return False
+        return self.violation is not None and self.violation[0] == self.expected[0] \
+            and self.violation[2] == self.expected[2]
+
+    @property
+    def ok(self) -> bool:
+        if self.expected is not None:
+            return self.confirmed and self.conformant
+        return self.conformant and self.violation is None
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        v = self.violation
+        return {
+            "on": self.on,
+            "confirmed": self.confirmed,
+            "conformant": self.conformant,
+            "first_difference": self.first_difference,
+            "error": self.error,
+            "violation": {"invariant": v[0], "message": v[1], "step": v[2]} if v else None,
+            "expected_violation": ({"invariant": self.expected[0], "message": self.expected[1],
+                                    "step": self.expected[2]} if self.expected else None),
+            "invariants": self.invariants,
+            "steps": self.steps,
+            "seconds": round(self.seconds, 4),
+            "steps_per_second": round(self.steps_per_second, 1),
+            "data_dir": self.data_dir,
+        }
+
+
+def _diff_entry(k: int, action, expected, actual) -> dict | None:
+    d = observation_difference(expected, actual)
+    if d is None:
+        return None
+    return {"step": k, "action": action_text(action) if action else None, "field": d[0],
+            "trace": d[1], "actual": d[2]}
+
+
+def replay_on_broker(trace: Trace, *, config: Config | None = None, data_dir: str | Path | None = None,
+                     invariant_ids: list[str] | None = None, segment_bytes: int | None = None,
+                     keep: bool = False, fsync: bool = True) -> ReplayReport:
+    """Run the trace's actions on a fresh broker cluster; compare and judge every step."""
+    from ackcheck.broker.cluster import ActionNotEnabled, Cluster
+    from ackcheck.broker.log import DEFAULT_SEGMENT_BYTES
+
+    config = config or trace_config(trace)
+    check_action_args(trace, config)
+    ids = judged_invariants(trace, config, invariant_ids)
+    from ackcheck.invariants.catalogue import BY_ID
+
+    report = ReplayReport("broker", invariants=ids)
+    if trace.violation is not None:
+        report.expected = (trace.violation.invariant, trace.violation.message, trace.violation.step)
+    tmp = None
+    if data_dir is None:
+        tmp = tempfile.mkdtemp(prefix="ackcheck-replay-")
+        data_dir = tmp
+    report.data_dir = str(data_dir)
+    consumer = any(BY_ID[i].needs_consumer for i in ids if i in BY_ID) or any(
+        a[0] in CONSUMER_ACTIONS for a in trace.actions)
+    t0 = time.perf_counter()
+    cluster = Cluster(config, data_dir, segment_bytes=segment_bytes or DEFAULT_SEGMENT_BYTES,
+                      consumer=consumer, fsync=fsync)
+    try:
+        obs = cluster.observe()
+        report.observations.append(obs)
+        report.first_difference = _diff_entry(0, None, trace.steps[0][1], obs)
+        for k, (action, expected) in enumerate(trace.steps[1:], 1):
+            try:
+                cluster.apply(action)
+            except ActionNotEnabled as e:
+                report.error = f"step {k}: {e}"
+                if report.first_difference is None:
+                    report.first_difference = {"step": k, "action": action_text(action), "field": "action",
+                                               "trace": "enabled", "actual": str(e)}
+                break
+            report.steps += 1
+            obs = cluster.observe()
+            report.observations.append(obs)
+            if report.first_difference is None:
+                report.first_difference = _diff_entry(k, action, expected, obs)
+        report.seconds = time.perf_counter() - t0
+        report.recoveries = list(cluster.recoveries)
+    finally:
+        if keep or tmp is None:
+            cluster.close(clean=False)
+        if tmp is not None and not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    report.violation = judge_steps(report.observations, config, ids)
+    return report
+
+
+def replay_model(trace: Trace, *, config: Config | None = None, invariant_ids: list[str] | None = None) -> ReplayReport:
+    """The same replay on the model (ackcheck.checker.engine.replay_on_model)."""
+    from ackcheck.checker.engine import replay_on_model
+    from ackcheck.invariants.catalogue import BY_ID
+
+    config = config or trace_config(trace)
+    check_action_args(trace, config)
+    ids = judged_invariants(trace, config, invariant_ids)
+    report = ReplayReport("model", invariants=ids)
+    if trace.violation is not None:
+        report.expected = (trace.violation.invariant, trace.violation.message, trace.violation.step)
+    # the model leaves the consumer out unless a judged invariant needs it: bring it in
+    # when the trace drives the consumer
+    model_ids = list(ids)
+    if any(a[0] in CONSUMER_ACTIONS for a in trace.actions) and not any(
+            BY_ID[i].needs_consumer for i in ids if i in BY_ID):
+        model_ids.append(next(inv.id for inv in BY_ID.values() if inv.needs_consumer))
+    t0 = time.perf_counter()
+    r = replay_on_model(trace, model_ids, config)
+    report.seconds = time.perf_counter() - t0
+    report.observations = [o for _, o in r.steps]
+    report.steps = len(r.steps) - 1
+    for k, (a, o) in enumerate(r.steps):
+        d = _diff_entry(k, a, trace.steps[k][1], o)
+        if d:
+            report.first_difference = d
+            break
+    if not r.ok:
+        report.error = r.error
+        if report.first_difference is None:
+            k = len(r.steps)
+            report.first_difference = {"step": k, "action": action_text(trace.steps[k][0]), "field": "action",
+                                       "trace": "enabled", "actual": r.error}
+    report.violation = judge_steps(report.observations, config, ids)
+    return report
+
+
+# -------------------------------------------------------------------------------- CLI
+def describe(report: ReplayReport, trace_path: str) -> list[str]:
+    lines = [f"replayed {report.steps} step(s) of {trace_path} on the {report.on} "
+             f"in {report.seconds:.3f}s ({report.steps_per_second:,.0f} steps/s)"]
+    d = report.first_difference
+    if d is None:
+        lines.append(f"conformance: every observation matches the trace ({report.steps + 1} steps)")
+    else:
+        lines.append(f"DIVERGENCE at step {d['step']}" + (f" ({d['action']})" if d["action"] else "") +
+                     f": {d['field']}")
+        lines.append(f"  trace:      {json.dumps(d['trace'])}")
+        lines.append(f"  {report.on + ':':<11} {json.dumps(d['actual'])}")
+    v = report.violation
+    if report.expected is not None:
+        e = report.expected
+        if report.confirmed:
+            lines.append(f"CONFIRMED {e[0]} at step {e[2]}: {v[1]}")
+        elif v is None:
+            lines.append(f"NOT CONFIRMED: {e[0]} (step {e[2]} in the trace) does not break on the {report.on}")
+        else:
+            lines.append(f"NOT CONFIRMED: the trace breaks {e[0]} at step {e[2]}; the {report.on} "
+                         f"breaks {v[0]} at step {v[2]}: {v[1]}")
+    elif v is None:
+        lines.append(f"no violation of {', '.join(report.invariants)}")
+    else:
+        lines.append(f"VIOLATED {v[0]} at step {v[2]}: {v[1]} (the trace records none)")
+    return lines
+
+
+def main(argv: list[str]) -> int:
+    p = ArgumentParser(prog="ackcheck replay", description=(
+        "Replay a trace on the reference broker (real segment files, page cache, recovery) or on "
+        "the model; compare every step's observation with the trace's and judge the invariants. "
+        "Exit 0: confirmed (or no violation expected and none found) and conformant; 1: divergence "
+        "or not confirmed; 2: bad input."))
+    p.add_argument("trace", metavar="TRACE.json")
+    p.add_argument("--on", choices=("broker", "model"), default="broker", help="what to replay on (default broker)")
+    p.add_argument("--keep-dir", metavar="DIR", help="keep the brokers' data directories in DIR (must be empty or new)")
+    p.add_argument("--segment-bytes", type=int, metavar="N",
+                   help="log.segment.bytes of the reference broker (default 1073741824)")
+    p.add_argument("--invariant", action="append", metavar="ID",
+                   help="judge this invariant (default: the trace's violated one, or all that apply)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+    trace = load_trace(args.trace)
+    config = trace_config(trace)
+    if args.segment_bytes is not None and args.segment_bytes < 100:
+        raise ConfigError(f"--segment-bytes {args.segment_bytes}: at least 100 (a batch must fit)")
+    if args.on == "model":
+        if args.keep_dir:
+            raise ConfigError("--keep-dir: only with --on broker")
+        report = replay_model(trace, config=config, invariant_ids=args.invariant)
+    else:
+        data_dir = None
+        if args.keep_dir:
+            d = Path(args.keep_dir)
+            if d.exists() and (not d.is_dir() or any(d.iterdir())):
+                raise ConfigError(f"--keep-dir {d}: exists and is not an empty directory")
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ConfigError(f"--keep-dir {d}: {e.strerror}") from None
+            data_dir = d
+        report = replay_on_broker(trace, config=config, data_dir=data_dir, invariant_ids=args.invariant,
+                                  segment_bytes=args.segment_bytes, keep=bool(args.keep_dir))
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=1))
+    else:
+        print("\n".join(describe(report, args.trace)))
+        if args.keep_dir:
+            print(f"data directories kept in {args.keep_dir}")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))
