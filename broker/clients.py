@@ -128,6 +128,15 @@ class Producer:
         else:
             b.status = UNKNOWN
 
+    def connection_broken(self, attempts) -> None:
+        """The connection to a broker broke (reset by a killed broker's kernel, or closed
+        after a lost / timed-out message): every in-flight attempt that travelled on it
+        fails with a retriable NetworkException. `attempts`: (batch, attempt) pairs."""
+        for i, attempt in attempts:
+            b = self.batches[i]
+            if b.status == IN_FLIGHT and b.attempts == attempt:
+                self.timeout(i)
+
     def expire(self, i: int) -> None:
         """delivery.timeout.ms while the partition has no leader: TimeoutException."""
         self._final(self.batches[i])

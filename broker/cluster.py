@@ -23,7 +23,7 @@ from pathlib import Path
 from ackcheck.broker import checkpoints
 from ackcheck.broker import messages as m
 from ackcheck.broker.clients import IN_FLIGHT, QUEUED, RETRY, Consumer, Producer
-from ackcheck.broker.controller import ELR, FAILOVER, REBALANCE, UNCLEAN, Controller
+from ackcheck.broker.controller import REBALANCE, Controller
 from ackcheck.broker.log import DEFAULT_SEGMENT_BYTES, HW_CHECKPOINT, PARTITION, TOPIC
 from ackcheck.broker.node import Broker, BrokerSettings
 from ackcheck.broker.pagecache import HostPageCache
@@ -247,9 +247,8 @@ class Cluster:
         truncate = leo < fn.leo
         report = ln.follower_leos[r] != leo
         batch = ln.log.batch_starting_at(leo) if leo < ln.leo else None
-        if not (truncate or report or batch is not None):
-            if min(ln.hw, leo) == hw:
-                return "the fetch would change nothing"
+        if not (truncate or report or batch is not None) and min(ln.hw, leo) == hw:
+            return "the fetch would change nothing"
         return (ldr, t if truncate else None)
 
     def why_not(self, action: Action) -> str | None:
@@ -298,6 +297,9 @@ class Cluster:
                 return f"broker {broker} is down"
             if self.nodes[broker].parked(batch, attempt) is None:
                 return f"broker {broker} has no parked request for batch {batch} attempt {attempt}"
+            # request.timeout.ms passing is a delay perturbation: it spends the lost-message budget
+            if self.used["lost_message"] >= self.bounds.max_lost_messages:
+                return "the lost-message budget (which request timeouts spend) is used up"
             return None
         if name == "follower_fetch":
             if bad_broker(args[0]):
@@ -444,6 +446,7 @@ class Cluster:
         self.nodes[broker].handle_produce(q, timestamp=BASE_TIMESTAMP + self.steps)
 
     def _do_leader_timeout_produce(self, broker: int, batch: int, attempt: int) -> None:
+        self.used["lost_message"] += 1
         self.nodes[broker].timeout_produce(batch, attempt)
 
     def _do_follower_fetch(self, r: int) -> None:
@@ -451,18 +454,21 @@ class Cluster:
         fn, ln = self.nodes[r], self.nodes[ldr]
         if truncate_at is not None:
             fn.truncate_to(truncate_at)
-        # the leader notes the follower's fetch offset (its LEO) and may advance its HW;
-        # a caught-up follower rejoins the ISR as part of this fetch (maybeExpandIsr)
-        if ln.record_follower_fetch(r, fn.leo):
-            # (AlterPartition is judged against the controller's ISR: the leader's cache may
-            # be older, e.g. a LeaderAndIsr delivered after a KIP-966 fencing update)
-            if r not in self.controller.isr and self._can_change_isr(ldr) and self._caught_up(ldr, r):
-                ln.learn_isr(self.controller.expand_isr(r))
+        # the leader reads the log (the response carries the HW as read with the data), then
+        # notes the follower's fetch offset (its LEO) and may advance its HW - so followers
+        # learn a HW one round late (ReplicaManager.fetchMessages); a caught-up follower
+        # rejoins the ISR as part of this fetch (maybeExpandIsr)
+        hw_read = ln.hw
+        # (AlterPartition is judged against the controller's ISR: the leader's cache may be
+        # older, e.g. a LeaderAndIsr delivered after a KIP-966 fencing update)
+        if ln.record_follower_fetch(r, fn.leo) and r not in self.controller.isr and self._can_change_isr(ldr) \
+                and self._caught_up(ldr, r):
+            ln.learn_isr(self.controller.expand_isr(r))
         if fn.leo < ln.leo:
             b = ln.log.batch_starting_at(fn.leo)
             if b is not None:
                 fn.append_fetched(ln.log.read_raw(b))
-        fn.learn_leader_hw(ln.hw)
+        fn.learn_leader_hw(hw_read)
 
     def _do_leader_shrink_isr(self, ldr: int, f: int) -> None:
         if self.nodes[f] is not None:
@@ -484,6 +490,27 @@ class Cluster:
         self.controller_messages.extend(self.controller.elect(b, reason))
 
     # ---------------------------------------------------------------- faults, healing
+    def _connection_attempts(self, b: int) -> list[tuple[int, int]]:
+        """(batch, attempt) of everything on the producer's connection to broker b: its
+        unread responses, its unhandled requests, the requests it parked."""
+        out = [(r.batch, r.attempt) for r in self.responses if r.broker == b]
+        out += [(q.batch, q.attempt) for q in self.requests if q.broker == b]
+        node = self.nodes[b]
+        if node is not None:
+            out += [(d.batch, d.attempt) for d in node.purgatory]
+        return out
+
+    def _break_connection(self, b: int, attempts: list[tuple[int, int]]) -> None:
+        """The producer's connection to broker b is gone (TCP delivers in order or not at
+        all): unhandled requests and unread responses vanish, parked requests will be
+        answered on a dead socket, and the producer fails every in-flight attempt of that
+        connection with a retriable NetworkException."""
+        self.responses = [r for r in self.responses if r.broker != b]
+        self.requests = [q for q in self.requests if q.broker != b]
+        if self.nodes[b] is not None:
+            self.nodes[b].purgatory = []
+        self.producer.connection_broken(attempts)
+
     def _kill(self, b: int) -> None:
         node = self.nodes[b]
         self.dead[b] = DeadHost(node)
@@ -496,8 +523,12 @@ class Cluster:
                 self.nodes[ldr].learn_isr(self.controller.isr)
 
     def _do_crash(self, b: int) -> None:
+        """kill -9: the host's kernel resets the process's sockets, so the producer sees the
+        disconnect at once (a power loss sends no reset: the producer times out later)."""
         self.used["crash"] += 1
+        attempts = self._connection_attempts(b)
         self._kill(b)
+        self._break_connection(b, attempts)
 
     def _do_power_loss(self, b: int, torn: dict | None = None) -> None:
         self.used["power_loss"] += 1
@@ -537,14 +568,16 @@ class Cluster:
             self.dead[b].view = None
 
     def _do_lose_request(self, batch: int, attempt: int) -> None:
+        """A request lost (or late past request.timeout.ms): its connection breaks."""
         self.used["lost_message"] += 1
         q = next(x for x in self.requests if x.batch == batch and x.attempt == attempt)
-        self.requests.remove(q)
+        self._break_connection(q.broker, self._connection_attempts(q.broker))
 
     def _do_lose_response(self, batch: int, attempt: int) -> None:
+        """A response lost (or late): its connection breaks."""
         self.used["lost_message"] += 1
         r = next(x for x in self.responses if x.batch == batch and x.attempt == attempt)
-        self.responses.remove(r)
+        self._break_connection(r.broker, self._connection_attempts(r.broker))
 
     # ---------------------------------------------------------------- consumer
     def _do_consumer_poll(self) -> None:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ackcheck.broker import records
 from ackcheck.broker.log import PARTITION_DIR, RecoveryReport
@@ -52,7 +53,7 @@ def verify_segments(root: str) -> tuple[int, int]:
     expect = 0
     n = 0
     for name in names:
-        data = open(os.path.join(seg_dir, name), "rb").read()
+        data = Path(os.path.join(seg_dir, name)).read_bytes()
         if int(name[:-4]) != expect and data:
             raise RecoveryCheckError(f"{name}: segment starts at {int(name[:-4])}, the log ends at {expect}")
         try:

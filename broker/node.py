@@ -248,9 +248,7 @@ class Broker:
         leo = self.follower_leos[follower]
         if leo < self.hw:
             return False
-        if self.s.join_at_epoch_start and leo < self.epoch_start_offset:
-            return False
-        return True
+        return not (self.s.join_at_epoch_start and leo < self.epoch_start_offset)
 
     def learn_isr(self, isr: tuple[int, ...]) -> None:
         """An ISR change this leader proposed (or the controller made) is now in force."""

@@ -124,8 +124,7 @@ class HostPageCache:
         if f is None or size >= len(f.data):
             return
         del f.data[size:]
-        if f.disk_len > size:
-            f.disk_len = size
+        f.disk_len = min(f.disk_len, size)
         if f.phys_len > size:
             os.truncate(self.root / rel, size)
             f.phys_len = size

@@ -62,7 +62,7 @@ class Scheduler:
         if a[0] == "power_loss" and self.rng.random() < self.torn_probability:
             cands = cluster.torn_candidates(a[1])
             if cands:
-                rel = sorted(cands)[0]  # the oldest segment with unflushed bytes
+                rel = min(cands)  # the oldest segment with unflushed bytes
                 if self.rng.random() < 0.7:
                     # a strict prefix of the unflushed bytes (a torn batch; never a whole
                     # batch: that the disk got a full unflushed batch is not modelled)

@@ -158,7 +158,9 @@ def run_matrix(rows: list[Row], guarantees: list[Guarantee], *, overrides: dict[
         groups.setdefault(tuple(sorted(bounds[g.id].items())), []).append(g)
     for row in rows:
         build_row(row, rf, rule_overrides)
-    # one task per distinct (canonical config, group): equivalent rows share it
+    # one task per distinct (canonical config, group): equivalent rows share it. Tasks whose
+    # state graphs are isomorphic (verdict_config) run one after the other: when the first
+    # holds, the others take its verdict; when it is violated they run for their own trace.
     tasks: dict[str, tuple[Config, list[str], list[tuple[Row, list[Guarantee]]]]] = {}
     for row in rows:
         if row.config is None:
@@ -170,30 +172,51 @@ def run_matrix(rows: list[Row], guarantees: list[Guarantee], *, overrides: dict[
             if k not in tasks:
                 tasks[k] = (cfg, invs, [])
             tasks[k][2].append((row, members))
+    chains: dict[str, list[tuple]] = {}
+    for cfg, invs, users in tasks.values():
+        chains.setdefault(run_key(cfg, invs, verdict_only=True), []).append((cfg, invs, users))
     m = Matrix(rows, guarantees, bounds, {}, rows[0].config.kafka_version if rows and rows[0].config else
                eras.NEWEST, rf)
     bar = _progress(len(tasks)) if progress else None
     pool = Pool(jobs)
 
-    def done_for(users):
-        def done(out: dict) -> None:
-            per = out["per_invariant"]
+    def record(out: dict, users, *, shared: bool = False) -> None:
+        per = out["per_invariant"]
+        if not shared:
             m.runs += len(out["runs"])
             m.cached_runs += sum(1 for r in out["runs"] if r.get("cached"))
             m.states += sum(r["states"] for r in out["runs"] if not r.get("cached"))
-            for row, members in users:
-                for g in members:
-                    row.cells[g.id] = _cell(row, g, per, bounds[g.id], trace_dir, link_base)
-            if bar:
-                bar.advance()
+        for row, members in users:
+            for g in members:
+                row.cells[g.id] = _cell(row, g, per, bounds[g.id], trace_dir, link_base)
+                if shared:
+                    row.cells[g.id]["isomorphic_to"] = out["config_label"]
+        if bar:
+            bar.advance()
+
+    def done_for(chain: list[tuple]):
+        cfg, invs, users = chain[0]
+
+        def done(out: dict) -> None:
+            record(out, users)
+            rest = chain[1:]
+            all_hold = len(out["runs"]) == 1 and out["runs"][0]["verdict"] == "holds"
+            if all_hold:
+                shared = {**out, "config_label": users[0][0].label}
+                for _, _, other_users in rest:
+                    record(shared, other_users, shared=True)
+            elif rest:
+                pool.submit(run_group, (rest[0][0], rest[0][1], cache_dir), done_for(rest))
         return done
 
     # the costliest groups first keeps both cores busy to the end
-    order = sorted(tasks.values(), key=lambda t: -(t[0].bounds.max_records * 4 + t[0].bounds.max_isr_shrinks
-                                                   + 3 * t[0].bounds.max_power_losses
-                                                   + 2 * (t[0].min_insync_replicas > 1)))
-    for cfg, invs, users in order:
-        pool.submit(run_group, (cfg, invs, cache_dir), done_for(users))
+    def weight(chain) -> int:
+        c = chain[0][0]
+        return (c.bounds.max_records * 4 + c.bounds.max_isr_shrinks + 3 * c.bounds.max_power_losses
+                + 2 * (c.min_insync_replicas > 1))
+
+    for chain in sorted(chains.values(), key=lambda ch: -weight(ch)):
+        pool.submit(run_group, (chain[0][0], chain[0][1], cache_dir), done_for(chain))
     try:
         pool.drain()
     finally:

@@ -272,8 +272,8 @@ def replay_model(trace: Trace, *, config: Config | None = None, invariant_ids: l
 
 # -------------------------------------------------------------------------------- CLI
 def describe(report: ReplayReport, trace_path: str) -> list[str]:
-    lines = [f"replayed {report.steps} step(s) of {trace_path} on the {report.on} "
-             f"in {report.seconds:.3f}s ({report.steps_per_second:,.0f} steps/s)"]
+    lines = [(f"replayed {report.steps} step(s) of {trace_path} on the {report.on} "
+              f"in {report.seconds:.3f}s ({report.steps_per_second:,.0f} steps/s)")]
     d = report.first_difference
     if d is None:
         lines.append(f"conformance: every observation matches the trace ({report.steps + 1} steps)")

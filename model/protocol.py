@@ -276,7 +276,7 @@ class Model:
     #          (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS[_AFTER_APPEND], REQUEST_TIMED_OUT,
     #          OUT_OF_ORDER with an earlier batch unfinished) -> retry while attempts
     #          remain, else final; OUT_OF_ORDER with nothing earlier unfinished is a real
-    #          gap: the batch fails and the producer bumps its epoch (KIP-360).
+    #          gap: the producer bumps its epoch, re-sequences and retries (KIP-360).
     #          A response to an attempt the client already gave up on is dropped.
     def producer_receive(self, s: State, resp) -> State:
         i, attempt, err, off, isr_size, _ = resp
@@ -300,8 +300,14 @@ class Model:
         elif err == E_OUT_OF_ORDER_SEQUENCE_NUMBER and not any(
             x.status in (B_IN_FLIGHT, B_RETRY) for x in s.batches[:i]
         ):
-            nb = b._replace(status=B_INDETERMINATE if maybe else B_FAILED, maybe_appended=maybe)
+            # a real gap (TransactionManager.canRetry): bump the epoch locally (KIP-360) and
+            # retry; every unfinished batch is re-sequenced from 0 under the new epoch when
+            # it is next sent - a batch that did land under the old epoch lands again
             pe, nseq = s.producer_epoch + 1, 0
+            if attempt < self.max_attempts:
+                nb = b._replace(status=B_RETRY, maybe_appended=maybe)
+            else:
+                nb = b._replace(status=B_INDETERMINATE if maybe else B_FAILED, maybe_appended=maybe)
         elif attempt < self.max_attempts:
             nb = b._replace(status=B_RETRY, maybe_appended=maybe)
         else:
@@ -688,7 +694,9 @@ class Model:
     # enabled: crash: b alive, crash budget left; power_loss: power-loss budget left
     #          (the host may lose power while its broker is already down)
     # effect:  the process dies: requests addressed to it, its purgatory and its pending
-    #          controller messages vanish. A process crash keeps the host's page cache
+    #          controller messages vanish. A process crash resets its connections: the
+    #          producer fails that connection's requests at once (NetworkException,
+    #          retriable); after a power loss it only notices by timing out. A process crash keeps the host's page cache
     #          (nothing written is lost); a power loss / OS crash keeps only the flushed,
     #          batch-aligned prefix. The controller notices (ZooKeeper session expiry / KRaft
     #          heartbeat timeout): a dead leader leaves the partition offline until an
@@ -703,6 +711,7 @@ class Model:
         # A dead broker's memory (known leader and epoch, its view of follower LEOs) is
         # gone: reset it now, so states that differ only in forgotten memory coincide.
         rep = rep._replace(alive=False, leader=-1, leader_epoch=-1, follower_leos=self.unknown_leos)
+        old_requests, old_purgatory = s.requests, s.purgatory
         requests = tuple(q for q in s.requests if q[2] != b)
         s = s._replace(
             replicas=_put(s.replicas, b, rep),
@@ -716,6 +725,10 @@ class Model:
             s = s._replace(power_losses=s.power_losses + 1)
         else:
             s = s._replace(crashes=s.crashes + 1)
+            # A killed process's sockets are reset by its (live) kernel: the producer sees
+            # the disconnect at once. A host that loses power sends no reset: the
+            # producer only times out later (producer_timeout).
+            s = self._break_connection(s, b, old_requests, old_purgatory)
         if s.leader == b:
             s = s._replace(leader=-1)
         if self.elr_enabled and b in s.isr:
@@ -757,16 +770,49 @@ class Model:
         rep = s.replicas[b]
         return s._replace(replicas=_put(s.replicas, b, rep._replace(flushed_offset=rep.log_end_offset)))
 
-    # ACTION lose_request / lose_response  WHO: the network
-    # enabled: lost-message budget left
-    # effect:  the message disappears; the producer sees a timeout (NetworkException)
+    def _break_connection(self, s: State, b: int, requests=None, purgatory=None) -> State:
+        """The producer's connection to broker b is gone: every request on it fails.
+
+        TCP delivers in order or not at all, so a message is never lost alone: its whole
+        connection breaks (NetworkClient also closes a connection whose request timed
+        out). Unhandled requests and unread responses vanish; the broker still answers
+        parked acks=all requests on a dead socket (lost). The producer fails each
+        in-flight batch of that connection with a retriable NetworkException.
+        """
+        requests = s.requests if requests is None else requests
+        purgatory = s.purgatory if purgatory is None else purgatory
+        dropped = [(r[0], r[1]) for r in s.responses if r[5] == b]
+        dropped += [(q[0], q[1]) for q in requests if q[2] == b]
+        dropped += [(p[1], p[2]) for p in purgatory if p[0] == b]
+        new_requests = tuple(q for q in s.requests if q[2] != b)
+        s = s._replace(
+            responses=tuple(r for r in s.responses if r[5] != b),
+            requests=new_requests,
+            in_flight=self._in_flight(new_requests),
+            purgatory=tuple(p for p in s.purgatory if p[0] != b),
+        )
+        batches = s.batches
+        for i, attempt in dropped:
+            bt = batches[i]
+            if bt.status == B_IN_FLIGHT and bt.attempts == attempt:
+                status = B_RETRY if bt.attempts < self.max_attempts else B_INDETERMINATE
+                batches = _put(batches, i, bt._replace(status=status, maybe_appended=True))
+        if batches is not s.batches:
+            s = s._replace(batches=batches, outcomes=self._outcomes(batches))
+        return s
+
+    # ACTION lose_request(batch, attempt) / lose_response(batch, attempt)  WHO: the network
+    # enabled: lost-message budget left; the message is in the network
+    # effect:  the message is lost or late past request.timeout.ms: the connection it
+    #          travels on breaks (see _break_connection) and the producer fails every
+    #          in-flight request of that connection with a retriable NetworkException
     def lose_request(self, s: State, q) -> State:
-        requests = tuple(x for x in s.requests if x != q)
-        return s._replace(requests=requests, in_flight=self._in_flight(requests),
-                          lost_messages=s.lost_messages + 1)
+        s = self._break_connection(s, q[2])
+        return s._replace(lost_messages=s.lost_messages + 1)
 
     def lose_response(self, s: State, r) -> State:
-        return s._replace(responses=tuple(x for x in s.responses if x != r), lost_messages=s.lost_messages + 1)
+        s = self._break_connection(s, r[5])
+        return s._replace(lost_messages=s.lost_messages + 1)
 
     # ======================================================================= consumer
     def _consumer_actions(self, s: State):

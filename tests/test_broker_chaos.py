@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ackcheck.checker.chaos_cli import run_chaos
 from ackcheck.checker.replay_cli import replay_model, replay_on_broker
 from ackcheck.traces.format import trace_from_dict

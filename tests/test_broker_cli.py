@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
-from kafka.record.memory_records import MemoryRecords
-
 from ackcheck.checker.cli import main
 from ackcheck.checker.engine import run_check
 from ackcheck.traces.format import Trace, load_trace
 from ackcheck.traces.settings import Setting, build_config
+from kafka.record.memory_records import MemoryRecords
 
 
 @pytest.fixture(scope="module")
 def acks1_trace(tmp_path_factory) -> str:
-    cfg = build_config([Setting("acks", "1", "test")])
+    # bounds pinned: the schedule is send, handle, receive, rebalance to broker 1
+    cfg = build_config([Setting("acks", "1", "test")],
+                       bounds={"max_records": 2, "max_crashes": 1, "max_elections": 1})
     result = run_check(cfg)
+    assert [a[0] for a in result.trace.actions] == ["producer_send", "broker_handle_produce", "producer_receive",
+                                                    "controller_elect"]
     path = tmp_path_factory.mktemp("traces") / "a1.json"
     result.trace.write(path)
     return str(path)
@@ -49,13 +53,13 @@ def test_replay_text_and_model(acks1_trace, capsys):
 def test_replay_keep_dir_holds_kafka_segments(acks1_trace, tmp_path, capsys):
     keep = tmp_path / "data"
     code, out, _ = run(capsys, "replay", acks1_trace, "--on", "broker", "--keep-dir", str(keep), "--json")
-    assert code == 0
+    assert code == 0 and json.loads(out)["data_dir"] == str(keep)
     logs = [os.path.join(dp, n) for dp, _, ns in os.walk(keep) for n in ns if n.endswith(".log")]
     nonempty = [p for p in logs if os.path.getsize(p) > 0]
     assert nonempty
     n = 0
     for p in nonempty:
-        mr = MemoryRecords(open(p, "rb").read())
+        mr = MemoryRecords(Path(p).read_bytes())
         while (b := mr.next_batch()) is not None:
             assert b.validate_crc() and b.magic == 2
             n += len(list(b))
@@ -66,7 +70,7 @@ def test_replay_keep_dir_holds_kafka_segments(acks1_trace, tmp_path, capsys):
 
 
 def test_replay_reports_the_first_divergence(acks1_trace, tmp_path, capsys):
-    d = json.load(open(acks1_trace))
+    d = json.loads(Path(acks1_trace).read_text())
     d["steps"][3]["observation"]["producer"][0]["offset"] = 7
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(d))
@@ -80,7 +84,7 @@ def test_replay_reports_the_first_divergence(acks1_trace, tmp_path, capsys):
 
 
 def test_replay_action_not_enabled_is_a_divergence(acks1_trace, tmp_path, capsys):
-    d = json.load(open(acks1_trace))
+    d = json.loads(Path(acks1_trace).read_text())
     d["steps"][1], d["steps"][2] = d["steps"][2], d["steps"][1]  # handle before send
     bad = tmp_path / "swapped.json"
     bad.write_text(json.dumps(d))
@@ -91,7 +95,7 @@ def test_replay_action_not_enabled_is_a_divergence(acks1_trace, tmp_path, capsys
 
 
 def test_replay_not_confirmed_and_no_violation(acks1_trace, tmp_path, capsys):
-    d = json.load(open(acks1_trace))
+    d = json.loads(Path(acks1_trace).read_text())
     d["violation"]["step"] = 3  # the broker breaks it at step 4, not 3
     p = tmp_path / "wrong-step.json"
     p.write_text(json.dumps(d))
@@ -114,12 +118,12 @@ def test_replay_bad_input_exits_2_with_one_line(content, message, tmp_path, caps
     p = tmp_path / "t.json"
     p.write_text(content)
     code, out, err = run(capsys, "replay", str(p), "--on", "broker")
-    assert code == 2 and message in err
+    assert code == 2 and message in err and not out
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_replay_bad_broker_index_and_missing_file(acks1_trace, tmp_path, capsys):
-    d = json.load(open(acks1_trace))
+    d = json.loads(Path(acks1_trace).read_text())
     d["steps"][1]["action"]["broker"] = 7
     p = tmp_path / "b.json"
     p.write_text(json.dumps(d))

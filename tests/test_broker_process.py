@@ -4,12 +4,13 @@ bench/bench_broker.py does the same >= 100 times."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
-
-from kafka.record.memory_records import MemoryRecords
+from pathlib import Path
 
 from ackcheck.broker.killtest import kill_and_recover
+from kafka.record.memory_records import MemoryRecords
 
 
 def test_sigkill_during_writes_then_recovery(tmp_path):
@@ -18,7 +19,7 @@ def test_sigkill_during_writes_then_recovery(tmp_path):
     results = [kill_and_recover(root, rng, max_wait=0.08, chunk_delay=0.004) for _ in range(6)]
     # the worker made progress across restarts, and recovery kept all of it
     assert results[-1].log_end_offset > 0
-    for prev, cur in zip(results, results[1:]):
+    for prev, cur in itertools.pairwise(results):
         assert cur.started_at == prev.log_end_offset
     assert all(r.log_end_offset >= r.flushed and r.log_end_offset >= r.appended for r in results)
     # with a pause inside every batch's writes, kills land mid-batch: recovery cut torn tails
@@ -29,7 +30,7 @@ def test_sigkill_during_writes_then_recovery(tmp_path):
     seg_dir = os.path.join(root, "topic-0")
     offset = 0
     for name in sorted(n for n in os.listdir(seg_dir) if n.endswith(".log")):
-        mr = MemoryRecords(open(os.path.join(seg_dir, name), "rb").read())
+        mr = MemoryRecords(Path(os.path.join(seg_dir, name)).read_bytes())
         while (b := mr.next_batch()) is not None:
             assert b.validate_crc() and b.magic == 2 and b.base_offset == offset
             values = [r.value for r in b]

@@ -6,9 +6,8 @@ import struct
 
 import crc32c
 import pytest
-from kafka.record.memory_records import MemoryRecords
-
 from ackcheck.broker import records
+from kafka.record.memory_records import MemoryRecords
 
 
 def read_with_kafka_python(data: bytes) -> list:

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 
 import pytest
-from kafka.record.memory_records import MemoryRecords
-
 from ackcheck.broker.cluster import Cluster
 from ackcheck.checker.engine import run_check
 from ackcheck.checker.replay_cli import observation_difference, replay_on_broker
 from ackcheck.invariants.catalogue import Judge, select
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
-from ackcheck.traces.format import Trace, Violation
+from ackcheck.traces.format import Trace, Violation, load_trace
 from ackcheck.traces.settings import Setting, build_config
+from kafka.record.memory_records import MemoryRecords
 
 
 def config(settings=(), version=None, **bounds):
@@ -46,20 +46,23 @@ def all_kafka_batches(root):
     for dirpath, _, names in os.walk(root):
         for n in sorted(names):
             if n.endswith(".log"):
-                mr = MemoryRecords(open(os.path.join(dirpath, n), "rb").read())
+                mr = MemoryRecords(Path(os.path.join(dirpath, n)).read_bytes())
                 while (b := mr.next_batch()) is not None:
                     out.append(b)
     return out
 
 
+SMALL = {"max_records": 2, "max_crashes": 1, "max_elections": 1}
 CHECKED = {
-    "acks1-loss": (config([("acks", "1")]), None),
-    "min-isr-1-power-loss": (config(max_power_losses=1), None),
+    "acks1-loss": (config([("acks", "1")], **SMALL), None),
+    "acks1-loss-by-crash": (config([("acks", "1")], max_records=1, max_crashes=1, max_elections=0), None),
+    "min-isr-1-power-loss": (config(max_power_losses=1, **SMALL), None),
     "unclean-election": (config([("unclean.leader.election.enable", "true")], max_records=1, max_crashes=2),
                          ["acked-write-survives"]),
-    "duplicate-on-retry": (config([("enable.idempotence", "false"), ("retries", "3")], max_lost_messages=1),
-                           ["no-duplicates"]),
-    "pre-0.11": (config([("acks", "all"), ("replication.factor", "2")], "0.10", max_crashes=2), None),
+    "duplicate-on-retry": (config([("enable.idempotence", "false"), ("retries", "3")], max_lost_messages=1,
+                                  max_records=2), ["no-duplicates"]),
+    "pre-0.11": (config([("acks", "all"), ("replication.factor", "2")], "0.10", max_crashes=2, max_records=2,
+                        max_elections=1), None),
 }
 
 
@@ -96,7 +99,7 @@ HW_TRUNCATION = [
 
 def test_pre_kip101_high_watermark_truncation_loss_is_confirmed(tmp_path):
     cfg = config([("acks", "all"), ("replication.factor", "2"), ("unclean.leader.election.enable", "false")],
-                 "0.10", max_crashes=2)
+                 "0.10", max_crashes=2, max_records=2, max_elections=1)
     trace = model_trace(cfg, HW_TRUNCATION, ["acked-write-survives"])
     assert trace.violation.invariant == "acked-write-survives"
     report = replay_on_broker(trace, data_dir=tmp_path / "d")
@@ -105,10 +108,24 @@ def test_pre_kip101_high_watermark_truncation_loss_is_confirmed(tmp_path):
     assert [b.records for b in report.observations[7].replicas[0].log] == []
     assert [b.records for b in report.observations[6].replicas[0].log] == [(1,)]
     # with KIP-101 (0.11) the same schedule keeps the record: no loss
-    cfg11 = config([("acks", "all"), ("replication.factor", "2")], "0.11", max_crashes=2)
+    cfg11 = config([("acks", "all"), ("replication.factor", "2")], "0.11", max_crashes=2, max_records=2,
+                   max_elections=1)
     t11 = model_trace(cfg11, HW_TRUNCATION[:9], ["acked-write-survives"])
     r11 = replay_on_broker(t11, data_dir=tmp_path / "e")
     assert r11.first_difference is None and r11.observations[-1].replicas[0].log
+
+
+CORPUS = sorted((Path(__file__).resolve().parent.parent / "traces" / "corpus").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", CORPUS or [None], ids=[p.stem for p in CORPUS] or ["empty"])
+def test_every_corpus_trace_replays_on_the_broker(path, tmp_path):
+    if path is None:
+        pytest.skip("traces/corpus/ holds no trace yet")
+    trace = load_trace(path)
+    report = replay_on_broker(trace, data_dir=tmp_path / "d")
+    assert report.first_difference is None, f"{path.name}: {report.first_difference}"
+    assert report.ok, f"{path.name}: expected {report.expected}, the broker broke {report.violation}"
 
 
 def test_a_tampered_trace_is_reported_at_the_first_differing_field(tmp_path):
@@ -170,7 +187,7 @@ def walk(cfg, seed: int, tmp, steps: int = 150):
         if a[0] == "power_loss":
             cands = cluster.torn_candidates(a[1])
             if cands and rng.random() < 0.5:
-                rel = sorted(cands)[0]
+                rel = min(cands)
                 torn = {rel: rng.randrange(1, min(cands[rel], 60))}
         if torn:
             cluster.power_loss_torn(a[1], torn)

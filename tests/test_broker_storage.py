@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
-from kafka.record.memory_records import MemoryRecords
-
 from ackcheck.broker import checkpoints, records
 from ackcheck.broker.cluster import ActionNotEnabled, Cluster
 from ackcheck.broker.log import (
+    APPEND,
     CLEAN_SHUTDOWN,
-    EPOCH_CHECKPOINT,
-    RECOVERY_CHECKPOINT,
     DUPLICATE,
+    EPOCH_CHECKPOINT,
     INVALID_EPOCH,
     OUT_OF_ORDER,
-    APPEND,
+    RECOVERY_CHECKPOINT,
     LeaderEpochCache,
     PartitionLog,
 )
 from ackcheck.broker.pagecache import HostPageCache
 from ackcheck.traces.settings import Setting, build_config
+from kafka.record.memory_records import MemoryRecords
 
 
 def kafka_batches(path) -> list:
-    mr = MemoryRecords(open(path, "rb").read())
+    mr = MemoryRecords(Path(path).read_bytes())
     out = []
     while (b := mr.next_batch()) is not None:
         out.append(b)
@@ -224,7 +224,7 @@ def test_producer_state_is_rebuilt_from_the_log_with_a_five_batch_window(tmp_pat
 
 # ----------------------------------------------------------------- cluster, end to end
 def cfg(**bounds):
-    b = dict(max_records=2, max_crashes=2, max_power_losses=1, max_elections=1)
+    b = {"max_records": 2, "max_crashes": 2, "max_power_losses": 1, "max_elections": 1}
     b.update(bounds)
     return build_config([Setting("acks", "1", "test")], bounds=b)
 
@@ -266,6 +266,6 @@ def test_follower_copies_the_leaders_bytes(tmp_path):
     for a in [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1), ("follower_fetch", 1)]:
         c.apply(a)
     c.close()
-    lead = open(segment_files(tmp_path / "c" / "broker-0")[0], "rb").read()
-    foll = open(segment_files(tmp_path / "c" / "broker-1")[0], "rb").read()
+    lead = Path(segment_files(tmp_path / "c" / "broker-0")[0]).read_bytes()
+    foll = Path(segment_files(tmp_path / "c" / "broker-1")[0]).read_bytes()
     assert lead == foll and records.decode_batch(foll).record_ids == (1,)

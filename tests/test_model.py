@@ -1,0 +1,162 @@
+"""Unit tests per action family: enabling conditions and effects."""
+
+from ackcheck.model.protocol import ActionError, Model
+from ackcheck.model.state import B_IN_FLIGHT, B_OK, B_RETRY
+from ackcheck.model.truncation import epoch_cache, truncate_kip101, truncate_kip279
+from ackcheck.traces.observation import Batch
+from conftest import make_config
+
+import pytest
+
+
+def model(props=None, version=None, **bounds):
+    return Model(make_config(props or {"acks": "all"}, version=version, **bounds))
+
+
+def run(m, actions):
+    s = m.init()
+    for a in actions:
+        s = m.step(s, a)
+    return s
+
+
+def test_initial_state_is_healthy():
+    m = model(max_records=2)
+    s = m.init()
+    assert s.leader == 0 and s.isr == (0, 1, 2) and all(r.alive for r in s.replicas)
+    assert [a[0] for a in m.actions(s)].count("producer_send") == 1
+
+
+def test_producer_send_and_acks1_answer():
+    m = model({"acks": "1"})
+    s = run(m, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1)])
+    assert s.replicas[0].log_end_offset == 1 and s.replicas[0].log[0].leader_epoch == 0
+    s = m.step(s, ("producer_receive", 0, 1))
+    assert s.batches[0].status == B_OK and s.outcomes[0] == (2, 0)
+
+
+def test_acks_all_waits_for_hw_two_fetch_rounds():
+    m = model({"acks": "all"})
+    s = run(m, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1),
+                ("follower_fetch", 1), ("follower_fetch", 2)])
+    assert s.replicas[0].high_watermark == 0 and not s.responses  # leader learns LEOs next round
+    s = run_from(m, s, [("follower_fetch", 1), ("follower_fetch", 2)])
+    assert s.replicas[0].high_watermark == 1
+    assert s.responses and s.responses[0][2] == 0  # NONE
+    assert s.committed_log == (1,)
+
+
+def run_from(m, s, actions):
+    for a in actions:
+        s = m.step(s, a)
+    return s
+
+
+def test_not_enough_replicas_before_append():
+    m = model({"acks": "all", "min.insync.replicas": "2"}, version="3.9", max_crashes=2)
+    s = run(m, [("crash", 1), ("leader_shrink_isr", 0, 1), ("crash", 2), ("leader_shrink_isr", 0, 2),
+                ("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1)])
+    assert s.replicas[0].log_end_offset == 0
+    assert s.responses[0][2] == 2  # NOT_ENOUGH_REPLICAS
+
+
+def test_disabled_action_raises():
+    m = model()
+    with pytest.raises(ActionError):
+        m.step(m.init(), ("restart", 1))
+
+
+def test_crash_keeps_page_cache_power_loss_keeps_flushed_prefix():
+    m = model({"acks": "1"}, max_crashes=1, max_power_losses=1)
+    s = run(m, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1)])
+    crashed = m.step(s, ("crash", 0))
+    assert crashed.replicas[0].log_end_offset == 1 and crashed.leader == -1
+    powered = m.step(s, ("power_loss", 0))
+    assert powered.replicas[0].log_end_offset == 0
+    flushed = run_from(m, s, [("flush", 0), ("power_loss", 0)])
+    assert flushed.replicas[0].log_end_offset == 1
+
+
+def test_flush_interval_messages():
+    m = model({"acks": "1", "log.flush.interval.messages": "1"}, max_power_losses=1)
+    s = run(m, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1)])
+    assert s.replicas[0].flushed_offset == 1
+
+
+def test_elr_crash_leaves_isr_and_joins_elr():
+    m = model({"acks": "all", "min.insync.replicas": "2"}, max_crashes=2)
+    s = run(m, [("crash", 2), ("crash", 1)])
+    assert s.isr == (0,) and s.elr == (1,)  # KIP-966: left while the ISR fell below min ISR
+    s = m.step(s, ("restart", 1))
+    assert s.elr == ()  # an unclean shutdown removes it from the ELR
+
+
+def test_failover_election_and_learn():
+    m = model({"acks": "all"}, max_crashes=1)
+    s = run(m, [("crash", 0)])
+    acts = m.actions(s)
+    assert ("controller_elect", 1, "failover") in acts and ("controller_elect", 0, "failover") not in acts
+    s = run_from(m, s, [("controller_elect", 1, "failover"), ("broker_learn", 1, 1)])
+    assert s.leader == 1 and s.leader_epoch == 1 and s.replicas[1].leader == 1
+    assert s.isr == (1, 2)
+
+
+def test_unclean_election_only_when_enabled():
+    for unclean, expect in (("false", False), ("true", True)):
+        m = model({"acks": "all", "unclean.leader.election.enable": unclean}, version="3.9", max_crashes=2)
+        s = run(m, [("crash", 1), ("leader_shrink_isr", 0, 1), ("crash", 0), ("restart", 1)])
+        assert (("controller_elect", 1, "unclean") in m.actions(s)) is expect
+
+
+def test_rebalance_bounded_by_max_elections():
+    assert not any(a[0] == "controller_elect" for a in model(max_elections=0).actions(model().init()))
+    m = model(max_elections=1)
+    s = m.step(m.init(), ("controller_elect", 1, "rebalance"))
+    assert s.elections == 1 and not any(a[0] == "controller_elect" for a in m.actions(s))
+
+
+def test_stale_controller_message_is_ignored():
+    m = model(max_elections=2)
+    s = run(m, [("controller_elect", 1, "rebalance"), ("controller_elect", 2, "rebalance"),
+                ("broker_learn", 0, 2)])
+    assert s.replicas[0].leader == 2 and s.replicas[0].leader_epoch == 2
+    s = m.step(s, ("broker_learn", 0, 1))  # epoch 1 arrives late: ignored
+    assert s.replicas[0].leader == 2 and s.replicas[0].leader_epoch == 2
+
+
+def test_lost_response_then_retry_duplicates_without_idempotence():
+    m = model({"acks": "1", "enable.idempotence": "false", "retries": "3"}, max_lost_messages=1, max_attempts=2)
+    s = run(m, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1), ("lose_response", 0, 1),
+                ("producer_timeout", 0)])
+    assert s.batches[0].status == B_RETRY
+    s = run_from(m, s, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 2)])
+    assert s.replicas[0].log_end_offset == 2  # appended twice
+
+
+def test_idempotent_retry_is_deduplicated():
+    m = model({"acks": "all", "enable.idempotence": "true"}, max_lost_messages=1, max_attempts=2)
+    s = run(m, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1),
+                ("leader_timeout_produce", 0, 0, 1), ("producer_receive", 0, 1)])
+    assert s.batches[0].status == B_RETRY
+    s = run_from(m, s, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 2)])
+    assert s.replicas[0].log_end_offset == 1  # the duplicate was recognised, not appended
+    assert s.batches[0].status == B_IN_FLIGHT and s.purgatory  # answered once HW passes it
+
+
+def test_consumer_reads_below_hw_only():
+    m = model({"acks": "1"})
+    s = run(m, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1)])
+    assert ("consumer_poll",) not in m.actions(s)
+
+
+def test_epoch_cache_and_truncation_rules():
+    leader = (Batch(0, (1,), -1, -1), Batch(2, (3,), -1, -1))
+    follower = (Batch(0, (1,), -1, -1), Batch(1, (2,), -1, -1), Batch(1, (4,), -1, -1))
+    assert epoch_cache(follower) == [(0, 0), (1, 1)]
+    # KIP-101: the leader never had epoch 1; it answers the start of its next epoch (1)
+    assert truncate_kip101(follower, 3, leader, 2) == 1
+    assert truncate_kip279(follower, 3, leader, 2) == 1
+    # the fast-failover case: the follower's epoch-1 entries lie beyond the leader's epoch-2 start
+    leader2 = (Batch(0, (1,), -1, -1), Batch(0, (5,), -1, -1), Batch(0, (6,), -1, -1), Batch(2, (3,), -1, -1))
+    assert truncate_kip101(follower, 3, leader2, 4) == 3  # keeps divergent entries
+    assert truncate_kip279(follower, 3, leader2, 4) == 1  # converges on the true divergence
