@@ -5,9 +5,10 @@ batches drain in order; a retriable error re-enqueues the batch at the front of 
 accumulator (non-idempotent: retries go before new batches, after those already in
 flight - the reorder); the idempotent producer keeps sequence order and re-sends a
 retried batch only once it is the oldest unacknowledged one; OUT_OF_ORDER_SEQUENCE with
-nothing earlier unfinished is a real gap (the batch fails and the producer bumps its
-epoch, KIP-360). Attempts are bounded by retries and by `max_attempts`
-(delivery.timeout.ms abstracted).
+nothing earlier unfinished is a real gap (the producer bumps its epoch, and unfinished
+batches are retried under new sequences from 0, KIP-360). A broken connection fails its
+in-flight requests with a retriable NetworkException. Attempts are bounded by retries
+and by `max_attempts` (delivery.timeout.ms abstracted).
 """
 
 from __future__ import annotations
@@ -111,9 +112,14 @@ class Producer:
         elif err == m.OUT_OF_ORDER_SEQUENCE_NUMBER and not any(
             x.status in (IN_FLIGHT, RETRY) for x in self.batches[:resp.batch]
         ):
-            self._final(b)  # a real gap: fail the batch, bump the epoch (KIP-360)
+            # a real gap (TransactionManager.canRetry): bump the epoch locally (KIP-360) and
+            # retry; unfinished batches get new sequences from 0 when next sent
             self.producer_epoch += 1
             self.next_sequence = 0
+            if b.attempts < self.max_attempts:
+                b.status = RETRY
+            else:
+                self._final(b)
         elif b.attempts < self.max_attempts:
             b.status = RETRY
         else:

@@ -1,0 +1,376 @@
+"""Hypothesis stateful exploration of the model: the `fuzz` engine.
+
+`machine_for(config)` builds a `hypothesis.stateful.RuleBasedStateMachine` from the
+model itself - there is no second copy of the semantics:
+
+- one *rule* per action family (producer, broker produce handling, replication, metadata,
+  controller, faults, healing, consumer). Its precondition is "the family has an enabled
+  action in the current state"; the rule draws one of those enabled actions (shrinking
+  towards the first, in the model's fixed successor order) and takes the model's own next
+  state for it, exactly as the BFS explorer does;
+- one *invariant* per selected invariant of `invariants/` (state invariants judge the
+  current state, step invariants the last transition), in the catalogue's order - the
+  order `Judge` (BFS, replay) uses, so all engines name the same invariant;
+- a `quiescent` rule, enabled only when nothing else is (every record acknowledged,
+  everything replicated, no perturbation budget left): Hypothesis needs some rule.
+
+The config's bounds still bound every perturbation (the model only enables a crash while
+the crash budget lasts); Hypothesis' `stateful_step_count` bounds an execution's length
+(and `max_depth`, if the config sets it). Every action taken is recorded, so a failure
+becomes an ackcheck trace (`trace_from_actions`) that `ackcheck view` renders and
+`replay_on_model` reproduces at the same step.
+
+In a user's test suite::
+
+    from ackcheck.checker.fuzz import machine_for
+    from ackcheck.traces.settings import Setting, build_config
+
+    config = build_config([Setting("acks", "all", "test"), Setting("min.insync.replicas", "2", "test")],
+                          bounds={"max_records": 3, "max_crashes": 2})
+    TestMyCluster = machine_for(config).TestCase      # collected by pytest / unittest
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.control import current_build_context, note
+from hypothesis.errors import InvalidArgument
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+
+from ackcheck.checker.engine import check_invariant_ids, model_for
+from ackcheck.checker.result import Result, Stats
+from ackcheck.invariants.catalogue import Judge, select
+from ackcheck.model.protocol import Model, action_str
+from ackcheck.model.state import observe
+from ackcheck.traces.format import ACTIONS, Action, Trace, Violation
+from ackcheck.traces.settings import Config
+
+# Action families: one Hypothesis rule each. Every action name of traces/format.py ACTIONS
+# belongs to exactly one; a name added to the model later lands in "other" until it is
+# placed here (tests/test_fuzz.py checks the mapping covers ACTIONS).
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "producer": ("producer_send", "producer_receive", "producer_timeout", "producer_expire"),
+    "broker_produce": ("broker_handle_produce", "leader_timeout_produce"),
+    "replication": ("follower_fetch", "leader_shrink_isr", "leader_expand_isr"),
+    "metadata": ("broker_learn",),
+    "controller": ("controller_elect",),
+    "faults": ("crash", "power_loss", "lose_request", "lose_response"),
+    "healing": ("restart", "flush"),
+    "consumer": ("consumer_poll", "consumer_reset"),
+    "other": (),
+}
+FAMILY_OF: dict[str, str] = {name: fam for fam, names in FAMILIES.items() for name in names}
+
+# Hypothesis settings for the CLI and the agreement tests (the TestCase of a user's suite
+# gets the same, with the step count left at Hypothesis' default unless given).
+DEFAULT_EXAMPLES = 300
+DEFAULT_STEPS = 60
+
+
+def fuzz_settings(examples: int = DEFAULT_EXAMPLES, steps: int = DEFAULT_STEPS, *, quiet: bool = True,
+                  **overrides) -> settings:
+    kw = dict(
+        max_examples=examples,
+        stateful_step_count=steps,
+        database=None,  # a run is a function of config, seed and budgets; no hidden replay
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+        report_multiple_bugs=False,
+        # no explain phase: it re-runs variations of the failure and costs seconds
+        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+    )
+    if quiet:
+        kw["verbosity"] = Verbosity.quiet
+    kw.update(overrides)
+    return settings(**kw)
+
+
+class InvariantViolation(AssertionError):
+    """Raised by the machine when an invariant breaks; carries what a trace needs."""
+
+    def __init__(self, invariant_id: str, message: str, step: int, actions: tuple[Action, ...],
+                 config: Config, invariant_ids: tuple[str, ...]):
+        self.invariant = invariant_id
+        self.message = message
+        self.step = step
+        self.actions = actions
+        self.config = config
+        self.invariant_ids = invariant_ids
+        super().__init__(f"{invariant_id} violated after {step} steps: {message}")
+
+    def trace(self) -> Trace:
+        return trace_from_actions(self.config, self.actions, list(self.invariant_ids))
+
+
+@dataclass
+class Collector:
+    """Statistics over every execution Hypothesis runs (for the CLI and the bench)."""
+
+    track_states: bool = True
+    examples: int = 0
+    steps: int = 0
+    max_depth: int = 0
+    fingerprints: set = field(default_factory=set)
+    started: float = field(default_factory=time.perf_counter)
+
+    def stats(self) -> Stats:
+        return Stats(distinct_states=len(self.fingerprints) if self.track_states else 0,
+                     transitions=self.steps, max_depth=self.max_depth,
+                     seconds=time.perf_counter() - self.started, complete=False)
+
+
+class ModelMachine(RuleBasedStateMachine):
+    """Base class; `machine_for` derives one per config with its rules and invariants."""
+
+    config: Config
+    model: Model
+    invariant_ids: tuple[str, ...] = ()
+    collector: Collector | None = None
+    trace_out: str | None = None
+
+    def __init__(self):
+        super().__init__()
+        self.state = self.model.init()
+        self.prev = None  # the state before the last action (None at the start)
+        self.actions: list[Action] = []
+        self.idle = False  # the last rule run changed nothing (quiescent)
+        self.enabled: dict[str, list] = {}
+        self._refresh()
+        c = self.collector
+        if c is not None:
+            c.examples += 1
+            if c.track_states:
+                c.fingerprints.add(hash(self.state))
+
+    # -- the model's enabled actions, grouped by family (computed once per state)
+    def _refresh(self) -> None:
+        groups: dict[str, list] = {}
+        depth = self.config.bounds.max_depth
+        if not depth or len(self.actions) < depth:
+            for a, t in self.model.successors(self.state):
+                fam = FAMILY_OF.get(a[0], "other")
+                g = groups.get(fam)
+                if g is None:
+                    groups[fam] = [(a, t)]
+                else:
+                    g.append((a, t))
+        self.enabled = groups
+
+    def _take(self, family: str, data) -> None:
+        choices = self.enabled[family]
+        n = len(choices)
+        i = data.draw(_index(n)) if n > 1 else 0
+        action, nxt = choices[i]
+        self.prev, self.state = self.state, nxt
+        self.actions.append(action)
+        self.idle = False
+        c = self.collector
+        if c is not None:
+            c.steps += 1
+            if len(self.actions) > c.max_depth:
+                c.max_depth = len(self.actions)
+            if c.track_states:
+                c.fingerprints.add(hash(nxt))
+        self._refresh()
+
+    def _fail(self, inv_id: str, msg: str) -> None:
+        err = InvariantViolation(inv_id, msg, len(self.actions), tuple(self.actions), self.config,
+                                 self.invariant_ids)
+        if _is_final():
+            note("ackcheck actions:\n" + "\n".join(
+                f"  {k:>3}. {action_str(a)}" for k, a in enumerate(self.actions, 1)))
+            if self.trace_out:
+                err.trace().write(self.trace_out)
+                note(f"ackcheck trace written to {self.trace_out} (ackcheck view {self.trace_out})")
+        raise err
+
+    @precondition(lambda self: not self.enabled)
+    @rule()
+    def quiescent(self) -> None:
+        """Nothing is enabled (or max_depth reached): the execution just stutters."""
+        self.idle = True
+
+    def current_observation(self):
+        return observe(self.state)
+
+    def trace(self) -> Trace:
+        """The execution so far as an ackcheck trace."""
+        return trace_from_actions(self.config, self.actions, list(self.invariant_ids))
+
+
+_INDEX_CACHE: dict[int, st.SearchStrategy] = {}
+
+
+def _index(n: int) -> st.SearchStrategy:
+    s = _INDEX_CACHE.get(n)
+    if s is None:
+        s = _INDEX_CACHE[n] = st.integers(0, n - 1)
+    return s
+
+
+def _is_final() -> bool:
+    try:
+        return current_build_context().is_final
+    except InvalidArgument:  # not under Hypothesis (the machine driven by hand)
+        return False
+
+
+def _family_rule(family: str):
+    @precondition(lambda self: family in self.enabled)
+    @rule(data=st.data())
+    def take(self, data) -> None:
+        self._take(family, data)
+
+    take.__name__ = take.__qualname__ = family
+    take.__doc__ = f"one enabled action of the {family} family: {', '.join(FAMILIES[family]) or 'unmapped'}"
+    return take
+
+
+def _state_invariant(inv_id: str, check):
+    @invariant()
+    def inv(self) -> None:
+        if self.idle:
+            return
+        msg = check(self.state, self.config)
+        if msg:
+            self._fail(inv_id, msg)
+
+    return inv
+
+
+def _step_invariant(inv_id: str, check):
+    @invariant()
+    def inv(self) -> None:
+        if self.idle or self.prev is None:
+            return
+        msg = check(self.prev, self.state, self.config)
+        if msg:
+            self._fail(inv_id, msg)
+
+    return inv
+
+
+def machine_for(config: Config, invariant_ids: Iterable[str] | None = None, *,
+                trace_out: str | Path | None = None, steps: int | None = None,
+                examples: int | None = None) -> type[ModelMachine]:
+    """A RuleBasedStateMachine subclass exploring `config` within its bounds.
+
+    `invariant_ids`: the invariants to check (default: every one that applies, as in
+    `ackcheck check`). `trace_out`: on a failure, write the shrunk counterexample there as
+    an ackcheck trace. `.TestCase` is a unittest.TestCase for pytest; its Hypothesis
+    settings (no database, no deadline, health checks off) can be replaced by assigning
+    `Machine.TestCase.settings = hypothesis.settings(...)`.
+    """
+    ids = list(invariant_ids) if invariant_ids else None
+    check_invariant_ids(ids)
+    invs = select(ids, config)
+    judge = Judge(invs, config)
+    model = model_for(config, invs)
+    ns: dict = {
+        "config": config,
+        "model": model,
+        "invariant_ids": tuple(inv.id for inv in invs),
+        "trace_out": str(trace_out) if trace_out else None,
+        "__doc__": f"ackcheck model of {_describe(config)}; invariants: {', '.join(i.id for i in invs)}",
+        "__module__": __name__,
+    }
+    for fam in FAMILIES:
+        ns[fam] = _family_rule(fam)
+    # Hypothesis runs invariants sorted by name: the numbering keeps Judge's order (state
+    # invariants first, each list in catalogue order), so every engine reports the same one.
+    k = 0
+    for inv_id, check in judge.state_checks:
+        k += 1
+        ns[f"inv{k:02d}_{inv_id.replace('-', '_')}"] = _state_invariant(inv_id, check)
+    for inv_id, check in judge.step_checks:
+        k += 1
+        ns[f"inv{k:02d}_{inv_id.replace('-', '_')}"] = _step_invariant(inv_id, check)
+    cls = type("AckcheckMachine", (ModelMachine,), ns)
+    # For a user's suite: Hypothesis' example database stays on (a failure replays first
+    # on the next run), the rest as the CLI runs it.
+    cls.TestCase.settings = settings(
+        max_examples=examples if examples is not None else 100,
+        stateful_step_count=steps if steps is not None else DEFAULT_STEPS,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
+    return cls
+
+
+def _describe(config: Config) -> str:
+    return (f"kafka {config.kafka_version} acks={config.acks} RF={config.replication_factor} "
+            f"min.insync.replicas={config.min_insync_replicas}")
+
+
+# ------------------------------------------------------------------------ traces
+def trace_from_actions(config: Config, actions: Iterable[Action], invariant_ids: list[str] | None = None,
+                       *, stop_at_violation: bool = True) -> Trace:
+    """Replay `actions` on the model from the initial state (ActionError if one is not
+    enabled), observe every state, judge every step with `Judge` (as BFS and
+    `replay_on_model` do) and record the first violation. Stops there by default."""
+    invs = select(invariant_ids or None, config)
+    judge = Judge(invs, config)
+    model = model_for(config, invs)
+    s = model.init()
+    trace = Trace(config=config.as_dict(), steps=[(None, observe(s))])
+    v = judge.initial(s)
+    if v:
+        trace.violation = Violation(v[0], v[1], 0)
+        if stop_at_violation:
+            return trace
+    for k, a in enumerate(actions, 1):
+        t = model.step(s, a)
+        trace.steps.append((a, observe(t)))
+        if trace.violation is None:
+            v = judge(s, t)
+            if v:
+                trace.violation = Violation(v[0], v[1], k)
+                if stop_at_violation:
+                    return trace
+        s = t
+    return trace
+
+
+# ------------------------------------------------------------------------ runner
+def run_fuzz(config: Config, invariant_ids: list[str] | None = None, *, examples: int = DEFAULT_EXAMPLES,
+             steps: int = DEFAULT_STEPS, seed: int = 0, track_states: bool = True) -> Result:
+    """Run the machine under Hypothesis; a failure is shrunk and returned as a trace."""
+    check_invariant_ids(invariant_ids)
+    machine = machine_for(config, invariant_ids)
+    collector = Collector(track_states=track_states)
+    machine.collector = collector
+    hypothesis_seed(seed)(machine)
+    result = Result("fuzz", config, list(machine.invariant_ids))
+    try:
+        run_state_machine_as_test(machine, settings=fuzz_settings(examples, steps))
+    except InvariantViolation as e:
+        trace = e.trace()
+        result.trace = trace
+        v = trace.violation
+        if v is None:  # cannot happen: the machine and the replay judge alike
+            raise RuntimeError(f"fuzz found {e} but its replay does not break any invariant") from e
+        result.violation = (v.invariant, v.message)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    result.stats = collector.stats()
+    return result
+
+
+__all__ = [
+    "FAMILIES",
+    "InvariantViolation",
+    "ModelMachine",
+    "machine_for",
+    "run_fuzz",
+    "trace_from_actions",
+    "fuzz_settings",
+]
