@@ -722,9 +722,34 @@ def build_audit_config(args) -> tuple[Base, Config, list[str], list[str]]:
     if not any(s.key in ("replication.factor", "default.replication.factor") for s in settings):
         notes.append("replication factor 3 assumed (a production topic; Kafka's default.replication.factor is 1): "
                      "--replication-factor N to change it")
+    notes += internal_topic_warnings(settings)
     if not sources and not settings:
         sources.append(f"Kafka {config.kafka_version} defaults")
     return base, config, notes, sources
+
+
+INTERNAL_TOPICS = {
+    "offsets.topic.replication.factor": ("replicas", 3, "the consumer offsets topic"),
+    "transaction.state.log.replication.factor": ("replicas", 3, "the transaction state topic"),
+    "transaction.state.log.min.isr": ("min ISR", 2, "the transaction state topic"),
+    "share.coordinator.state.topic.replication.factor": ("replicas", 3, "the share-group state topic"),
+}
+
+
+def internal_topic_warnings(settings: list[Setting]) -> list[str]:
+    """Set-aside settings that still weaken durability (Kafka's samples ship them at 1)."""
+    out = []
+    for s in settings:
+        if s.key in INTERNAL_TOPICS:
+            what, want, topic = INTERNAL_TOPICS[s.key]
+            try:
+                v = int(s.value)
+            except ValueError:
+                continue
+            if v < want:
+                out.append(f"warning: {s.origin}: {s.key}={v} leaves {topic} with {what} {v} "
+                           f"(not modelled; use {want} or more in production)")
+    return out
 
 
 def run_audit(base: Base, config: Config, guarantees: list[Guarantee], *, overrides: dict[str, int],

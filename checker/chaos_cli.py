@@ -115,7 +115,9 @@ def model_conformance(trace: Trace, config: Config, ids: list[str]) -> dict:
 
 def run_chaos(config: Config, seed: int, *, steps: int = 300, runs: int = 1, invariant_ids: list[str] | None = None,
               segment_bytes: int = CHAOS_SEGMENT_BYTES, model_check: bool = True, fsync: bool = True,
-              data_root: str | None = None, progress=None) -> ChaosResult:
+              data_root: str | None = None, keep_going: bool = False, progress=None) -> ChaosResult:
+    """Seeded chaos runs. A violation ends its life; it ends the whole run unless
+    `keep_going` (then violations are counted and the first one is kept)."""
     from ackcheck.broker.cluster import Cluster
     from ackcheck.broker.schedule import Scheduler
     from ackcheck.checker.engine import check_invariant_ids
@@ -135,7 +137,7 @@ def run_chaos(config: Config, seed: int, *, steps: int = 300, runs: int = 1, inv
             summ = RunSummary(run)
             result.runs.append(summ)
             left = steps
-            while left > 0 and result.violation is None:
+            while left > 0 and (keep_going or result.violation is None):
                 life_no = summ.lives
                 summ.lives += 1
                 d = f"{root}/run-{run}-life-{life_no}"
@@ -169,12 +171,15 @@ def run_chaos(config: Config, seed: int, *, steps: int = 300, runs: int = 1, inv
                 summ.recoveries_cut += sum(1 for _, _, rep in cluster.recoveries if rep.truncated)
                 cluster.close(clean=False)
                 shutil.rmtree(d, ignore_errors=True)
+                first = False
                 if v is not None:
                     summ.violations += 1
                     trace.violation = Violation(v[0], v[1], len(trace.steps) - 1)
-                    result.violation = trace.violation
-                    result.violation_trace = trace
-                    result.violation_where = (run, life_no)
+                    if result.violation is None:
+                        first = True
+                        result.violation = trace.violation
+                        result.violation_trace = trace
+                        result.violation_where = (run, life_no)
                 if model_check:
                     t1 = time.perf_counter()
                     mc = model_conformance(trace, config, ids)
@@ -185,11 +190,11 @@ def run_chaos(config: Config, seed: int, *, steps: int = 300, runs: int = 1, inv
                         if result.divergence is None:
                             result.divergence = dict(mc["first_difference"] or {}, run=run, life=life_no)
                             result.divergent_trace = trace
-                    if v is not None:
+                    if first:
                         result.violation_model = mc
                 if progress is not None:
                     progress(summ)
-            if result.violation is not None:
+            if result.violation is not None and not keep_going:
                 break
     finally:
         if data_root is None:
@@ -215,6 +220,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--invariant", action="append", metavar="ID", help="judge only this invariant (repeatable)")
     p.add_argument("--segment-bytes", type=int, default=CHAOS_SEGMENT_BYTES, metavar="N",
                    help=f"log.segment.bytes of the brokers (default {CHAOS_SEGMENT_BYTES}, so segments roll)")
+    p.add_argument("--keep-going", action="store_true",
+                   help="go on after a violation (a new life starts; violations are counted, the first is kept)")
     p.add_argument("--no-model-check", action="store_true", help="skip replaying each life on the model")
     p.add_argument("--fail-on-divergence", action="store_true", help="exit 1 when a life does not replay on the model")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -238,7 +245,8 @@ def main(argv: list[str]) -> int:
         print(f"chaos: seed {args.seed}, {args.runs} run(s) x {args.steps} steps, segments of "
               f"{args.segment_bytes} bytes")
     result = run_chaos(config, args.seed, steps=args.steps, runs=args.runs, invariant_ids=args.invariant,
-                       segment_bytes=args.segment_bytes, model_check=not args.no_model_check)
+                       segment_bytes=args.segment_bytes, model_check=not args.no_model_check,
+                       keep_going=args.keep_going)
     out_trace = result.violation_trace or result.divergent_trace
     if args.trace_out and out_trace is not None:
         try:
@@ -288,7 +296,9 @@ def main(argv: list[str]) -> int:
     if result.violation is not None:
         v = result.violation
         run, life = result.violation_where
-        print(f"VIOLATED {v.invariant} at step {v.step} of run {run} life {life}: {v.message}")
+        total = sum(r.violations for r in result.runs)
+        more = f" (the first of {total})" if total > 1 else ""
+        print(f"VIOLATED {v.invariant} at step {v.step} of run {run} life {life}{more}: {v.message}")
         vm = result.violation_model
         if vm is not None:
             print("  on the model: " + ("confirmed (same invariant, same step)" if vm.get("confirmed")

@@ -78,14 +78,15 @@ def explore(
             for s in frontier:
                 for action, t in successors(s):
                     stats.transitions += 1
-                    if t in visited:
+                    n = len(visited)
+                    visited.setdefault(t, (s, action))  # one hash: insert if new
+                    if len(visited) == n:
                         if step_checks:
                             for inv_id, check in step_checks:
                                 msg = check(s, t, cfg)
                                 if msg:
                                     return _found(result, model, visited, s, action, t, inv_id, msg, t0, depth + 1)
                         continue
-                    visited[t] = (s, action)
                     for inv_id, check in state_checks:
                         msg = check(t, cfg)
                         if msg:

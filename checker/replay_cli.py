@@ -95,6 +95,10 @@ def judged_invariants(trace: Trace, config: Config, ids: list[str] | None) -> li
         check_invariant_ids(ids)
         return list(ids)
     if trace.violation is not None:
+        from ackcheck.invariants.catalogue import BY_ID
+
+        if trace.violation.invariant not in BY_ID:
+            raise TraceError(f"$.violation.invariant: unknown invariant {trace.violation.invariant!r}")
         return [trace.violation.invariant]
     return [inv.id for inv in select(None, config)]
 

@@ -77,7 +77,8 @@ class Model:
         self.fenced_epoch = config.rule("fenced_leader_epoch")  # KIP-320
         self.join_at_epoch_start = config.rule("isr_join_at_epoch_start")  # KAFKA-7128
         self.strict_min_isr = config.rule("strict_min_isr")  # KAFKA-15583
-        self.elr_enabled = config.rule("eligible_leader_replicas")  # KIP-966
+        # KIP-966 ELR lives in the KRaft controller: without KRaft it does not apply
+        self.elr_enabled = config.rule("eligible_leader_replicas") and config.rule("kraft_controller")
         self.truncate = truncation.truncate_kip279 if self.fast_failover else truncation.truncate_kip101
         # the consumer's actions can be left out when no selected invariant looks at it
         self.with_consumer = consumer

@@ -122,6 +122,15 @@ def test_replay_bad_input_exits_2_with_one_line(content, message, tmp_path, caps
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+def test_replay_unknown_violated_invariant_is_bad_input(acks1_trace, tmp_path, capsys):
+    d = json.loads(Path(acks1_trace).read_text())
+    d["violation"]["invariant"] = "acked-writes-survive"
+    p = tmp_path / "u.json"
+    p.write_text(json.dumps(d))
+    code, _, err = run(capsys, "replay", str(p))
+    assert code == 2 and "$.violation.invariant: unknown invariant" in err
+
+
 def test_replay_bad_broker_index_and_missing_file(acks1_trace, tmp_path, capsys):
     d = json.loads(Path(acks1_trace).read_text())
     d["steps"][1]["action"]["broker"] = 7
@@ -161,6 +170,14 @@ def test_chaos_text_summary_without_violation(capsys):
     assert code == 0
     assert "run 0:" in out and "run 1:" in out and "steps/s" in out and "faults:" in out
     assert "model conformance: ok" in out and "no violation of 1 invariant(s) in 240 steps" in out
+
+
+def test_chaos_keep_going_counts_violations(capsys):
+    code, out, _ = run(capsys, "chaos", "--acks", "1", "--seed", "2", "--steps", "300", "--keep-going",
+                       "--no-model-check", "--json")
+    d = json.loads(out)
+    assert code == 1 and d["steps"] == 300 and d["runs"][0]["violations"] >= 2
+    assert d["model_conformance"]["ok"] is None
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -1,0 +1,72 @@
+"""Every protocol fix: a counterexample without it, none with it (same config, same bounds).
+
+Found by the engine; the scenarios live in ackcheck.checker.eras_doc (which also
+generates docs/eras.md). Slow scenarios (tens of seconds) run with ACKCHECK_SLOW=1.
+"""
+
+import os
+
+import pytest
+
+from ackcheck.checker.engine import run_check
+from ackcheck.checker.eras_doc import BY_RULE
+from conftest import make_config
+
+SLOW = os.environ.get("ACKCHECK_SLOW") == "1"
+
+
+def assert_fix(rule: str):
+    sc = BY_RULE[rule]
+    if sc.unreachable:
+        pytest.skip(f"not reachable in the model: {sc.unreachable}")
+    if sc.slow and not SLOW:
+        pytest.skip("slow scenario: set ACKCHECK_SLOW=1")
+    off = run_check(sc.config(False), [sc.invariant])
+    assert off.violation is not None and off.violation[0] == sc.invariant, off.stats.done_line()
+    on = run_check(sc.config(True), [sc.invariant])
+    assert on.verdict == "holds", on.violation
+
+
+def test_kip_101_epoch_truncation():
+    assert_fix("epoch_truncation")
+
+
+def test_kip_279_fast_failover_truncation():
+    assert_fix("epoch_truncation_fast_failover")
+
+
+def test_kip_320_fenced_leader_epoch():
+    assert_fix("fenced_leader_epoch")
+
+
+def test_kafka_7128_isr_join_at_epoch_start():
+    assert_fix("isr_join_at_epoch_start")
+
+
+def test_kafka_15583_strict_min_isr():
+    assert_fix("strict_min_isr")
+
+
+def test_kip_966_eligible_leader_replicas():
+    assert_fix("eligible_leader_replicas")
+
+
+def test_kip_500_kraft_controller_carries_elr():
+    assert_fix("kraft_controller")
+
+
+def test_version_presets_pre_0_11_loses_and_4_1_keeps():
+    bounds = dict(max_crashes=2, max_power_losses=0)
+    props = {"acks": "all", "replication.factor": "2", "min.insync.replicas": "1",
+             "unclean.leader.election.enable": "false"}
+    assert run_check(make_config(props, version="0.10", **bounds)).violation is not None
+    assert run_check(make_config(props, version="4.1", **bounds)).verdict == "holds"
+
+
+def test_last_replica_standing_39_vs_41():
+    props = {"acks": "all", "replication.factor": "3", "min.insync.replicas": "2"}
+    bounds = dict(max_crashes=1, max_power_losses=1)
+    old = run_check(make_config(props, version="3.9", **bounds), ["acked-write-survives"])
+    assert old.violation is not None
+    assert any(a[0] == "power_loss" for a in old.trace.actions)
+    assert run_check(make_config(props, version="4.1", **bounds), ["acked-write-survives"]).verdict == "holds"
