@@ -32,7 +32,6 @@ from ackcheck.traces.observation import Batch, Observation, Replica
 from ackcheck.traces.settings import Config
 
 GROUP = "ackcheck-group"
-FAULTS = ("crash", "power_loss", "lose_request", "lose_response")
 BASE_TIMESTAMP = 1_700_000_000_000  # deterministic CreateTime: base + step number
 
 
@@ -70,7 +69,9 @@ class Cluster:
         self.coordinator_host = HostPageCache(self.data_dir / "group-coordinator", fsync=fsync)
         self.controller = Controller(self.rf, min_isr=config.min_insync_replicas,
                                      unclean_enabled=config.unclean_leader_election_enable,
-                                     elr_enabled=config.rule("eligible_leader_replicas"))
+                                     # KIP-966's ELR lives in the KRaft controller: not with ZooKeeper
+                                     elr_enabled=config.rule("eligible_leader_replicas")
+                                     and config.rule("kraft_controller"))
         isr = tuple(range(self.rf))
         self.nodes: list[Broker | None] = []
         for b in range(self.rf):

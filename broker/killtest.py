@@ -99,4 +99,12 @@ def kill_and_recover(root: str, rng, *, max_wait: float = 0.05, chunk_delay: flo
     leo, n = verify_segments(root)
     if leo != log.leo:
         raise RecoveryCheckError(f"the recovered log ends at {log.leo} but its segments hold {leo}")
+    # what the restarted broker serves (its fetch path: index -> segment bytes -> CRC check)
+    for b in log.batches:
+        try:
+            served = records.decode_batch(log.read_raw(b)).record_ids
+        except records.CorruptBatch as e:
+            raise RecoveryCheckError(f"the recovered broker serves a bad batch at {b.base_offset}: {e}") from None
+        if served != tuple(range(b.base_offset + 1, b.end_offset + 1)):
+            raise RecoveryCheckError(f"the recovered broker serves {served} at offset {b.base_offset}")
     return KillResult(started, appended, flushed, rep, leo, n)

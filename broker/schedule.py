@@ -36,7 +36,6 @@ WEIGHTS: dict[str, float] = {
     "lose_response": 0.6,
 }
 EXTRA = {"shrink_dead": 4.0, "rebalance": 0.8}
-FAULTS = ("crash", "power_loss", "lose_request", "lose_response")
 
 
 class Scheduler:

@@ -46,7 +46,6 @@ from dataclasses import dataclass, field, replace
 from itertools import combinations
 from pathlib import Path
 
-from ackcheck import __version__
 from ackcheck.traces import eras
 from ackcheck.traces.settings import (
     BOUND_LIMITS,
@@ -58,6 +57,8 @@ from ackcheck.traces.settings import (
     read_properties,
     suggest,
 )
+
+from ackcheck import __version__
 
 # ======================================================================================
 # Guarantees and their fault assumptions
@@ -71,12 +72,12 @@ BOUND_NAMES = tuple(Bounds().as_dict())
 # leave the others out of the ISR (unclean election, last replica standing); one crash
 # or power loss then hits it; one lost message plus a second attempt makes a retry.
 PROFILES: dict[str, dict[str, int]] = {
-    "crash": dict(max_records=1, max_crashes=1, max_power_losses=0, max_elections=0, max_lost_messages=0,
-                  max_isr_shrinks=2, max_attempts=1, max_depth=0),
-    "power": dict(max_records=1, max_crashes=0, max_power_losses=1, max_elections=0, max_lost_messages=0,
-                  max_isr_shrinks=2, max_attempts=1, max_depth=0),
-    "producer": dict(max_records=2, max_crashes=0, max_power_losses=0, max_elections=0, max_lost_messages=1,
-                     max_isr_shrinks=0, max_attempts=2, max_depth=0),
+    "crash": {"max_records": 1, "max_crashes": 1, "max_power_losses": 0, "max_elections": 0, "max_lost_messages": 0,
+                  "max_isr_shrinks": 2, "max_attempts": 1, "max_depth": 0},
+    "power": {"max_records": 1, "max_crashes": 0, "max_power_losses": 1, "max_elections": 0, "max_lost_messages": 0,
+                  "max_isr_shrinks": 2, "max_attempts": 1, "max_depth": 0},
+    "producer": {"max_records": 2, "max_crashes": 0, "max_power_losses": 0, "max_elections": 0, "max_lost_messages": 1,
+                     "max_isr_shrinks": 0, "max_attempts": 2, "max_depth": 0},
 }
 
 
@@ -192,7 +193,6 @@ def canonical_config(config: Config) -> dict:
     attempts = 1 if config.acks == "0" else min(config.retries + 1, b.max_attempts)
     d["retries"] = attempts - 1
     d["max.in.flight.requests.per.connection"] = min(config.max_in_flight_requests_per_connection, batches)
-    d["auto.leader.rebalance.enable"] = None  # leader moves are bounded by max_elections instead
     return d
 
 
@@ -341,6 +341,9 @@ class Pool:
 
     def close(self, cancel: bool = False) -> None:
         if self.ex is not None:
+            if cancel:  # Ctrl-C: stop our workers now rather than after their current run
+                for proc in list((getattr(self.ex, "_processes", None) or {}).values()):
+                    proc.terminate()
             self.ex.shutdown(wait=not cancel, cancel_futures=cancel)
             self.ex = None
 
@@ -624,6 +627,7 @@ class GuaranteeResult:
             "states": r.get("states", 0),
             "seconds": r.get("seconds", 0.0),
             "cached": r.get("cached", False),
+            "complete": r.get("complete", True),  # False: --max-depth cut the search
             "violation": r.get("violation"),
             "counterexample": self.counterexample(),
             "trace_file": self.trace_file,
@@ -885,10 +889,13 @@ def render_text(audit: Audit) -> None:
     for r in audit.results:
         style = "green" if r.verdict == "holds" else "red bold"
         req = " (required)" if r.guarantee.id in audit.required else ""
-        t.add_row(Text(verdict_word(r.verdict), style=style), Text(r.guarantee.id + req), Text(r.guarantee.title),
+        word = verdict_word(r.verdict) + ("*" if r.run and not r.run.get("complete", True) else "")
+        t.add_row(Text(word, style=style), Text(r.guarantee.id + req), Text(r.guarantee.title),
                   f"{(r.run or {}).get('states', 0):,}",
                   Text(fix_short(r.fix) if r.verdict != "holds" else "-"))
     console.print(t)
+    if any(r.run and not r.run.get("complete", True) for r in audit.results):
+        line("* no violation up to --max-depth steps: executions were cut, so this is not a proof", "dim")
     profiles: dict[str, list[str]] = {}
     for r in audit.results:
         profiles.setdefault(describe_faults(r.bounds), []).append(r.guarantee.id)

@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ackcheck import __version__
 from ackcheck.checker.audit import (
     BOUND_NAMES,
     BY_ID,
@@ -47,6 +46,8 @@ from ackcheck.checker.audit import (
 )
 from ackcheck.traces import eras
 from ackcheck.traces.settings import BOUND_LIMITS, Config, ConfigError, Setting, build_config
+
+from ackcheck import __version__
 
 # the dimensions of the space: flag, Kafka property, default values, allowed values check
 DIMENSIONS = (
@@ -195,7 +196,7 @@ def run_matrix(rows: list[Row], guarantees: list[Guarantee], *, overrides: dict[
             bar.advance()
 
     def done_for(chain: list[tuple]):
-        cfg, invs, users = chain[0]
+        _cfg, _invs, users = chain[0]
 
         def done(out: dict) -> None:
             record(out, users)
@@ -299,12 +300,12 @@ def cell_text(cell: dict | None) -> str:
 
 def render_markdown(m: Matrix) -> str:
     out = [f"# ackcheck matrix (Kafka {m.kafka_version}, replication factor {m.replication_factor})", "",
-           f"{sum(r.invalid is None for r in m.rows)} configurations x {len(m.guarantees)} guarantees; "
+           (f"{sum(r.invalid is None for r in m.rows)} configurations x {len(m.guarantees)} guarantees; "
            f"{m.runs} runs ({m.cached_runs} from the cache), {m.states:,} states explored, {m.seconds:.1f}s "
-           f"(ackcheck {__version__}).", "",
-           "A cell *holds* when every execution within the guarantee's fault assumptions keeps it (the number "
+           f"(ackcheck {__version__})."), "",
+           ("A cell *holds* when every execution within the guarantee's fault assumptions keeps it (the number "
            "is the distinct states explored); *violated* links to the shortest counterexample's trace "
-           "(`ackcheck view FILE`).", "", "| guarantee | invariants | fault assumptions |", "|---|---|---|"]
+           "(`ackcheck view FILE`)."), "", "| guarantee | invariants | fault assumptions |", "|---|---|---|"]
     for g in m.guarantees:
         out.append(f"| `{g.id}`: {g.title} | {', '.join(f'`{i}`' for i in g.invariants)} | "
                    f"{describe_faults(m.bounds[g.id])} |")
@@ -475,4 +476,4 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-__all__ = ["main", "run_matrix", "space_rows", "seed_rows", "Row", "Matrix", "check_command", "bounds_short"]
+__all__ = ["Matrix", "Row", "bounds_short", "check_command", "main", "run_matrix", "seed_rows", "space_rows"]

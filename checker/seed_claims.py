@@ -28,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ackcheck import __version__
 from ackcheck.checker.audit import (
     BY_ID,
     PROFILES,
@@ -39,8 +38,18 @@ from ackcheck.checker.audit import (
     describe_faults,
     run_one,
 )
-from ackcheck.traces.observation import FAILED, INDETERMINATE, OK, PENDING, Observation, flat_records, partition_lag
+from ackcheck.traces.observation import (
+    FAILED,
+    INDETERMINATE,
+    OK,
+    PENDING,
+    Observation,
+    flat_records,
+    partition_lag,
+)
 from ackcheck.traces.settings import Config, Setting, build_config
+
+from ackcheck import __version__
 
 # ======================================================================================
 # Seed scenarios: the claims' configurations, as rows of the matrix
@@ -173,8 +182,8 @@ def run_witness(config: Config, witness: str) -> dict:
 # ======================================================================================
 # Checks and claims
 
-B = dict(max_records=1, max_crashes=0, max_power_losses=0, max_elections=0, max_lost_messages=0,
-         max_isr_shrinks=0, max_attempts=1, max_depth=0)
+B = {"max_records": 1, "max_crashes": 0, "max_power_losses": 0, "max_elections": 0, "max_lost_messages": 0,
+         "max_isr_shrinks": 0, "max_attempts": 1, "max_depth": 0}
 
 
 @dataclass(frozen=True)
@@ -219,8 +228,8 @@ def _v(results: dict[str, dict], cid: str) -> str:
 def _judge_acks0(r):
     if _v(r, "acks0-loss") == "violated":
         return "confirmed", [
-            "With `acks=0` the producer counts a record as sent once it is in the socket: the model finds an "
-            "acknowledged (sent) record missing after a single broker crash, the shortest loss there is."]
+            ("With `acks=0` the producer counts a record as sent once it is in the socket: the model finds an "
+            "acknowledged (sent) record missing after a single broker crash, the shortest loss there is.")]
     return "refuted", ["The model found no loss with `acks=0` within these bounds."]
 
 
@@ -276,11 +285,11 @@ def _judge_acksall(r):
 
 def _judge_batching(r):
     return "set aside", [
-        "Batching changes throughput and latency, not the guarantees ackcheck checks. The model abstracts "
+        ("Batching changes throughput and latency, not the guarantees ackcheck checks. The model abstracts "
         "`batch.size`/`linger.ms` into records per batch (`--records-per-batch`); a batch is appended, "
-        "replicated, deduplicated and recovered as a whole.",
-        "The values are typical tunings, not defaults: Kafka's defaults are `batch.size=16384` and "
-        "`linger.ms=0` (`linger.ms=5` since Kafka 4.0)."]
+        "replicated, deduplicated and recovered as a whole."),
+        ("The values are typical tunings, not defaults: Kafka's defaults are `batch.size=16384` and "
+        "`linger.ms=0` (`linger.ms=5` since Kafka 4.0).")]
 
 
 def _judge_reorder(r):
@@ -288,30 +297,30 @@ def _judge_reorder(r):
     idem = _v(r, "order-idem") == "holds"
     one = _v(r, "order-inflight-1") == "holds"
     if reorder and idem:
-        text = ["Confirmed: without idempotence, a retried batch lands after a batch sent later when more than "
+        text = [("Confirmed: without idempotence, a retried batch lands after a batch sent later when more than "
                 "one request is in flight; with `enable.idempotence=true` the leader rejects out-of-sequence "
-                "batches and order is kept."]
+                "batches and order is kept.")]
         if one:
             text.append("`max.in.flight.requests.per.connection=1` also keeps order (at a throughput cost).")
         return "confirmed", text
     if not reorder:
         return "refuted", ["The model found no reordering without idempotence within these bounds."]
-    return "nuanced", ["Reordering without idempotence: confirmed; but the model also finds a reordering with "
-                       "idempotence on (see the trace)."]
+    return "nuanced", [("Reordering without idempotence: confirmed; but the model also finds a reordering with "
+                       "idempotence on (see the trace).")]
 
 
 def _judge_segments(r):
     return "set aside", [
-        "Storage layout, not a guarantee. The default is right: `log.segment.bytes=1073741824` (1 GiB), and "
+        ("Storage layout, not a guarantee. The default is right: `log.segment.bytes=1073741824` (1 GiB), and "
         "`log.roll.hours=168` also rolls a segment weekly. Rolling a segment flushes it: the only flush Kafka "
         "does by default. ackcheck does not model segments (log recovery is modelled: an unclean restart "
-        "keeps the flushed, batch-aligned prefix)."]
+        "keeps the flushed, batch-aligned prefix).")]
 
 
 def _judge_zero_copy(r):
     return "set aside", [
-        "Zero-copy (sendfile from the page cache to the socket) is a performance property; it does not change "
-        "what is durable. Not modelled. (With TLS, Kafka cannot use zero-copy.)"]
+        ("Zero-copy (sendfile from the page cache to the socket) is a performance property; it does not change "
+        "what is durable. Not modelled. (With TLS, Kafka cannot use zero-copy.)")]
 
 
 def _judge_page_cache(r):
@@ -320,8 +329,8 @@ def _judge_page_cache(r):
     rf1_flush = _v(r, "rf1-power-flush") == "holds"
     last = _v(r, "minisr2-power-3.6") == "violated"
     elr = _v(r, "acksall-power-minisr2") == "holds"
-    text = ["The flush paths are right (clean shutdown, the OS flusher; also a segment roll). The conclusion "
-            "needs precision:"]
+    text = [("The flush paths are right (clean shutdown, the OS flusher; also a segment roll). The conclusion "
+            "needs precision:")]
     if rf1_crash:
         text.append("- A *process* crash (kill -9, an OOM kill) loses nothing: the page cache belongs to the "
                     "OS and survives the process. Even a single replica keeps every acknowledged record.")
@@ -380,11 +389,11 @@ def _judge_offline(r):
     reached = _v(r, "offline") == "reached"
     if reached:
         return "confirmed", [
-            "Confirmed: while no broker leads the partition, nothing can be written (or read). The producer "
+            ("Confirmed: while no broker leads the partition, nothing can be written (or read). The producer "
             "keeps batches in its accumulator, retrying, until `delivery.timeout.ms` (120 s by default) expires "
-            "them with a TimeoutException: the retries are bounded by time, not only by `retries`.",
-            "Without a live in-sync replica (and `unclean.leader.election.enable=false`) the partition stays "
-            "offline until one returns."]
+            "them with a TimeoutException: the retries are bounded by time, not only by `retries`."),
+            ("Without a live in-sync replica (and `unclean.leader.election.enable=false`) the partition stays "
+            "offline until one returns.")]
     return "refuted", ["The model found no expiry while the partition was offline."]
 
 
@@ -392,19 +401,19 @@ def _judge_retries0(r):
     reached = _v(r, "retries0") == "reached"
     if reached:
         return "nuanced", [
-            "With `retries=0` the first retriable error (NetworkException, NotLeaderOrFollower, a timeout) is "
+            ("With `retries=0` the first retriable error (NetworkException, NotLeaderOrFollower, a timeout) is "
             "final. But the error does not mean the record was not written: the request may have been appended "
             "and only its response lost or late. The model reaches a failed send whose record is in the log (Jepsen "
-            "calls such an outcome indeterminate). `retries=0` also switches the default idempotence off."]
+            "calls such an outcome indeterminate). `retries=0` also switches the default idempotence off.")]
     return "refuted", ["The model found no failed send whose record was written."]
 
 
 def _judge_lag(r):
     reached = _v(r, "lag") == "reached"
-    text = ["Confirmed, with the definition made precise: lag = the partition's end offset *as consumers see it* "
+    text = [("Confirmed, with the definition made precise: lag = the partition's end offset *as consumers see it* "
             "(the high watermark for `read_uncommitted`, the last stable offset for `read_committed`) minus the "
             "group's committed offset, the next offset to consume. Records above the high watermark are not "
-            "counted: no consumer can read them yet."]
+            "counted: no consumer can read them yet.")]
     if reached:
         text.append("The witness shows a moment where the leader's log end offset and the high watermark differ.")
     text.append("Monitoring: `kafka-consumer-groups.sh --describe` and the consumer's `metrics()` "
@@ -419,8 +428,8 @@ CLAIMS: tuple[Claim, ...] = (
           "`acks=0`: no acknowledgement at all. Fastest; some message loss is accepted.",
           (Check("acks0-loss", "acks=0: is a sent record ever lost?", (("acks", "0"),), guarantee="no-acked-loss"),),
           _judge_acks0,
-          ("The note's list leaves out the default; its original marks `acks=1` as the default. Since Kafka 3.0 "
-           "the default is `acks=all` (KIP-679).",)),
+          (("The note's list leaves out the default; its original marks `acks=1` as the default. Since Kafka 3.0 "
+           "the default is `acks=all` (KIP-679)."),)),
     Claim("acks-1", "Producer acks",
           "`acks=1`: the leader acknowledges once it has the record. If the leader fails after acknowledging but "
           "before a follower copied the record, the record is lost (\"at most once\", per the note).",
@@ -446,8 +455,8 @@ CLAIMS: tuple[Claim, ...] = (
            Check("acksall-dup-idem-1", "idempotence on, max.in.flight=1: duplicates?",
                  (("max.in.flight.requests.per.connection", "1"),), guarantee="no-duplicates")),
           _judge_acksall,
-          ("Idempotence is on by default since Kafka 3.0 (KIP-679): the note's \"at least once\" describes "
-           "producers before 3.0 or with `enable.idempotence=false`.",)),
+          (("Idempotence is on by default since Kafka 3.0 (KIP-679): the note's \"at least once\" describes "
+           "producers before 3.0 or with `enable.idempotence=false`."),)),
     Claim("batching", "Batching",
           "`linger.ms`: how long the producer waits to group records into one batch (typical 100). "
           "`batch.size`: the largest batch before it is sent (typical 1000000).",
@@ -463,8 +472,8 @@ CLAIMS: tuple[Claim, ...] = (
                  (("enable.idempotence", "false"), ("max.in.flight.requests.per.connection", "1")),
                  guarantee="send-order-kept")),
           _judge_reorder,
-          ("`enable.idempotence=true` is the default since Kafka 3.0; setting it is only needed on older "
-           "clients, or where a conflicting setting (acks!=all, retries=0, max.in.flight>5) switched it off.",)),
+          (("`enable.idempotence=true` is the default since Kafka 3.0; setting it is only needed on older "
+           "clients, or where a conflicting setting (acks!=all, retries=0, max.in.flight>5) switched it off."),)),
     Claim("segments", "Page cache and flush",
           "Records go to a partition; a partition is a sequence of log segment files (a new segment every 1 GB "
           "by default).", (), _judge_segments),
@@ -505,15 +514,15 @@ CLAIMS: tuple[Claim, ...] = (
            Check("zombie-zk", "ZooKeeper mode (3.9): can the deposed leader still act as leader?", (), "3.9",
                  witness="two-leaders", bounds=(("max_elections", 1),))),
           _judge_leader,
-          ("ZooKeeper mode is removed in Kafka 4.0 (KIP-500): a KRaft controller quorum keeps leader and ISR in "
-           "its metadata log, brokers learn them by fetching it, and a broker that misses heartbeats is fenced.",)),
+          (("ZooKeeper mode is removed in Kafka 4.0 (KIP-500): a KRaft controller quorum keeps leader and ISR in "
+           "its metadata log, brokers learn them by fetching it, and a broker that misses heartbeats is fenced."),)),
     Claim("offline", "Replica failure",
           "Until a new leader is elected the partition is unavailable; `send()` retries if `retries` is set.",
           (Check("offline", "no leader: can a send expire?", witness="offline-send-expires",
                  bounds=(("max_crashes", 1),)),),
           _judge_offline,
-          ("`retries` defaults to 2147483647 since Kafka 2.1 (KIP-91): retrying is the default; "
-           "`delivery.timeout.ms` bounds it.",)),
+          (("`retries` defaults to 2147483647 since Kafka 2.1 (KIP-91): retrying is the default; "
+           "`delivery.timeout.ms` bounds it."),)),
     Claim("retries-0", "Replica failure",
           "With `retries=0` the send fails with a NetworkException.",
           (Check("retries0", "retries=0, one lost response or timeout: failed send, record written?", (("retries", "0"),),
@@ -598,14 +607,14 @@ def render(outcomes: dict[str, Outcome], claims=CLAIMS) -> str:
         "",
         "<!-- generated by `ackcheck seed-claims`; do not edit by hand -->",
         "",
-        "Every claim of the study note this project started from (`../shared/seed/kafka-notes.ko.md`, English "
+        ("Every claim of the study note this project started from (`../shared/seed/kafka-notes.ko.md`, English "
         "rendering in its README) with ackcheck's verdict. *confirmed*: the model agrees; *refuted*: the "
         "model finds a counterexample; *nuanced*: right, but not in the way stated or not always; *outdated*: "
         "right for an old Kafka; *set aside*: not a guarantee ackcheck models. Each verdict comes from the "
         "checks listed under it: an audit guarantee (`ackcheck audit`) checked exhaustively within the bounds "
         "shown, or a *witness*, the shortest execution that reaches the situation the claim describes. Traces "
         "are in `seed-traces/` (`ackcheck view FILE`); every check line gives the `ackcheck check` command that "
-        "reproduces it (witnesses: the configuration and bounds).",
+        "reproduces it (witnesses: the configuration and bounds)."),
         "",
         f"Generated by ackcheck {__version__}. The same configurations are the *seed* rows of `ackcheck matrix`.",
         "",
@@ -634,8 +643,8 @@ def render(outcomes: dict[str, Outcome], claims=CLAIMS) -> str:
                     else f"invariant {', '.join(f'`{i}`' for i in check.invariants)}")
             out += [f"- **{_md(check.label)}** {RESULT_WORD[r['verdict']]} ({r['states']:,} states)",
                     f"  - configuration: {_config_text(check, o.config)}; {what}",
-                    f"  - fault assumptions: {describe_faults(o.config.bounds.as_dict())} "
-                    f"(`{bounds_short(o.config.bounds.as_dict())}`)"]
+                    (f"  - fault assumptions: {describe_faults(o.config.bounds.as_dict())} "
+                    f"(`{bounds_short(o.config.bounds.as_dict())}`)")]
             if not check.witness:
                 out.append(f"  - reproduce: `{check_command(o.config, check.invariant_ids())}`")
             if r.get("violation"):

@@ -9,7 +9,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from ackcheck.checker import audit
 from ackcheck.checker.cli import main as cli_main
 from ackcheck.traces.format import load_trace
@@ -152,7 +151,7 @@ def test_kafka_fixture_files_load_with_set_aside_notes():
     p = audit.build_parser()
     args = p.parse_args(["--broker", str(FIXTURES / "server.properties"),
                          "--producer", str(FIXTURES / "producer.properties")])
-    _, config, notes, sources = audit.build_audit_config(args)
+    _, config, notes, _sources = audit.build_audit_config(args)
     aside = audit.set_aside(notes)
     assert {"log.dirs", "num.network.threads", "zookeeper.connect", "bootstrap.servers"} <= set(aside)
     assert config.min_insync_replicas == 1 and config.acks == "all"
@@ -209,7 +208,7 @@ def test_bad_input_no_traceback_from_the_console_script(tmp_path):
     bad = tmp_path / "bad.properties"
     bad.write_text("acks=banana\n")
     p = subprocess.run([sys.executable, "-m", "ackcheck", "audit", "--producer", str(bad), "--no-cache"],
-                       capture_output=True, text=True, cwd=tmp_path)
+                       capture_output=True, text=True, cwd=tmp_path, check=False)
     assert p.returncode == 2
     assert "Traceback" not in p.stderr + p.stdout
     assert "bad.properties:1" in p.stderr
@@ -268,7 +267,7 @@ def test_second_run_comes_from_the_cache(tmp_path, capsys):
     cache = str(tmp_path / "c")
     argv = ["--acks", "1", "--guarantee", "no-acked-loss", "--json"]
     run_audit(capsys, tmp_path, cache, *argv)
-    rc, out, _ = run_audit(capsys, tmp_path, cache, *argv)
+    _rc, out, _ = run_audit(capsys, tmp_path, cache, *argv)
     g = json.loads(out)["guarantees"][0]
     assert g["cached"] is True and g["verdict"] == "violated"
     assert g["fix"]["check"]["verdict"] == "holds"

@@ -20,8 +20,9 @@ from ackcheck.traces.settings import Setting, build_config
 from kafka.record.memory_records import MemoryRecords
 
 
-def config(settings=(), version=None, **bounds):
-    return build_config([Setting(k, v, "test") for k, v in settings], bounds=bounds or None, kafka_version=version)
+def config(settings=(), version=None, rules=(), **bounds):
+    return build_config([Setting(k, v, "test") for k, v in settings], bounds=bounds or None, kafka_version=version,
+                        rule_overrides=list(rules))
 
 
 def model_trace(cfg, actions, invariants=None) -> Trace:
@@ -164,6 +165,11 @@ WALKS = {
                     max_lost_messages=1),
     "rf2": config([("replication.factor", "2")], max_records=4, max_crashes=3, max_elections=2,
                   max_power_losses=1),
+    "4.0-elr-on-min-isr-2": config([("min.insync.replicas", "2")], "4.0", ["eligible_leader_replicas=on"],
+                                   max_records=3, max_crashes=4, max_elections=2, max_power_losses=2,
+                                   max_isr_shrinks=2),
+    "3.9-elr-without-kraft": config([("min.insync.replicas", "2")], "3.9", ["eligible_leader_replicas=on"],
+                                    max_records=3, max_crashes=4, max_elections=2, max_isr_shrinks=2),
 }
 
 

@@ -8,7 +8,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from ackcheck.checker import audit, matrix
 from ackcheck.checker.engine import run_check
 from ackcheck.traces.format import load_trace
@@ -97,7 +96,7 @@ def test_repeated_run_uses_the_cache(tmp_path):
     assert first["cached_runs"] == 0 and first["states"] > 0
     assert second["cached_runs"] == second["runs"] == first["runs"]
     assert second["states"] == 0
-    strip = lambda j: [{g: (c["verdict"], c["states"]) for g, c in r["cells"].items()} for r in j["rows"]]  # noqa: E731
+    strip = lambda j: [{g: (c["verdict"], c["states"]) for g, c in r["cells"].items()} for r in j["rows"]]
     assert strip(first) == strip(second)
 
 
@@ -144,8 +143,8 @@ def _stats(settings, bounds, invariants):
 def test_canonical_config_folds_only_indistinguishable_settings():
     """retries beyond the attempt bound and in-flight beyond the batch count cannot change an
     execution: the runs are identical, so the matrix may share them (canonical_config)."""
-    bounds = dict(max_records=2, max_crashes=0, max_isr_shrinks=0, max_lost_messages=1, max_attempts=2,
-                  max_elections=0)
+    bounds = {"max_records": 2, "max_crashes": 0, "max_isr_shrinks": 0, "max_lost_messages": 1, "max_attempts": 2,
+                  "max_elections": 0}
     inv = ["no-duplicates", "producer-order"]
     base = {"enable.idempotence": "false", "max.in.flight.requests.per.connection": "2"}
     a, sa = _stats({**base, "retries": "1"}, bounds, inv)
@@ -160,7 +159,7 @@ def test_canonical_config_folds_only_indistinguishable_settings():
 
 @pytest.mark.parametrize("settings", [{"min.insync.replicas": "2"}, {"unclean.leader.election.enable": "true"}])
 def test_verdict_config_idempotence_is_a_relabelling_with_one_batch_and_attempt(settings):
-    bounds = dict(max_records=1, max_crashes=1, max_isr_shrinks=2, max_attempts=1, max_elections=0)
+    bounds = {"max_records": 1, "max_crashes": 1, "max_isr_shrinks": 2, "max_attempts": 1, "max_elections": 0}
     inv = ["acked-write-survives", "read-durability"]
     a, sa = _stats({**settings, "enable.idempotence": "true"}, bounds, inv)
     b, sb = _stats({**settings, "enable.idempotence": "false"}, bounds, inv)

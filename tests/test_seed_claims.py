@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from ackcheck.checker import seed_claims
 from ackcheck.checker.cli import main as cli_main
 from ackcheck.traces.format import load_trace
@@ -23,7 +22,7 @@ def page(tmp_path_factory) -> tuple[str, Path]:
 
 
 def verdicts(text: str) -> dict[str, str]:
-    return dict(re.findall(r"^## \d+\. ([\w-]+)\n\n.*?\*\*Verdict: ([\w ]+)\.\*\*", text, re.M | re.S))
+    return dict(re.findall(r"^## \d+\. ([\w-]+)\n\n.*?\*\*Verdict: ([\w ]+)\.\*\*", text, re.MULTILINE | re.DOTALL))
 
 
 def test_every_claim_has_a_section_and_a_verdict(page):
