@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,10 +59,13 @@ from ackcheck.traces.settings import Config
 # placed here (tests/test_fuzz.py checks the mapping covers ACTIONS).
 FAMILIES: dict[str, tuple[str, ...]] = {
     "producer": ("producer_send", "producer_receive", "producer_timeout", "producer_expire"),
-    "broker": ("broker_handle_produce", "leader_timeout_produce", "follower_fetch", "leader_shrink_isr",
-               "leader_expand_isr", "broker_learn"),
+    "broker_produce": ("broker_handle_produce", "leader_timeout_produce"),
+    "fetch": ("follower_fetch",),
+    "isr": ("leader_shrink_isr", "leader_expand_isr"),
+    "metadata": ("broker_learn",),
     "controller": ("controller_elect",),
-    "faults": ("crash", "power_loss", "lose_request", "lose_response"),
+    "crash": ("crash", "power_loss"),
+    "network": ("lose_request", "lose_response"),
     "healing": ("restart", "flush"),
     "consumer": ("consumer_poll", "consumer_reset"),
     "other": (),
@@ -165,9 +169,10 @@ class ModelMachine(RuleBasedStateMachine):
                     g.append((a, t))
         self.enabled = groups
 
-    def _take(self, family: str, choice: int) -> None:
+    def _take(self, family: str, data) -> None:
         choices = self.enabled[family]
-        action, nxt = choices[choice % len(choices)]
+        n = len(choices)
+        action, nxt = choices[data.draw(_index(n)) if n > 1 else 0]
         self.prev, self.state = self.state, nxt
         self.actions.append(action)
         self.idle = False
@@ -218,13 +223,21 @@ def _is_final() -> bool:
 # step, shrinking towards 0 (the first enabled action in the model's order). A rule argument
 # costs a third of a `data()` draw per step.
 CHOICE = st.integers(0, 1023)
+_INDEX: dict[int, st.SearchStrategy] = {}
+
+
+def _index(n: int) -> st.SearchStrategy:
+    s = _INDEX.get(n)
+    if s is None:
+        s = _INDEX[n] = st.integers(0, n - 1)
+    return s
 
 
 def _family_rule(family: str):
     @precondition(lambda self: family in self.enabled)
-    @rule(choice=CHOICE)
-    def take(self, choice: int) -> None:
-        self._take(family, choice)
+    @rule(data=st.data())
+    def take(self, data) -> None:
+        self._take(family, data)
 
     take.__name__ = take.__qualname__ = family
     take.__doc__ = f"one enabled action of the {family} family: {', '.join(FAMILIES[family]) or 'unmapped'}"
@@ -349,17 +362,31 @@ def trace_from_actions(config: Config, actions: Iterable[Action], invariant_ids:
 
 
 # ------------------------------------------------------------------------ runner
+@dataclass
+class FuzzResult(Result):
+    executions: int = 0  # executions Hypothesis ran (generation and shrinking)
+    idle_steps: int = 0  # quiescent steps (nothing enabled)
+
+
 def run_fuzz(config: Config, invariant_ids: list[str] | None = None, *, examples: int = DEFAULT_EXAMPLES,
-             steps: int = DEFAULT_STEPS, seed: int = 0, track_states: bool = True) -> Result:
-    """Run the machine under Hypothesis; a failure is shrunk and returned as a trace."""
+             steps: int = DEFAULT_STEPS, seed: int = 0, track_states: bool = True,
+             shrink_seconds: float | None = None, shrink: bool = True) -> FuzzResult:
+    """Run the machine under Hypothesis; a failure is shrunk and returned as a trace.
+
+    Deterministic for a given seed (no example database, derandomized by the seed) as
+    long as shrinking ends before `shrink_seconds` (Hypothesis' own cap is 300 s).
+    `shrink=False` reports the first failing execution as found (for benchmarks and tests
+    of `ackcheck minimize`)."""
     check_invariant_ids(invariant_ids)
     machine = machine_for(config, invariant_ids)
     collector = Collector(track_states=track_states)
     machine.collector = collector
     hypothesis_seed(seed)(machine)
-    result = Result("fuzz", config, list(machine.invariant_ids))
+    result = FuzzResult("fuzz", config, list(machine.invariant_ids))
     try:
-        run_state_machine_as_test(machine, settings=fuzz_settings(examples, steps))
+        with _shrink_cap(shrink_seconds):
+            kw = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
+            run_state_machine_as_test(machine, settings=fuzz_settings(examples, steps, **kw))
     except InvariantViolation as e:
         trace = e.trace()
         result.trace = trace
@@ -370,7 +397,26 @@ def run_fuzz(config: Config, invariant_ids: list[str] | None = None, *, examples
     except KeyboardInterrupt:
         result.interrupted = True
     result.stats = collector.stats()
+    result.executions = collector.examples
+    result.idle_steps = collector.idle_steps
     return result
+
+
+@contextmanager
+def _shrink_cap(seconds: float | None):
+    """Hypothesis stops shrinking after engine.MAX_SHRINKING_SECONDS (300); lower it for
+    the duration of a run (a module constant read when shrinking starts)."""
+    from hypothesis.internal.conjecture import engine
+
+    old = getattr(engine, "MAX_SHRINKING_SECONDS", None)
+    if seconds is None or old is None:
+        yield
+        return
+    engine.MAX_SHRINKING_SECONDS = seconds
+    try:
+        yield
+    finally:
+        engine.MAX_SHRINKING_SECONDS = old
 
 
 __all__ = [
@@ -379,6 +425,7 @@ __all__ = [
     "ModelMachine",
     "machine_for",
     "run_fuzz",
+    "FuzzResult",
     "trace_from_actions",
     "fuzz_settings",
 ]

@@ -323,8 +323,7 @@ def render_markdown(m: Matrix) -> str:
                 cells.append(f"**{link}** ({c['steps']} steps)")
             else:
                 cells.append(cell_text(c))
-        label = r.label + (f" (kafka {r.config.kafka_version})" if r.kafka_version and r.seed else "")
-        out.append(f"| {_md(label)} | " + " | ".join(cells) + " |")
+        out.append(f"| {_md(r.label)} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 
 

@@ -130,9 +130,17 @@ class Model:
         r = s.replicas[b]
         return r.alive and r.leader == b
 
-    def _flushed(self, leo: int, flushed: int) -> int:
-        # log.flush.interval.messages: fsync once this many messages are unflushed
-        return leo if leo - flushed >= self.flush_interval else flushed
+    def _interval_flush(self, s: State, b: int, leo: int, flushed: int) -> tuple[int, State]:
+        """log.flush.interval.messages: Kafka fsyncs once LEO - recovery point reaches N
+        (UnifiedLog), and the recovery point moves to the LEO."""
+        if leo - s.recovery_points[b] >= self.flush_interval:
+            return leo, s._replace(recovery_points=_put(s.recovery_points, b, leo))
+        return flushed, s
+
+    def _clamp_recovery_point(self, s: State, b: int, leo: int) -> State:
+        if s.recovery_points[b] > leo:
+            return s._replace(recovery_points=_put(s.recovery_points, b, leo))
+        return s
 
     def _advance_hw(self, s: State, b: int) -> State:
         """WHO: leader b. HW = min LEO over the ISR it knows (its own LEO for itself).
@@ -414,10 +422,11 @@ class Model:
                 return answer(err, off)
         base = rep.log_end_offset
         leo = base + len(recs)
+        flushed, s = self._interval_flush(s, broker, leo, rep.flushed_offset)
         rep = rep._replace(
             log=rep.log + (Batch(rep.leader_epoch, recs, pe, seq),),
             log_end_offset=leo,
-            flushed_offset=self._flushed(leo, rep.flushed_offset),
+            flushed_offset=flushed,
             follower_leos=_put(rep.follower_leos, broker, leo),
         )
         s = s._replace(replicas=_put(s.replicas, broker, rep))
@@ -497,6 +506,7 @@ class Model:
         if t < leo:
             log, leo = truncation.cut(log, t)
             hw, flushed = min(hw, leo), min(flushed, leo)
+            s = self._clamp_recovery_point(s, r, leo)
         changed = log is not rep.log
         if lrep.follower_leos[r] != leo:
             lrep = lrep._replace(follower_leos=_put(lrep.follower_leos, r, leo))
@@ -514,7 +524,7 @@ class Model:
             if nb is not None:
                 log = log + (nb,)
                 leo += len(nb.records)
-                flushed = self._flushed(leo, flushed)
+                flushed, s = self._interval_flush(s, r, leo, flushed)
                 changed = True
         new_hw = min(leader_hw_before, leo)
         if new_hw != hw:
@@ -607,6 +617,7 @@ class Model:
             log, leo = truncation.cut(rep.log, rep.high_watermark)
             rep = rep._replace(log=log, log_end_offset=leo, flushed_offset=min(rep.flushed_offset, leo),
                                high_watermark=min(rep.high_watermark, leo))
+            s = self._clamp_recovery_point(s, b, leo)
         # a follower keeps no view of other replicas' LEOs (only a leader tracks them)
         rep = rep._replace(leader_epoch=epoch, leader=ldr, isr=isr, follower_leos=self.unknown_leos)
         s = s._replace(replicas=_put(s.replicas, b, rep))
@@ -709,6 +720,7 @@ class Model:
             log, leo = truncation.cut(rep.log, rep.flushed_offset)
             rep = rep._replace(log=log, log_end_offset=leo, flushed_offset=leo,
                                high_watermark=min(rep.high_watermark, leo))
+            s = self._clamp_recovery_point(s, b, leo)
         # A dead broker's memory (known leader and epoch, its view of follower LEOs) is
         # gone: reset it now, so states that differ only in forgotten memory coincide.
         rep = rep._replace(alive=False, leader=-1, leader_epoch=-1, follower_leos=self.unknown_leos)
@@ -741,7 +753,8 @@ class Model:
             if s.leader >= 0:  # the leader learns the shrink it would have proposed
                 lrep = s.replicas[s.leader]._replace(isr=isr)
                 s = s._replace(replicas=_put(s.replicas, s.leader, lrep))
-                s = self._advance_hw(s, s.leader)
+                if lrep.leader == s.leader:  # only a broker acting as leader moves its HW
+                    s = self._advance_hw(s, s.leader)
         return s
 
     # ACTION restart(b)  WHO: environment

@@ -103,6 +103,9 @@ class State(NamedTuple):
     producer_epoch: int
     next_sequence: int
     unclean_shutdown: tuple[bool, ...]  # per broker: down without a clean shutdown (KIP-966)
+    # per broker: Kafka's recovery point (what Kafka itself fsynced); the OS flusher writes
+    # pages without moving it, so log.flush.interval.messages counts from here
+    recovery_points: tuple[int, ...]
     # perturbation budgets used so far
     crashes: int
     power_losses: int
@@ -177,6 +180,7 @@ def initial_state(config: Config) -> State:
         producer_epoch=0,
         next_sequence=0,
         unclean_shutdown=(False,) * rf,
+        recovery_points=(0,) * rf,
         crashes=0,
         power_losses=0,
         elections=0,
