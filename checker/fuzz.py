@@ -41,6 +41,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ackcheck.checker.engine import check_invariant_ids, model_for
+from ackcheck.checker.result import Result, Stats
+from ackcheck.invariants.catalogue import Judge, select
+from ackcheck.model.protocol import Model, action_str
+from ackcheck.model.state import observe
+from ackcheck.traces.format import ACTIONS, Action, Trace, Violation
+from ackcheck.traces.settings import Config
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
@@ -54,14 +61,6 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-
-from ackcheck.checker.engine import check_invariant_ids, model_for
-from ackcheck.checker.result import Result, Stats
-from ackcheck.invariants.catalogue import Judge, select
-from ackcheck.model.protocol import Model, action_str
-from ackcheck.model.state import observe
-from ackcheck.traces.format import ACTIONS, Action, Trace, Violation
-from ackcheck.traces.settings import Config
 
 # Action families: one Hypothesis rule each. Every action name of traces/format.py ACTIONS
 # belongs to exactly one; a name added to the model later lands in "other" until it is
@@ -85,7 +84,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 # before any record is in flight, and interleavings such as "acknowledged, then the
 # leader crashes" are rare; a search parameter, like swarm testing's, not semantics.
 PERTURBATIONS = ("crash", "network")
-WARMUP_MAX = 24
+WARMUP_MAX = 20
 FAMILY_OF: dict[str, str] = {name: fam for fam, names in FAMILIES.items() for name in names}
 
 # Hypothesis settings for the CLI and the agreement tests (the TestCase of a user's suite
@@ -96,17 +95,17 @@ DEFAULT_STEPS = 60
 
 def fuzz_settings(examples: int = DEFAULT_EXAMPLES, steps: int = DEFAULT_STEPS, *, quiet: bool = True,
                   **overrides) -> settings:
-    kw = dict(
-        max_examples=examples,
-        stateful_step_count=steps,
-        database=None,  # a run is a function of config, seed and budgets; no hidden replay
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        print_blob=False,
-        report_multiple_bugs=False,
+    kw = {
+        "max_examples": examples,
+        "stateful_step_count": steps,
+        "database": None,  # a run is a function of config, seed and budgets; no hidden replay
+        "deadline": None,
+        "suppress_health_check": list(HealthCheck),
+        "print_blob": False,
+        "report_multiple_bugs": False,
         # no explain phase: it re-runs variations of the failure and costs seconds
-        phases=(Phase.explicit, Phase.generate, Phase.shrink),
-    )
+        "phases": (Phase.explicit, Phase.generate, Phase.shrink),
+    }
     if quiet:
         kw["verbosity"] = Verbosity.quiet
     kw.update(overrides)
@@ -189,10 +188,6 @@ class ModelMachine(RuleBasedStateMachine):
                 groups.pop(f, None)
         self.enabled = groups
 
-    def _take_any(self, data) -> None:
-        fams = sorted(self.enabled)
-        self._take(fams[data.draw(_index(len(fams)))] if len(fams) > 1 else fams[0], data)
-
     def _take(self, family: str, data) -> None:
         choices = self.enabled[family]
         n = len(choices)
@@ -203,8 +198,7 @@ class ModelMachine(RuleBasedStateMachine):
         c = self.collector
         if c is not None:
             c.steps += 1
-            if len(self.actions) > c.max_depth:
-                c.max_depth = len(self.actions)
+            c.max_depth = max(c.max_depth, len(self.actions))
             if c.track_states:
                 c.fingerprints.add(hash(nxt))
         self._refresh()
@@ -269,17 +263,6 @@ def _family_rule(family: str):
     take.__name__ = take.__qualname__ = family
     take.__doc__ = f"one enabled action of the {family} family: {', '.join(FAMILIES[family]) or 'unmapped'}"
     return precondition(lambda self: family in self.enabled)(rule(data=st.data())(take))
-
-
-ANY_RULE = True
-
-
-def _any_rule():
-    def any_family(self, data) -> None:
-        """An enabled family drawn uniformly, then one of its actions."""
-        self._take_any(data)
-
-    return precondition(lambda self: bool(self.enabled))(rule(data=st.data())(any_family))
 
 
 def _warm_up_rule(most: int):
@@ -355,8 +338,7 @@ def machine_for(config: Config, invariant_ids: Iterable[str] | None = None, *,
         ns[fam] = _family_rule(fam)
     if WARMUP_MAX:
         ns["warm_up"] = _warm_up_rule(WARMUP_MAX)
-    if ANY_RULE:
-        ns["any_family"] = _any_rule()
+
     # Two Hypothesis invariants, each running its list in catalogue order. Hypothesis runs
     # invariants sorted by name ("state_..." before "step_..."), which is Judge's order
     # (state checks, then step checks): every engine names the same invariant. (One
@@ -472,11 +454,11 @@ def _shrink_cap(seconds: float | None):
 
 __all__ = [
     "FAMILIES",
+    "FuzzResult",
     "InvariantViolation",
     "ModelMachine",
+    "fuzz_settings",
     "machine_for",
     "run_fuzz",
-    "FuzzResult",
     "trace_from_actions",
-    "fuzz_settings",
 ]

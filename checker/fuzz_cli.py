@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 import time
 
@@ -31,8 +32,17 @@ FUZZ_DEFAULT_BOUNDS: dict[str, int] = {
     "max_isr_shrinks": 2,
 }
 DEFAULT_EXAMPLES = 500
-DEFAULT_STEPS = 60
 DEFAULT_SHRINK_SECONDS = 60
+
+
+def auto_steps(config) -> int:
+    """Default execution length: room to send and replicate every record and to use every
+    perturbation, at most 200: 20 + 10 per record + 5 per perturbation allowed + 3 per
+    replica (fuzz defaults, RF 3: 69; RF 5, 6 records, 2 crashes, 4 ISR shrinks: 125).
+    Longer executions only add quiescent steps once everything is done."""
+    b = config.bounds
+    perturbations = b.max_crashes + b.max_power_losses + b.max_elections + b.max_lost_messages + b.max_isr_shrinks
+    return min(200, 20 + 10 * b.max_records + 5 * perturbations + 3 * config.replication_factor)
 
 
 def build_parser() -> ArgumentParser:
@@ -45,12 +55,17 @@ def build_parser() -> ArgumentParser:
         + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in FUZZ_DEFAULT_BOUNDS.items())
         + ". Exit 0: no violation found; 1: a violation (the trace is printed); 2: bad input."))
     add_config_flags(p)
+    for action in p._actions:  # the bound flags' help names check's defaults: say fuzz's
+        if action.dest in FUZZ_DEFAULT_BOUNDS and action.help:
+            action.help = re.sub(r"\(default \d+\)", f"(fuzz default {FUZZ_DEFAULT_BOUNDS[action.dest]})",
+                                 action.help)
     p.add_argument("--invariant", action="append", metavar="ID",
                    help="check only this invariant (repeatable; default: all that apply)")
     p.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, metavar="N",
                    help=f"executions Hypothesis generates (default {DEFAULT_EXAMPLES})")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, metavar="N",
-                   help=f"actions per execution at most (Hypothesis stateful_step_count; default {DEFAULT_STEPS})")
+    p.add_argument("--steps", type=int, default=None, metavar="N",
+                   help="actions per execution at most (Hypothesis stateful_step_count; default: 20 + 10 per "
+                        "record + 5 per perturbation allowed + 3 per replica, at most 200)")
     p.add_argument("--seed", type=int, metavar="S",
                    help="random seed: the same seed, config and budgets give the same run (default: random, printed)")
     p.add_argument("--shrink-seconds", type=float, default=DEFAULT_SHRINK_SECONDS, metavar="T",
@@ -83,7 +98,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     if args.examples < 1:
         raise ConfigError(f"--examples {args.examples}: expected a positive integer")
-    if not 1 <= args.steps <= 10000:
+    if args.steps is not None and not 1 <= args.steps <= 10000:
         raise ConfigError(f"--steps {args.steps}: expected 1..10000")
     if args.shrink_seconds <= 0:
         raise ConfigError(f"--shrink-seconds {args.shrink_seconds}: expected a positive number")
@@ -91,6 +106,7 @@ def main(argv: list[str]) -> int:
         raise ConfigError(f"--seed {args.seed}: expected a non-negative integer")
     config = config_for_fuzz(args)
     check_invariant_ids(args.invariant)
+    steps = args.steps if args.steps is not None else auto_steps(config)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     defaulted = {k: v for k, v in FUZZ_DEFAULT_BOUNDS.items() if k not in bounds_from_args(args)}
     if not args.json:
@@ -100,10 +116,10 @@ def main(argv: list[str]) -> int:
         if defaulted:
             print("fuzz bounds (not given, larger than check's): "
                   + ", ".join(f"{k}={v}" for k, v in defaulted.items()))
-        print(f"fuzz: {args.examples} executions of up to {args.steps} steps, seed {seed}", flush=True)
+        print(f"fuzz: {args.examples} executions of up to {steps} steps, seed {seed}", flush=True)
 
     t0 = time.perf_counter()
-    result = run_fuzz(config, args.invariant, examples=args.examples, steps=args.steps, seed=seed,
+    result = run_fuzz(config, args.invariant, examples=args.examples, steps=steps, seed=seed,
                       shrink_seconds=args.shrink_seconds)
     shrunk_steps = minimized_steps = None
     if result.trace is not None:
@@ -118,7 +134,7 @@ def main(argv: list[str]) -> int:
     fuzz_info = {
         "seed": seed,
         "examples": args.examples,
-        "steps": args.steps,
+        "steps": steps,
         "executions": result.executions,
         "defaulted_bounds": defaulted,
         "shrunk_steps": shrunk_steps,
@@ -157,7 +173,7 @@ def main(argv: list[str]) -> int:
         print(f"INTERRUPTED: no violation found so far ({', '.join(result.invariants)})")
     else:
         print(f"NO VIOLATION FOUND in {result.executions} random executions of up to "
-              f"{args.steps} steps: {', '.join(result.invariants)}")
+              f"{steps} steps: {', '.join(result.invariants)}")
         print("(not a proof: `ackcheck check` explores every execution within its bounds)")
     print(f"Done. executions={result.executions} steps={s.transitions} "
           f"distinct={s.distinct_states} max_depth={s.max_depth} seconds={s.seconds:.2f} "

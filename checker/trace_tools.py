@@ -34,11 +34,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ackcheck.checker.engine import model_for, replay_on_model
+from ackcheck.checker.engine import model_for
 from ackcheck.checker.options import ArgumentParser
 from ackcheck.invariants.catalogue import BY_ID, Judge
 from ackcheck.model.protocol import ActionError, Model
-from ackcheck.traces.format import Action, Trace, TraceError, Violation, action_to_json, load_trace, observation_to_json
+from ackcheck.traces.format import (
+    Action,
+    Trace,
+    TraceError,
+    action_to_json,
+    load_trace,
+    observation_to_json,
+)
 from ackcheck.traces.settings import Config, ConfigError, config_from_dict
 
 # ============================================================================ minimize
@@ -209,7 +216,7 @@ ITF_VARS = ("action", "mbt::actionTaken", "leader", "leader_epoch", "isr", "elr"
 
 def itf_value(v, key: str | None = None):
     """A JSON value of an observation -> its ITF encoding."""
-    if isinstance(v, bool) or isinstance(v, str) or v is None:
+    if isinstance(v, (bool, str)) or v is None:
         return v
     if isinstance(v, int):
         return {"#bigint": str(v)}
@@ -278,13 +285,4 @@ def main_export(argv: list[str]) -> int:
     return 0
 
 
-def replay_check(trace: Trace) -> Violation | None:
-    """The violation replay_on_model reaches for `trace` (for tests and the corpus)."""
-    r = replay_on_model(trace)
-    if not r.ok or r.violation is None:
-        return None
-    inv, msg, step = r.violation
-    return Violation(inv, msg, step)
-
-
-__all__ = ["ddmin", "minimize_trace", "trace_to_itf", "main_minimize", "main_export", "Minimized"]
+__all__ = ["Minimized", "ddmin", "main_export", "main_minimize", "minimize_trace", "trace_to_itf"]

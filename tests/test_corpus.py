@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from ackcheck.checker.cli import main
 from ackcheck.checker.corpus import SCENARIOS, check_fixed, default_dir, dumps, generate, verify_file
 from ackcheck.checker.engine import replay_on_model

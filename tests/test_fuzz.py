@@ -1,11 +1,10 @@
 """The Hypothesis machine (checker/fuzz.py): rules from the model, invariants from the catalogue."""
 
 import json
+import os
 import unittest
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
-
 from ackcheck.checker.engine import replay_on_model
 from ackcheck.checker.fuzz import (
     FAMILIES,
@@ -19,6 +18,7 @@ from ackcheck.checker.fuzz import (
 from ackcheck.traces.format import ACTIONS, trace_from_dict
 from ackcheck.traces.render import render
 from conftest import make_config
+from hypothesis import HealthCheck, Phase, settings
 
 ACKS1 = make_config({"acks": "1"}, max_records=1, max_crashes=1)
 SAFE = make_config({"acks": "all", "min.insync.replicas": "2"}, max_records=1, max_crashes=1)
@@ -98,7 +98,9 @@ def test_bounds_bound_perturbations_and_steps_bound_length():
     M._take = spy
     M.TestCase.settings = settings(max_examples=40, stateful_step_count=25, database=None, deadline=None,
                                    suppress_health_check=list(HealthCheck), phases=[Phase.generate])
-    unittest.TextTestRunner(stream=open("/dev/null", "w")).run(M.TestCase())
+    with open(os.devnull, "w") as sink:
+        result = unittest.TextTestRunner(stream=sink).run(M.TestCase())
+    assert result.wasSuccessful()
     assert seen
     for acts in seen:
         assert len(acts) <= 25

@@ -49,8 +49,8 @@ def test_no_violation_is_reported_as_such(capsys):
 
 
 def test_fuzz_default_bounds_apply_only_where_not_given(capsys):
-    rc, out, _ = run(capsys, "fuzz", "--acks", "1", "--seed", "1", "--json", "--examples", "5", "--steps", "5",
-                     "--max-crashes", "0", "--invariant", "hw-bound")
+    _, out, _ = run(capsys, "fuzz", "--acks", "1", "--seed", "1", "--json", "--examples", "5", "--steps", "5",
+                    "--max-crashes", "0", "--invariant", "hw-bound")
     d = json.loads(out)
     from ackcheck.checker.fuzz_cli import FUZZ_DEFAULT_BOUNDS
 
@@ -73,7 +73,7 @@ def test_bad_usage_exits_2(capsys):
     for argv in (["fuzz", "--examples", "0"], ["fuzz", "--steps", "0"], ["fuzz", "--invariant", "nope"],
                  ["fuzz", "--acks", "7"], ["fuzz", "--seed", "-1"], ["fuzz", "--max-records", "99"],
                  ["fuzz", "--bogus"]):
-        rc, out, err = run(capsys, *argv)
+        rc, _, err = run(capsys, *argv)
         assert rc == 2, argv
         assert "Traceback" not in err and err.count("\n") == 1, err
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import itf_py
 import pytest
-
 from ackcheck.checker.cli import main
 from ackcheck.checker.engine import replay_on_model
 from ackcheck.checker.fuzz import run_fuzz
