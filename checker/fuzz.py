@@ -69,7 +69,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "producer": ("producer_send", "producer_receive", "producer_timeout", "producer_expire"),
     "broker_produce": ("broker_handle_produce", "leader_timeout_produce"),
     "fetch": ("follower_fetch",),
-    "isr": ("leader_shrink_isr", "leader_expand_isr"),
+    "isr": ("leader_shrink_isr", "leader_expand_isr", "controller_alter_partition"),
     "metadata": ("broker_learn",),
     "controller": ("controller_elect",),
     "crash": ("crash", "power_loss"),

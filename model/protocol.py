@@ -77,8 +77,14 @@ class Model:
         self.fenced_epoch = config.rule("fenced_leader_epoch")  # KIP-320
         self.join_at_epoch_start = config.rule("isr_join_at_epoch_start")  # KAFKA-7128
         self.strict_min_isr = config.rule("strict_min_isr")  # KAFKA-15583
+        self.diverging_fetch = config.rule("diverging_epoch_fetch")  # KAFKA-10554, 2.7
+        self.maximal_isr = config.rule("maximal_isr")  # KIP-497
+        # before 2.7 a follower truncates once per epoch (the fetcher's Truncating state)
+        self.track_truncating = self.epoch_truncation and not self.diverging_fetch
         # KIP-966 ELR lives in the KRaft controller: without KRaft it does not apply
         self.elr_enabled = config.rule("eligible_leader_replicas") and config.rule("kraft_controller")
+        # KIP-841 / KIP-903 are checks of the KRaft controller too
+        self.fenced_not_in_isr = config.rule("fenced_replicas_not_in_isr") and config.rule("kraft_controller")
         self.truncate = truncation.truncate_kip279 if self.fast_failover else truncation.truncate_kip101
         # the consumer's actions can be left out when no selected invariant looks at it
         self.with_consumer = consumer
@@ -145,14 +151,16 @@ class Model:
     def _advance_hw(self, s: State, b: int) -> State:
         """WHO: leader b. HW = min LEO over the ISR it knows (its own LEO for itself).
 
-        HW only moves forward on a leader. Strict min ISR (KAFKA-15583, 3.7): no advance
-        while |ISR| < min.insync.replicas. Completing acks=all requests in purgatory
+        HW only moves forward on a leader; the ISR is the maximal one while an ISR change is
+        pending (_hw_isr). Strict min ISR (KAFKA-15583, 3.7): no advance while the committed
+        |ISR| < min.insync.replicas. Completing acks=all requests in purgatory
         follows (Partition.checkEnoughReplicasReachOffset): ok when |ISR| >= min ISR, else
         NOT_ENOUGH_REPLICAS_AFTER_APPEND (the record stays in the log).
         """
         r = s.replicas[b]
-        isr = r.isr
-        if self.strict_min_isr and len(isr) < self.min_isr:
+        isr = self._hw_isr(s, b)
+        # isUnderMinIsr counts the committed ISR (partitionState.isr), not the maximal one
+        if self.strict_min_isr and len(r.isr) < self.min_isr:
             new_hw = r.high_watermark
         else:
             new_hw = r.log_end_offset
@@ -182,6 +190,21 @@ class Model:
                     responses=tuple(responses),
                 )
         return s
+
+    def _hw_isr(self, s: State, b: int) -> tuple[int, ...]:
+        """The ISR leader b computes its HW and acks=all completions over: its committed ISR,
+        or while an ISR change is pending, the proposal's effective ISR - the maximal ISR
+        (Partition.maximalIsr, KIP-497) or, with the rule off, the proposed one."""
+        for p in s.isr_changes:
+            if p[0] == b:
+                return p[4]
+        return s.replicas[b].isr
+
+    def _isr_change_pending(self, s: State, b: int) -> bool:
+        for p in s.isr_changes:
+            if p[0] == b:
+                return True
+        return False
 
     # ======================================================================= producer
     def _producer_actions(self, s: State):
@@ -372,15 +395,14 @@ class Model:
             if not self._can_change_isr(s, ldr):
                 continue
             rep = s.replicas[ldr]
-            for f in self.brokers:
+            for f in rep.isr:
                 if f == ldr:
                     continue
-                if f in rep.isr:
-                    if not s.replicas[f].alive:
-                        yield ("leader_shrink_isr", ldr, f), self.leader_shrink_isr(s, ldr, f)
-                    elif rep.follower_leos[f] < rep.log_end_offset and s.isr_shrinks < self.bounds.max_isr_shrinks:
-                        nxt = self.leader_shrink_isr(s, ldr, f)
-                        yield ("leader_shrink_isr", ldr, f), nxt._replace(isr_shrinks=s.isr_shrinks + 1)
+                if not s.replicas[f].alive:
+                    yield ("leader_shrink_isr", ldr, f), self.leader_shrink_isr(s, ldr, f)
+                elif rep.follower_leos[f] < rep.log_end_offset and s.isr_shrinks < self.bounds.max_isr_shrinks:
+                    nxt = self.leader_shrink_isr(s, ldr, f)
+                    yield ("leader_shrink_isr", ldr, f), nxt._replace(isr_shrinks=s.isr_shrinks + 1)
         for msg in s.controller_messages:
             yield ("broker_learn", msg[0], msg[1]), self.broker_learn(s, msg)
 
@@ -499,23 +521,30 @@ class Model:
         # the response carries the HW as read with the data, before this fetch's offset moved
         # it (ReplicaManager reads the log, then updates follower state): followers lag a round
         leader_hw_before = lrep.high_watermark
-        if self.epoch_truncation and leo:
+        truncating = self.track_truncating and s.fetcher_truncating[r]
+        if self.epoch_truncation and leo and (self.diverging_fetch or truncating):
             t = self.truncate(log, leo, lrep.log, lrep.log_end_offset)
-        else:  # before KIP-101: only OFFSET_OUT_OF_RANGE truncates, to the leader's LEO
+        else:
+            # before KIP-101, and between truncations before 2.7 (the fetcher fetches by
+            # offset): only OFFSET_OUT_OF_RANGE truncates, to the leader's LEO
             t = min(leo, lrep.log_end_offset)
+        if truncating:
+            s = s._replace(fetcher_truncating=_put(s.fetcher_truncating, r, False))
         if t < leo:
             log, leo = truncation.cut(log, t)
             hw, flushed = min(hw, leo), min(flushed, leo)
             s = self._clamp_recovery_point(s, r, leo)
-        changed = log is not rep.log
+        changed = log is not rep.log or truncating
         if lrep.follower_leos[r] != leo:
             lrep = lrep._replace(follower_leos=_put(lrep.follower_leos, r, leo))
             s = s._replace(replicas=_put(s.replicas, ldr, lrep))
             s = self._advance_hw(s, ldr)
             # Partition.updateFollowerFetchState -> maybeExpandIsr: the fetch itself lets a
             # caught-up follower back into the ISR (done with r's fetch offset, before r
-            # appends this response's data)
-            if r not in s.isr and self._can_change_isr(s, ldr) and self._caught_up(s, ldr, r):
+            # appends this response's data): the leader proposes the expansion
+            lrep = s.replicas[ldr]
+            if (r not in lrep.isr and not self._isr_change_pending(s, ldr)
+                    and self._caught_up(s, ldr, r)):
                 s = self.leader_expand_isr(s, ldr, r)
             lrep = s.replicas[ldr]
             changed = True
@@ -536,14 +565,19 @@ class Model:
         return s._replace(replicas=_put(s.replicas, r, rep))
 
     def _can_change_isr(self, s: State, ldr: int) -> bool:
-        """ISR changes are conditional writes (ZooKeeper zkVersion / KRaft AlterPartition):
-        only the leader of the controller's current epoch gets them through."""
+        """A broker that believes it leads may propose an ISR change when none of its own is
+        pending (Partition: no new AlterPartition while one is in flight). Whether it goes
+        through is the controller's decision (controller_alter_partition)."""
         rep = s.replicas[ldr]
-        return rep.alive and rep.leader == ldr and s.leader == ldr and rep.leader_epoch == s.leader_epoch
+        return rep.alive and rep.leader == ldr and not self._isr_change_pending(s, ldr)
 
     def _caught_up(self, s: State, ldr: int, f: int) -> bool:
         rep, frep = s.replicas[ldr], s.replicas[f]
-        if not frep.alive or frep.leader != ldr or frep.leader_epoch != rep.leader_epoch:
+        if not frep.alive or frep.leader != ldr:
+            return False
+        # KIP-320: only a fetch in the leader's own epoch is served at all; before it the
+        # leader cannot tell which epoch a fetching follower is in
+        if self.fenced_epoch and frep.leader_epoch != rep.leader_epoch:
             return False
         leo = rep.follower_leos[f]
         if leo < rep.high_watermark:
@@ -560,36 +594,72 @@ class Model:
                 return False
         return True
 
-    # ACTION leader_shrink_isr(l, f)  WHO: leader l (through the controller)
-    # enabled: l leads the controller's current epoch; f in the ISR is dead, or alive but
-    #          behind l's LEO (not caught up within replica.lag.time.max.ms - time is
-    #          abstracted, so a live follower's drop-out is a bounded perturbation)
-    # effect:  ISR -= f. KIP-966: f joins the ELR if the ISR is now below min ISR (HW is
-    #          frozen from here, so f holds everything committed). HW may advance.
+    # ACTION leader_shrink_isr(l, f)  WHO: leader l
+    # enabled: l alive, believes it leads, has no ISR change pending; f in l's ISR is dead,
+    #          or alive but behind l's LEO (not caught up within replica.lag.time.max.ms -
+    #          time is abstracted, so a live follower's drop-out is a bounded perturbation)
+    # effect:  l sends AlterPartition(ISR - f) to the controller (KIP-497; before 2.7 a
+    #          ZooKeeper conditional write) and waits for the answer. Meanwhile it computes
+    #          its HW over the maximal ISR, which still holds f (maximal_isr); with the rule
+    #          off it uses the proposed ISR at once (the hypothetical that rule prevents).
     def leader_shrink_isr(self, s: State, ldr: int, f: int) -> State:
-        isr = tuple(m for m in s.isr if m != f)
-        elr = s.elr
-        if self.elr_enabled and len(isr) < self.min_isr and f not in elr:
-            elr = tuple(sorted(elr + (f,)))
-        rep = s.replicas[ldr]._replace(isr=isr)
-        s = s._replace(isr=isr, elr=elr, replicas=_put(s.replicas, ldr, rep))
+        rep = s.replicas[ldr]
+        proposed = tuple(m for m in rep.isr if m != f)
+        return self._propose_isr(s, ldr, proposed, rep.isr if self.maximal_isr else proposed)
+
+    def _propose_isr(self, s: State, ldr: int, proposed, effective) -> State:
+        rep = s.replicas[ldr]
+        change = (ldr, rep.leader_epoch, rep.isr, proposed, effective, False)
+        s = s._replace(isr_changes=tuple(sorted(s.isr_changes + (change,))))
         return self._advance_hw(s, ldr)
+
+    # ACTION controller_alter_partition(l)  WHO: controller
+    # enabled: leader l's ISR change is in the network
+    # effect:  accepted when l leads the controller's current epoch and the change was made
+    #          against the ISR the controller holds (leader epoch + partition epoch checks of
+    #          AlterPartition; zkVersion before 2.7): ISR := proposed. KIP-966: a removed
+    #          replica joins the ELR while |ISR| < min ISR (HW is frozen from there, so it
+    #          holds everything committed); an added one leaves it. Otherwise rejected
+    #          (FENCED_LEADER_EPOCH / INVALID_UPDATE_VERSION), and under KRaft with KIP-841 /
+    #          KIP-903 also when it adds a broker that is fenced now or that crashed since the
+    #          proposal (its broker epoch is stale) (INELIGIBLE_REPLICA). l learns the answer.
+    # Simplification: the answer reaches l in the same step. Delaying it would only delay
+    #          l's use of an ISR the controller already holds; with the maximal ISR that
+    #          changes no safety property, and without it l already uses the proposal.
+    def controller_alter_partition(self, s: State, change) -> State:
+        ldr, epoch, base, proposed, _, stale_broker_epoch = change
+        s = s._replace(isr_changes=tuple(c for c in s.isr_changes if c != change))
+        ok = epoch == s.leader_epoch and ldr == s.leader and base == s.isr
+        if ok and self.fenced_not_in_isr:
+            ok = not stale_broker_epoch and all(s.replicas[m].alive for m in proposed if m not in base)
+        if ok:
+            removed = [m for m in base if m not in proposed]
+            elr = tuple(m for m in s.elr if m not in proposed)
+            if self.elr_enabled and len(proposed) < self.min_isr:
+                elr = tuple(sorted(set(elr) | set(removed)))
+            s = s._replace(isr=proposed, elr=self._elr_after(proposed, elr))
+            rep = s.replicas[ldr]
+            if rep.leader_epoch == epoch:
+                s = s._replace(replicas=_put(s.replicas, ldr, rep._replace(isr=proposed)))
+        rep = s.replicas[ldr]
+        if rep.alive and rep.leader == ldr:
+            s = self._advance_hw(s, ldr)
+        return s
 
     def _elr_after(self, isr, elr):
         """KIP-966: the ELR is kept only while |ISR| < min ISR; once the ISR is back at
         min ISR the HW can move without the ELR members again, so the ELR is cleared."""
         return () if len(isr) >= self.min_isr else elr
 
-    # leader_expand_isr(l, f)  WHO: leader l (through the controller), part of f's fetch
-    # when:    l leads the current epoch; f follows l in that epoch and has fetched up to
-    #          l's HW (and, KAFKA-7128, to the start offset of l's epoch)
-    # effect:  ISR += f, ELR -= f (cleared once |ISR| >= min ISR, KIP-966); HW may advance
+    # leader_expand_isr(l, f)  WHO: leader l, part of f's fetch
+    # when:    l believes it leads, has no ISR change pending; f follows l (in l's epoch,
+    #          KIP-320) and has fetched up to l's HW (and, KAFKA-7128, to the start offset
+    #          of l's epoch)
+    # effect:  l proposes ISR + f to the controller (see controller_alter_partition) and
+    #          counts f at once: the maximal ISR only grows an expansion
     def leader_expand_isr(self, s: State, ldr: int, f: int) -> State:
-        isr = tuple(sorted(s.isr + (f,)))
-        elr = self._elr_after(isr, tuple(m for m in s.elr if m != f))
-        rep = s.replicas[ldr]._replace(isr=isr)
-        s = s._replace(isr=isr, elr=elr, replicas=_put(s.replicas, ldr, rep))
-        return self._advance_hw(s, ldr)
+        proposed = tuple(sorted(s.replicas[ldr].isr + (f,)))
+        return self._propose_isr(s, ldr, proposed, proposed)
 
     # ACTION broker_learn(b, leader_epoch)  WHO: broker b
     # enabled: a LeaderAndIsr request (ZooKeeper mode) / metadata update (KRaft) for b is
@@ -607,6 +677,15 @@ class Model:
         if epoch <= rep.leader_epoch:
             return s
         was_leader = rep.leader == b
+        if s.isr_changes:
+            # a new epoch resets the partition state: an AlterPartition b still has in flight
+            # can only be rejected by the controller now (stale leader epoch)
+            s = s._replace(isr_changes=tuple(c for c in s.isr_changes if c[0] != b))
+        if self.track_truncating and (rep.log or s.fetcher_truncating[b]):
+            # the fetcher is (re)added for the new epoch in the Truncating state (before 2.7
+            # AbstractFetcherThread skips truncation only if the epoch did not change); an
+            # empty log has nothing to truncate, and a leader does not fetch
+            s = s._replace(fetcher_truncating=_put(s.fetcher_truncating, b, bool(rep.log) and ldr != b))
         if ldr == b:
             # remote LEOs are unknown (-1) until each follower fetches
             leos = tuple(rep.log_end_offset if m == b else -1 for m in self.brokers)
@@ -633,6 +712,8 @@ class Model:
 
     # ===================================================================== controller
     def _controller_actions(self, s: State):
+        for change in s.isr_changes:
+            yield ("controller_alter_partition", change[0]), self.controller_alter_partition(s, change)
         reps = s.replicas
         if s.leader == -1:
             live_isr = [b for b in s.isr if reps[b].alive]
@@ -732,6 +813,11 @@ class Model:
             in_flight=self._in_flight(requests),
             purgatory=tuple(p for p in s.purgatory if p[0] != b),
             controller_messages=tuple(m for m in s.controller_messages if m[0] != b),
+            # the controller fences a dead broker: its pending ISR change can only fail;
+            # a pending change adding b now names a stale broker epoch (KIP-903)
+            isr_changes=self._isr_changes_after_crash(s.isr_changes, b) if s.isr_changes else (),
+            fetcher_truncating=_put(s.fetcher_truncating, b, False) if s.fetcher_truncating[b]
+            else s.fetcher_truncating,
             unclean_shutdown=_put(s.unclean_shutdown, b, True) if self.elr_enabled else s.unclean_shutdown,
         )
         if power_loss:
@@ -756,6 +842,16 @@ class Model:
                 if lrep.leader == s.leader:  # only a broker acting as leader moves its HW
                     s = self._advance_hw(s, s.leader)
         return s
+
+    def _isr_changes_after_crash(self, changes, b: int):
+        out = []
+        for c in changes:
+            if c[0] == b:
+                continue
+            if self.fenced_not_in_isr and not c[5] and b in c[3] and b not in c[2]:
+                c = c[:5] + (True,)
+            out.append(c)
+        return tuple(out)
 
     # ACTION restart(b)  WHO: environment
     # enabled: b is down

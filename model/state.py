@@ -100,6 +100,18 @@ class State(NamedTuple):
     responses: tuple[tuple[int, int, int, int, int, int], ...]
     # LeaderAndIsr / metadata updates in flight: (broker, leader_epoch, leader, isr)
     controller_messages: tuple[tuple[int, int, int, tuple[int, ...]], ...]
+    # ISR changes proposed by a leader, not yet handled by the controller (AlterPartition,
+    # KIP-497; ZooKeeper conditional writes before 2.7), at most one per leader:
+    # (leader, leader_epoch, base_isr, proposed_isr, effective_isr, stale_broker_epoch) -
+    # base_isr is the ISR the proposal was made against (the partition epoch check),
+    # effective_isr what the leader computes its HW over until the controller answers
+    # (maximal_isr rule), stale_broker_epoch whether a replica it adds crashed since (KIP-903)
+    isr_changes: tuple[tuple[int, int, tuple[int, ...], tuple[int, ...], tuple[int, ...], bool], ...]
+    # per broker: its replica fetcher is in the Truncating state - it became a follower in a
+    # new epoch and has not yet truncated (OffsetsForLeaderEpoch) before fetching by offset.
+    # Only tracked when truncation happens once per epoch (KIP-101 without the 2.7+
+    # diverging-epoch fetch); otherwise always False.
+    fetcher_truncating: tuple[bool, ...]
     producer_epoch: int
     next_sequence: int
     unclean_shutdown: tuple[bool, ...]  # per broker: down without a clean shutdown (KIP-966)
@@ -177,6 +189,8 @@ def initial_state(config: Config) -> State:
         purgatory=(),
         responses=(),
         controller_messages=(),
+        isr_changes=(),
+        fetcher_truncating=(False,) * rf,
         producer_epoch=0,
         next_sequence=0,
         unclean_shutdown=(False,) * rf,

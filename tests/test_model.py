@@ -54,7 +54,7 @@ def run_from(m, s, actions):
 
 def test_not_enough_replicas_before_append():
     m = model({"acks": "all", "min.insync.replicas": "2"}, version="3.9", max_crashes=2)
-    s = run(m, [("crash", 1), ("leader_shrink_isr", 0, 1), ("crash", 2), ("leader_shrink_isr", 0, 2),
+    s = run(m, [("crash", 1), ("leader_shrink_isr", 0, 1), ("controller_alter_partition", 0), ("crash", 2), ("leader_shrink_isr", 0, 2), ("controller_alter_partition", 0),
                 ("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1)])
     assert s.replicas[0].log_end_offset == 0
     assert s.responses[0][2] == 2  # NOT_ENOUGH_REPLICAS
@@ -105,7 +105,7 @@ def test_unclean_election_only_when_enabled():
     for unclean, expect in (("false", False), ("true", True)):
         m = model({"acks": "all", "unclean.leader.election.enable": unclean}, version="3.9", max_crashes=2)
         s = run(m, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1), ("crash", 1),
-                    ("leader_shrink_isr", 0, 1), ("leader_shrink_isr", 0, 2), ("crash", 0), ("restart", 1)])
+                    ("leader_shrink_isr", 0, 1), ("controller_alter_partition", 0), ("leader_shrink_isr", 0, 2), ("controller_alter_partition", 0), ("crash", 0), ("restart", 1)])
         assert s.isr == (0,) and s.leader == -1
         assert (("controller_elect", 1, "unclean") in m.actions(s)) is expect
 

@@ -51,6 +51,25 @@ RULES: tuple[Rule, ...] = (
         "committed-prefix-agreement",
     ),
     Rule(
+        "diverging_epoch_fetch",
+        "2.7",
+        "KAFKA-10554 (KIP-595 Fetch v12)",
+        "every fetch carries the follower's last fetched epoch and the leader answers the "
+        "diverging epoch and its end offset, so a follower truncates on any fetch; before it "
+        "a follower truncated once, when it became a follower, and then fetched by offset",
+        "committed-prefix-agreement",
+    ),
+    Rule(
+        "maximal_isr",
+        "0.10",
+        "KIP-497 (AlterIsr, 2.7); ZooKeeper conditional ISR writes before it",
+        "while an ISR change is pending (proposed to the controller, not yet committed), the "
+        "leader computes its high watermark and acks=all over the maximal ISR: replicas being "
+        "removed still count and replicas being added count at once (before 2.7 the leader "
+        "applied an ISR change only after its ZooKeeper write succeeded, which is as safe)",
+        "acked-write-survives",
+    ),
+    Rule(
         "isr_join_at_epoch_start",
         "2.0",
         "KAFKA-7128",
@@ -74,6 +93,16 @@ RULES: tuple[Rule, ...] = (
         "acked-write-survives",
     ),
     Rule(
+        "fenced_replicas_not_in_isr",
+        "3.5",
+        "KIP-841 (3.3) + KIP-903 (3.5)",
+        "the KRaft controller rejects an AlterPartition that adds a broker that is fenced "
+        "(stopped heartbeating, KIP-841) or that has restarted since the leader saw it caught "
+        "up (the request carries its broker epoch, KIP-903); without it a pending expansion can "
+        "add a replica that has since lost power and with it its unflushed log",
+        "acked-write-survives",
+    ),
+    Rule(
         "kraft_controller",
         "4.0",
         "KIP-500/KIP-631",
@@ -88,7 +117,7 @@ RULE_BY_NAME = {r.name: r for r in RULES}
 
 # Releases ackcheck knows, oldest first. The newest is the default.
 VERSIONS: tuple[str, ...] = (
-    "0.10", "0.11", "1.0", "1.1", "2.0", "2.1", "2.8", "3.0", "3.6", "3.7", "3.9", "4.0", "4.1",
+    "0.10", "0.11", "1.0", "1.1", "2.0", "2.1", "2.7", "2.8", "3.0", "3.6", "3.7", "3.9", "4.0", "4.1",
 )
 NEWEST = VERSIONS[-1]
 

@@ -43,6 +43,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "broker_learn": ("broker", "leader_epoch"),
     # controller
     "controller_elect": ("broker", "reason"),
+    "controller_alter_partition": ("broker",),
     # faults and healing
     "crash": ("broker",),
     "power_loss": ("broker",),
