@@ -12,8 +12,10 @@ lost messages, slow-follower ISR shrinks), as in every trace's config; healing a
 
 The network: produce requests in send order (a broker reads its connection in order),
 produce responses in send order (each broker's connection delivers in order), controller
-updates as a set (they may arrive late and in any order). A follower fetch is one
-request/response exchange (OffsetsForLeaderEpoch when the era uses it, then Fetch).
+updates as a set (they may arrive late and in any order), at most one AlterPartition per
+leader on its way to the controller (handled with its answer in one step). A follower
+fetch is one request/response exchange (OffsetsForLeaderEpoch when the era uses it, then
+Fetch).
 """
 
 from __future__ import annotations
@@ -71,11 +73,16 @@ class Cluster:
                                      unclean_enabled=config.unclean_leader_election_enable,
                                      # KIP-966's ELR lives in the KRaft controller: not with ZooKeeper
                                      elr_enabled=config.rule("eligible_leader_replicas")
+                                     and config.rule("kraft_controller"),
+                                     # KIP-841/903 are checks of the KRaft controller too
+                                     check_replica_eligibility=config.rule("fenced_replicas_not_in_isr")
                                      and config.rule("kraft_controller"))
         isr = tuple(range(self.rf))
         self.nodes: list[Broker | None] = []
         for b in range(self.rf):
-            node = Broker.create(b, self.settings, self.hosts[b], leader=0, leader_epoch=0, isr=isr)
+            node = Broker.create(b, self.settings, self.hosts[b], leader=0, leader_epoch=0, isr=isr,
+                                 partition_epoch=self.controller.partition_epoch)
+            node.broker_epoch = self.controller.broker_epochs[b]
             node.on_leader_hw = self._ghost_hw
             self.nodes.append(node)
         self.dead: list[DeadHost | None] = [None] * self.rf
@@ -90,6 +97,7 @@ class Cluster:
         self.requests: list[m.ProduceRequest] = []
         self.responses: list[m.ProduceResponse] = []
         self.controller_messages: list[m.LeaderAndIsr] = []
+        self.alter_partitions: list[m.AlterPartition] = []  # leaders' ISR changes to the controller
         # fault budgets used
         self.used = {"crash": 0, "power_loss": 0, "rebalance": 0, "lost_message": 0, "isr_shrink": 0}
         self.committed_log: list[int] = []  # ghost: records below the highest HW ever
@@ -196,11 +204,11 @@ class Cluster:
 
     def _can_change_isr(self, ldr: int) -> bool:
         n = self.nodes[ldr]
-        return n is not None and n.is_leader and self.controller.accepts_isr_change_from(ldr, n.leader_epoch)
+        return n is not None and n.may_propose_isr_change
 
     def _why_not_shrink(self, ldr: int, f: int) -> str | None:
         if not self._can_change_isr(ldr):
-            return f"broker {ldr} does not lead the controller's current epoch"
+            return f"broker {ldr} is down, does not believe it leads, or has an ISR change pending"
         n = self.nodes[ldr]
         if f == ldr or f not in n.isr:
             return f"broker {f} is not a follower in broker {ldr}'s ISR"
@@ -214,13 +222,17 @@ class Cluster:
 
     def _caught_up(self, ldr: int, f: int) -> bool:
         ln, fn = self.nodes[ldr], self.nodes[f]
-        if fn is None or fn.leader != ldr or fn.leader_epoch != ln.leader_epoch:
+        if fn is None or fn.leader != ldr:
+            return False
+        # KIP-320: the leader serves (and so counts) only fetches in its own epoch; before
+        # it a fetch carries no epoch and the leader takes it from a follower of any epoch
+        if self.settings.fenced_leader_epoch and fn.leader_epoch != ln.leader_epoch:
             return False
         return ln.follower_caught_up(f)
 
     def _why_not_expand(self, ldr: int, f: int) -> str | None:
         if not self._can_change_isr(ldr):
-            return f"broker {ldr} does not lead the controller's current epoch"
+            return f"broker {ldr} is down, does not believe it leads, or has an ISR change pending"
         if f == ldr or f in self.nodes[ldr].isr:
             return f"broker {f} is already in the ISR"
         if not self._caught_up(ldr, f):
@@ -248,7 +260,8 @@ class Cluster:
         truncate = leo < fn.leo
         report = ln.follower_leos[r] != leo
         batch = ln.log.batch_starting_at(leo) if leo < ln.leo else None
-        if not (truncate or report or batch is not None) and min(ln.hw, leo) == hw:
+        # a fetcher in its Truncating state leaves it with this fetch: a change in itself
+        if not (truncate or report or batch is not None or fn.fetcher_truncating) and min(ln.hw, leo) == hw:
             return "the fetch would change nothing"
         return (ldr, t if truncate else None)
 
@@ -315,6 +328,12 @@ class Cluster:
             if bad_broker(args[0]) or bad_broker(args[1]):
                 return "no such broker"
             return self._why_not_expand(*args)
+        if name == "controller_alter_partition":
+            if bad_broker(args[0]):
+                return "no such broker"
+            if self._alter_partition_from(args[0]) is None:
+                return f"no ISR change of broker {args[0]} is on its way to the controller"
+            return None
         if name == "broker_learn":
             if not any(msg.broker == args[0] and msg.leader_epoch == args[1] for msg in self.controller_messages):
                 return f"no LeaderAndIsr for broker {args[0]} epoch {args[1]} in the network"
@@ -399,6 +418,7 @@ class Cluster:
         cands += [("follower_fetch", r) for r in range(self.rf)]
         cands += [("leader_shrink_isr", ldr, f) for ldr in range(self.rf) for f in range(self.rf) if f != ldr]
         cands += sorted({("broker_learn", msg.broker, msg.leader_epoch) for msg in self.controller_messages})
+        cands += [("controller_alter_partition", req.leader) for req in self.alter_partitions]
         cands += [("controller_elect", b, reason) for b, reason in self.controller.election_candidates()]
         for b in range(self.rf):
             cands += [("crash", b), ("power_loss", b), ("restart", b), ("flush", b)]
@@ -455,16 +475,15 @@ class Cluster:
         fn, ln = self.nodes[r], self.nodes[ldr]
         if truncate_at is not None:
             fn.truncate_to(truncate_at)
+        fn.fetched()
         # the leader reads the log (the response carries the HW as read with the data), then
         # notes the follower's fetch offset (its LEO) and may advance its HW - so followers
         # learn a HW one round late (ReplicaManager.fetchMessages); a caught-up follower
-        # rejoins the ISR as part of this fetch (maybeExpandIsr)
+        # outside the leader's ISR makes the leader propose its return (maybeExpandIsr)
         hw_read = ln.hw
-        # (AlterPartition is judged against the controller's ISR: the leader's cache may be
-        # older, e.g. a LeaderAndIsr delivered after a KIP-966 fencing update)
-        if ln.record_follower_fetch(r, fn.leo) and r not in self.controller.isr and self._can_change_isr(ldr) \
+        if ln.record_follower_fetch(r, fn.leo, fn.broker_epoch) and r not in ln.isr and ln.may_propose_isr_change \
                 and self._caught_up(ldr, r):
-            ln.learn_isr(self.controller.expand_isr(r))
+            self.alter_partitions.append(ln.propose_expand(r))
         if fn.leo < ln.leo:
             b = ln.log.batch_starting_at(fn.leo)
             if b is not None:
@@ -474,17 +493,44 @@ class Cluster:
     def _do_leader_shrink_isr(self, ldr: int, f: int) -> None:
         if self.nodes[f] is not None:
             self.used["isr_shrink"] += 1
-        self.nodes[ldr].learn_isr(self.controller.shrink_isr(f))
+        self.alter_partitions.append(self.nodes[ldr].propose_shrink(f))
 
     def _do_leader_expand_isr(self, ldr: int, f: int) -> None:
-        self.nodes[ldr].learn_isr(self.controller.expand_isr(f))
+        self.alter_partitions.append(self.nodes[ldr].propose_expand(f))
 
     def _do_broker_learn(self, broker: int, epoch: int) -> None:
         msg = next(x for x in self.controller_messages if x.broker == broker and x.leader_epoch == epoch)
-        self.controller_messages.remove(msg)
-        self.nodes[broker].learn(msg.leader_epoch, msg.leader, msg.isr)
+        self._drop_stale_updates(broker, epoch)
+        self.nodes[broker].learn(msg.leader_epoch, msg.leader, msg.isr, msg.partition_epoch)
+        self._drop_void_alter_partitions(broker)
 
     # ---------------------------------------------------------------- controller
+    def _drop_stale_updates(self, b: int, epoch: int) -> None:
+        """Broker b has taken the update for `epoch`: any update for b of that epoch or an
+        older one would be ignored on arrival (stale leader epoch), so it leaves the network."""
+        self.controller_messages = [x for x in self.controller_messages
+                                    if x.broker != b or x.leader_epoch > epoch]
+
+    def _alter_partition_from(self, b: int) -> m.AlterPartition | None:
+        for req in self.alter_partitions:
+            if req.leader == b:
+                return req
+        return None
+
+    def _drop_void_alter_partitions(self, b: int) -> None:
+        """Broker b no longer waits for its ISR change (it learned a new epoch, or died):
+        the controller could only refuse it (stale leader epoch, fenced broker) and b would
+        ignore the answer, so the request is taken out of the network."""
+        node = self.nodes[b]
+        pending = node.pending_isr.request if node is not None and node.pending_isr is not None else None
+        self.alter_partitions = [q for q in self.alter_partitions if q.leader != b or q == pending]
+
+    def _do_controller_alter_partition(self, b: int) -> None:
+        req = self._alter_partition_from(b)
+        self.alter_partitions.remove(req)
+        resp = self.controller.alter_partition(req)
+        self.nodes[b].handle_alter_partition_response(req, resp)
+
     def _do_controller_elect(self, b: int, reason: str) -> None:
         if reason == REBALANCE:
             self.used["rebalance"] += 1
@@ -518,10 +564,11 @@ class Cluster:
         self.nodes[b] = None  # the process's memory is gone
         self.requests = [q for q in self.requests if q.broker != b]
         self.controller_messages = [x for x in self.controller_messages if x.broker != b]
+        self._drop_void_alter_partitions(b)
         if self.controller.broker_failed(b):
             ldr = self.controller.leader
             if ldr >= 0 and self.nodes[ldr] is not None:
-                self.nodes[ldr].learn_isr(self.controller.isr)
+                self.nodes[ldr].learn_isr(self.controller.isr, self.controller.partition_epoch)
 
     def _do_crash(self, b: int) -> None:
         """kill -9: the host's kernel resets the process's sockets, so the producer sees the
@@ -560,8 +607,10 @@ class Cluster:
         self.nodes[b] = node
         self.dead[b] = None
         msg = self.controller.broker_registered(b, unclean_shutdown=node.unclean_start)
+        node.broker_epoch = self.controller.broker_epochs[b]
         node.follower_leos = [-1] * self.rf
-        node.learn(msg.leader_epoch, msg.leader, msg.isr)
+        self._drop_stale_updates(b, msg.leader_epoch)
+        node.learn(msg.leader_epoch, msg.leader, msg.isr, msg.partition_epoch)
 
     def _do_flush(self, b: int) -> None:
         self.hosts[b].flush()

@@ -1,29 +1,42 @@
 """The controller (ZooKeeper-mode controller / KRaft quorum): the truth about leadership.
 
-It keeps the partition's leader, leader epoch, ISR and ELR (KIP-966), which brokers are
-registered (alive) and which of them came back from an unclean shutdown. Its decisions
-reach brokers as LeaderAndIsr messages that may arrive late and out of order; ISR changes
-are conditional on the proposing leader's epoch (zkVersion / AlterPartition).
+It keeps the partition's leader, leader epoch, ISR and ELR (KIP-966) with a partition
+epoch that versions (leader, ISR), which brokers are registered (alive, with a broker
+epoch per registration) and which of them came back from an unclean shutdown. Its
+decisions reach brokers as LeaderAndIsr messages that may arrive late and out of order.
+A leader's ISR change is a request (AlterPartition, KIP-497; the conditional zkVersion
+write before it) that the controller takes only if it was made in the current leader
+epoch against the current partition epoch.
 """
 
 from __future__ import annotations
 
-from ackcheck.broker.messages import LeaderAndIsr
+from ackcheck.broker import messages as m
+from ackcheck.broker.messages import AlterPartition, AlterPartitionResponse, LeaderAndIsr
 
 FAILOVER, UNCLEAN, ELR, REBALANCE = "failover", "unclean", "elr", "rebalance"
 
 
 class Controller:
-    def __init__(self, replication_factor: int, *, min_isr: int, unclean_enabled: bool, elr_enabled: bool):
+    def __init__(self, replication_factor: int, *, min_isr: int, unclean_enabled: bool, elr_enabled: bool,
+                 check_replica_eligibility: bool = False):
         self.rf = replication_factor
         self.min_isr = min_isr
         self.unclean_enabled = unclean_enabled
         self.elr_enabled = elr_enabled
+        # KIP-841 / KIP-903 (KRaft): an ISR change may not add a fenced broker, nor one
+        # whose broker epoch is not the one it is registered with now
+        self.check_replica_eligibility = check_replica_eligibility
         self.leader = 0
         self.leader_epoch = 0
+        self.partition_epoch = 0
         self.isr: tuple[int, ...] = tuple(range(replication_factor))
         self.elr: tuple[int, ...] = ()
         self.alive = [True] * replication_factor
+        # every registration gets a new, larger broker epoch (KRaft: the registration
+        # record's offset)
+        self.broker_epochs = list(range(replication_factor))
+        self._next_broker_epoch = replication_factor
 
     # ------------------------------------------------------------------ elections
     def election_candidates(self) -> list[tuple[int, str]]:
@@ -57,7 +70,9 @@ class Controller:
         self.isr = isr
         self.leader = b
         self.leader_epoch += 1
-        return [LeaderAndIsr(r, self.leader_epoch, b, isr) for r in range(self.rf) if self.alive[r]]
+        self.partition_epoch += 1
+        return [LeaderAndIsr(r, self.leader_epoch, b, isr, self.partition_epoch)
+                for r in range(self.rf) if self.alive[r]]
 
     # -------------------------------------------------------------- broker liveness
     def broker_failed(self, b: int) -> bool:
@@ -72,6 +87,7 @@ class Controller:
             if len(isr) < self.min_isr and b not in self.elr:
                 self.elr = tuple(sorted(self.elr + (b,)))
             self.isr = isr
+            self.partition_epoch += 1
             return True
         return False
 
@@ -79,23 +95,40 @@ class Controller:
         """A restarted broker registers; KIP-966: after an unclean shutdown it leaves the
         ELR. It gets the current leadership before it serves anything."""
         self.alive[b] = True
+        self.broker_epochs[b] = self._next_broker_epoch
+        self._next_broker_epoch += 1
         if self.elr_enabled and unclean_shutdown and b in self.elr:
             self.elr = tuple(r for r in self.elr if r != b)
-        return LeaderAndIsr(b, self.leader_epoch, self.leader, self.isr)
+        return LeaderAndIsr(b, self.leader_epoch, self.leader, self.isr, self.partition_epoch)
 
     # ------------------------------------------------------------------ ISR changes
-    def accepts_isr_change_from(self, leader: int, leader_epoch: int) -> bool:
-        return self.leader == leader and self.leader_epoch == leader_epoch
+    def alter_partition(self, req: AlterPartition) -> AlterPartitionResponse:
+        """Handle a leader's ISR change (ReplicationControlManager.alterPartition / the
+        zkVersion-conditional write): taken only from the leader of the current epoch, made
+        against the current partition epoch, and (KIP-841/903) adding only replicas that are
+        registered, unfenced and still in the broker epoch the leader saw. On success the
+        ISR is the proposal and the ELR follows it (KIP-966): a replica that leaves while
+        the ISR is below min ISR joins the ELR, one that (re)joins leaves it, and the ELR is
+        cleared once the ISR is back at min ISR."""
 
-    def shrink_isr(self, f: int) -> tuple[int, ...]:
-        isr = tuple(r for r in self.isr if r != f)
-        if self.elr_enabled and len(isr) < self.min_isr and f not in self.elr:
-            self.elr = tuple(sorted(self.elr + (f,)))
-        self.isr = isr
-        return isr
+        def reject(error: str) -> AlterPartitionResponse:
+            return AlterPartitionResponse(False, error, self.isr, self.partition_epoch)
 
-    def expand_isr(self, f: int) -> tuple[int, ...]:
-        isr = tuple(sorted(self.isr + (f,)))
-        self.elr = self._elr_kept(isr, [r for r in self.elr if r != f])
+        if req.leader_epoch != self.leader_epoch:
+            return reject(m.FENCED_LEADER_EPOCH)
+        if req.leader != self.leader:
+            return reject(m.NOT_LEADER_OR_FOLLOWER)
+        if req.partition_epoch != self.partition_epoch:
+            return reject(m.INVALID_UPDATE_VERSION)
+        if self.check_replica_eligibility:
+            for b, broker_epoch in req.added_broker_epochs:
+                if not self.alive[b] or self.broker_epochs[b] != broker_epoch:
+                    return reject(m.INELIGIBLE_REPLICA)
+        isr = tuple(sorted(req.new_isr))
+        elr = {r for r in self.elr if r not in isr}
+        if self.elr_enabled and len(isr) < self.min_isr:
+            elr |= {r for r in self.isr if r not in isr}
+        self.elr = self._elr_kept(isr, sorted(elr))
         self.isr = isr
-        return isr
+        self.partition_epoch += 1
+        return AlterPartitionResponse(True, m.NONE, isr, self.partition_epoch)

@@ -13,6 +13,10 @@ REQUEST_TIMED_OUT = "REQUEST_TIMED_OUT"
 DUPLICATE_SEQUENCE_NUMBER = "DUPLICATE_SEQUENCE_NUMBER"
 OUT_OF_ORDER_SEQUENCE_NUMBER = "OUT_OF_ORDER_SEQUENCE_NUMBER"
 INVALID_PRODUCER_EPOCH = "INVALID_PRODUCER_EPOCH"
+# AlterPartition errors
+FENCED_LEADER_EPOCH = "FENCED_LEADER_EPOCH"
+INVALID_UPDATE_VERSION = "INVALID_UPDATE_VERSION"
+INELIGIBLE_REPLICA = "INELIGIBLE_REPLICA"
 
 # errors that tell the client this attempt was certainly not appended. Not
 # NOT_LEADER_OR_FOLLOWER: a leader stepping down fails with it the acks=all requests it had
@@ -47,3 +51,27 @@ class LeaderAndIsr(NamedTuple):
     leader_epoch: int
     leader: int
     isr: tuple[int, ...]
+    partition_epoch: int  # the version of (leader, ISR) at the controller (zkVersion)
+
+
+class AlterPartition(NamedTuple):
+    """A leader's ISR change request to the controller (KIP-497 AlterPartition; before 2.7
+    the leader's conditional ZooKeeper write). The controller takes it only if it was made
+    against the partition state it holds (leader epoch + partition epoch)."""
+
+    leader: int  # source
+    leader_epoch: int
+    partition_epoch: int  # the partition state the leader's ISR came from
+    new_isr: tuple[int, ...]
+    # KIP-903: (broker, broker epoch) of each replica the change adds, as the leader saw it
+    # in that replica's fetch requests
+    added_broker_epochs: tuple[tuple[int, int], ...]
+
+
+class AlterPartitionResponse(NamedTuple):
+    """The controller's answer; `isr`/`partition_epoch` are the committed state on success."""
+
+    accepted: bool
+    error: str  # NONE, FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION, INELIGIBLE_REPLICA
+    isr: tuple[int, ...]
+    partition_epoch: int

@@ -40,6 +40,14 @@ class BrokerSettings:
     fenced_leader_epoch: bool  # KIP-320
     join_at_epoch_start: bool  # KAFKA-7128
     strict_min_isr: bool  # KAFKA-15583
+    diverging_epoch_fetch: bool  # KAFKA-10554 (2.7): truncation on any fetch
+    maximal_isr: bool  # KIP-497: HW over the maximal ISR while an ISR change is pending
+
+    @property
+    def truncates_once_per_epoch(self) -> bool:
+        """Before 2.7 the fetcher truncates (OffsetsForLeaderEpoch) in its Truncating state,
+        entered when the broker becomes a follower of a new epoch, then fetches by offset."""
+        return self.epoch_truncation and not self.diverging_epoch_fetch
 
     @classmethod
     def from_config(cls, config: Config, segment_bytes: int) -> BrokerSettings:
@@ -53,7 +61,19 @@ class BrokerSettings:
             fenced_leader_epoch=config.rule("fenced_leader_epoch"),
             join_at_epoch_start=config.rule("isr_join_at_epoch_start"),
             strict_min_isr=config.rule("strict_min_isr"),
+            diverging_epoch_fetch=config.rule("diverging_epoch_fetch"),
+            maximal_isr=config.rule("maximal_isr"),
         )
+
+
+@dataclass(frozen=True)
+class PendingIsrChange:
+    """Partition's pending ISR state: an AlterPartition in flight to the controller."""
+
+    request: m.AlterPartition
+    # what the HW and acks=all are computed over until the answer comes: the maximal ISR
+    # (committed ISR plus the proposal, KIP-497) or, without that rule, the proposal itself
+    hw_isr: tuple[int, ...]
 
 
 @dataclass
@@ -76,8 +96,15 @@ class Broker:
         self.leader = -1
         self.leader_epoch = -1
         self.isr: tuple[int, ...] = ()
+        self.partition_epoch = -1  # the controller's version of the (leader, ISR) it holds
+        self.broker_epoch = -1  # set by the controller at registration (KIP-903)
+        self.pending_isr: PendingIsrChange | None = None
+        # the replica fetcher's Truncating state (see BrokerSettings.truncates_once_per_epoch)
+        self.fetcher_truncating = False
         # as leader: the fetch offset (LEO) each replica last reported; -1 unknown
         self.follower_leos: list[int] = [-1] * settings.replication_factor
+        # as leader: the broker epoch each replica's last fetch carried (KIP-903)
+        self.follower_broker_epochs: list[int] = [-1] * settings.replication_factor
         self.epoch_start_offset = 0  # as leader: LEO when it took this epoch (KAFKA-7128)
         self.purgatory: list[DelayedProduce] = []
         self.outbox: list[m.ProduceResponse] = []  # responses to write on the producer's connection
@@ -88,12 +115,12 @@ class Broker:
     # ------------------------------------------------------------------ life cycle
     @classmethod
     def create(cls, broker_id: int, settings: BrokerSettings, cache: HostPageCache, *, leader: int,
-               leader_epoch: int, isr: tuple[int, ...]) -> Broker:
+               leader_epoch: int, isr: tuple[int, ...], partition_epoch: int = 0) -> Broker:
         """A broker of a freshly created topic: empty log, it knows the first leader."""
         log = PartitionLog.create(cache, segment_bytes=settings.segment_bytes, flush_interval=settings.flush_interval)
         b = cls(broker_id, settings, cache, log)
         b._write_hw()
-        b.leader, b.leader_epoch, b.isr = leader, leader_epoch, tuple(isr)
+        b.leader, b.leader_epoch, b.isr, b.partition_epoch = leader, leader_epoch, tuple(isr), partition_epoch
         if leader == broker_id:  # the leader knows every replica is at offset 0
             b.follower_leos = [0] * settings.replication_factor
         return b
@@ -145,14 +172,22 @@ class Broker:
         self.outbox.append(m.ProduceResponse(req_batch, attempt, error, offset, isr_size, self.id))
 
     # ------------------------------------------------------------------------ leader
+    @property
+    def hw_isr(self) -> tuple[int, ...]:
+        """The ISR the HW and acks=all completions are computed over: the committed ISR, or
+        while an ISR change is pending, the pending state's (maximal) ISR."""
+        return self.pending_isr.hw_isr if self.pending_isr is not None else self.isr
+
     def maybe_advance_hw(self) -> None:
-        """HW = min LEO over the ISR the leader knows; never backwards on a leader; frozen
-        while |ISR| < min.insync.replicas under strict min ISR (KAFKA-15583). Then complete
-        the parked acks=all requests the HW has reached (checkEnoughReplicasReachOffset)."""
+        """HW = min LEO over the ISR the leader computes with (hw_isr); never backwards on a
+        leader; frozen while the committed |ISR| < min.insync.replicas under strict min ISR
+        (KAFKA-15583). Then complete the parked acks=all requests the HW has reached
+        (checkEnoughReplicasReachOffset, over the same ISR as the HW)."""
         s = self.s
+        isr = self.hw_isr
         if not (s.strict_min_isr and len(self.isr) < s.min_insync_replicas):
             hw = self.log.leo
-            for r in self.isr:
+            for r in isr:
                 if r != self.id and self.follower_leos[r] < hw:
                     hw = self.follower_leos[r]
             if hw > self.hw:
@@ -162,7 +197,7 @@ class Broker:
         if self.purgatory:
             done = [d for d in self.purgatory if d.end_offset <= self.hw]
             if done:
-                isr_size = len(self.isr)
+                isr_size = len(isr)
                 err = m.NONE if isr_size >= s.min_insync_replicas else m.NOT_ENOUGH_REPLICAS_AFTER_APPEND
                 for d in done:
                     self._respond(d.batch, d.attempt, err, d.end_offset - d.count, isr_size)
@@ -235,8 +270,10 @@ class Broker:
             return -1, -1
         return e, cache.end_offset_for(e, self.log.leo)
 
-    def record_follower_fetch(self, follower: int, fetch_offset: int) -> bool:
-        """Partition.updateFollowerFetchState: note the follower's LEO; maybe advance HW."""
+    def record_follower_fetch(self, follower: int, fetch_offset: int, broker_epoch: int = -1) -> bool:
+        """Partition.updateFollowerFetchState: note the follower's LEO (and, KIP-903, the
+        broker epoch its fetch carried); maybe advance HW. True if the LEO moved."""
+        self.follower_broker_epochs[follower] = broker_epoch
         if self.follower_leos[follower] == fetch_offset:
             return False
         self.follower_leos[follower] = fetch_offset
@@ -250,9 +287,47 @@ class Broker:
             return False
         return not (self.s.join_at_epoch_start and leo < self.epoch_start_offset)
 
-    def learn_isr(self, isr: tuple[int, ...]) -> None:
-        """An ISR change this leader proposed (or the controller made) is now in force."""
+    def learn_isr(self, isr: tuple[int, ...], partition_epoch: int) -> None:
+        """An ISR change the controller made on its own (KIP-966 fencing) reaches this broker."""
         self.isr = tuple(isr)
+        self.partition_epoch = partition_epoch
+        if self.is_leader:
+            self.maybe_advance_hw()
+
+    # -- ISR changes (AlterPartition)
+    @property
+    def may_propose_isr_change(self) -> bool:
+        """A leader sends one AlterPartition at a time (Partition: no new ISR change while
+        one is pending)."""
+        return self.is_leader and self.pending_isr is None
+
+    def propose_isr(self, new_isr, added: tuple[int, ...] = ()) -> m.AlterPartition:
+        """Send the controller an ISR change and enter the pending state; the HW is computed
+        over the maximal ISR (both the old and the new members) until the answer."""
+        new_isr = tuple(sorted(new_isr))
+        req = m.AlterPartition(self.id, self.leader_epoch, self.partition_epoch, new_isr,
+                               tuple((r, self.follower_broker_epochs[r]) for r in added))
+        hw_isr = tuple(sorted(set(self.isr) | set(new_isr))) if self.s.maximal_isr else new_isr
+        self.pending_isr = PendingIsrChange(req, hw_isr)
+        self.maybe_advance_hw()
+        return req
+
+    def propose_shrink(self, follower: int) -> m.AlterPartition:
+        """Partition.maybeShrinkIsr: drop a follower that is dead or out of sync."""
+        return self.propose_isr([r for r in self.isr if r != follower])
+
+    def propose_expand(self, follower: int) -> m.AlterPartition:
+        """Partition.maybeExpandIsr: a caught-up follower back into the ISR."""
+        return self.propose_isr(self.isr + (follower,), (follower,))
+
+    def handle_alter_partition_response(self, req: m.AlterPartition, resp: m.AlterPartitionResponse) -> None:
+        """The controller's answer: the pending state ends; on success the committed ISR is
+        the controller's (if this broker is still in the epoch it asked in)."""
+        if self.pending_isr is None or self.pending_isr.request != req:
+            return  # not the change this broker is waiting for (its state was reset)
+        self.pending_isr = None
+        if resp.accepted and req.leader_epoch == self.leader_epoch:
+            self.isr, self.partition_epoch = tuple(resp.isr), resp.partition_epoch
         if self.is_leader:
             self.maybe_advance_hw()
 
@@ -260,8 +335,10 @@ class Broker:
     def truncation_offset(self, leader: Broker) -> int:
         """Where this follower's log must be cut before fetching from `leader`, per era."""
         leo = self.log.leo
-        if not self.s.epoch_truncation or leo == 0:
-            # before KIP-101 only OFFSET_OUT_OF_RANGE truncates: to the leader's log end
+        by_epoch = self.s.epoch_truncation and (self.s.diverging_epoch_fetch or self.fetcher_truncating)
+        if not by_epoch or leo == 0:
+            # before KIP-101 - and before 2.7 once the fetcher left its Truncating state (it
+            # fetches by offset) - only OFFSET_OUT_OF_RANGE truncates: to the leader's log end
             return min(leo, leader.log.leo)
         mine = self.log.epochs
         if not self.s.fast_failover:  # KIP-101: one OffsetsForLeaderEpoch round
@@ -300,6 +377,10 @@ class Broker:
         if self.hw > leo:
             self._set_hw(leo)
 
+    def fetched(self) -> None:
+        """A fetch response was handled: the fetcher leaves its Truncating state."""
+        self.fetcher_truncating = False
+
     def append_fetched(self, raw: bytes) -> None:
         self.log.append_as_follower(raw)
 
@@ -307,15 +388,21 @@ class Broker:
         self._set_hw(min(leader_hw, self.log.leo))
 
     # ------------------------------------------------------------------ LeaderAndIsr
-    def learn(self, epoch: int, leader: int, isr: tuple[int, ...]) -> None:
+    def learn(self, epoch: int, leader: int, isr: tuple[int, ...], partition_epoch: int) -> None:
         """A LeaderAndIsr request / metadata update: ignored unless its epoch is newer."""
         if epoch <= self.leader_epoch:
             return
         was_leader = self.is_leader
+        # a new epoch resets the partition state: an ISR change still in flight is void
+        self.pending_isr = None
+        # the fetcher is (re)added in the Truncating state for a follower with data
+        self.fetcher_truncating = (self.s.truncates_once_per_epoch and self.log.leo > 0 and leader != self.id)
+        self.partition_epoch = partition_epoch
         if leader == self.id:  # makeLeader
             self.leader_epoch, self.leader, self.isr = epoch, leader, tuple(isr)
             self.follower_leos = [-1] * self.s.replication_factor
             self.follower_leos[self.id] = self.log.leo
+            self.follower_broker_epochs = [-1] * self.s.replication_factor
             self.epoch_start_offset = self.log.leo
             self.maybe_advance_hw()
             return
@@ -325,6 +412,7 @@ class Broker:
         self.leader_epoch, self.leader, self.isr = epoch, leader, tuple(isr)
         # only a leader tracks the other replicas' fetch offsets (Partition's remote replicas)
         self.follower_leos = [-1] * self.s.replication_factor
+        self.follower_broker_epochs = [-1] * self.s.replication_factor
         if was_leader and self.purgatory:
             for d in self.purgatory:
                 self._respond(d.batch, d.attempt, m.NOT_LEADER_OR_FOLLOWER, -1, -1)

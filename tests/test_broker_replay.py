@@ -170,6 +170,19 @@ WALKS = {
                                    max_isr_shrinks=2),
     "3.9-elr-without-kraft": config([("min.insync.replicas", "2")], "3.9", ["eligible_leader_replicas=on"],
                                     max_records=3, max_crashes=4, max_elections=2, max_isr_shrinks=2),
+    # the fetcher truncates once per epoch (KAFKA-10554 arrives in 2.7), with KIP-320 fencing
+    "2.1-truncating-state": config([("min.insync.replicas", "2")], "2.1", max_records=4, max_crashes=3,
+                                   max_elections=2, max_power_losses=1, max_isr_shrinks=2),
+    "2.7": config([("acks", "all")], "2.7", max_records=4, max_crashes=3, max_elections=2, max_power_losses=1,
+                  max_isr_shrinks=2),
+    # KIP-320 off but the diverging-epoch fetch on: every fetch truncates, from any epoch
+    "2.0-diverging-fetch": config([("acks", "all")], "2.0", ["diverging_epoch_fetch=on"], max_records=4,
+                                  max_crashes=3, max_elections=2, max_power_losses=1, max_isr_shrinks=2),
+    "maximal-isr-off": config([("min.insync.replicas", "2")], None, ["maximal_isr=off"], max_records=3,
+                              max_crashes=3, max_elections=2, max_power_losses=1, max_isr_shrinks=3),
+    "4.1-without-kip903": config([("min.insync.replicas", "2")], None, ["fenced_replicas_not_in_isr=off"],
+                                 max_records=3, max_crashes=3, max_elections=2, max_power_losses=2,
+                                 max_isr_shrinks=3),
 }
 
 
