@@ -1,40 +1,94 @@
 """Exhaustive breadth-first exploration: the first violation found is a shortest trace.
 
-A visited map (state -> (parent, action)) is both the fingerprint set and the parent
-pointers. States are tuples of ints, so their hashes are the same in every process
+A visited map (fingerprint -> (parent fingerprint, action)) is both the seen set and the
+parent pointers. A fingerprint is the 64-bit hash of the state (as TLC's fingerprints):
+only the frontier keeps whole states, so memory per state is a few dozen bytes and a
+revisit costs one hash and no deep comparison. Two distinct states share a fingerprint
+with probability about n^2 / 2^64 (below 1e-7 for a million states); the run would then
+skip one of them. With `symmetry=True` the fingerprint is that of the state's canonical
+form under broker renaming (model/symmetry.py), so renamings of an explored state are
+skipped too. A trace is the chain of actions from the initial state, replayed through the
+model. States are tuples of ints, so their hashes are the same in every process
 (PYTHONHASHSEED only salts str/bytes). Successors come in the model's fixed order, so a
 run is deterministic: same config and bounds -> same counts, same trace.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 
 from ackcheck.checker.result import Result, Stats
 from ackcheck.invariants.catalogue import Invariant, Judge
 from ackcheck.model.protocol import Model
-from ackcheck.model.state import State, observe
-from ackcheck.traces.format import Trace, Violation
+from ackcheck.model.state import observe
+from ackcheck.model.symmetry import canonical_with
+from ackcheck.traces.format import ACTIONS, Trace, Violation
 
 Progress = Callable[[Stats, int], None]  # (stats so far, frontier size)
 
 
-def build_trace(model: Model, visited: dict, last: State, extra=None) -> Trace:
-    """Walk parent pointers back from `last` (plus an optional final (action, state))."""
-    path = []
-    s = last
+_BROKER_ARGS = {name: tuple(i for i, arg in enumerate(args) if arg in ("broker", "follower"))
+                for name, args in ACTIONS.items()}
+
+
+def _rename(action: tuple, names) -> tuple:
+    """The action with its broker arguments renamed (names[b] is b's new name)."""
+    idx = _BROKER_ARGS[action[0]]
+    if not idx or names is None:
+        return action
+    a = list(action)
+    for i in idx:
+        a[i + 1] = names[a[i + 1]]
+    return tuple(a)
+
+
+def _compose(pi, sigma, n: int):
+    """b -> pi[sigma[b]] (None is the identity)."""
+    if pi is None:
+        return sigma
+    if sigma is None:
+        return pi
+    return tuple(pi[sigma[b]] for b in range(n))
+
+
+def _inverse(sigma, n: int):
+    if sigma is None:
+        return None
+    inv = [0] * n
+    for b, c in enumerate(sigma):
+        inv[c] = b
+    return tuple(inv)
+
+
+def replay_path(model: Model, visited: dict, last_key, init_pos=None):
+    """Walk parent pointers back from `last_key` and replay the actions from the real
+    initial state. Each stored action applies to the explored (canonical) form of its
+    parent; it is renamed back through the accumulated renaming. Returns the
+    [(action, state)] path and the renaming from its last state to the explored form."""
+    chain = []
+    k = last_key
     while True:
-        entry = visited[s]
+        entry = visited[k]
         if entry is None:
             break
-        parent, action = entry
-        path.append((action, s))
-        s = parent
-    path.append((None, s))
-    path.reverse()
-    if extra is not None:
-        path.append(extra)
+        k, action, pos = entry
+        chain.append((action, pos))
+    chain.reverse()
+    n = model.rf
+    s = model.init()
+    path = [(None, s)]
+    sigma = init_pos
+    for action, pos in chain:
+        a = _rename(action, _inverse(sigma, n))
+        s = model.step(s, a)
+        path.append((a, s))
+        sigma = _compose(pos, sigma, n)
+    return path, sigma
+
+
+def build_trace(model: Model, path) -> Trace:
     return Trace(config=model.config.as_dict(), steps=[(a, observe(st)) for a, st in path])
 
 
@@ -44,6 +98,7 @@ def explore(
     *,
     progress: Progress | None = None,
     progress_every: float = 0.5,
+    symmetry: bool = True,
 ) -> Result:
     cfg = model.config
     judge = Judge(invariants, cfg)
@@ -56,46 +111,71 @@ def explore(
     last_report = t0
 
     init = model.init()
-    visited: dict[State, tuple[State, tuple] | None] = {init: None}
+    init_pos = None
+    explored_init = init
+    if symmetry:
+        explored_init, init_pos = canonical_with(init)
+    init_key = hash(explored_init)
+    visited: dict[int, tuple[int, tuple, tuple | None] | None] = {init_key: None}
     stats.distinct_states = 1
     v = judge.initial(init)
     if v:
         result.violation = v
-        result.trace = build_trace(model, visited, init)
+        result.trace = build_trace(model, [(None, init)])
         result.trace.violation = Violation(v[0], v[1], 0)
         stats.seconds = time.perf_counter() - t0
         return result
 
-    frontier = [init]
+    found = None
+    frontier = [explored_init]
     depth = 0
     successors = model.successors
+    # Millions of long-lived tuples and no reference cycles: the cyclic garbage collector
+    # would only rescan them again and again (a fifth of the run time), so it is paused.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        while frontier:
+        while frontier and found is None:
             if max_depth and depth >= max_depth:
                 stats.complete = False
                 break
             nxt_frontier = []
             for s in frontier:
-                for action, t in successors(s):
+                s_key = hash(s)
+                for action, raw in successors(s):
                     stats.transitions += 1
                     n = len(visited)
-                    visited.setdefault(t, (s, action))  # one hash: insert if new
+                    # invariants judge the raw successor (same broker names as s); the
+                    # explored form may rename brokers
+                    if symmetry:
+                        t, pos = canonical_with(raw)
+                    else:
+                        t, pos = raw, None
+                    t_key = hash(t)
+                    visited.setdefault(t_key, (s_key, action, pos))  # one hash: insert if new
                     if len(visited) == n:
                         if step_checks:
                             for inv_id, check in step_checks:
-                                msg = check(s, t, cfg)
-                                if msg:
-                                    return _found(result, model, visited, s, action, t, inv_id, msg, t0, depth + 1)
+                                if check(s, raw, cfg):
+                                    found = (s_key, action, inv_id)
+                                    break
+                            if found:
+                                break
                         continue
                     for inv_id, check in state_checks:
-                        msg = check(t, cfg)
-                        if msg:
-                            return _found(result, model, visited, t, None, None, inv_id, msg, t0, depth + 1)
-                    for inv_id, check in step_checks:
-                        msg = check(s, t, cfg)
-                        if msg:
-                            return _found(result, model, visited, t, None, None, inv_id, msg, t0, depth + 1)
+                        if check(raw, cfg):
+                            found = (t_key, None, inv_id)
+                            break
+                    else:
+                        for inv_id, check in step_checks:
+                            if check(s, raw, cfg):
+                                found = (t_key, None, inv_id)
+                                break
+                    if found:
+                        break
                     nxt_frontier.append(t)
+                if found:
+                    break
                 if progress is not None and stats.transitions % 512 == 0:
                     now = time.perf_counter()
                     if now - last_report >= progress_every:
@@ -105,29 +185,45 @@ def explore(
                         stats.seconds = now - t0
                         progress(stats, len(frontier) + len(nxt_frontier))
             frontier = nxt_frontier
-            if frontier:
+            if frontier and found is None:
                 depth += 1
     except KeyboardInterrupt:
         result.interrupted = True
         stats.complete = False
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     stats.distinct_states = len(visited)
     stats.max_depth = depth
+    if found is not None:
+        key, action, inv_id = found
+        _found(result, model, visited, init_pos, key, action, inv_id, judge, cfg)
+        stats.max_depth = depth + 1
     stats.seconds = time.perf_counter() - t0
     return result
 
 
-def _found(result, model, visited, s, action, t, inv_id, msg, t0, depth) -> Result:
-    """Record a violation. (s, action, t) is a transition to an already-visited state that
-    broke a step invariant; otherwise `s` itself is the violating state, already visited."""
-    stats = result.stats
-    if action is None:
-        trace = build_trace(model, visited, s)
-    else:
-        trace = build_trace(model, visited, s, extra=(action, observe(t)))
+def _found(result, model, visited, init_pos, key, action, inv_id, judge, cfg) -> None:
+    """Record a violation: the state with `key` broke `inv_id`, or (action is not None) the
+    transition from it by `action` (stated for its explored form) did. The trace is replayed
+    under the real broker names and the invariant re-judged on it, so the message names the
+    brokers the trace shows."""
+    path, sigma = replay_path(model, visited, key, init_pos)
+    if action is not None:
+        a = _rename(action, _inverse(sigma, model.rf))
+        path.append((a, model.step(path[-1][1], a)))
+    prev = path[-2][1] if len(path) > 1 else None
+    last = path[-1][1]
+    msg = None
+    for inv_id2, check in judge.state_checks:
+        if inv_id2 == inv_id:
+            msg = check(last, cfg)
+    for inv_id2, check in judge.step_checks:
+        if inv_id2 == inv_id and prev is not None:
+            msg = check(prev, last, cfg)
+    if not msg:  # cannot happen: renaming brokers changes no verdict
+        raise AssertionError(f"{inv_id}: the replayed trace does not reproduce the violation")
+    trace = build_trace(model, path)
     trace.violation = Violation(inv_id, msg, len(trace.steps) - 1)
     result.violation = (inv_id, msg)
     result.trace = trace
-    stats.distinct_states = len(visited)
-    stats.max_depth = depth
-    stats.seconds = time.perf_counter() - t0
-    return result

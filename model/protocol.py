@@ -13,6 +13,7 @@ they concern.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import itemgetter
 
 from ackcheck.model import truncation
 from ackcheck.model.state import (
@@ -55,6 +56,24 @@ def _put(t: tuple, i: int, v) -> tuple:
     return t[:i] + (v,) + t[i + 1:]
 
 
+_REQUEST_BROKER = itemgetter(2)
+_RESPONSE_BROKER = itemgetter(5)
+
+
+def _add_requests(requests: tuple, new: tuple) -> tuple:
+    """Requests and responses travel one TCP connection per broker: only the order within
+    a connection means anything. They are kept grouped by broker (a stable sort keeps each
+    connection's order), so interleavings that differ only across connections are one
+    state."""
+    out = requests + new
+    return tuple(sorted(out, key=_REQUEST_BROKER)) if requests else out
+
+
+def _add_responses(responses: tuple, new: tuple) -> tuple:
+    out = responses + new
+    return tuple(sorted(out, key=_RESPONSE_BROKER)) if responses else out
+
+
 class Model:
     """Init state, enabled actions, next state. Properties live in invariants/."""
 
@@ -85,6 +104,7 @@ class Model:
         self.elr_enabled = config.rule("eligible_leader_replicas") and config.rule("kraft_controller")
         # KIP-841 / KIP-903 are checks of the KRaft controller too
         self.fenced_not_in_isr = config.rule("fenced_replicas_not_in_isr") and config.rule("kraft_controller")
+        self.kraft = config.rule("kraft_controller")
         self.truncate = truncation.truncate_kip279 if self.fast_failover else truncation.truncate_kip101
         # the consumer's actions can be left out when no selected invariant looks at it
         self.with_consumer = consumer
@@ -181,13 +201,13 @@ class Model:
             done = [p for p in s.purgatory if p[0] == b and p[3] <= hw]
             if done:
                 err = E_NONE if len(isr) >= self.min_isr else E_NOT_ENOUGH_REPLICAS_AFTER_APPEND
-                responses = list(s.responses)
+                new = []
                 for (_, batch, attempt, end) in done:
                     base = end - len(self.batch_records[batch])
-                    responses.append((batch, attempt, err, base, len(isr), b))
+                    new.append((batch, attempt, err, base, len(isr), b))
                 s = s._replace(
                     purgatory=tuple(p for p in s.purgatory if p not in done),
-                    responses=tuple(responses),
+                    responses=_add_responses(s.responses, tuple(new)),
                 )
         return s
 
@@ -293,7 +313,7 @@ class Model:
         else:
             nb = ProducerBatch(B_IN_FLIGHT, attempt, -1, b.maybe_appended, pe, seq)
         batches = _put(s.batches, i, nb)
-        requests = s.requests + ((i, attempt, broker, pe, seq),)  # in send order
+        requests = _add_requests(s.requests, ((i, attempt, broker, pe, seq),))  # in send order
         return s._replace(
             batches=batches,
             outcomes=self._outcomes(batches),
@@ -425,7 +445,7 @@ class Model:
         def answer(err: int, off: int = -1) -> State:
             if self.acks == "0":
                 return s
-            return s._replace(responses=s.responses + ((i, attempt, err, off, len(rep.isr), broker),))
+            return s._replace(responses=_add_responses(s.responses, ((i, attempt, err, off, len(rep.isr), broker),)))
 
         if rep.leader != broker:
             return answer(E_NOT_LEADER_OR_FOLLOWER)
@@ -494,7 +514,7 @@ class Model:
         broker, i, attempt, _ = p
         return s._replace(
             purgatory=tuple(x for x in s.purgatory if x != p),
-            responses=s.responses + ((i, attempt, E_REQUEST_TIMED_OUT, -1, -1, broker),),
+            responses=_add_responses(s.responses, ((i, attempt, E_REQUEST_TIMED_OUT, -1, -1, broker),)),
             lost_messages=s.lost_messages + 1,
         )
 
@@ -621,8 +641,9 @@ class Model:
     #          replica joins the ELR while |ISR| < min ISR (HW is frozen from there, so it
     #          holds everything committed); an added one leaves it. Otherwise rejected
     #          (FENCED_LEADER_EPOCH / INVALID_UPDATE_VERSION), and under KRaft with KIP-841 /
-    #          KIP-903 also when it adds a broker that is fenced now or that crashed since the
-    #          proposal (its broker epoch is stale) (INELIGIBLE_REPLICA). l learns the answer.
+    #          KIP-903 also when a broker in the proposed ISR is fenced now or crashed since
+    #          the proposal (its broker epoch is stale) (INELIGIBLE_REPLICA). l learns the
+    #          answer.
     # Simplification: the answer reaches l in the same step. Delaying it would only delay
     #          l's use of an ISR the controller already holds; with the maximal ISR that
     #          changes no safety property, and without it l already uses the proposal.
@@ -631,7 +652,7 @@ class Model:
         s = s._replace(isr_changes=tuple(c for c in s.isr_changes if c != change))
         ok = epoch == s.leader_epoch and ldr == s.leader and base == s.isr
         if ok and self.fenced_not_in_isr:
-            ok = not stale_broker_epoch and all(s.replicas[m].alive for m in proposed if m not in base)
+            ok = not stale_broker_epoch and all(s.replicas[m].alive for m in proposed)
         if ok:
             removed = [m for m in base if m not in proposed]
             elr = tuple(m for m in s.elr if m not in proposed)
@@ -664,15 +685,18 @@ class Model:
     # ACTION broker_learn(b, leader_epoch)  WHO: broker b
     # enabled: a LeaderAndIsr request (ZooKeeper mode) / metadata update (KRaft) for b is
     #          in the network; they may arrive late and out of order
-    # effect:  an epoch not newer than b's is stale and ignored. Otherwise b records leader,
-    #          epoch and ISR. Becoming leader: follower LEOs unknown until they fetch; HW
+    # effect:  b records leader, epoch and ISR; every message for b with an epoch not newer
+    #          is now stale and leaves the network with it (Kafka ignores a stale
+    #          LeaderAndIsr by its epoch, so delivering it later would change nothing: the
+    #          model drops it at once, a reduction of the state space, not of behaviour). Becoming leader: follower LEOs unknown until they fetch; HW
     #          kept (it may lag the old leader's, KIP-207). Becoming follower: pending
     #          acks=all requests fail with NOT_LEADER_OR_FOLLOWER; before KIP-101 the
     #          follower truncates its log to its own HW here.
     def broker_learn(self, s: State, msg, queued: bool = True) -> State:
         b, epoch, ldr, isr = msg
-        if queued:
-            s = s._replace(controller_messages=tuple(m for m in s.controller_messages if m != msg))
+        if queued or s.controller_messages:
+            s = s._replace(controller_messages=tuple(
+                m for m in s.controller_messages if m[0] != b or m[1] > epoch))
         rep = s.replicas[b]
         if epoch <= rep.leader_epoch:
             return s
@@ -705,8 +729,8 @@ class Model:
             if failed:
                 s = s._replace(
                     purgatory=tuple(p for p in s.purgatory if p[0] != b),
-                    responses=s.responses + tuple(
-                        (p[1], p[2], E_NOT_LEADER_OR_FOLLOWER, -1, -1, b) for p in failed),
+                    responses=_add_responses(s.responses, tuple(
+                        (p[1], p[2], E_NOT_LEADER_OR_FOLLOWER, -1, -1, b) for p in failed)),
                 )
         return s
 
@@ -793,8 +817,9 @@ class Model:
     #          (nothing written is lost); a power loss / OS crash keeps only the flushed,
     #          batch-aligned prefix. The controller notices (ZooKeeper session expiry / KRaft
     #          heartbeat timeout): a dead leader leaves the partition offline until an
-    #          election. With KIP-966 the fenced broker leaves the ISR (into the ELR if the
-    #          ISR drops below min ISR); before it the ISR keeps its last member.
+    #          election. KRaft: b is fenced and leaves the ISR unless it is the last
+    #          member (with KIP-966 it leaves anyway, into the ELR if the ISR drops below
+    #          min ISR); see _controller_remove_dead.
     def crash(self, s: State, b: int, *, power_loss: bool) -> State:
         rep = s.replicas[b]
         if power_loss:
@@ -830,15 +855,37 @@ class Model:
             s = self._break_connection(s, b, old_requests, old_purgatory)
         if s.leader == b:
             s = s._replace(leader=-1)
-        if self.elr_enabled and b in s.isr:
-            isr = tuple(m for m in s.isr if m != b)
-            elr = s.elr
-            if len(isr) < self.min_isr and b not in elr:
-                elr = tuple(sorted(elr + (b,)))
-            s = s._replace(isr=isr, elr=elr)
-            if s.leader >= 0:  # the leader learns the shrink it would have proposed
-                lrep = s.replicas[s.leader]._replace(isr=isr)
-                s = s._replace(replicas=_put(s.replicas, s.leader, lrep))
+        if self.kraft and b in s.isr and (self.elr_enabled or len(s.isr) > 1):
+            s = self._controller_remove_dead(s, b)
+        return s
+
+    def _controller_remove_dead(self, s: State, b: int) -> State:
+        """WHO: the KRaft controller, fencing b (missed heartbeats, or a restart: a new
+        incarnation registers fenced): b leaves the ISR, except as its last member; with
+        KIP-966 the last member leaves too and b joins the ELR while |ISR| < min ISR.
+
+        ZooKeeper mode is left to the leader (leader_shrink_isr of a dead follower): a broker
+        that restarts within zookeeper.session.timeout.ms is never noticed and keeps its
+        place in the ISR - the first scenario of KIP-101.
+
+        The update reaches brokers as ordered metadata after the leader change it follows:
+        queued decisions of the current epoch carry the new ISR, and the leader takes it in
+        place if it already knows the current epoch.
+        Simplification: the controller notices at once (session timeouts are abstracted).
+        """
+        isr = tuple(m for m in s.isr if m != b)
+        elr = s.elr
+        if self.elr_enabled and len(isr) < self.min_isr and b not in elr:
+            elr = tuple(sorted(elr + (b,)))
+        epoch = s.leader_epoch
+        msgs = s.controller_messages
+        if msgs:
+            msgs = tuple(m if m[1] != epoch else (m[0], m[1], m[2], isr) for m in msgs)
+        s = s._replace(isr=isr, elr=elr, controller_messages=msgs)
+        if s.leader >= 0:
+            lrep = s.replicas[s.leader]
+            if lrep.leader_epoch == epoch:
+                s = s._replace(replicas=_put(s.replicas, s.leader, lrep._replace(isr=isr)))
                 if lrep.leader == s.leader:  # only a broker acting as leader moves its HW
                     s = self._advance_hw(s, s.leader)
         return s
@@ -848,7 +895,7 @@ class Model:
         for c in changes:
             if c[0] == b:
                 continue
-            if self.fenced_not_in_isr and not c[5] and b in c[3] and b not in c[2]:
+            if self.fenced_not_in_isr and not c[5] and b in c[3]:
                 c = c[:5] + (True,)
             out.append(c)
         return tuple(out)

@@ -1,0 +1,115 @@
+"""Symmetry between brokers: a cheap canonical representative for the explorer.
+
+Brokers are interchangeable: nothing in the protocol, the configuration or the invariants
+names a particular broker id (broker 0 leading the initial state is just a state). So a
+state and the same state with broker ids permuted have the same futures, up to that
+permutation, and the same verdicts. The explorer stores one state per class it can
+recognise and skips the rest.
+
+`canonical(state)` renames brokers so that they appear sorted by a signature built only
+from what each broker is and holds (its log, offsets, role, the controller's view of it,
+the messages addressed to it), ties kept in id order. It is a deterministic function that
+maps a state to a permutation of itself, which is all soundness needs: two states with the
+same canonical form are permutations of each other. Ties are not resolved by trying every
+order (that would cost more than it saves), so a few symmetric states stay apart. Most
+states already have their brokers in signature order and are returned unchanged.
+"""
+
+from __future__ import annotations
+
+from ackcheck.model.state import State
+from ackcheck.traces.observation import Replica
+
+_new = tuple.__new__
+
+
+def _order(s: State) -> list[int] | None:
+    """Brokers sorted by signature (ties in id order), or None when already sorted."""
+    reps = s[0]
+    ldr = s[1]
+    sigs = []
+    for b, r in enumerate(reps):
+        # alive, leader epoch, LEO, HW, flushed, log, acting as leader, controller's leader
+        sigs.append((r[0], r[5], r[2], r[3], r[4], r[1], r[6] == b, b == ldr, b))
+    prev = sigs[0]
+    for sig in sigs[1:]:
+        if sig[:-1] < prev[:-1]:
+            break
+        prev = sig
+    else:
+        return None
+    sigs.sort()
+    return [sig[-1] for sig in sigs]
+
+
+def _ids(t, pos):
+    return tuple(sorted([pos[m] for m in t]))
+
+
+def permute(s: State, pos) -> State:
+    """The state with broker b renamed pos[b]."""
+    n = len(pos)
+    inverse = [0] * n
+    for old, new in enumerate(pos):
+        inverse[new] = old
+    reps = s[0]
+    new_reps = []
+    for old in inverse:
+        r = reps[old]
+        fl = r[7]
+        new_reps.append(_new(Replica, (
+            r[0], r[1], r[2], r[3], r[4], r[5], pos[r[6]] if r[6] >= 0 else -1,
+            tuple([fl[o] for o in inverse]), _ids(r[8], pos))))
+    v = list(s)
+    v[0] = tuple(new_reps)
+    if s.leader >= 0:
+        v[1] = pos[s.leader]
+    v[3] = _ids(s.isr, pos)
+    if s.elr:
+        v[4] = _ids(s.elr, pos)
+    if s.requests:
+        v[_REQUESTS] = tuple(sorted([(q[0], q[1], pos[q[2]], q[3], q[4]) for q in s.requests], key=_by_broker2))
+    if s.purgatory:
+        v[_PURGATORY] = tuple(sorted([(pos[p[0]],) + p[1:] for p in s.purgatory]))
+    if s.responses:
+        v[_RESPONSES] = tuple(sorted([r[:5] + (pos[r[5]],) for r in s.responses], key=_by_broker5))
+    if s.controller_messages:
+        v[_MESSAGES] = tuple(sorted([(pos[m[0]], m[1], pos[m[2]] if m[2] >= 0 else -1, _ids(m[3], pos))
+                                     for m in s.controller_messages]))
+    if s.isr_changes:
+        v[_CHANGES] = tuple(sorted([(pos[c[0]], c[1], _ids(c[2], pos), _ids(c[3], pos), _ids(c[4], pos), c[5])
+                                    for c in s.isr_changes]))
+    for f in _PER_BROKER:
+        t = s[f]
+        v[f] = tuple([t[o] for o in inverse])
+    return _new(State, v)
+
+
+_F = {f: i for i, f in enumerate(State._fields)}
+_REQUESTS, _PURGATORY, _RESPONSES = _F["requests"], _F["purgatory"], _F["responses"]
+_MESSAGES, _CHANGES = _F["controller_messages"], _F["isr_changes"]
+_PER_BROKER = (_F["unclean_shutdown"], _F["recovery_points"], _F["fetcher_truncating"])
+
+
+def _by_broker2(q):
+    return q[2]
+
+
+def _by_broker5(r):
+    return r[5]
+
+
+def canonical_with(s: State) -> tuple[State, tuple[int, ...] | None]:
+    """(canonical form, pos) where pos[b] is broker b's new name (None: unchanged)."""
+    order = _order(s)
+    if order is None:
+        return s, None
+    pos = [0] * len(order)
+    for new, old in enumerate(order):
+        pos[old] = new
+    pos = tuple(pos)
+    return permute(s, pos), pos
+
+
+def canonical(s: State) -> State:
+    return canonical_with(s)[0]
