@@ -40,7 +40,7 @@ from ackcheck.model.state import (
     observe,
 )
 from ackcheck.traces.format import Action
-from ackcheck.traces.observation import Batch, Replica
+from ackcheck.traces.observation import Batch
 from ackcheck.traces.settings import Config
 
 # ProducerStateEntry.NUM_BATCHES_TO_RETAIN: the broker remembers the last 5 batches per
