@@ -76,7 +76,8 @@ class Cluster:
                                      and config.rule("kraft_controller"),
                                      # KIP-841/903 are checks of the KRaft controller too
                                      check_replica_eligibility=config.rule("fenced_replicas_not_in_isr")
-                                     and config.rule("kraft_controller"))
+                                     and config.rule("kraft_controller"),
+                                     kraft=config.rule("kraft_controller"))
         isr = tuple(range(self.rf))
         self.nodes: list[Broker | None] = []
         for b in range(self.rf):
@@ -566,9 +567,22 @@ class Cluster:
         self.controller_messages = [x for x in self.controller_messages if x.broker != b]
         self._drop_void_alter_partitions(b)
         if self.controller.broker_failed(b):
-            ldr = self.controller.leader
-            if ldr >= 0 and self.nodes[ldr] is not None:
-                self.nodes[ldr].learn_isr(self.controller.isr, self.controller.partition_epoch)
+            self._publish_isr_change()
+
+    def _publish_isr_change(self) -> None:
+        """The controller changed the ISR on its own (KRaft fencing): a partition change
+        record, ordered in the metadata log after the leader change of the current epoch.
+        A broker still to learn that epoch takes both together: its queued update carries
+        the new ISR. The leader, if it already holds the current epoch, takes the change in
+        place (and, acting as leader, moves its HW)."""
+        c = self.controller
+        self.controller_messages = [
+            x._replace(isr=c.isr, partition_epoch=c.partition_epoch) if x.leader_epoch == c.leader_epoch else x
+            for x in self.controller_messages]
+        ldr = c.leader
+        node = self.nodes[ldr] if ldr >= 0 else None
+        if node is not None and node.leader_epoch == c.leader_epoch:
+            node.learn_isr(c.isr, c.partition_epoch)
 
     def _do_crash(self, b: int) -> None:
         """kill -9: the host's kernel resets the process's sockets, so the producer sees the

@@ -7,6 +7,11 @@ decisions reach brokers as LeaderAndIsr messages that may arrive late and out of
 A leader's ISR change is a request (AlterPartition, KIP-497; the conditional zkVersion
 write before it) that the controller takes only if it was made in the current leader
 epoch against the current partition epoch.
+
+The KRaft controller also changes the ISR on its own: it fences a broker that stops
+heartbeating and takes it out of the ISR (a partition change record in the metadata log,
+ordered after the leader change it follows). The ZooKeeper-mode controller leaves that to
+the leader (a dead follower is shrunk by the leader like a slow one).
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ FAILOVER, UNCLEAN, ELR, REBALANCE = "failover", "unclean", "elr", "rebalance"
 
 class Controller:
     def __init__(self, replication_factor: int, *, min_isr: int, unclean_enabled: bool, elr_enabled: bool,
-                 check_replica_eligibility: bool = False):
+                 check_replica_eligibility: bool = False, kraft: bool = False):
         self.rf = replication_factor
         self.min_isr = min_isr
         self.unclean_enabled = unclean_enabled
         self.elr_enabled = elr_enabled
-        # KIP-841 / KIP-903 (KRaft): an ISR change may not add a fenced broker, nor one
+        # the KRaft controller fences a broker that stops heartbeating (and removes it from
+        # the ISR); the ZooKeeper-mode controller does not touch the ISR for it
+        self.kraft = kraft
+        # KIP-841 / KIP-903 (KRaft): an ISR change may not name a fenced broker, nor one
         # whose broker epoch is not the one it is registered with now
         self.check_replica_eligibility = check_replica_eligibility
         self.leader = 0
@@ -76,20 +84,29 @@ class Controller:
 
     # -------------------------------------------------------------- broker liveness
     def broker_failed(self, b: int) -> bool:
-        """Session expiry / missed heartbeats. Returns True if the ISR changed (KIP-966:
-        the fenced broker leaves the ISR, into the ELR if the ISR drops below min ISR;
-        before KIP-966 the ISR keeps its members until the leader shrinks it)."""
+        """Session expiry (ZooKeeper) / missed heartbeats (KRaft). Returns True if the ISR
+        changed. KRaft fences b and removes it from the ISR (ReplicationControlManager:
+        handleBrokerFenced) - except as the ISR's last member, which stays so that the
+        partition keeps a replica it may elect (KIP-966 removes the last member too: it
+        joins the ELR, like every member removed while |ISR| < min ISR). In ZooKeeper mode
+        the ISR keeps b until the leader shrinks it."""
         self.alive[b] = False
         if self.leader == b:
             self.leader = -1
-        if self.elr_enabled and b in self.isr:
-            isr = tuple(r for r in self.isr if r != b)
-            if len(isr) < self.min_isr and b not in self.elr:
-                self.elr = tuple(sorted(self.elr + (b,)))
-            self.isr = isr
-            self.partition_epoch += 1
-            return True
-        return False
+        if not self.kraft or b not in self.isr:
+            return False
+        if len(self.isr) == 1 and not self.elr_enabled:
+            return False
+        isr = tuple(r for r in self.isr if r != b)
+        if self.elr_enabled and len(isr) < self.min_isr and b not in self.elr:
+            self.elr = tuple(sorted(self.elr + (b,)))
+        self.isr = isr
+        self.partition_epoch += 1
+        return True
+
+    def current_state(self, b: int) -> LeaderAndIsr:
+        """The partition state as broker b would take it from the controller now."""
+        return LeaderAndIsr(b, self.leader_epoch, self.leader, self.isr, self.partition_epoch)
 
     def broker_registered(self, b: int, *, unclean_shutdown: bool) -> LeaderAndIsr:
         """A restarted broker registers; KIP-966: after an unclean shutdown it leaves the
@@ -99,17 +116,17 @@ class Controller:
         self._next_broker_epoch += 1
         if self.elr_enabled and unclean_shutdown and b in self.elr:
             self.elr = tuple(r for r in self.elr if r != b)
-        return LeaderAndIsr(b, self.leader_epoch, self.leader, self.isr, self.partition_epoch)
+        return self.current_state(b)
 
     # ------------------------------------------------------------------ ISR changes
     def alter_partition(self, req: AlterPartition) -> AlterPartitionResponse:
         """Handle a leader's ISR change (ReplicationControlManager.alterPartition / the
         zkVersion-conditional write): taken only from the leader of the current epoch, made
-        against the current partition epoch, and (KIP-841/903) adding only replicas that are
-        registered, unfenced and still in the broker epoch the leader saw. On success the
-        ISR is the proposal and the ELR follows it (KIP-966): a replica that leaves while
-        the ISR is below min ISR joins the ELR, one that (re)joins leaves it, and the ELR is
-        cleared once the ISR is back at min ISR."""
+        against the current partition epoch, and (KIP-841/903) naming only replicas that
+        are registered, unfenced and - where the leader knew it - still in the broker epoch
+        the leader saw. On success the ISR is the proposal and the ELR follows it (KIP-966):
+        a replica that leaves while the ISR is below min ISR joins the ELR, one that
+        (re)joins leaves it, and the ELR is cleared once the ISR is back at min ISR."""
 
         def reject(error: str) -> AlterPartitionResponse:
             return AlterPartitionResponse(False, error, self.isr, self.partition_epoch)
@@ -121,8 +138,8 @@ class Controller:
         if req.partition_epoch != self.partition_epoch:
             return reject(m.INVALID_UPDATE_VERSION)
         if self.check_replica_eligibility:
-            for b, broker_epoch in req.added_broker_epochs:
-                if not self.alive[b] or self.broker_epochs[b] != broker_epoch:
+            for b, broker_epoch in req.isr_broker_epochs:
+                if not self.alive[b] or broker_epoch not in (-1, self.broker_epochs[b]):
                     return reject(m.INELIGIBLE_REPLICA)
         isr = tuple(sorted(req.new_isr))
         elr = {r for r in self.elr if r not in isr}

@@ -63,9 +63,11 @@ class AlterPartition(NamedTuple):
     leader_epoch: int
     partition_epoch: int  # the partition state the leader's ISR came from
     new_isr: tuple[int, ...]
-    # KIP-903: (broker, broker epoch) of each replica the change adds, as the leader saw it
-    # in that replica's fetch requests
-    added_broker_epochs: tuple[tuple[int, int], ...]
+    # KIP-903 (NewIsrWithEpochs): (broker, broker epoch) of every member of new_isr - the
+    # leader's own, and each follower's as its fetch requests carried it (-1: no fetch of
+    # that follower seen in this leader epoch; the controller then checks only that it is
+    # registered and unfenced)
+    isr_broker_epochs: tuple[tuple[int, int], ...]
 
 
 class AlterPartitionResponse(NamedTuple):

@@ -288,7 +288,8 @@ class Broker:
         return not (self.s.join_at_epoch_start and leo < self.epoch_start_offset)
 
     def learn_isr(self, isr: tuple[int, ...], partition_epoch: int) -> None:
-        """An ISR change the controller made on its own (KIP-966 fencing) reaches this broker."""
+        """An ISR change the controller made on its own (KRaft fencing) reaches this broker,
+        which already holds the leader epoch it belongs to; as leader it moves its HW."""
         self.isr = tuple(isr)
         self.partition_epoch = partition_epoch
         if self.is_leader:
@@ -301,12 +302,14 @@ class Broker:
         one is pending)."""
         return self.is_leader and self.pending_isr is None
 
-    def propose_isr(self, new_isr, added: tuple[int, ...] = ()) -> m.AlterPartition:
+    def propose_isr(self, new_isr) -> m.AlterPartition:
         """Send the controller an ISR change and enter the pending state; the HW is computed
-        over the maximal ISR (both the old and the new members) until the answer."""
+        over the maximal ISR (both the old and the new members) until the answer. Every
+        member goes with its broker epoch (KIP-903): this broker's own, a follower's as its
+        fetches carried it."""
         new_isr = tuple(sorted(new_isr))
-        req = m.AlterPartition(self.id, self.leader_epoch, self.partition_epoch, new_isr,
-                               tuple((r, self.follower_broker_epochs[r]) for r in added))
+        epochs = tuple((r, self.broker_epoch if r == self.id else self.follower_broker_epochs[r]) for r in new_isr)
+        req = m.AlterPartition(self.id, self.leader_epoch, self.partition_epoch, new_isr, epochs)
         hw_isr = tuple(sorted(set(self.isr) | set(new_isr))) if self.s.maximal_isr else new_isr
         self.pending_isr = PendingIsrChange(req, hw_isr)
         self.maybe_advance_hw()
@@ -318,7 +321,7 @@ class Broker:
 
     def propose_expand(self, follower: int) -> m.AlterPartition:
         """Partition.maybeExpandIsr: a caught-up follower back into the ISR."""
-        return self.propose_isr(self.isr + (follower,), (follower,))
+        return self.propose_isr(self.isr + (follower,))
 
     def handle_alter_partition_response(self, req: m.AlterPartition, resp: m.AlterPartitionResponse) -> None:
         """The controller's answer: the pending state ends; on success the committed ISR is

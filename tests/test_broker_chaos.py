@@ -41,6 +41,7 @@ CHAOS_CONFIGS = {
                                      {"max_lost_messages": 2, "max_attempts": 3}),
     "0.10": ([("acks", "all")], "0.10", {"max_power_losses": 1}),
     "2.1-unclean": ([("unclean.leader.election.enable", "true")], "2.1", {"max_power_losses": 1}),
+    "4.0-kraft-min-isr-2": ([("min.insync.replicas", "2")], "4.0", {"max_power_losses": 1}),
     "3.7-batches": ([("records.per.batch", "2"), ("min.insync.replicas", "2")], "3.7", {"max_lost_messages": 1}),
 }
 

@@ -128,7 +128,11 @@ def test_a_caught_up_follower_is_proposed_back_and_counts_at_once(tmp_path):
     c, o = run.c, run.obs()
     assert o.isr == (0, 1) and o.replicas[0].isr == (0, 1)
     req = c.alter_partitions[0]
-    assert req.new_isr == (0, 1, 2) and req.added_broker_epochs == ((2, c.nodes[2].broker_epoch),)
+    # KIP-903: every member with its broker epoch - the leader's own, the followers' as
+    # their fetches carried them
+    assert req.new_isr == (0, 1, 2)
+    assert req.isr_broker_epochs == tuple((b, c.nodes[b].broker_epoch) for b in (0, 1, 2))
+    assert len({e for _, e in req.isr_broker_epochs}) == 3
     assert c.nodes[0].hw_isr == (0, 1, 2)
     run.do(("controller_alter_partition", 0))
     assert run.obs().isr == (0, 1, 2) and run.obs().replicas[0].isr == (0, 1, 2)
@@ -145,9 +149,9 @@ def test_kip903_a_replica_that_restarted_since_the_proposal_is_not_added(tmp_pat
     cfg = config([("min.insync.replicas", "2")], version, rules, max_records=1, max_isr_shrinks=1,
                  max_power_losses=1)
     run = Lockstep(cfg, tmp_path).do(*EXPAND_2)
-    seen = run.c.alter_partitions[0].added_broker_epochs
+    seen = dict(run.c.alter_partitions[0].isr_broker_epochs)[2]
     run.do(("power_loss", 2), ("restart", 2))
-    assert run.c.controller.broker_epochs[2] != seen[0][1]
+    assert run.c.controller.broker_epochs[2] != seen
     run.do(("controller_alter_partition", 0))
     o = run.obs()
     assert run.answers[-1].accepted is accepted
@@ -263,3 +267,145 @@ def test_a_fetch_that_only_leaves_the_truncating_state_is_a_step(tmp_path):
             run.do(("follower_fetch", 2))
             assert run.obs() == before and not run.c.nodes[2].fetcher_truncating
             assert ("follower_fetch", 2) not in run.c.enabled_actions()
+
+
+# ------------------------------------------- the controller's own ISR changes (fencing)
+@pytest.mark.parametrize("version,fenced", [("3.9", False), ("4.0", True), ("4.1", True)])
+def test_kraft_fences_a_dead_follower_out_of_the_isr(tmp_path, version, fenced):
+    """Follower 2 (which has nothing) dies. The KRaft controller (4.0; with or without
+    KIP-966) takes it out of the ISR, the leader takes the change and commits record 1 at
+    once; with ZooKeeper (3.9) the ISR keeps it until the leader shrinks it."""
+    cfg = config([], version, max_records=1, max_crashes=1)
+    run = Lockstep(cfg, tmp_path).do(*LAGGING_2)
+    pe = run.c.controller.partition_epoch
+    run.do(("crash", 2))
+    o = run.obs()
+    if fenced:
+        assert o.isr == (0, 1) and o.replicas[0].isr == (0, 1)
+        assert run.c.controller.partition_epoch == pe + 1 == run.c.nodes[0].partition_epoch
+        assert o.replicas[0].high_watermark == 1 and o.committed_log == (1,)
+        assert ("producer_receive", 0, 1) in run.c.enabled_actions()
+        assert not any(a[0] == "leader_shrink_isr" for a in run.c.enabled_actions())
+    else:
+        assert o.isr == (0, 1, 2) and o.replicas[0].isr == (0, 1, 2)
+        assert run.c.controller.partition_epoch == pe
+        assert o.replicas[0].high_watermark == 0 and o.committed_log == ()
+        run.do(("leader_shrink_isr", 0, 2), ("controller_alter_partition", 0), ("producer_receive", 0, 1))
+        assert run.obs().isr == (0, 1) and run.obs().committed_log == (1,)
+
+
+@pytest.mark.parametrize("version", ["3.9", "4.0", "4.1"])
+def test_the_last_isr_member_stays_unless_kip966(tmp_path, version):
+    """Replication factor 2: leader 0 dies, broker 1 takes over and dies too. KRaft without
+    KIP-966 keeps broker 1 as the ISR's last member, so once restarted it is elected again;
+    with KIP-966 it leaves into the ELR - and, a crash being an unclean shutdown, leaves
+    the ELR when it registers again: the partition stays offline."""
+    cfg = config([("replication.factor", "2")], version, max_records=1, max_crashes=2, max_elections=1)
+    run = Lockstep(cfg, tmp_path).do(("crash", 0))
+    assert run.obs().isr == ((0, 1) if version == "3.9" else (1,))
+    run.do(("controller_elect", 1, "failover"), ("broker_learn", 1, 1), ("crash", 1))
+    o = run.obs()
+    kip966 = version == "4.1"
+    assert (o.leader, o.isr, o.elr) == ((-1, (), (1,)) if kip966 else (-1, (1,), ()))
+    run.do(("restart", 1))
+    o = run.obs()
+    elections = [a for a in run.c.enabled_actions() if a[0] == "controller_elect"]
+    if kip966:
+        assert (o.isr, o.elr) == ((), ()) and elections == []
+    else:
+        assert elections == [("controller_elect", 1, "failover")]
+        run.do(("controller_elect", 1, "failover"))
+        assert run.obs().isr == (1,)
+
+
+# Broker 2 has record 1 but leader 0 has not seen its fetch; broker 1 dies; leadership
+# moves to 2 (a rebalance), and before broker 2 learns it, broker 0 dies.
+MOVE_THEN_FENCE = [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1), ("follower_fetch", 2), ("crash", 1),
+                   ("controller_elect", 2, "rebalance"), ("crash", 0)]
+
+
+@pytest.mark.parametrize("version", ["4.0", "4.1"])
+def test_fencing_is_ordered_after_the_leader_change_it_follows(tmp_path, version):
+    """The controller fences broker 0 while broker 2 has not taken epoch 1 yet: broker 2,
+    still a follower of epoch 0, does not take the new ISR in place (nor compute a leader's
+    HW); its queued update for epoch 1 carries the ISR without broker 0, so when it takes
+    leadership it commits record 1 at once."""
+    cfg = config([], version, max_records=1, max_crashes=2, max_elections=1)
+    run = Lockstep(cfg, tmp_path).do(*MOVE_THEN_FENCE)
+    c, o = run.c, run.obs()
+    ctrl = c.controller
+    assert (o.leader, o.leader_epoch, o.isr) == (2, 1, (2,))
+    r2 = o.replicas[2]
+    assert (r2.leader, r2.leader_epoch, r2.isr, r2.high_watermark) == (0, 0, (0, 1, 2), 0)
+    assert o.committed_log == ()
+    # the one update on its way is epoch 1's, with the newest partition state
+    assert c.controller_messages == [m.LeaderAndIsr(2, 1, 2, (2,), ctrl.partition_epoch)]
+    run.do(("broker_learn", 2, 1))
+    o = run.obs()
+    assert o.replicas[2].isr == (2,) and o.replicas[2].high_watermark == 1 and o.committed_log == (1,)
+    assert c.nodes[2].partition_epoch == ctrl.partition_epoch
+    assert c.controller_messages == []
+
+
+def test_zookeeper_mode_leaves_the_dead_to_the_leader(tmp_path):
+    """The same schedule with ZooKeeper (3.9): the ISR keeps the dead brokers, broker 2 leads
+    epoch 1 with them in its ISR and commits only once it has shrunk them out."""
+    cfg = config([], "3.9", max_records=1, max_crashes=2, max_elections=1)
+    run = Lockstep(cfg, tmp_path).do(*MOVE_THEN_FENCE, ("broker_learn", 2, 1))
+    o = run.obs()
+    assert o.isr == (0, 1, 2) and o.replicas[2].isr == (0, 1, 2) and o.replicas[2].high_watermark == 0
+    run.do(("leader_shrink_isr", 2, 0), ("controller_alter_partition", 2))
+    assert run.obs().replicas[2].high_watermark == 0
+    run.do(("leader_shrink_isr", 2, 1), ("controller_alter_partition", 2))
+    o = run.obs()
+    assert o.isr == (2,) and o.replicas[2].high_watermark == 1 and o.committed_log == (1,)
+
+
+def test_fencing_supersedes_a_pending_isr_change(tmp_path):
+    """Leader 0 proposes to drop lagging follower 2; before the controller handles it,
+    broker 1 dies and is fenced. The leader takes that ISR in place (its HW still over the
+    maximal ISR, which holds broker 2); its proposal was made against the older partition
+    state and is refused - and it may propose again against the new one."""
+    cfg = config([], "4.0", max_records=1, max_crashes=1, max_isr_shrinks=2)
+    run = Lockstep(cfg, tmp_path).do(*LAGGING_2, ("leader_shrink_isr", 0, 2), ("crash", 1))
+    c, o = run.c, run.obs()
+    assert o.isr == (0, 2) and o.replicas[0].isr == (0, 2)
+    assert c.nodes[0].pending_isr is not None and o.replicas[0].high_watermark == 0
+    run.do(("controller_alter_partition", 0))
+    assert run.answers[-1].error == m.INVALID_UPDATE_VERSION
+    assert run.obs().isr == (0, 2) and c.nodes[0].pending_isr is None
+    run.do(("leader_shrink_isr", 0, 2), ("controller_alter_partition", 0))
+    assert run.answers[-1].accepted and run.obs().isr == (0,)
+    assert run.obs().replicas[0].high_watermark == 1
+
+
+# ------------------------------------------------- KIP-841/903 over the whole new ISR
+@pytest.mark.parametrize("check", [True, False])
+def test_kip903_every_member_of_the_new_isr_is_checked(check):
+    """Not only the replicas a change adds: a member that stays in the ISR but registered
+    again since the leader saw its fetch (stale broker epoch), or that is fenced, makes the
+    controller refuse the change (KIP-841/903); a member whose broker epoch the leader does
+    not know (-1) is checked for being registered and unfenced only. (The controller is
+    built without KRaft fencing so that a fenced broker can stay in its ISR: with it, the
+    fencing would take the broker out first.)"""
+    from ackcheck.broker.controller import Controller
+
+    ctrl = Controller(3, min_isr=1, unclean_enabled=False, elr_enabled=False, check_replica_eligibility=check)
+
+    def drop_2(epoch_of_1):
+        return ctrl.alter_partition(m.AlterPartition(0, ctrl.leader_epoch, ctrl.partition_epoch, (0, 1),
+                                                     ((0, ctrl.broker_epochs[0]), (1, epoch_of_1))))
+
+    old = ctrl.broker_epochs[1]
+    assert not ctrl.broker_failed(1) and ctrl.isr == (0, 1, 2)
+    r = drop_2(-1)  # broker 1 is fenced
+    assert r.accepted is not check
+    if not check:
+        return
+    assert r.error == m.INELIGIBLE_REPLICA and ctrl.isr == (0, 1, 2)
+    ctrl.broker_registered(1, unclean_shutdown=False)
+    assert ctrl.broker_epochs[1] != old
+    r = drop_2(old)  # registered again since the leader saw it
+    assert r.error == m.INELIGIBLE_REPLICA and ctrl.isr == (0, 1, 2)
+    r = drop_2(ctrl.broker_epochs[1])
+    assert r.accepted and ctrl.isr == (0, 1)

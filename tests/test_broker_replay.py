@@ -180,6 +180,11 @@ WALKS = {
                                   max_crashes=3, max_elections=2, max_power_losses=1, max_isr_shrinks=2),
     "maximal-isr-off": config([("min.insync.replicas", "2")], None, ["maximal_isr=off"], max_records=3,
                               max_crashes=3, max_elections=2, max_power_losses=1, max_isr_shrinks=3),
+    # KRaft without KIP-966: the controller fences the dead out of the ISR but its last member
+    "4.0-kraft-min-isr-2": config([("min.insync.replicas", "2")], "4.0", max_records=3, max_crashes=4,
+                                  max_elections=2, max_power_losses=1, max_isr_shrinks=2),
+    "4.0-kraft-rf2": config([("replication.factor", "2")], "4.0", max_records=3, max_crashes=3, max_elections=2,
+                            max_power_losses=1, max_isr_shrinks=1),
     "4.1-without-kip903": config([("min.insync.replicas", "2")], None, ["fenced_replicas_not_in_isr=off"],
                                  max_records=3, max_crashes=3, max_elections=2, max_power_losses=2,
                                  max_isr_shrinks=3),
