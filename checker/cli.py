@@ -104,12 +104,15 @@ def main_check(argv: list[str]) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object (DESIGN.md contract)")
     p.add_argument("--trace-out", metavar="FILE", help="write the counterexample trace to FILE")
     p.add_argument("--full", action="store_true", help="print the full trace, not the summary")
+    p.add_argument("--symmetry", choices=("on", "off"), default="on",
+                   help="skip states that are renamings of explored ones (brokers are interchangeable); "
+                        "'distinct' then counts classes (default on)")
     args = p.parse_args(argv)
     config = config_from_args(args)
     if not args.json:
         for note in config.notes:
             print(f"note: {note}", file=sys.stderr)
-    result = run_check(config, args.invariant, progress=not args.json)
+    result = run_check(config, args.invariant, progress=not args.json, symmetry=args.symmetry == "on")
     if args.trace_out and result.trace is not None:
         try:
             result.trace.write(args.trace_out)

@@ -15,7 +15,8 @@ from ackcheck.traces.settings import Config, ConfigError, config_from_dict
 
 
 def model_for(config: Config, invariants: list[Invariant]) -> Model:
-    return Model(config, consumer=any(inv.needs_consumer for inv in invariants))
+    return Model(config, consumer=any(inv.needs_consumer for inv in invariants),
+                 ghosts={g for inv in invariants for g in inv.ghosts})
 
 
 def check_invariant_ids(ids: list[str] | None) -> None:
@@ -26,14 +27,16 @@ def check_invariant_ids(ids: list[str] | None) -> None:
             raise ConfigError(f"--invariant {i}: unknown invariant{suggest(i, BY_ID)} (see `ackcheck invariants`)")
 
 
-def run_check(config: Config, invariant_ids: list[str] | None = None, *, progress: bool = False) -> Result:
-    """Exhaustive BFS of `config` within its bounds, checking the selected invariants."""
+def run_check(config: Config, invariant_ids: list[str] | None = None, *, progress: bool = False,
+              symmetry: bool = True) -> Result:
+    """Exhaustive BFS of `config` within its bounds, checking the selected invariants
+    (with broker symmetry reduction unless `symmetry=False`)."""
     check_invariant_ids(invariant_ids)
     invs = select(invariant_ids, config)
     model = model_for(config, invs)
     if not progress:
-        return explore(model, invs)
-    return _with_progress(lambda cb: explore(model, invs, progress=cb))
+        return explore(model, invs, symmetry=symmetry)
+    return _with_progress(lambda cb: explore(model, invs, progress=cb, symmetry=symmetry))
 
 
 def _with_progress(fn):

@@ -7,7 +7,9 @@ revisit costs one hash and no deep comparison. Two distinct states share a finge
 with probability about n^2 / 2^64 (below 1e-7 for a million states); the run would then
 skip one of them. With `symmetry=True` the fingerprint is that of the state's canonical
 form under broker renaming (model/symmetry.py), so renamings of an explored state are
-skipped too. A trace is the chain of actions from the initial state, replayed through the
+skipped too; and the fingerprint is taken of `Model.abstract(state)`, which forgets
+what can no longer matter (a follower's ISR view, flushed offsets once no power loss is
+left, ghosts no selected invariant reads). A trace is the chain of actions from the initial state, replayed through the
 model. States are tuples of ints, so their hashes are the same in every process
 (PYTHONHASHSEED only salts str/bytes). Successors come in the model's fixed order, so a
 run is deterministic: same config and bounds -> same counts, same trace.
@@ -115,7 +117,8 @@ def explore(
     explored_init = init
     if symmetry:
         explored_init, init_pos = canonical_with(init)
-    init_key = hash(explored_init)
+    abstract = model.abstract
+    init_key = hash(abstract(explored_init))
     visited: dict[int, tuple[int, tuple, tuple | None] | None] = {init_key: None}
     stats.distinct_states = 1
     v = judge.initial(init)
@@ -141,7 +144,7 @@ def explore(
                 break
             nxt_frontier = []
             for s in frontier:
-                s_key = hash(s)
+                s_key = hash(abstract(s))
                 for action, raw in successors(s):
                     stats.transitions += 1
                     n = len(visited)
@@ -151,7 +154,7 @@ def explore(
                         t, pos = canonical_with(raw)
                     else:
                         t, pos = raw, None
-                    t_key = hash(t)
+                    t_key = hash(abstract(t))
                     visited.setdefault(t_key, (s_key, action, pos))  # one hash: insert if new
                     if len(visited) == n:
                         if step_checks:

@@ -30,6 +30,9 @@ class Invariant:
     check: Check  # state: check(obs, config); step: check(prev, obs, config)
     step: bool = False
     needs_consumer: bool = False
+    # ghost fields of the state only this invariant reads (the explorer forgets them in
+    # its seen-set key when no selected invariant needs them)
+    ghosts: tuple[str, ...] = ()
     applies: Callable[[Config], bool] = lambda c: True
 
 
@@ -267,6 +270,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         "A clean election picks from the ISR, and every ISR member had fetched past the HW; only "
         "unclean election, data lost with the page cache, or bad truncation elect a leader missing data.",
         leader_completeness,
+        ghosts=("committed_log",),
     ),
     Invariant(
         "read-durability",
@@ -303,6 +307,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         "of success when the ISR shrank below min.insync.replicas.",
         min_isr_at_ack,
         step=True,
+        ghosts=("ack_isr_sizes",),
         applies=lambda c: c.acks == "all",
     ),
     Invariant(

@@ -77,7 +77,7 @@ def _add_responses(responses: tuple, new: tuple) -> tuple:
 class Model:
     """Init state, enabled actions, next state. Properties live in invariants/."""
 
-    def __init__(self, config: Config, *, consumer: bool = True):
+    def __init__(self, config: Config, *, consumer: bool = True, ghosts=None):
         self.config = config
         self.rf = config.replication_factor
         self.brokers = tuple(range(self.rf))
@@ -109,6 +109,12 @@ class Model:
         # the consumer's actions can be left out when no selected invariant looks at it
         self.with_consumer = consumer
         self.unknown_leos = (-1,) * self.rf
+        # ghost fields some invariant reads (None: all); see abstract()
+        ghosts = {"committed_log", "ack_isr_sizes"} if ghosts is None else set(ghosts)
+        self.forget_committed_log = "committed_log" not in ghosts
+        self.forget_ack_isr_sizes = "ack_isr_sizes" not in ghosts
+        self.no_ack_sizes = (-1,) * config.bounds.max_records
+        self.zero_offsets = (0,) * self.rf
 
     # ------------------------------------------------------------------ model interface
     def init(self) -> State:
@@ -125,6 +131,37 @@ class Model:
         yield from self._fault_actions(s)
         if self.with_consumer:
             yield from self._consumer_actions(s)
+
+    def abstract(self, s: State) -> State:
+        """The state with what can no longer matter forgotten: the explorer's seen-set key.
+
+        Two states with the same abstraction have the same futures and the same verdicts,
+        so exploring one of them is enough:
+        - flushed offsets and recovery points only decide what a power loss keeps: once the
+          power-loss budget is spent they are forgotten;
+        - ghost history read only by invariants not being checked (committed_log for
+          leader-completeness, ack_isr_sizes for min-isr-at-ack) is forgotten.
+        The states themselves (and traces) keep every field.
+        """
+        reps = s[0]
+        power_done = s.power_losses >= self.bounds.max_power_losses
+        new_reps = None
+        if power_done:
+            for b, r in enumerate(reps):
+                if r[4]:
+                    if new_reps is None:
+                        new_reps = list(reps)
+                    new_reps[b] = r._replace(flushed_offset=0)
+        changes = {}
+        if new_reps is not None:
+            changes["replicas"] = tuple(new_reps)
+        if power_done and s.recovery_points != self.zero_offsets:
+            changes["recovery_points"] = self.zero_offsets
+        if self.forget_committed_log and s.committed_log:
+            changes["committed_log"] = ()
+        if self.forget_ack_isr_sizes and s.ack_isr_sizes != self.no_ack_sizes:
+            changes["ack_isr_sizes"] = self.no_ack_sizes
+        return s._replace(**changes) if changes else s
 
     def actions(self, s: State) -> list[Action]:
         return [a for a, _ in self.successors(s)]
@@ -555,17 +592,25 @@ class Model:
             hw, flushed = min(hw, leo), min(flushed, leo)
             s = self._clamp_recovery_point(s, r, leo)
         changed = log is not rep.log or truncating
-        if lrep.follower_leos[r] != leo:
+        # the leader keeps r's fetch offset while r is in its ISR (committed, proposed or
+        # maximal): only those count for the HW. For other followers it is only compared
+        # with the HW on this fetch (Kafka keeps it, but nothing reads it before the next
+        # fetch replaces it, so the model forgets it and fewer states differ)
+        if lrep.follower_leos[r] != leo and r in self._leo_keepers(s, ldr):
             lrep = lrep._replace(follower_leos=_put(lrep.follower_leos, r, leo))
             s = s._replace(replicas=_put(s.replicas, ldr, lrep))
             s = self._advance_hw(s, ldr)
-            # Partition.updateFollowerFetchState -> maybeExpandIsr: the fetch itself lets a
-            # caught-up follower back into the ISR (done with r's fetch offset, before r
-            # appends this response's data): the leader proposes the expansion
             lrep = s.replicas[ldr]
-            if (r not in lrep.isr and not self._isr_change_pending(s, ldr)
-                    and self._caught_up(s, ldr, r)):
-                s = self.leader_expand_isr(s, ldr, r)
+            changed = True
+        # Partition.updateFollowerFetchState -> maybeExpandIsr, on every fetch: a caught-up
+        # follower is proposed back into the ISR (judged on r's fetch offset, before r
+        # appends this response's data)
+        if (r not in lrep.isr and not self._isr_change_pending(s, ldr)
+                and self._caught_up(s, ldr, r, leo)):
+            s = self.leader_expand_isr(s, ldr, r)
+            lrep = s.replicas[ldr]._replace(follower_leos=_put(s.replicas[ldr].follower_leos, r, leo))
+            s = s._replace(replicas=_put(s.replicas, ldr, lrep))
+            s = self._advance_hw(s, ldr)
             lrep = s.replicas[ldr]
             changed = True
         if leo < lrep.log_end_offset:
@@ -591,7 +636,26 @@ class Model:
         rep = s.replicas[ldr]
         return rep.alive and rep.leader == ldr and not self._isr_change_pending(s, ldr)
 
-    def _caught_up(self, s: State, ldr: int, f: int) -> bool:
+    def _leo_keepers(self, s: State, ldr: int) -> tuple[int, ...]:
+        """The followers whose fetch offsets leader ldr keeps: its ISR and any replica in
+        its pending ISR change."""
+        keep = s.replicas[ldr].isr
+        for c in s.isr_changes:
+            if c[0] == ldr:
+                keep = keep + c[3] + c[4]
+        return keep
+
+    def _trim_leos(self, s: State, ldr: int) -> State:
+        """Forget the fetch offsets of followers that left ldr's ISR (see follower_fetch)."""
+        rep = s.replicas[ldr]
+        keep = self._leo_keepers(s, ldr)
+        leos = rep.follower_leos
+        if any(x >= 0 and m != ldr and m not in keep for m, x in enumerate(leos)):
+            leos = tuple(x if m == ldr or m in keep else -1 for m, x in enumerate(leos))
+            s = s._replace(replicas=_put(s.replicas, ldr, rep._replace(follower_leos=leos)))
+        return s
+
+    def _caught_up(self, s: State, ldr: int, f: int, leo: int) -> bool:
         rep, frep = s.replicas[ldr], s.replicas[f]
         if not frep.alive or frep.leader != ldr:
             return False
@@ -599,7 +663,6 @@ class Model:
         # leader cannot tell which epoch a fetching follower is in
         if self.fenced_epoch and frep.leader_epoch != rep.leader_epoch:
             return False
-        leo = rep.follower_leos[f]
         if leo < rep.high_watermark:
             return False
         if self.join_at_epoch_start:  # KAFKA-7128: and past the start of the leader's epoch
@@ -664,7 +727,7 @@ class Model:
                 s = s._replace(replicas=_put(s.replicas, ldr, rep._replace(isr=proposed)))
         rep = s.replicas[ldr]
         if rep.alive and rep.leader == ldr:
-            s = self._advance_hw(s, ldr)
+            s = self._advance_hw(self._trim_leos(s, ldr), ldr)
         return s
 
     def _elr_after(self, isr, elr):
@@ -721,8 +784,9 @@ class Model:
             rep = rep._replace(log=log, log_end_offset=leo, flushed_offset=min(rep.flushed_offset, leo),
                                high_watermark=min(rep.high_watermark, leo))
             s = self._clamp_recovery_point(s, b, leo)
-        # a follower keeps no view of other replicas' LEOs (only a leader tracks them)
-        rep = rep._replace(leader_epoch=epoch, leader=ldr, isr=isr, follower_leos=self.unknown_leos)
+        # a follower keeps no view of the ISR or of other replicas' LEOs (only a leader uses
+        # them, and a broker that becomes leader takes both afresh)
+        rep = rep._replace(leader_epoch=epoch, leader=ldr, isr=(), follower_leos=self.unknown_leos)
         s = s._replace(replicas=_put(s.replicas, b, rep))
         if was_leader and s.purgatory:
             failed = [p for p in s.purgatory if p[0] == b]
@@ -822,6 +886,7 @@ class Model:
     #          min ISR); see _controller_remove_dead.
     def crash(self, s: State, b: int, *, power_loss: bool) -> State:
         rep = s.replicas[b]
+        was_alive = rep.alive
         if power_loss:
             log, leo = truncation.cut(rep.log, rep.flushed_offset)
             rep = rep._replace(log=log, log_end_offset=leo, flushed_offset=leo,
@@ -829,7 +894,7 @@ class Model:
             s = self._clamp_recovery_point(s, b, leo)
         # A dead broker's memory (known leader and epoch, its view of follower LEOs) is
         # gone: reset it now, so states that differ only in forgotten memory coincide.
-        rep = rep._replace(alive=False, leader=-1, leader_epoch=-1, follower_leos=self.unknown_leos)
+        rep = rep._replace(alive=False, leader=-1, leader_epoch=-1, follower_leos=self.unknown_leos, isr=())
         old_requests, old_purgatory = s.requests, s.purgatory
         requests = tuple(q for q in s.requests if q[2] != b)
         s = s._replace(
@@ -855,7 +920,8 @@ class Model:
             s = self._break_connection(s, b, old_requests, old_purgatory)
         if s.leader == b:
             s = s._replace(leader=-1)
-        if self.kraft and b in s.isr and (self.elr_enabled or len(s.isr) > 1):
+        # (a host that loses power while its broker is already down sends nothing new)
+        if self.kraft and was_alive and b in s.isr and (self.elr_enabled or len(s.isr) > 1):
             s = self._controller_remove_dead(s, b)
         return s
 
@@ -887,7 +953,7 @@ class Model:
             if lrep.leader_epoch == epoch:
                 s = s._replace(replicas=_put(s.replicas, s.leader, lrep._replace(isr=isr)))
                 if lrep.leader == s.leader:  # only a broker acting as leader moves its HW
-                    s = self._advance_hw(s, s.leader)
+                    s = self._advance_hw(self._trim_leos(s, s.leader), s.leader)
         return s
 
     def _isr_changes_after_crash(self, changes, b: int):

@@ -168,7 +168,8 @@ def initial_state(config: Config) -> State:
     rf = config.replication_factor
     isr = tuple(range(rf))
     reps = tuple(
-        Replica(True, (), 0, 0, 0, 0, 0, (0,) * rf if b == 0 else (-1,) * rf, isr) for b in range(rf)
+        Replica(True, (), 0, 0, 0, 0, 0, (0,) * rf if b == 0 else (-1,) * rf, isr if b == 0 else ())
+        for b in range(rf)
     )
     nb = len(batch_records(config))
     return State(

@@ -29,8 +29,9 @@ def _order(s: State) -> list[int] | None:
     ldr = s[1]
     sigs = []
     for b, r in enumerate(reps):
-        # alive, leader epoch, LEO, HW, flushed, log, acting as leader, controller's leader
-        sigs.append((r[0], r[5], r[2], r[3], r[4], r[1], r[6] == b, b == ldr, b))
+        # alive, leader epoch, LEO, HW, log, acting as leader, controller's leader (nothing
+        # Model.abstract may forget, so a state and its abstraction sort alike)
+        sigs.append((r[0], r[5], r[2], r[3], r[1], r[6] == b, b == ldr, b))
     prev = sigs[0]
     for sig in sigs[1:]:
         if sig[:-1] < prev[:-1]:

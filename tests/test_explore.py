@@ -56,3 +56,63 @@ def test_unclean_election_loses_committed_data_clean_does_not():
                                  "unclean.leader.election.enable": "true"}, **bounds), ids)
     assert bad.violation is not None
     assert any(a == ("controller_elect", a[1], "unclean") for a in bad.trace.actions)
+
+
+# ------------------------------------------------------------------ broker symmetry
+@pytest.mark.parametrize("props,version,rules,bounds,inv", [
+    ({"acks": "1"}, None, (), {}, "acked-write-survives"),
+    ({"acks": "all", "min.insync.replicas": "1"}, None, (), {"max_power_losses": 1}, "acked-write-survives"),
+    ({"acks": "all", "replication.factor": "2", "min.insync.replicas": "1"}, "0.10", (), {"max_crashes": 2},
+     "acked-write-survives"),
+    ({"acks": "1"}, "2.1", ("fenced_leader_epoch=off",),
+     {"max_records": 2, "max_crashes": 0, "max_elections": 2, "max_isr_shrinks": 0, "max_attempts": 1},
+     "committed-prefix-agreement"),
+])
+def test_symmetry_keeps_verdicts_and_shortest_lengths(props, version, rules, bounds, inv):
+    cfg = make_config(props, version=version, rules=rules, **bounds)
+    plain = run_check(cfg, [inv], symmetry=False)
+    reduced = run_check(cfg, [inv], symmetry=True)
+    assert plain.violation is not None and reduced.violation is not None
+    assert plain.violation[0] == reduced.violation[0] == inv
+    assert len(plain.trace.actions) == len(reduced.trace.actions)  # still a shortest trace
+    assert reduced.stats.distinct_states <= plain.stats.distinct_states
+    # the reduced run's trace names real brokers: it replays on the model to the violation
+    assert replay_on_model(reduced.trace).violation[0] == inv
+
+
+def test_symmetry_halves_a_holding_run_with_the_same_verdict():
+    cfg = make_config({"acks": "all", "min.insync.replicas": "2"}, max_crashes=1)
+    plain = run_check(cfg, ["acked-write-survives"], symmetry=False)
+    reduced = run_check(cfg, ["acked-write-survives"], symmetry=True)
+    assert plain.verdict == reduced.verdict == "holds"
+    assert reduced.stats.distinct_states * 1.5 < plain.stats.distinct_states
+
+
+def test_canonical_form_is_a_renaming_and_is_sorted():
+    import itertools
+    import random
+
+    from ackcheck.model.protocol import Model
+    from ackcheck.model.symmetry import _order, canonical_with, permute
+
+    m = Model(make_config({"acks": "all", "min.insync.replicas": "2"}, max_crashes=2, max_power_losses=1,
+                          max_elections=1))
+    rnd = random.Random(7)
+    checked = 0
+    for _ in range(40):
+        s = m.init()
+        for _ in range(25):
+            succ = list(m.successors(s))
+            if not succ:
+                break
+            s = rnd.choice(succ)[1]
+            c, pos = canonical_with(s)
+            assert _order(c) is None
+            if pos is not None:
+                assert permute(s, pos) == c
+            # every renaming of s has a canonical form that is a renaming of s too
+            renamings = {permute(s, p) for p in itertools.permutations(range(3))}
+            for r in list(renamings):
+                assert canonical_with(r)[0] in renamings
+            checked += 1
+    assert checked > 500

@@ -122,8 +122,94 @@ def test_stale_controller_message_is_ignored():
     s = run(m, [("controller_elect", 1, "rebalance"), ("controller_elect", 2, "rebalance"),
                 ("broker_learn", 0, 2)])
     assert s.replicas[0].leader == 2 and s.replicas[0].leader_epoch == 2
-    s = m.step(s, ("broker_learn", 0, 1))  # epoch 1 arrives late: ignored
-    assert s.replicas[0].leader == 2 and s.replicas[0].leader_epoch == 2
+    # epoch 1 would be ignored: it left the network when epoch 2 was taken
+    assert ("broker_learn", 0, 1) not in m.actions(s)
+    assert all(msg[0] != 0 for msg in s.controller_messages)
+    assert ("broker_learn", 1, 1) in m.actions(s)  # other brokers still have theirs
+
+
+# ---------------------------------------------------------------- ISR changes (KIP-497)
+def _pending_shrink(props=None, version=None, **bounds):
+    m = model(props or {"acks": "all", "min.insync.replicas": "2"}, version=version, max_isr_shrinks=1, **bounds)
+    s = run(m, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1), ("follower_fetch", 1),
+                ("follower_fetch", 1), ("leader_shrink_isr", 0, 2)])
+    return m, s
+
+
+def test_shrink_is_a_proposal_and_maximal_isr_holds_the_hw():
+    m, s = _pending_shrink()
+    assert s.isr == (0, 1, 2) and s.replicas[0].isr == (0, 1, 2)  # nothing committed yet
+    assert s.isr_changes and s.isr_changes[0][3] == (0, 1)
+    assert s.replicas[0].high_watermark == 0  # broker 2 still counts (maximal ISR)
+    assert not any(a[0] == "leader_shrink_isr" for a in m.actions(s))  # one change at a time
+    s = m.step(s, ("controller_alter_partition", 0))
+    assert s.isr == (0, 1) and s.replicas[0].isr == (0, 1) and not s.isr_changes
+    assert s.replicas[0].high_watermark == 1
+
+
+def test_without_maximal_isr_the_leader_uses_its_proposal_at_once():
+    m = model({"acks": "all", "min.insync.replicas": "2"}, max_isr_shrinks=1)
+    m2 = Model(make_config({"acks": "all", "min.insync.replicas": "2"}, rules=["maximal_isr=off"],
+                           max_isr_shrinks=1))
+    seq = [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1), ("follower_fetch", 1),
+           ("follower_fetch", 1), ("leader_shrink_isr", 0, 2)]
+    assert run(m, seq).replicas[0].high_watermark == 0
+    assert run(m2, seq).replicas[0].high_watermark == 1  # committed over an uncommitted ISR
+
+
+def test_stale_proposal_is_rejected_after_an_election():
+    m, s = _pending_shrink(max_elections=1)
+    s = m.step(s, ("controller_elect", 1, "rebalance"))
+    s = m.step(s, ("controller_alter_partition", 0))  # leader epoch 0 is no longer current
+    assert s.isr == (0, 1, 2) and not s.isr_changes
+
+
+def test_learning_a_new_epoch_drops_the_pending_change():
+    m, s = _pending_shrink(max_elections=1)
+    s = run_from(m, s, [("controller_elect", 1, "rebalance"), ("broker_learn", 0, 1)])
+    assert not s.isr_changes
+
+
+def test_expansion_is_proposed_by_the_fetch():
+    m, s = _pending_shrink()
+    s = run_from(m, s, [("controller_alter_partition", 0), ("follower_fetch", 2), ("follower_fetch", 2)])
+    assert s.isr == (0, 1) and s.isr_changes and s.isr_changes[0][3] == (0, 1, 2)
+    s = m.step(s, ("controller_alter_partition", 0))
+    assert s.isr == (0, 1, 2)
+
+
+def test_kip_903_rejects_a_replica_that_restarted_since_the_proposal():
+    props = {"acks": "all", "min.insync.replicas": "2"}
+    for rule, joined in (("fenced_replicas_not_in_isr=on", False), ("fenced_replicas_not_in_isr=off", True)):
+        m = Model(make_config(props, rules=[rule], max_isr_shrinks=1, max_crashes=1))
+        s = run(m, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1), ("follower_fetch", 1),
+                    ("follower_fetch", 1), ("leader_shrink_isr", 0, 2), ("controller_alter_partition", 0),
+                    ("follower_fetch", 2), ("follower_fetch", 2), ("crash", 2), ("restart", 2),
+                    ("controller_alter_partition", 0)])
+        assert (2 in s.isr) is joined, rule
+
+
+def test_kraft_fencing_reaches_a_new_leader_as_ordered_metadata():
+    # the election's update to broker 2 is still queued when broker 0 is fenced: it
+    # carries the ISR without 0, so broker 2 never leads on a stale ISR
+    m = model({"acks": "all", "min.insync.replicas": "2"}, max_crashes=2, max_elections=1)
+    s = run(m, [("controller_elect", 2, "rebalance"), ("crash", 1), ("crash", 0), ("broker_learn", 2, 1)])
+    assert s.isr == s.replicas[2].isr == (2,)
+
+
+# ------------------------------------------------- fetcher truncation (before 2.7)
+def test_before_2_7_a_follower_truncates_once_per_epoch():
+    m = model({"acks": "1"}, version="2.1", max_elections=2)
+    s = run(m, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1), ("follower_fetch", 1)])
+    assert not any(s.fetcher_truncating)
+    s = run_from(m, s, [("controller_elect", 2, "rebalance"), ("broker_learn", 1, 1)])
+    assert s.fetcher_truncating[1]  # has data, new epoch: Truncating
+    s = run_from(m, s, [("broker_learn", 2, 1), ("follower_fetch", 1)])
+    assert not s.fetcher_truncating[1] and s.replicas[1].log_end_offset == 0  # truncated
+    m27 = model({"acks": "1"}, version="2.7", max_elections=2)
+    s = run(m27, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1), ("follower_fetch", 1),
+                  ("controller_elect", 2, "rebalance"), ("broker_learn", 1, 1)])
+    assert not any(s.fetcher_truncating)  # 2.7+: every fetch checks the diverging epoch
 
 
 def test_lost_response_then_retry_duplicates_without_idempotence():

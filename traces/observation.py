@@ -40,8 +40,10 @@ class Replica(NamedTuple):
     flushed_offset: int  # records below this offset are on disk (fsynced)
     leader_epoch: int  # the newest leader epoch this broker has learned
     leader: int  # the leader this broker believes in (-1: none known)
-    follower_leos: tuple[int, ...]  # as leader: the LEO each replica last fetched from (KIP-101)
-    isr: tuple[int, ...]  # the ISR as this broker last learned it (a leader's cache)
+    # as leader: the LEO each replica of its ISR (or of its pending ISR change) last fetched
+    # from; -1 unknown or not tracked. Followers: all -1
+    follower_leos: tuple[int, ...]
+    isr: tuple[int, ...]  # as leader: the ISR it last learned or had committed; followers: ()
 
 
 class Observation(NamedTuple):
