@@ -2,11 +2,11 @@
 
 Reference config (holds, so the whole space is explored): RF 3, acks=all, min ISR 2,
 2 records, 2 process crashes, no power loss; plus an idempotent-producer config and the
-time to the first violation for acks=1.   Run: python bench/bench_explore.py [--quick]
+time to the first violation for acks=1, each with and without broker symmetry.
+Run: python bench/bench_explore.py [--quick]
 """
 
 import sys
-import time
 
 from ackcheck.checker.engine import run_check
 from ackcheck.traces.settings import Setting, build_config
@@ -32,8 +32,10 @@ if __name__ == "__main__":
     for name, config, invs in CASES:
         if quick and "reference" in name:
             continue
-        t = time.perf_counter()
-        r = run_check(config, invs)
-        s = r.stats
-        print(f"{name}\n  verdict={r.verdict} distinct={s.distinct_states:,} transitions={s.transitions:,} "
-              f"depth={s.max_depth} seconds={s.seconds:.2f} states/s={s.states_per_second:,.0f}")
+        print(name)
+        for sym in (True, False):
+            r = run_check(config, invs, symmetry=sym)
+            s = r.stats
+            print(f"  symmetry={'on ' if sym else 'off'} verdict={r.verdict} distinct={s.distinct_states:,} "
+                  f"transitions={s.transitions:,} depth={s.max_depth} seconds={s.seconds:.2f} "
+                  f"states/s={s.states_per_second:,.0f}", flush=True)

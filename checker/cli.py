@@ -199,7 +199,20 @@ def main_versions(argv: list[str]) -> int:
 
     p = ArgumentParser(prog="ackcheck versions", description="Kafka version presets and their protocol rules.")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--doc", metavar="FILE",
+                   help="run every fix's scenario with the rule off and on and write the page "
+                        "(docs/eras.md) to FILE; takes a few minutes")
     args = p.parse_args(argv)
+    if args.doc:
+        from ackcheck.checker.eras_doc import generate
+
+        try:
+            with open(args.doc, "w", encoding="utf-8") as f:
+                generate(f, progress=lambda r: print(f"checking {r} ...", file=sys.stderr, flush=True))
+        except OSError as e:
+            return err(f"--doc {args.doc}: {e.strerror}")
+        print(f"wrote {args.doc}")
+        return 0
     if args.json:
         print(json.dumps({
             "versions": {v: {"rules": eras.rules_for(v), "defaults": eras.kafka_defaults(v)} for v in eras.VERSIONS},

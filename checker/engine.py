@@ -14,9 +14,11 @@ from ackcheck.traces.format import Trace, TraceError
 from ackcheck.traces.settings import Config, ConfigError, config_from_dict
 
 
-def model_for(config: Config, invariants: list[Invariant]) -> Model:
+def model_for(config: Config, invariants: list[Invariant], *, lean: bool = False) -> Model:
+    """The model for checking `invariants`: the consumer only if one reads it; with `lean`,
+    only the ghost history they read (for exhaustive search; traces are rebuilt in full)."""
     return Model(config, consumer=any(inv.needs_consumer for inv in invariants),
-                 ghosts={g for inv in invariants for g in inv.ghosts})
+                 ghosts={g for inv in invariants for g in inv.ghosts} if lean else None)
 
 
 def check_invariant_ids(ids: list[str] | None) -> None:
@@ -33,7 +35,7 @@ def run_check(config: Config, invariant_ids: list[str] | None = None, *, progres
     (with broker symmetry reduction unless `symmetry=False`)."""
     check_invariant_ids(invariant_ids)
     invs = select(invariant_ids, config)
-    model = model_for(config, invs)
+    model = model_for(config, invs, lean=True)
     if not progress:
         return explore(model, invs, symmetry=symmetry)
     return _with_progress(lambda cb: explore(model, invs, progress=cb, symmetry=symmetry))

@@ -55,7 +55,7 @@ ERA_SCENARIOS: tuple[EraScenario, ...] = (
                 "acked-write-survives", version="3.9"),
     EraScenario("epoch_truncation_fast_failover", {"acks": "1", "replication.factor": "2"},
                 {"max_records": 2, "max_crashes": 2, "max_elections": 1, "max_isr_shrinks": 1, "max_attempts": 1},
-                "committed-prefix-agreement", slow=True),
+                "committed-prefix-agreement"),
     # KAFKA-6880: a follower that missed two leader changes keeps fetching by offset from
     # a broker that leads again in a later epoch, without truncating
     EraScenario("fenced_leader_epoch", {"acks": "1", "replication.factor": "3"},
@@ -94,6 +94,16 @@ ERA_SCENARIOS: tuple[EraScenario, ...] = (
 
 BY_RULE = {s.rule: s for s in ERA_SCENARIOS}
 
+# The bench reference config (bench/bench_explore.py), run on every preset.
+REFERENCE_PROPS = {"acks": "all", "min.insync.replicas": "2", "enable.idempotence": "false"}
+REFERENCE_BOUNDS = {"max_records": 2, "max_crashes": 2, "max_power_losses": 0, "max_elections": 0,
+                    "max_isr_shrinks": 0, "max_attempts": 1}
+
+
+def reference_config(version: str) -> Config:
+    return build_config([Setting(k, v, "reference") for k, v in REFERENCE_PROPS.items()],
+                        kafka_version=version, bounds=REFERENCE_BOUNDS)
+
 
 def generate(out=sys.stdout, progress=None) -> None:
     w = out.write
@@ -115,6 +125,17 @@ def generate(out=sys.stdout, progress=None) -> None:
         kraft = " (KRaft)" if eras.rules_for(v)["kraft_controller"] else ""
         w(f"| {v}{kraft} | {d['acks']} | {d['enable.idempotence']} | {d['unclean.leader.election.enable']} | "
           f"{d['retries']} | {on or '-'} |\n")
+    w("\n## Cost per preset\n\nThe bench reference config (RF 3, `acks=all`, `min.insync.replicas=2`, "
+      "`enable.idempotence=false`, 2 records, 2 process crashes, 1 attempt, `acked-write-survives`) on each preset; distinct states "
+      "with broker symmetry (seconds depend on the machine):\n\n")
+    w("| version | verdict | distinct states | transitions | depth | seconds |\n|---|---|---|---|---|---|\n")
+    for v in eras.VERSIONS:
+        if progress:
+            progress(f"preset {v}")
+        r = run_check(reference_config(v), ["acked-write-survives"])
+        st = r.stats
+        w(f"| {v} | {r.verdict} | {st.distinct_states:,} | {st.transitions:,} | {st.max_depth} | "
+          f"{st.seconds:.1f} |\n")
     w("\n## What each fix removed: the shortest counterexample without it\n")
     for sc in ERA_SCENARIOS:
         rule = eras.RULE_BY_NAME[sc.rule]

@@ -8,8 +8,7 @@ with probability about n^2 / 2^64 (below 1e-7 for a million states); the run wou
 skip one of them. With `symmetry=True` the fingerprint is that of the state's canonical
 form under broker renaming (model/symmetry.py), so renamings of an explored state are
 skipped too; and the fingerprint is taken of `Model.abstract(state)`, which forgets
-what can no longer matter (a follower's ISR view, flushed offsets once no power loss is
-left, ghosts no selected invariant reads). A trace is the chain of actions from the initial state, replayed through the
+what can no longer matter (flushed offsets once no power loss is left). A trace is the chain of actions from the initial state, replayed through the
 model. States are tuples of ints, so their hashes are the same in every process
 (PYTHONHASHSEED only salts str/bytes). Successors come in the model's fixed order, so a
 run is deterministic: same config and bounds -> same counts, same trace.
@@ -79,6 +78,8 @@ def replay_path(model: Model, visited: dict, last_key, init_pos=None):
         chain.append((action, pos))
     chain.reverse()
     n = model.rf
+    if model.ghosts is not None:  # the explored model kept only some ghosts: replay on a full one
+        model = Model(model.config)
     s = model.init()
     path = [(None, s)]
     sigma = init_pos

@@ -52,6 +52,10 @@ class ActionError(ValueError):
     """An action that is not enabled in the given state (replay of a foreign trace)."""
 
 
+def _same(s):
+    return s
+
+
 def _put(t: tuple, i: int, v) -> tuple:
     return t[:i] + (v,) + t[i + 1:]
 
@@ -109,12 +113,15 @@ class Model:
         # the consumer's actions can be left out when no selected invariant looks at it
         self.with_consumer = consumer
         self.unknown_leos = (-1,) * self.rf
-        # ghost fields some invariant reads (None: all); see abstract()
-        ghosts = {"committed_log", "ack_isr_sizes"} if ghosts is None else set(ghosts)
-        self.forget_committed_log = "committed_log" not in ghosts
-        self.forget_ack_isr_sizes = "ack_isr_sizes" not in ghosts
-        self.no_ack_sizes = (-1,) * config.bounds.max_records
+        # ghost history only invariants read (None: all). A ghost no selected invariant reads
+        # is not kept at all, so states that differ only in it coincide; traces are
+        # rebuilt with every ghost (checker/explore.py replays them on a full model).
+        self.ghosts = None if ghosts is None else frozenset(ghosts)
+        self.keep_committed_log = ghosts is None or "committed_log" in ghosts
+        self.keep_ack_isr_sizes = ghosts is None or "ack_isr_sizes" in ghosts
         self.zero_offsets = (0,) * self.rf
+        if self.bounds.max_power_losses == 0 and self.flush_interval >= 1 << 62:
+            self.abstract = _same  # nothing is ever flushed: nothing to forget
 
     # ------------------------------------------------------------------ model interface
     def init(self) -> State:
@@ -136,12 +143,9 @@ class Model:
         """The state with what can no longer matter forgotten: the explorer's seen-set key.
 
         Two states with the same abstraction have the same futures and the same verdicts,
-        so exploring one of them is enough:
-        - flushed offsets and recovery points only decide what a power loss keeps: once the
-          power-loss budget is spent they are forgotten;
-        - ghost history read only by invariants not being checked (committed_log for
-          leader-completeness, ack_isr_sizes for min-isr-at-ack) is forgotten.
-        The states themselves (and traces) keep every field.
+        so exploring one of them is enough. Flushed offsets and recovery points only decide
+        what a power loss keeps: once the power-loss budget is spent they are forgotten.
+        The states themselves (and traces) keep them.
         """
         reps = s[0]
         power_done = s.power_losses >= self.bounds.max_power_losses
@@ -157,10 +161,6 @@ class Model:
             changes["replicas"] = tuple(new_reps)
         if power_done and s.recovery_points != self.zero_offsets:
             changes["recovery_points"] = self.zero_offsets
-        if self.forget_committed_log and s.committed_log:
-            changes["committed_log"] = ()
-        if self.forget_ack_isr_sizes and s.ack_isr_sizes != self.no_ack_sizes:
-            changes["ack_isr_sizes"] = self.no_ack_sizes
         return s._replace(**changes) if changes else s
 
     def actions(self, s: State) -> list[Action]:
@@ -230,7 +230,7 @@ class Model:
                 new_hw = r.high_watermark
         if new_hw != r.high_watermark:
             s = s._replace(replicas=_put(s.replicas, b, r._replace(high_watermark=new_hw)))
-            if new_hw > len(s.committed_log):
+            if new_hw > len(s.committed_log) and self.keep_committed_log:
                 recs = truncation_records(r.log)
                 s = s._replace(committed_log=s.committed_log + tuple(recs[len(s.committed_log):new_hw]))
         if s.purgatory:
@@ -379,7 +379,7 @@ class Model:
         maybe = b.maybe_appended or err not in NOT_APPENDED
         if err in (E_NONE, E_DUPLICATE_SEQUENCE_NUMBER):
             nb = b._replace(status=B_OK, offset=off, maybe_appended=True)
-            if self.acks == "all":
+            if self.acks == "all" and self.keep_ack_isr_sizes:
                 sizes = list(s.ack_isr_sizes)
                 for rec in self.batch_records[i]:
                     sizes[rec - 1] = isr_size

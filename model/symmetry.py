@@ -44,6 +44,8 @@ def _order(s: State) -> list[int] | None:
 
 
 def _ids(t, pos):
+    if len(t) < 2:
+        return (pos[t[0]],) if t else t
     return tuple(sorted([pos[m] for m in t]))
 
 
@@ -58,32 +60,50 @@ def permute(s: State, pos) -> State:
     for old in inverse:
         r = reps[old]
         fl = r[7]
+        ldr = r[6]
+        isr = r[8]
+        if ldr < 0 and not isr and fl[0] == -1 and fl == _unknown(n):
+            new_reps.append(r)  # a dead broker or one that knows no leader: nothing to rename
+            continue
         new_reps.append(_new(Replica, (
-            r[0], r[1], r[2], r[3], r[4], r[5], pos[r[6]] if r[6] >= 0 else -1,
-            tuple([fl[o] for o in inverse]), _ids(r[8], pos))))
+            r[0], r[1], r[2], r[3], r[4], r[5], pos[ldr] if ldr >= 0 else -1,
+            fl if fl == _unknown(n) else tuple([fl[o] for o in inverse]),
+            _ids(isr, pos) if isr else isr)))
     v = list(s)
     v[0] = tuple(new_reps)
-    if s.leader >= 0:
-        v[1] = pos[s.leader]
-    v[3] = _ids(s.isr, pos)
-    if s.elr:
-        v[4] = _ids(s.elr, pos)
-    if s.requests:
-        v[_REQUESTS] = tuple(sorted([(q[0], q[1], pos[q[2]], q[3], q[4]) for q in s.requests], key=_by_broker2))
-    if s.purgatory:
-        v[_PURGATORY] = tuple(sorted([(pos[p[0]],) + p[1:] for p in s.purgatory]))
-    if s.responses:
-        v[_RESPONSES] = tuple(sorted([r[:5] + (pos[r[5]],) for r in s.responses], key=_by_broker5))
-    if s.controller_messages:
+    ldr = s[1]
+    if ldr >= 0:
+        v[1] = pos[ldr]
+    v[3] = _ids(s[3], pos)
+    if s[4]:
+        v[4] = _ids(s[4], pos)
+    if s[_REQUESTS]:
+        v[_REQUESTS] = tuple(sorted([(q[0], q[1], pos[q[2]], q[3], q[4]) for q in s[_REQUESTS]], key=_by_broker2))
+    if s[_PURGATORY]:
+        v[_PURGATORY] = tuple(sorted([(pos[p[0]],) + p[1:] for p in s[_PURGATORY]]))
+    if s[_RESPONSES]:
+        v[_RESPONSES] = tuple(sorted([r[:5] + (pos[r[5]],) for r in s[_RESPONSES]], key=_by_broker5))
+    if s[_MESSAGES]:
         v[_MESSAGES] = tuple(sorted([(pos[m[0]], m[1], pos[m[2]] if m[2] >= 0 else -1, _ids(m[3], pos))
-                                     for m in s.controller_messages]))
-    if s.isr_changes:
+                                     for m in s[_MESSAGES]]))
+    if s[_CHANGES]:
         v[_CHANGES] = tuple(sorted([(pos[c[0]], c[1], _ids(c[2], pos), _ids(c[3], pos), _ids(c[4], pos), c[5])
-                                    for c in s.isr_changes]))
+                                    for c in s[_CHANGES]]))
     for f in _PER_BROKER:
         t = s[f]
-        v[f] = tuple([t[o] for o in inverse])
+        if t[0] != t[-1] or len(set(t)) > 1:
+            v[f] = tuple([t[o] for o in inverse])
     return _new(State, v)
+
+
+_UNKNOWN = {}
+
+
+def _unknown(n: int) -> tuple[int, ...]:
+    u = _UNKNOWN.get(n)
+    if u is None:
+        u = _UNKNOWN[n] = (-1,) * n
+    return u
 
 
 _F = {f: i for i, f in enumerate(State._fields)}

@@ -53,8 +53,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "diverging_epoch_fetch",
         "2.7",
-        "KAFKA-10554 (KIP-595 Fetch v12)",
-        "every fetch carries the follower's last fetched epoch and the leader answers the "
+        "KAFKA-10554",
+        "every fetch carries the follower's last fetched epoch (Fetch v12, KIP-595's protocol) and "
+        "the leader answers the "
         "diverging epoch and its end offset, so a follower truncates on any fetch; before it "
         "a follower truncated once, when it became a follower, and then fetched by offset",
         "committed-prefix-agreement",
@@ -62,11 +63,12 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "maximal_isr",
         "0.10",
-        "KIP-497 (AlterIsr, 2.7); ZooKeeper conditional ISR writes before it",
+        "KIP-497",
         "while an ISR change is pending (proposed to the controller, not yet committed), the "
         "leader computes its high watermark and acks=all over the maximal ISR: replicas being "
         "removed still count and replicas being added count at once (before 2.7 the leader "
-        "applied an ISR change only after its ZooKeeper write succeeded, which is as safe)",
+        "applied an ISR change only after its ZooKeeper conditional write succeeded, which is as "
+        "safe; AlterIsr, 2.7)",
         "acked-write-survives",
     ),
     Rule(
@@ -95,11 +97,11 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "fenced_replicas_not_in_isr",
         "3.5",
-        "KIP-841 (3.3) + KIP-903 (3.5)",
-        "the KRaft controller rejects an AlterPartition that adds a broker that is fenced "
-        "(stopped heartbeating, KIP-841) or that has restarted since the leader saw it caught "
-        "up (the request carries its broker epoch, KIP-903); without it a pending expansion can "
-        "add a replica that has since lost power and with it its unflushed log",
+        "KIP-841/903",
+        "the KRaft controller rejects an AlterPartition whose new ISR holds a broker that is "
+        "fenced (stopped heartbeating, KIP-841, 3.3) or that has restarted since the leader saw "
+        "it caught up (the request carries broker epochs, KIP-903, 3.5); without it a pending "
+        "expansion can add a replica that has since lost power and with it its unflushed log",
         "acked-write-survives",
     ),
     Rule(
