@@ -48,13 +48,11 @@ def action_text(a: Action) -> str:
 
 class DeadHost:
     """What is left of a broker whose process is down: its host's files. Its memory (the
-    leader and epoch it knew, the follower LEOs it tracked) is gone; observations report
-    the ISR it last learned."""
+    leader and epoch it knew, the ISR and follower LEOs it tracked) is gone."""
 
-    __slots__ = ("isr", "view")
+    __slots__ = ("view",)
 
-    def __init__(self, node: Broker):
-        self.isr = node.isr
+    def __init__(self):
         self.view = None  # (log, leo, hw, flushed) read back from the host's files
 
 
@@ -131,9 +129,8 @@ class Cluster:
             log = node.log
             return Replica(True, log.observed(), log.leo, node.hw, log.flushed_offset(), node.leader_epoch,
                            node.leader, tuple(node.follower_leos), node.isr)
-        d = self.dead[b]
         log, leo, hw, flushed = self._dead_view(b)
-        return Replica(False, log, leo, hw, flushed, -1, -1, (-1,) * self.rf, d.isr)
+        return Replica(False, log, leo, hw, flushed, -1, -1, (-1,) * self.rf, ())
 
     def observe(self) -> Observation:
         c = self.controller
@@ -221,7 +218,8 @@ class Cluster:
             return "the ISR-shrink budget is used up"
         return None
 
-    def _caught_up(self, ldr: int, f: int) -> bool:
+    def _caught_up(self, ldr: int, f: int, fetch_offset: int) -> bool:
+        """Would leader ldr take follower f, fetching at `fetch_offset`, back into its ISR?"""
         ln, fn = self.nodes[ldr], self.nodes[f]
         if fn is None or fn.leader != ldr:
             return False
@@ -229,16 +227,13 @@ class Cluster:
         # it a fetch carries no epoch and the leader takes it from a follower of any epoch
         if self.settings.fenced_leader_epoch and fn.leader_epoch != ln.leader_epoch:
             return False
-        return ln.follower_caught_up(f)
+        return ln.follower_caught_up(fetch_offset)
 
-    def _why_not_expand(self, ldr: int, f: int) -> str | None:
-        if not self._can_change_isr(ldr):
-            return f"broker {ldr} is down, does not believe it leads, or has an ISR change pending"
-        if f == ldr or f in self.nodes[ldr].isr:
-            return f"broker {f} is already in the ISR"
-        if not self._caught_up(ldr, f):
-            return f"broker {f} has not caught up with leader {ldr}"
-        return None
+    def _fetch_proposes_expansion(self, ldr: int, f: int, fetch_offset: int) -> bool:
+        """maybeExpandIsr, judged on every fetch: f outside leader ldr's ISR, no ISR change
+        of ldr pending, and f caught up at this fetch's offset."""
+        ln = self.nodes[ldr]
+        return f not in ln.isr and ln.may_propose_isr_change and self._caught_up(ldr, f, fetch_offset)
 
     def _fetch_plan(self, r: int):
         """What follower r's next fetch would do, or a reason string if nothing can/would."""
@@ -259,10 +254,14 @@ class Cluster:
             leo = fn._aligned_end(t)
             hw = min(hw, leo)
         truncate = leo < fn.leo
-        report = ln.follower_leos[r] != leo
+        # the leader keeps the offset of a follower it tracks; a fetch may also propose r's
+        # return to the ISR (a change of the leader's state even if nothing else moves)
+        report = r in ln.tracked_followers and ln.follower_leos[r] != leo
+        expand = self._fetch_proposes_expansion(ldr, r, leo)
         batch = ln.log.batch_starting_at(leo) if leo < ln.leo else None
         # a fetcher in its Truncating state leaves it with this fetch: a change in itself
-        if not (truncate or report or batch is not None or fn.fetcher_truncating) and min(ln.hw, leo) == hw:
+        if not (truncate or report or expand or batch is not None or fn.fetcher_truncating) \
+                and min(ln.hw, leo) == hw:
             return "the fetch would change nothing"
         return (ldr, t if truncate else None)
 
@@ -328,7 +327,10 @@ class Cluster:
         if name == "leader_expand_isr":
             if bad_broker(args[0]) or bad_broker(args[1]):
                 return "no such broker"
-            return self._why_not_expand(*args)
+            # the leader judges an expansion on the offset a fetch brings (it keeps no offset
+            # of a follower outside its ISR): it is never a step of its own
+            return (f"an ISR expansion is part of broker {args[1]}'s fetch "
+                    f"(follower_fetch({args[1]})), not a step of its own")
         if name == "controller_alter_partition":
             if bad_broker(args[0]):
                 return "no such broker"
@@ -478,13 +480,14 @@ class Cluster:
             fn.truncate_to(truncate_at)
         fn.fetched()
         # the leader reads the log (the response carries the HW as read with the data), then
-        # notes the follower's fetch offset (its LEO) and may advance its HW - so followers
-        # learn a HW one round late (ReplicaManager.fetchMessages); a caught-up follower
-        # outside the leader's ISR makes the leader propose its return (maybeExpandIsr)
+        # notes the follower's fetch offset (its LEO, if it tracks r) and may advance its HW
+        # - so followers learn a HW one round late (ReplicaManager.fetchMessages); on every
+        # fetch, a caught-up follower outside the leader's ISR makes the leader propose its
+        # return (maybeExpandIsr), and from then on its offset is kept
         hw_read = ln.hw
-        if ln.record_follower_fetch(r, fn.leo, fn.broker_epoch) and r not in ln.isr and ln.may_propose_isr_change \
-                and self._caught_up(ldr, r):
-            self.alter_partitions.append(ln.propose_expand(r))
+        ln.record_follower_fetch(r, fn.leo, fn.broker_epoch)
+        if self._fetch_proposes_expansion(ldr, r, fn.leo):
+            self.alter_partitions.append(ln.propose_expand(r, fn.leo))
         if fn.leo < ln.leo:
             b = ln.log.batch_starting_at(fn.leo)
             if b is not None:
@@ -495,9 +498,6 @@ class Cluster:
         if self.nodes[f] is not None:
             self.used["isr_shrink"] += 1
         self.alter_partitions.append(self.nodes[ldr].propose_shrink(f))
-
-    def _do_leader_expand_isr(self, ldr: int, f: int) -> None:
-        self.alter_partitions.append(self.nodes[ldr].propose_expand(f))
 
     def _do_broker_learn(self, broker: int, epoch: int) -> None:
         msg = next(x for x in self.controller_messages if x.broker == broker and x.leader_epoch == epoch)
@@ -560,8 +560,7 @@ class Cluster:
         self.producer.connection_broken(attempts)
 
     def _kill(self, b: int) -> None:
-        node = self.nodes[b]
-        self.dead[b] = DeadHost(node)
+        self.dead[b] = DeadHost()
         self.nodes[b] = None  # the process's memory is gone
         self.requests = [q for q in self.requests if q.broker != b]
         self.controller_messages = [x for x in self.controller_messages if x.broker != b]

@@ -95,13 +95,16 @@ class Broker:
         self.hw = 0
         self.leader = -1
         self.leader_epoch = -1
+        # as leader: the ISR it learned with its epoch or had committed since; a follower
+        # keeps none (only a leader reads it, and becoming leader brings a fresh one)
         self.isr: tuple[int, ...] = ()
         self.partition_epoch = -1  # the controller's version of the (leader, ISR) it holds
         self.broker_epoch = -1  # set by the controller at registration (KIP-903)
         self.pending_isr: PendingIsrChange | None = None
         # the replica fetcher's Truncating state (see BrokerSettings.truncates_once_per_epoch)
         self.fetcher_truncating = False
-        # as leader: the fetch offset (LEO) each replica last reported; -1 unknown
+        # as leader: the fetch offset (LEO) each replica of its ISR (or of its pending ISR
+        # change) last reported; -1 unknown or not tracked (see record_follower_fetch)
         self.follower_leos: list[int] = [-1] * settings.replication_factor
         # as leader: the broker epoch each replica's last fetch carried (KIP-903)
         self.follower_broker_epochs: list[int] = [-1] * settings.replication_factor
@@ -120,8 +123,9 @@ class Broker:
         log = PartitionLog.create(cache, segment_bytes=settings.segment_bytes, flush_interval=settings.flush_interval)
         b = cls(broker_id, settings, cache, log)
         b._write_hw()
-        b.leader, b.leader_epoch, b.isr, b.partition_epoch = leader, leader_epoch, tuple(isr), partition_epoch
-        if leader == broker_id:  # the leader knows every replica is at offset 0
+        b.leader, b.leader_epoch, b.partition_epoch = leader, leader_epoch, partition_epoch
+        if leader == broker_id:  # the leader knows the ISR, and every replica at offset 0
+            b.isr = tuple(isr)
             b.follower_leos = [0] * settings.replication_factor
         return b
 
@@ -270,29 +274,53 @@ class Broker:
             return -1, -1
         return e, cache.end_offset_for(e, self.log.leo)
 
+    @property
+    def tracked_followers(self) -> frozenset[int]:
+        """The replicas whose fetch offsets this leader keeps: its ISR and every replica of
+        its pending ISR change (the proposal and the ISR it computes its HW over). Only
+        those count for the HW; another follower's fetch offset is only compared with the
+        HW when it fetches (to see whether it may rejoin)."""
+        keep = set(self.isr)
+        if self.pending_isr is not None:
+            keep.update(self.pending_isr.request.new_isr)
+            keep.update(self.pending_isr.hw_isr)
+        keep.add(self.id)
+        return frozenset(keep)
+
+    def forget_untracked_followers(self) -> None:
+        """A follower left this leader's ISR (a committed shrink, a refused expansion, a
+        KRaft fencing): its fetch offset is no longer kept."""
+        keep = self.tracked_followers
+        for r in range(len(self.follower_leos)):
+            if r not in keep:
+                self.follower_leos[r] = -1
+
     def record_follower_fetch(self, follower: int, fetch_offset: int, broker_epoch: int = -1) -> bool:
-        """Partition.updateFollowerFetchState: note the follower's LEO (and, KIP-903, the
-        broker epoch its fetch carried); maybe advance HW. True if the LEO moved."""
+        """Partition.updateFollowerFetchState: note the broker epoch the fetch carried
+        (KIP-903) and, for a tracked follower, its fetch offset (its LEO); maybe advance HW.
+        True if a kept offset moved."""
         self.follower_broker_epochs[follower] = broker_epoch
-        if self.follower_leos[follower] == fetch_offset:
+        if follower not in self.tracked_followers or self.follower_leos[follower] == fetch_offset:
             return False
         self.follower_leos[follower] = fetch_offset
         self.maybe_advance_hw()
         return True
 
-    def follower_caught_up(self, follower: int) -> bool:
-        """Partition.isFollowerInSync / KAFKA-7128: fetched up to HW and past this epoch's start."""
-        leo = self.follower_leos[follower]
-        if leo < self.hw:
+    def follower_caught_up(self, fetch_offset: int) -> bool:
+        """Partition.isFollowerInSync / KAFKA-7128: a follower fetching at `fetch_offset`
+        has reached the HW and the start of this leader's epoch."""
+        if fetch_offset < self.hw:
             return False
-        return not (self.s.join_at_epoch_start and leo < self.epoch_start_offset)
+        return not (self.s.join_at_epoch_start and fetch_offset < self.epoch_start_offset)
 
     def learn_isr(self, isr: tuple[int, ...], partition_epoch: int) -> None:
         """An ISR change the controller made on its own (KRaft fencing) reaches this broker,
-        which already holds the leader epoch it belongs to; as leader it moves its HW."""
+        which already holds the leader epoch it belongs to; as leader it forgets the fetch
+        offsets of the replicas that left and moves its HW."""
         self.isr = tuple(isr)
         self.partition_epoch = partition_epoch
         if self.is_leader:
+            self.forget_untracked_followers()
             self.maybe_advance_hw()
 
     # -- ISR changes (AlterPartition)
@@ -319,9 +347,15 @@ class Broker:
         """Partition.maybeShrinkIsr: drop a follower that is dead or out of sync."""
         return self.propose_isr([r for r in self.isr if r != follower])
 
-    def propose_expand(self, follower: int) -> m.AlterPartition:
-        """Partition.maybeExpandIsr: a caught-up follower back into the ISR."""
-        return self.propose_isr(self.isr + (follower,))
+    def propose_expand(self, follower: int, fetch_offset: int) -> m.AlterPartition:
+        """Partition.maybeExpandIsr: a follower whose fetch at `fetch_offset` caught up goes
+        back into the ISR. The follower is in the pending change now, so that fetch offset
+        is kept (and counts for the HW at once)."""
+        req = self.propose_isr(self.isr + (follower,))
+        if self.follower_leos[follower] != fetch_offset:
+            self.follower_leos[follower] = fetch_offset
+            self.maybe_advance_hw()
+        return req
 
     def handle_alter_partition_response(self, req: m.AlterPartition, resp: m.AlterPartitionResponse) -> None:
         """The controller's answer: the pending state ends; on success the committed ISR is
@@ -332,6 +366,8 @@ class Broker:
         if resp.accepted and req.leader_epoch == self.leader_epoch:
             self.isr, self.partition_epoch = tuple(resp.isr), resp.partition_epoch
         if self.is_leader:
+            # a replica the change took out (or failed to bring in) is no longer tracked
+            self.forget_untracked_followers()
             self.maybe_advance_hw()
 
     # ---------------------------------------------------------------------- follower
@@ -412,8 +448,9 @@ class Broker:
         # makeFollower: before KIP-101 the follower truncates to its own HW first
         if leader >= 0 and not self.s.epoch_truncation and self.hw < self.log.leo:
             self.truncate_to(self.hw)
-        self.leader_epoch, self.leader, self.isr = epoch, leader, tuple(isr)
-        # only a leader tracks the other replicas' fetch offsets (Partition's remote replicas)
+        # only a leader keeps an ISR and the other replicas' fetch offsets (a broker that
+        # becomes leader takes both afresh)
+        self.leader_epoch, self.leader, self.isr = epoch, leader, ()
         self.follower_leos = [-1] * self.s.replication_factor
         self.follower_broker_epochs = [-1] * self.s.replication_factor
         if was_leader and self.purgatory:

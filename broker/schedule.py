@@ -26,7 +26,6 @@ WEIGHTS: dict[str, float] = {
     "producer_expire": 2,
     "leader_timeout_produce": 1,
     "leader_shrink_isr": 1,  # a slow follower; removing a dead one weighs `shrink_dead`
-    "leader_expand_isr": 1,
     "controller_elect": 6,  # failover / ELR / unclean; a rebalance weighs `rebalance`
     "controller_alter_partition": 6,  # a leader's ISR change reaches the controller
     "crash": 0.8,

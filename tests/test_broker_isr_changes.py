@@ -83,6 +83,10 @@ def test_a_shrink_is_a_proposal_and_the_hw_waits_for_the_controller(tmp_path):
     c, o = run.c, run.obs()
     # nothing committed yet: the controller and the leader still hold the old ISR ...
     assert o.isr == (0, 1, 2) and o.replicas[0].isr == (0, 1, 2)
+    # (followers keep no ISR view)
+    assert o.replicas[1].isr == o.replicas[2].isr == ()
+    # broker 2 is still in the maximal ISR: its fetch offset is kept
+    assert o.replicas[0].follower_leos == (1, 1, 0)
     # ... the request is in the network and the leader is in its pending state
     assert [(q.leader, q.new_isr) for q in c.alter_partitions] == [(0, (0, 1))]
     assert c.nodes[0].pending_isr is not None and c.nodes[0].hw_isr == (0, 1, 2)
@@ -97,6 +101,8 @@ def test_a_shrink_is_a_proposal_and_the_hw_waits_for_the_controller(tmp_path):
     assert run.answers[-1].accepted and run.answers[-1].error == m.NONE
     assert o.isr == (0, 1) and o.replicas[0].isr == (0, 1) and o.replicas[0].high_watermark == 1
     assert c.nodes[0].pending_isr is None and c.alter_partitions == []
+    # broker 2 left the leader's ISR: its fetch offset is forgotten
+    assert o.replicas[0].follower_leos == (1, 1, -1)
     assert o.ack_isr_sizes == (2,) and o.committed_log == (1,)
 
 
@@ -124,8 +130,14 @@ EXPAND_2 = LAGGING_2 + [("leader_shrink_isr", 0, 2), ("controller_alter_partitio
 
 def test_a_caught_up_follower_is_proposed_back_and_counts_at_once(tmp_path):
     cfg = config([("min.insync.replicas", "2")], max_records=1, max_isr_shrinks=1)
-    run = Lockstep(cfg, tmp_path).do(*EXPAND_2)
+    run = Lockstep(cfg, tmp_path).do(*EXPAND_2[:-1])
+    # broker 2 fetched at offset 0, below the HW: outside the ISR, its offset is not kept
+    assert run.obs().replicas[0].follower_leos == (1, 1, -1)
+    assert run.c.nodes[2].leo == 1 and run.c.alter_partitions == []
+    run.do(EXPAND_2[-1])
     c, o = run.c, run.obs()
+    # its next fetch (at offset 1) proposes it back: now in the pending change, it is kept
+    assert o.replicas[0].follower_leos == (1, 1, 1)
     assert o.isr == (0, 1) and o.replicas[0].isr == (0, 1)
     req = c.alter_partitions[0]
     # KIP-903: every member with its broker epoch - the leader's own, the followers' as
@@ -164,8 +176,13 @@ def test_kip903_a_replica_that_restarted_since_the_proposal_is_not_added(tmp_pat
 
 def test_kip841_a_fenced_replica_is_not_added(tmp_path):
     cfg = config([("min.insync.replicas", "2")], "4.0", max_records=1, max_isr_shrinks=1, max_crashes=1)
-    run = Lockstep(cfg, tmp_path).do(*EXPAND_2, ("crash", 2), ("controller_alter_partition", 0))
+    run = Lockstep(cfg, tmp_path).do(*EXPAND_2, ("crash", 2))
+    # broker 2 was not in the ISR (nothing to fence) but is in the pending expansion
+    assert run.obs().replicas[0].follower_leos == (1, 1, 1) and run.obs().isr == (0, 1)
+    run.do(("controller_alter_partition", 0))
     assert run.answers[-1].error == m.INELIGIBLE_REPLICA and run.obs().isr == (0, 1)
+    # the refused expansion leaves broker 2 outside: its fetch offset is forgotten
+    assert run.obs().replicas[0].follower_leos == (1, 1, -1)
 
 
 # ------------------------------------------------------------ stale or void proposals
@@ -198,7 +215,7 @@ def test_before_kip320_a_follower_of_an_older_epoch_is_counted_and_proposed(tmp_
     steps = LAGGING_2 + [("leader_shrink_isr", 0, 2), ("controller_alter_partition", 0),
                          ("controller_elect", 1, "rebalance"), ("controller_elect", 0, "rebalance"),
                          ("broker_learn", 0, 2)]
-    bounds = dict(max_records=1, max_isr_shrinks=1, max_elections=2)
+    bounds = {"max_records": 1, "max_isr_shrinks": 1, "max_elections": 2}
     run = Lockstep(config([], "2.0", **bounds), tmp_path).do(*steps, ("follower_fetch", 2), ("follower_fetch", 2))
     assert run.c.nodes[2].leader_epoch == 0 and run.c.nodes[0].leader_epoch == 2
     assert run.c.alter_partitions[0].new_isr == (0, 1, 2)
@@ -278,16 +295,22 @@ def test_kraft_fences_a_dead_follower_out_of_the_isr(tmp_path, version, fenced):
     cfg = config([], version, max_records=1, max_crashes=1)
     run = Lockstep(cfg, tmp_path).do(*LAGGING_2)
     pe = run.c.controller.partition_epoch
+    assert run.obs().replicas[0].follower_leos == (1, 1, 0)
     run.do(("crash", 2))
     o = run.obs()
+    # a dead broker reports no ISR view
+    assert o.replicas[2].alive is False and o.replicas[2].isr == ()
     if fenced:
         assert o.isr == (0, 1) and o.replicas[0].isr == (0, 1)
+        # fenced out of the leader's ISR: its fetch offset is forgotten
+        assert o.replicas[0].follower_leos == (1, 1, -1)
         assert run.c.controller.partition_epoch == pe + 1 == run.c.nodes[0].partition_epoch
         assert o.replicas[0].high_watermark == 1 and o.committed_log == (1,)
         assert ("producer_receive", 0, 1) in run.c.enabled_actions()
         assert not any(a[0] == "leader_shrink_isr" for a in run.c.enabled_actions())
     else:
         assert o.isr == (0, 1, 2) and o.replicas[0].isr == (0, 1, 2)
+        assert o.replicas[0].follower_leos == (1, 1, 0)
         assert run.c.controller.partition_epoch == pe
         assert o.replicas[0].high_watermark == 0 and o.committed_log == ()
         run.do(("leader_shrink_isr", 0, 2), ("controller_alter_partition", 0), ("producer_receive", 0, 1))
@@ -336,7 +359,9 @@ def test_fencing_is_ordered_after_the_leader_change_it_follows(tmp_path, version
     ctrl = c.controller
     assert (o.leader, o.leader_epoch, o.isr) == (2, 1, (2,))
     r2 = o.replicas[2]
-    assert (r2.leader, r2.leader_epoch, r2.isr, r2.high_watermark) == (0, 0, (0, 1, 2), 0)
+    # a follower keeps no ISR view: nothing was taken in place
+    assert (r2.leader, r2.leader_epoch, r2.isr, r2.high_watermark) == (0, 0, (), 0)
+    assert c.nodes[2].isr == () and not c.nodes[2].is_leader
     assert o.committed_log == ()
     # the one update on its way is epoch 1's, with the newest partition state
     assert c.controller_messages == [m.LeaderAndIsr(2, 1, 2, (2,), ctrl.partition_epoch)]
@@ -409,3 +434,79 @@ def test_kip903_every_member_of_the_new_isr_is_checked(check):
     assert r.error == m.INELIGIBLE_REPLICA and ctrl.isr == (0, 1, 2)
     r = drop_2(ctrl.broker_epochs[1])
     assert r.accepted and ctrl.isr == (0, 1)
+
+
+# ------------------------------------------- what a leader tracks, what others report
+def test_only_the_leader_reports_an_isr_view(tmp_path):
+    """A follower keeps no ISR view (only a leader reads one); at the start only broker 0,
+    the leader, reports the ISR - and it knows every replica at offset 0."""
+    cfg = config([], max_records=1, max_crashes=1, max_elections=1)
+    run = Lockstep(cfg, tmp_path)
+    o = run.obs()
+    assert [r.isr for r in o.replicas] == [(0, 1, 2), (), ()]
+    assert [r.follower_leos for r in o.replicas] == [(0, 0, 0), (-1, -1, -1), (-1, -1, -1)]
+    # leadership moves: broker 1 takes the ISR with its epoch, broker 0 drops its own
+    run.do(("controller_elect", 1, "rebalance"), ("broker_learn", 1, 1))
+    o = run.obs()
+    assert o.replicas[1].isr == (0, 1, 2) and o.replicas[0].isr == (0, 1, 2)  # 0 has not learned yet
+    run.do(("broker_learn", 0, 1))
+    o = run.obs()
+    assert [r.isr for r in o.replicas] == [(), (0, 1, 2), ()]
+    assert run.c.nodes[0].isr == ()
+
+
+def test_an_expansion_is_judged_on_every_fetch(tmp_path):
+    """Broker 2 copies record 1 and reports it while leader 0's shrink of it is pending (it
+    is in the maximal ISR, so the offset is kept). The shrink commits: the offset is
+    forgotten. Broker 2's next fetch brings nothing new - no data, no HW, the same offset
+    it sent before - but it is caught up, so the leader proposes it back: that fetch is a
+    step, and the proposal carries it."""
+    cfg = config([], max_records=1, max_isr_shrinks=1)
+    run = Lockstep(cfg, tmp_path).do(
+        ("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1), ("follower_fetch", 1), ("follower_fetch", 2),
+        ("leader_shrink_isr", 0, 2), ("follower_fetch", 2))
+    o = run.obs()
+    assert o.replicas[0].follower_leos == (1, 0, 1) and o.replicas[0].high_watermark == 0
+    run.do(("controller_alter_partition", 0))
+    o = run.obs()
+    assert o.isr == (0, 1) and o.replicas[0].follower_leos == (1, 0, -1)
+    assert o.replicas[2].log_end_offset == 1 and o.replicas[2].high_watermark == 0
+    assert ("follower_fetch", 2) in run.c.enabled_actions()
+    before = o.replicas[2]
+    run.do(("follower_fetch", 2))
+    o = run.obs()
+    assert o.replicas[2] == before  # the follower's side did not move
+    assert o.replicas[0].follower_leos == (1, 0, 1)
+    assert [q.new_isr for q in run.c.alter_partitions] == [(0, 1, 2)]
+    # a second fetch changes nothing now (the change is pending, the offset known)
+    assert ("follower_fetch", 2) not in run.c.enabled_actions()
+    with pytest.raises(ActionNotEnabled, match="change nothing"):
+        run.c.apply(("follower_fetch", 2))
+
+
+def test_an_expansion_is_never_a_step_of_its_own(tmp_path):
+    run = Lockstep(config([], max_records=1, max_isr_shrinks=1), tmp_path).do(*EXPAND_2[:-1])
+    with pytest.raises(ActionNotEnabled, match="part of broker 2's fetch"):
+        run.c.apply(("leader_expand_isr", 0, 2))
+    with pytest.raises(ActionError):
+        run.model.step(run.s, ("leader_expand_isr", 0, 2))
+
+
+def test_a_power_loss_of_a_down_broker_does_not_fence_it_again(tmp_path):
+    """KRaft without KIP-841/903: leader 0 proposes broker 2 back into the ISR, broker 2
+    dies (it is not in the ISR, so fencing changes nothing) and the controller then accepts
+    the expansion - a fenced broker in the ISR. Its host losing power later is nothing the
+    controller can see: broker 2 stays in the ISR (the partition epoch does not move) until
+    the leader shrinks it, as a dead follower."""
+    cfg = config([("min.insync.replicas", "2")], None, ["fenced_replicas_not_in_isr=off"], max_records=1,
+                 max_isr_shrinks=1, max_crashes=1, max_power_losses=1)
+    run = Lockstep(cfg, tmp_path).do(*EXPAND_2, ("crash", 2), ("controller_alter_partition", 0))
+    c = run.c
+    assert run.obs().isr == (0, 1, 2) and run.obs().replicas[2].alive is False
+    pe = c.controller.partition_epoch
+    run.do(("power_loss", 2))
+    o = run.obs()
+    assert o.isr == (0, 1, 2) and o.replicas[0].isr == (0, 1, 2) and c.controller.partition_epoch == pe
+    assert ("leader_shrink_isr", 0, 2) in c.enabled_actions()
+    run.do(("leader_shrink_isr", 0, 2), ("controller_alter_partition", 0))
+    assert run.obs().isr == (0, 1)
