@@ -594,8 +594,11 @@ class Model:
         changed = log is not rep.log or truncating
         # the leader keeps r's fetch offset while r is in its ISR (committed, proposed or
         # maximal): only those count for the HW. For other followers it is only compared
-        # with the HW on this fetch (Kafka keeps it, but nothing reads it before the next
-        # fetch replaces it, so the model forgets it and fewer states differ)
+        # with the HW on this fetch, and forgotten (fewer states differ).
+        # Simplification: since 3.x Kafka's maybeIncrementLeaderHW also holds the HW for a
+        # caught-up, ISR-eligible replica outside the ISR until replica.lag.time.max.ms
+        # passes (shouldWaitForReplicaToJoinIsr); with time abstracted, the model's earlier
+        # HW move is one Kafka also makes once that time has passed.
         if lrep.follower_leos[r] != leo and r in self._leo_keepers(s, ldr):
             lrep = lrep._replace(follower_leos=_put(lrep.follower_leos, r, leo))
             s = s._replace(replicas=_put(s.replicas, ldr, lrep))

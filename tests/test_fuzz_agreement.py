@@ -6,7 +6,9 @@ one of them (e.g. a fuzz rule that reaches a state the model cannot, or an invar
 judged differently). The examples budgets are generous for the seed used. The unclean
 election and the hw-truncation race of Kafka 0.10 need one precise interleaving (two
 crashes after the acknowledgement, a follower restarting between two fetches): thousands of
-random executions (20-60 s), so they run with ACKCHECK_SLOW=1.
+random executions (20-60 s), so they run with ACKCHECK_SLOW=1; so does the lone-ISR power
+loss, whose ISR shrink is a proposal the controller must commit before the crash (about
+4,600 executions for the seed used).
 """
 
 import os
@@ -22,7 +24,7 @@ SLOW = os.environ.get("ACKCHECK_SLOW") == "1"
 # (scenario of the corpus, examples budget, slow)
 VIOLATED = [
     ("acks1-leader-loss", 1000, False),
-    ("minisr1-power-loss", 1500, False),
+    ("minisr1-power-loss", 6000, True),
     ("duplicate-without-idempotence", 100, False),
     ("reorder-without-idempotence", 100, False),
     ("last-replica-standing-3.9", 1500, False),
