@@ -360,7 +360,11 @@ def _judge_follower(r):
     text = []
     if shrink:
         text.append("Confirmed: after a follower fails, it leaves the ISR and the leader commits (advances the "
-                    "high watermark, acknowledges `acks=all`) with the smaller ISR.")
+                    "high watermark, acknowledges `acks=all`) with the smaller ISR. Who removes it depends on "
+                    "the controller: in ZooKeeper mode the leader proposes the shrink once the follower "
+                    "stops fetching; under KRaft (4.0+) the controller fences the dead broker and removes it "
+                    "itself. Either way the change goes through the controller (AlterPartition, KIP-497) "
+                    "before the leader commits without it.")
     if refuse:
         text.append("But only down to `min.insync.replicas`: below it, `acks=all` writes fail with "
                     "NOT_ENOUGH_REPLICAS (and since Kafka 3.7 the high watermark stops, KAFKA-15583). With the "
