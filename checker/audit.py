@@ -119,6 +119,7 @@ FAULT_TEXT = {
     "max_elections": ("leader move without a crash", "leader moves without a crash",
                       "preferred-leader rebalance, controlled shutdown"),
     "max_lost_messages": ("lost produce request/response", "lost produce requests/responses", "network"),
+    "max_delayed_fetches": ("delayed fetch request", "delayed fetch requests", "handled after the follower moved on"),
 }
 
 
@@ -154,8 +155,8 @@ def describe_faults(bounds: dict[str, int]) -> str:
 def bounds_short(bounds: dict[str, int]) -> str:
     names = {"max_records": "records", "max_crashes": "crashes", "max_power_losses": "power_losses",
              "max_elections": "elections", "max_isr_shrinks": "isr_shrinks", "max_lost_messages": "lost_messages",
-             "max_attempts": "attempts", "max_depth": "depth"}
-    return " ".join(f"{names[k]}={v}" for k, v in bounds.items() if k != "max_depth" or v)
+             "max_attempts": "attempts", "max_depth": "depth", "max_delayed_fetches": "delayed_fetches"}
+    return " ".join(f"{names[k]}={v}" for k, v in bounds.items() if k not in ("max_depth", "max_delayed_fetches") or v)
 
 
 # ======================================================================================

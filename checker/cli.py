@@ -155,7 +155,8 @@ def describe_config(config) -> str:
     b = config.bounds
     bounds = (f"records={b.max_records} crashes={b.max_crashes} power_losses={b.max_power_losses} "
               f"elections={b.max_elections} isr_shrinks={b.max_isr_shrinks} lost_messages={b.max_lost_messages} "
-              f"attempts={b.max_attempts}" + (f" depth={b.max_depth}" if b.max_depth else ""))
+              f"attempts={b.max_attempts}" + (f" depth={b.max_depth}" if b.max_depth else "")
+              + (f" delayed_fetches={b.max_delayed_fetches}" if b.max_delayed_fetches else ""))
     off = [k for k, v in config.rules if not v]
     return (f"kafka {config.kafka_version}: {kv}\nbounds: {bounds}"
             + (f"\nrules off: {', '.join(off)}" if off else ""))

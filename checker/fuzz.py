@@ -68,7 +68,7 @@ from hypothesis.stateful import (
 FAMILIES: dict[str, tuple[str, ...]] = {
     "producer": ("producer_send", "producer_receive", "producer_timeout", "producer_expire"),
     "broker_produce": ("broker_handle_produce", "leader_timeout_produce"),
-    "fetch": ("follower_fetch",),
+    "fetch": ("follower_fetch", "follower_fetch_delayed", "leader_handle_delayed_fetch"),
     "isr": ("leader_shrink_isr", "leader_expand_isr", "controller_alter_partition"),
     "metadata": ("broker_learn",),
     "controller": ("controller_elect",),

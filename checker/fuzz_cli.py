@@ -41,7 +41,8 @@ def auto_steps(config) -> int:
     replica (fuzz defaults, RF 3: 69; RF 5, 6 records, 2 crashes, 4 ISR shrinks: 125).
     Longer executions only add quiescent steps once everything is done."""
     b = config.bounds
-    perturbations = b.max_crashes + b.max_power_losses + b.max_elections + b.max_lost_messages + b.max_isr_shrinks
+    perturbations = (b.max_crashes + b.max_power_losses + b.max_elections + b.max_lost_messages + b.max_isr_shrinks
+                     + b.max_delayed_fetches)
     return min(200, 20 + 10 * b.max_records + 5 * perturbations + 3 * config.replication_factor)
 
 

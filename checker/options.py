@@ -18,6 +18,7 @@ BOUND_HELP = {
     "max_lost_messages": "produce requests/responses lost in the network, or acks=all requests timed out",
     "max_isr_shrinks": "times a live follower falls out of the ISR (replica.lag.time.max.ms)",
     "max_attempts": "send attempts per batch (delivery.timeout.ms abstracted; also capped by retries+1)",
+    "max_delayed_fetches": "follower fetch requests held up in the network and handled late (stale fetches, KIP-320)",
     "max_depth": "steps per execution (0 = unbounded)",
 }
 

@@ -448,6 +448,15 @@ class Model:
             nxt = self.follower_fetch(s, r)
             if nxt is not None:
                 yield ("follower_fetch", r), nxt
+        if s.delayed_fetch_count < self.bounds.max_delayed_fetches:
+            for r in self.brokers:
+                rep = s.replicas[r]
+                if (rep.alive and rep.leader >= 0 and rep.leader != r
+                        and not (self.track_truncating and s.fetcher_truncating[r])
+                        and not any(d[0] == r for d in s.delayed_fetches)):
+                    yield ("follower_fetch_delayed", r), self.follower_fetch_delayed(s, r)
+        for d in s.delayed_fetches:
+            yield ("leader_handle_delayed_fetch", d[1], d[0]), self.leader_handle_delayed_fetch(s, d)
         for ldr in self.brokers:
             if not self._can_change_isr(s, ldr):
                 continue
@@ -632,6 +641,56 @@ class Model:
         rep = rep._replace(log=log, log_end_offset=leo, high_watermark=hw, flushed_offset=flushed)
         return s._replace(replicas=_put(s.replicas, r, rep))
 
+    # ACTION follower_fetch_delayed(r)  WHO: follower r / the network
+    # enabled: delayed-fetch budget left; r alive and follows a leader l; r's fetcher is
+    #          fetching (before 2.7 not while it still has to truncate: it sends
+    #          OffsetsForLeaderEpoch first); no delayed fetch of r in the network yet
+    # effect:  r's fetch request (its leader epoch, its fetch offset = LEO, the epoch of its
+    #          last batch) is held up in the network. r's fetcher times it out and goes on
+    #          fetching; the request may still reach l later (leader_handle_delayed_fetch).
+    def follower_fetch_delayed(self, s: State, r: int) -> State:
+        rep = s.replicas[r]
+        last_epoch = rep.log[-1].leader_epoch if rep.log else -1
+        req = (r, rep.leader, rep.leader_epoch, rep.log_end_offset, last_epoch)
+        return s._replace(delayed_fetches=tuple(sorted(s.delayed_fetches + (req,))),
+                          delayed_fetch_count=s.delayed_fetch_count + 1)
+
+    # ACTION leader_handle_delayed_fetch(l, r)  WHO: broker l
+    # enabled: r's delayed fetch request to l is in the network (l alive: a dead broker's
+    #          connections are gone, and the request with them)
+    # effect:  l answers NOT_LEADER_OR_FOLLOWER unless it believes it leads; with KIP-320
+    #          it answers FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH unless the request's
+    #          epoch is its own; from 2.7 it answers a diverging epoch, and leaves r's state
+    #          alone, when its log does not hold r's last fetched epoch up to the fetch
+    #          offset (Partition.fetchRecords). Otherwise l takes the request's fetch offset
+    #          as r's (updateFollowerFetchState), may advance its HW, and may propose r into
+    #          the ISR if that offset is caught up. The response is dropped: r no longer
+    #          waits for it.
+    def leader_handle_delayed_fetch(self, s: State, d) -> State:
+        r, ldr, epoch, offset, last_epoch = d
+        s = s._replace(delayed_fetches=tuple(x for x in s.delayed_fetches if x != d))
+        lrep = s.replicas[ldr]
+        if not lrep.alive or lrep.leader != ldr:
+            return s
+        if self.fenced_epoch and epoch != lrep.leader_epoch:
+            return s
+        if offset > lrep.log_end_offset:
+            return s  # OFFSET_OUT_OF_RANGE: nothing recorded
+        if self.diverging_fetch and offset > 0 and truncation.diverges(lrep.log, lrep.log_end_offset,
+                                                                    last_epoch, offset):
+            return s
+        if lrep.follower_leos[r] != offset and r in self._leo_keepers(s, ldr):
+            lrep = lrep._replace(follower_leos=_put(lrep.follower_leos, r, offset))
+            s = s._replace(replicas=_put(s.replicas, ldr, lrep))
+            s = self._advance_hw(s, ldr)
+            lrep = s.replicas[ldr]
+        if (r not in lrep.isr and not self._isr_change_pending(s, ldr)
+                and self._offset_caught_up(lrep, offset)):
+            s = self.leader_expand_isr(s, ldr, r)
+            lrep = s.replicas[ldr]._replace(follower_leos=_put(s.replicas[ldr].follower_leos, r, offset))
+            s = self._advance_hw(s._replace(replicas=_put(s.replicas, ldr, lrep)), ldr)
+        return s
+
     def _can_change_isr(self, s: State, ldr: int) -> bool:
         """A broker that believes it leads may propose an ISR change when none of its own is
         pending (Partition: no new AlterPartition while one is in flight). Whether it goes
@@ -666,6 +725,10 @@ class Model:
         # leader cannot tell which epoch a fetching follower is in
         if self.fenced_epoch and frep.leader_epoch != rep.leader_epoch:
             return False
+        return self._offset_caught_up(rep, leo)
+
+    def _offset_caught_up(self, rep, leo: int) -> bool:
+        """A fetch offset that lets a follower into leader rep's ISR."""
         if leo < rep.high_watermark:
             return False
         if self.join_at_epoch_start:  # KAFKA-7128: and past the start of the leader's epoch
@@ -906,6 +969,8 @@ class Model:
             in_flight=self._in_flight(requests),
             purgatory=tuple(p for p in s.purgatory if p[0] != b),
             controller_messages=tuple(m for m in s.controller_messages if m[0] != b),
+            # a delayed fetch to or from b dies with b's connections
+            delayed_fetches=tuple(d for d in s.delayed_fetches if b not in (d[0], d[1])) if s.delayed_fetches else (),
             # the controller fences a dead broker: its pending ISR change can only fail;
             # a pending change adding b now names a stale broker epoch (KIP-903)
             isr_changes=self._isr_changes_after_crash(s.isr_changes, b) if s.isr_changes else (),

@@ -112,6 +112,10 @@ class State(NamedTuple):
     # Only tracked when truncation happens once per epoch (KIP-101 without the 2.7+
     # diverging-epoch fetch); otherwise always False.
     fetcher_truncating: tuple[bool, ...]
+    # follower fetch requests delayed in the network (max_delayed_fetches), at most one per
+    # follower: (follower, addressed_to, follower's leader_epoch, fetch_offset,
+    # last_fetched_epoch)
+    delayed_fetches: tuple[tuple[int, int, int, int, int], ...]
     producer_epoch: int
     next_sequence: int
     unclean_shutdown: tuple[bool, ...]  # per broker: down without a clean shutdown (KIP-966)
@@ -124,6 +128,7 @@ class State(NamedTuple):
     elections: int
     lost_messages: int
     isr_shrinks: int
+    delayed_fetch_count: int
 
 
 def _install_fast_replace(cls) -> None:
@@ -192,6 +197,7 @@ def initial_state(config: Config) -> State:
         controller_messages=(),
         isr_changes=(),
         fetcher_truncating=(False,) * rf,
+        delayed_fetches=(),
         producer_epoch=0,
         next_sequence=0,
         unclean_shutdown=(False,) * rf,
@@ -201,6 +207,7 @@ def initial_state(config: Config) -> State:
         elections=0,
         lost_messages=0,
         isr_shrinks=0,
+        delayed_fetch_count=0,
     )
 
 

@@ -86,6 +86,8 @@ def permute(s: State, pos) -> State:
     if s[_MESSAGES]:
         v[_MESSAGES] = tuple(sorted([(pos[m[0]], m[1], pos[m[2]] if m[2] >= 0 else -1, _ids(m[3], pos))
                                      for m in s[_MESSAGES]]))
+    if s[_DELAYED]:
+        v[_DELAYED] = tuple(sorted([(pos[d[0]], pos[d[1]], d[2], d[3], d[4]) for d in s[_DELAYED]]))
     if s[_CHANGES]:
         v[_CHANGES] = tuple(sorted([(pos[c[0]], c[1], _ids(c[2], pos), _ids(c[3], pos), _ids(c[4], pos), c[5])
                                     for c in s[_CHANGES]]))
@@ -108,7 +110,7 @@ def _unknown(n: int) -> tuple[int, ...]:
 
 _F = {f: i for i, f in enumerate(State._fields)}
 _REQUESTS, _PURGATORY, _RESPONSES = _F["requests"], _F["purgatory"], _F["responses"]
-_MESSAGES, _CHANGES = _F["controller_messages"], _F["isr_changes"]
+_MESSAGES, _CHANGES, _DELAYED = _F["controller_messages"], _F["isr_changes"], _F["delayed_fetches"]
 _PER_BROKER = (_F["unclean_shutdown"], _F["recovery_points"], _F["fetcher_truncating"])
 
 

@@ -69,6 +69,18 @@ def truncate_kip279(follower: tuple[Batch, ...], f_leo: int, leader: tuple[Batch
     return leo
 
 
+def diverges(leader: tuple[Batch, ...], l_leo: int, last_fetched_epoch: int, fetch_offset: int) -> bool:
+    """The 2.7+ fetch check (Partition.fetchRecords with lastFetchedEpoch): the leader's
+    largest epoch <= the follower's last fetched epoch, and that epoch's end offset; the
+    fetch diverges if that epoch is older or ends before the fetch offset."""
+    cache = epoch_cache(leader)
+    known = [e for e, _ in cache if e <= last_fetched_epoch]
+    if not known:
+        return True
+    e = known[-1]
+    return e < last_fetched_epoch or _end_offset_for(cache, e, l_leo) < fetch_offset
+
+
 def cut(log: tuple[Batch, ...], offset: int) -> tuple[tuple[Batch, ...], int]:
     """Truncate a log to `offset`, batch-aligned (a batch is wholly present or absent)."""
     off = 0

@@ -66,6 +66,20 @@ def test_kip_320_counterexample_is_kafka_6880():
     assert laggard - learned
 
 
+def test_kip_320_fences_a_delayed_fetch_request():
+    """A fetch held up in the network reaches a broker that leads again two epochs later,
+    after the follower truncated: without KIP-320 the leader commits on the stale offset.
+    With the rule on, the same steps are refused (the fix itself is exhausted above)."""
+    from ackcheck.checker.eras_doc import STALE_FETCH, replay_with_rule
+
+    if not SLOW:
+        pytest.skip("slow scenario (1.4M states): set ACKCHECK_SLOW=1")
+    off = run_check(STALE_FETCH.config(False), [STALE_FETCH.invariant])
+    assert off.violation and off.violation[0] == STALE_FETCH.invariant
+    assert any(a[0] == "leader_handle_delayed_fetch" for a in off.trace.actions)
+    assert "never happens" in replay_with_rule(STALE_FETCH, off.trace)
+
+
 def test_every_rule_has_a_scenario_and_a_named_test():
     from ackcheck.checker.eras_doc import BY_RULE
     from ackcheck.traces import eras

@@ -247,3 +247,41 @@ def test_epoch_cache_and_truncation_rules():
     leader2 = (Batch(0, (1,), -1, -1), Batch(0, (5,), -1, -1), Batch(0, (6,), -1, -1), Batch(2, (3,), -1, -1))
     assert truncate_kip101(follower, 3, leader2, 4) == 3  # keeps divergent entries
     assert truncate_kip279(follower, 3, leader2, 4) == 1  # converges on the true divergence
+
+
+# ------------------------------------------------------- delayed fetch requests (KIP-320)
+def _stale_fetch_arrives(rules=(), version=None):
+    """Follower 1's fetch (epoch 0, offset 1) is held up; leadership moves to 2 and back to 0
+    (epoch 2); then the request reaches broker 0."""
+    m = Model(make_config({"acks": "1"}, version=version, rules=rules, max_records=1, max_elections=2,
+                          max_delayed_fetches=1))
+    s = run(m, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1), ("follower_fetch", 1),
+                ("follower_fetch_delayed", 1), ("controller_elect", 2, "rebalance"), ("broker_learn", 2, 1),
+                ("controller_elect", 0, "rebalance"), ("broker_learn", 0, 2)])
+    assert s.delayed_fetches == ((1, 0, 0, 1, 0),)
+    assert ("follower_fetch_delayed", 2) not in m.actions(s)  # budget spent
+    return s, m.step(s, ("leader_handle_delayed_fetch", 0, 1))
+
+
+def test_kip_320_fences_a_fetch_from_an_older_epoch():
+    before, after = _stale_fetch_arrives()
+    assert not after.delayed_fetches
+    assert after.replicas[0].follower_leos[1] == -1  # answered FENCED_LEADER_EPOCH: nothing recorded
+
+
+def test_without_kip_320_the_leader_takes_the_stale_fetch_offset():
+    before, after = _stale_fetch_arrives(rules=["fenced_leader_epoch=off"])
+    assert after.replicas[0].follower_leos[1] == 1  # broker 1 is taken to hold offset 0 in epoch 2
+
+
+def test_diverging_epoch_check_ignores_a_stale_fetch_that_diverges():
+    # broker 0 still holds record 1 of epoch 0; leader 1 wrote record 2 at offset 0 in epoch 1
+    seq = [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1), ("controller_elect", 1, "rebalance"),
+           ("broker_learn", 1, 1), ("producer_send", 1, 1), ("broker_handle_produce", 1, 1, 1),
+           ("broker_learn", 0, 1), ("follower_fetch_delayed", 0), ("leader_handle_delayed_fetch", 1, 0)]
+    m = Model(make_config({"acks": "1"}, max_records=2, max_elections=1, max_delayed_fetches=1))
+    assert run(m, seq).replicas[1].follower_leos[0] == -1  # diverging: nothing recorded
+    # before 2.7 broker 0 must truncate first: it cannot send that fetch at all
+    m20 = Model(make_config({"acks": "1"}, version="2.1", max_records=2, max_elections=1, max_delayed_fetches=1))
+    s = run(m20, seq[:7])
+    assert s.fetcher_truncating[0] and ("follower_fetch_delayed", 0) not in m20.actions(s)

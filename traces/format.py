@@ -38,6 +38,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "broker_handle_produce": ("broker", "batch", "attempt"),
     "leader_timeout_produce": ("broker", "batch", "attempt"),
     "follower_fetch": ("broker",),
+    "follower_fetch_delayed": ("broker",),
+    "leader_handle_delayed_fetch": ("broker", "follower"),
     "leader_shrink_isr": ("broker", "follower"),
     "leader_expand_isr": ("broker", "follower"),
     "broker_learn": ("broker", "leader_epoch"),

@@ -19,6 +19,8 @@ ACTION_TEXT = {
     "broker_handle_produce": "broker {broker} handles the produce request for batch {batch} (attempt {attempt})",
     "leader_timeout_produce": "broker {broker} times out acks=all batch {batch} (REQUEST_TIMED_OUT)",
     "follower_fetch": "broker {broker} fetches from its leader",
+    "follower_fetch_delayed": "broker {broker}'s fetch request is held up in the network (its fetcher moves on)",
+    "leader_handle_delayed_fetch": "broker {broker} handles {follower}'s delayed fetch request",
     "leader_shrink_isr": "leader {broker} proposes to remove {follower} from the ISR (AlterPartition)",
     "leader_expand_isr": "leader {broker} adds {follower} to the ISR",
     "broker_learn": "broker {broker} learns the controller's decision for epoch {leader_epoch}",

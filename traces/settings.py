@@ -45,6 +45,9 @@ class Bounds:
     max_isr_shrinks: int = 1
     # delivery.timeout.ms abstracted as a bound on send attempts per batch
     max_attempts: int = 2
+    # follower fetch requests delayed in the network: the leader handles one after the
+    # follower gave up on it and moved on (KIP-320's stale fetch)
+    max_delayed_fetches: int = 0
     max_depth: int = 0  # 0 = unbounded
 
     def as_dict(self) -> dict[str, int]:
@@ -57,6 +60,8 @@ class Bounds:
             "max_isr_shrinks": self.max_isr_shrinks,
             "max_attempts": self.max_attempts,
             "max_depth": self.max_depth,
+            # written only when used, so traces from before the bound read the same
+            **({"max_delayed_fetches": self.max_delayed_fetches} if self.max_delayed_fetches else {}),
         }
 
 
@@ -68,6 +73,7 @@ BOUND_LIMITS = {
     "max_lost_messages": (0, 6),
     "max_isr_shrinks": (0, 6),
     "max_attempts": (1, 6),
+    "max_delayed_fetches": (0, 6),
     "max_depth": (0, 10000),
 }
 
