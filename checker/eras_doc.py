@@ -113,8 +113,9 @@ def replay_with_rule(sc: EraScenario, trace) -> str:
     rep = replay_on_model(trace, [sc.invariant], config=sc.config(True))
     if rep.error:
         k = int(rep.error.split()[1].rstrip(":"))
-        return (f"With the rule on, the same steps cannot happen: step {k} ({describe_action(trace.steps[k][0])}) "
-                f"never happens, and no step before it breaks `{sc.invariant}`.") \
+        return (f"With the rule on, the same steps do not get that far: step {k} "
+                f"({describe_action(trace.steps[k][0])}) cannot happen, and no step before it breaks "
+                f"`{sc.invariant}`.") \
             if rep.violation is None else f"With the rule on, the trace still breaks `{rep.violation[0]}`."
     if rep.violation is None:
         return f"With the rule on, the same steps keep `{sc.invariant}`."
