@@ -573,6 +573,10 @@ class Model:
     #          3. r copies l's next batch; 4. r learns HW = min(l's HW, r's LEO)
     # Simplification: a fetch is one atomic request/response exchange; the leader learns
     # a follower's progress only on its *next* fetch, as in Kafka (two rounds to commit).
+    # A request that is late is a separate, bounded perturbation (follower_fetch_delayed /
+    # leader_handle_delayed_fetch). Late *responses* are not modelled: the fetcher drops a
+    # response whose fetch offset or epoch no longer matches its partition state
+    # (AbstractFetcherThread.processFetchResponse), so one changes nothing.
     def follower_fetch(self, s: State, r: int) -> State | None:
         rep = s.replicas[r]
         ldr = rep.leader
