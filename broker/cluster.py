@@ -7,15 +7,17 @@ cannot happen now; `observe()` reports what can be seen (traces/observation.py);
 `enabled_actions()` lists what could happen next (for fault injection).
 
 Faults are bounded by the run's settings (crashes, power losses, rebalance elections,
-lost messages, slow-follower ISR shrinks), as in every trace's config; healing actions
-(restart, failover election, fetch, retry, flush) are not.
+lost messages, slow-follower ISR shrinks, delayed fetches), as in every trace's config;
+healing actions (restart, failover election, fetch, retry, flush) are not.
 
 The network: produce requests in send order (a broker reads its connection in order),
 produce responses in send order (each broker's connection delivers in order), controller
 updates as a set (they may arrive late and in any order), at most one AlterPartition per
 leader on its way to the controller (handled with its answer in one step). A follower
 fetch is one request/response exchange (OffsetsForLeaderEpoch when the era uses it, then
-Fetch).
+Fetch) - except a *delayed* fetch (bounded by max_delayed_fetches): the request is held up
+in the network, its follower gives up on it and goes on, and the leader handles it later
+(a stale fetch); at most one per follower.
 """
 
 from __future__ import annotations
@@ -97,8 +99,10 @@ class Cluster:
         self.responses: list[m.ProduceResponse] = []
         self.controller_messages: list[m.LeaderAndIsr] = []
         self.alter_partitions: list[m.AlterPartition] = []  # leaders' ISR changes to the controller
+        self.delayed_fetches: list[m.FetchRequest] = []  # fetch requests held up (max_delayed_fetches)
         # fault budgets used
-        self.used = {"crash": 0, "power_loss": 0, "rebalance": 0, "lost_message": 0, "isr_shrink": 0}
+        self.used = {"crash": 0, "power_loss": 0, "rebalance": 0, "lost_message": 0, "isr_shrink": 0,
+                     "delayed_fetch": 0}
         self.committed_log: list[int] = []  # ghost: records below the highest HW ever
         self.steps = 0
         self.recoveries: list = []  # (step, broker, RecoveryReport)
@@ -265,6 +269,29 @@ class Cluster:
             return "the fetch would change nothing"
         return (ldr, t if truncate else None)
 
+    def _why_not_delay_fetch(self, r: int) -> str | None:
+        """A fetch request of follower r held up in the network (the follower's fetcher
+        times it out and moves on): r must be sending Fetch requests to a leader."""
+        if self.used["delayed_fetch"] >= self.bounds.max_delayed_fetches:
+            return "the delayed-fetch budget is used up"
+        fn = self.nodes[r]
+        if fn is None:
+            return f"broker {r} is down"
+        if fn.leader < 0 or fn.leader == r:
+            return f"broker {r} follows no leader"
+        if fn.fetcher_truncating:
+            # before 2.7 the fetcher first asks OffsetsForLeaderEpoch, it sends no Fetch yet
+            return f"broker {r}'s fetcher is truncating (OffsetsForLeaderEpoch), not fetching"
+        if any(q.follower == r for q in self.delayed_fetches):
+            return f"a fetch request of broker {r} is already held up in the network"
+        return None
+
+    def _delayed_fetch(self, ldr: int, r: int) -> m.FetchRequest | None:
+        for q in self.delayed_fetches:
+            if q.follower == r and q.leader == ldr:
+                return q
+        return None
+
     def why_not(self, action: Action) -> str | None:
         """None if `action` is enabled now, else why not."""
         name, *args = action
@@ -320,6 +347,16 @@ class Cluster:
                 return "no such broker"
             plan = self._fetch_plan(args[0])
             return plan if isinstance(plan, str) else None
+        if name == "follower_fetch_delayed":
+            if bad_broker(args[0]):
+                return "no such broker"
+            return self._why_not_delay_fetch(args[0])
+        if name == "leader_handle_delayed_fetch":
+            if bad_broker(args[0]) or bad_broker(args[1]):
+                return "no such broker"
+            if self._delayed_fetch(args[0], args[1]) is None:
+                return f"no delayed fetch request of broker {args[1]} to broker {args[0]} is in the network"
+            return None
         if name == "leader_shrink_isr":
             if bad_broker(args[0]) or bad_broker(args[1]):
                 return "no such broker"
@@ -419,6 +456,8 @@ class Cluster:
             if n is not None:
                 cands += [("leader_timeout_produce", b, d.batch, d.attempt) for d in n.purgatory]
         cands += [("follower_fetch", r) for r in range(self.rf)]
+        cands += [("follower_fetch_delayed", r) for r in range(self.rf)]
+        cands += [("leader_handle_delayed_fetch", q.leader, q.follower) for q in self.delayed_fetches]
         cands += [("leader_shrink_isr", ldr, f) for ldr in range(self.rf) for f in range(self.rf) if f != ldr]
         cands += sorted({("broker_learn", msg.broker, msg.leader_epoch) for msg in self.controller_messages})
         cands += [("controller_alter_partition", req.leader) for req in self.alter_partitions]
@@ -494,6 +533,32 @@ class Cluster:
                 fn.append_fetched(ln.log.read_raw(b))
         fn.learn_leader_hw(hw_read)
 
+    def _do_follower_fetch_delayed(self, r: int) -> None:
+        """Follower r's fetcher sends a Fetch request (its epoch, its LEO as the fetch
+        offset, its latest leader epoch, its broker epoch) that the network holds up; the
+        fetcher times it out and carries on, nothing of r changes."""
+        self.used["delayed_fetch"] += 1
+        fn = self.nodes[r]
+        # lastFetchedEpoch: the latest epoch of its leader-epoch cache (-1 for an empty log)
+        self.delayed_fetches.append(m.FetchRequest(r, fn.leader, fn.leader_epoch, fn.leo,
+                                                   fn.log.epochs.latest_epoch, fn.broker_epoch))
+
+    def _do_leader_handle_delayed_fetch(self, ldr: int, r: int) -> None:
+        """The held-up request reaches broker ldr's host: whatever process runs there
+        handles it (see Broker.handle_stale_fetch); nothing if none does."""
+        q = self._delayed_fetch(ldr, r)
+        self.delayed_fetches.remove(q)
+        ln = self.nodes[ldr]
+        if ln is None:
+            return
+        req = ln.handle_stale_fetch(q)
+        if req is not None:
+            self.alter_partitions.append(req)
+
+    def _drop_delayed_fetches(self, b: int) -> None:
+        """Broker b's connections are gone: a held-up fetch request from it or to it with them."""
+        self.delayed_fetches = [q for q in self.delayed_fetches if b not in (q.follower, q.leader)]
+
     def _do_leader_shrink_isr(self, ldr: int, f: int) -> None:
         if self.nodes[f] is not None:
             self.used["isr_shrink"] += 1
@@ -565,6 +630,7 @@ class Cluster:
         self.requests = [q for q in self.requests if q.broker != b]
         self.controller_messages = [x for x in self.controller_messages if x.broker != b]
         self._drop_void_alter_partitions(b)
+        self._drop_delayed_fetches(b)
         if self.controller.broker_failed(b):
             self._publish_isr_change()
 
@@ -595,6 +661,7 @@ class Cluster:
         self.used["power_loss"] += 1
         if self.nodes[b] is not None:
             self._kill(b)
+        self._drop_delayed_fetches(b)
         self.hosts[b].power_loss(torn)
         self.dead[b].view = None
 

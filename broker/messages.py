@@ -77,3 +77,16 @@ class AlterPartitionResponse(NamedTuple):
     error: str  # NONE, FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION, INELIGIBLE_REPLICA
     isr: tuple[int, ...]
     partition_epoch: int
+
+
+class FetchRequest(NamedTuple):
+    """A follower's Fetch request as it left the follower (FetchRequest v12+ fields that
+    matter here). Only a *delayed* one is kept in the network: an ordinary fetch is one
+    exchange within a step."""
+
+    follower: int  # source (replica id)
+    leader: int  # destination: the leader the follower believed in when it sent it
+    leader_epoch: int  # currentLeaderEpoch (KIP-320): the follower's epoch
+    fetch_offset: int  # the follower's LEO
+    last_fetched_epoch: int  # lastFetchedEpoch (used from 2.7): its cache's latest epoch, -1 if none
+    broker_epoch: int  # replicaEpoch (KIP-903): the follower's broker epoch

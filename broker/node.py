@@ -306,6 +306,43 @@ class Broker:
         self.maybe_advance_hw()
         return True
 
+    def fetch_diverges(self, last_fetched_epoch: int, fetch_offset: int) -> bool:
+        """Partition.readRecords with lastFetchedEpoch (2.7+): the largest epoch of this
+        leader's cache <= the follower's last fetched epoch, and where it ends here. The
+        follower's log diverges if there is none, if it is older than the follower's, or if
+        it ends before the fetch offset (the answer is a divergingEpoch, not records)."""
+        cache = self.log.epochs
+        e = cache.largest_at_most(last_fetched_epoch)
+        if e is None or e < last_fetched_epoch:
+            return True
+        return cache.end_offset_for(e, self.log.leo) < fetch_offset
+
+    def handle_stale_fetch(self, req: m.FetchRequest) -> m.AlterPartition | None:
+        """A fetch request that was held up in the network reaches this broker after its
+        sender gave up on it (the answer goes nowhere). Partition.fetchRecords: refused
+        (NOT_LEADER_OR_FOLLOWER) unless this broker leads; with KIP-320 refused
+        (FENCED/UNKNOWN_LEADER_EPOCH) unless the request's epoch is this leader's; refused
+        (OFFSET_OUT_OF_RANGE) past the log end; from 2.7 answered with a diverging epoch -
+        the follower's state untouched - when the log does not hold the request's last
+        fetched epoch up to its offset. Otherwise updateFollowerFetchState takes the
+        request's offset as the follower's (even an older one than a later fetch brought)
+        and maybeExpandIsr judges it. Returns the ISR expansion proposed, if any."""
+        s = self.s
+        if not self.is_leader:
+            return None
+        if s.fenced_leader_epoch and req.leader_epoch != self.leader_epoch:
+            return None
+        if req.fetch_offset > self.log.leo:
+            return None
+        if s.diverging_epoch_fetch and req.last_fetched_epoch >= 0 \
+                and self.fetch_diverges(req.last_fetched_epoch, req.fetch_offset):
+            return None
+        r = req.follower
+        self.record_follower_fetch(r, req.fetch_offset, req.broker_epoch)
+        if r not in self.isr and self.may_propose_isr_change and self.follower_caught_up(req.fetch_offset):
+            return self.propose_expand(r, req.fetch_offset)
+        return None
+
     def follower_caught_up(self, fetch_offset: int) -> bool:
         """Partition.isFollowerInSync / KAFKA-7128: a follower fetching at `fetch_offset`
         has reached the HW and the start of this leader's epoch."""

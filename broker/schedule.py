@@ -34,6 +34,8 @@ WEIGHTS: dict[str, float] = {
     "flush": 1.5,
     "lose_request": 0.6,
     "lose_response": 0.6,
+    "follower_fetch_delayed": 0.8,  # a fetch held up in the network (max_delayed_fetches)
+    "leader_handle_delayed_fetch": 2,  # ... reaching its leader late, often after a change
 }
 EXTRA = {"shrink_dead": 4.0, "rebalance": 0.8}
 

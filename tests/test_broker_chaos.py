@@ -9,10 +9,11 @@ from ackcheck.traces.format import trace_from_dict
 from ackcheck.traces.settings import Setting, build_config
 
 
-def config(settings=(), version=None, **bounds):
+def config(settings=(), version=None, rules=(), **bounds):
     b = {"max_records": 6, "max_crashes": 3, "max_elections": 3, "max_isr_shrinks": 2}
     b.update(bounds)
-    return build_config([Setting(k, v, "test") for k, v in settings], bounds=b, kafka_version=version)
+    return build_config([Setting(k, v, "test") for k, v in settings], bounds=b, kafka_version=version,
+                        rule_overrides=list(rules))
 
 
 def test_chaos_finds_the_acks1_loss_and_the_model_confirms_it(tmp_path):
@@ -43,13 +44,19 @@ CHAOS_CONFIGS = {
     "2.1-unclean": ([("unclean.leader.election.enable", "true")], "2.1", {"max_power_losses": 1}),
     "4.0-kraft-min-isr-2": ([("min.insync.replicas", "2")], "4.0", {"max_power_losses": 1}),
     "3.7-batches": ([("records.per.batch", "2"), ("min.insync.replicas", "2")], "3.7", {"max_lost_messages": 1}),
+    # stale fetches: without KIP-320 (before and after 2.7), and 4.1's defaults
+    "2.1-delayed-fetch-no-kip320": ([("acks", "all")], "2.1", {"max_delayed_fetches": 1, "max_power_losses": 1}),
+    "4.1-delayed-fetch-no-kip320": ([], None, {"max_delayed_fetches": 1, "max_power_losses": 1}),
+    "4.1-delayed-fetch": ([], None, {"max_delayed_fetches": 1, "max_power_losses": 1}),
 }
+CHAOS_RULES = {"2.1-delayed-fetch-no-kip320": ["fenced_leader_epoch=off"],
+               "4.1-delayed-fetch-no-kip320": ["fenced_leader_epoch=off"]}
 
 
 @pytest.mark.parametrize("name", sorted(CHAOS_CONFIGS))
 def test_every_chaos_life_replays_on_the_model(name):
     settings, version, bounds = CHAOS_CONFIGS[name]
-    r = run_chaos(config(settings, version, **bounds), 11, steps=250, runs=1)
+    r = run_chaos(config(settings, version, CHAOS_RULES.get(name, ()), **bounds), 11, steps=250, runs=1)
     s = r.runs[0]
     assert s.steps > 0 and s.model_checked == s.lives
     assert r.divergence is None, r.divergence
@@ -70,3 +77,15 @@ def test_same_seed_same_schedule():
     assert a.violation_trace is not None
     assert a.violation_trace.as_dict() == b.violation_trace.as_dict()
     assert replay_model(a.violation_trace).confirmed
+
+
+@pytest.mark.parametrize("rules", [["fenced_leader_epoch=off"], []], ids=["no-kip320", "4.1"])
+def test_chaos_delays_fetches_within_the_bound_and_the_model_follows(rules):
+    """Every life may hold up one fetch request (max_delayed_fetches=1); the schedules
+    spend it, and every life still replays on the model step for step."""
+    cfg = config([], None, rules, max_delayed_fetches=1, max_power_losses=1)
+    r = run_chaos(cfg, 4, steps=400, runs=1, keep_going=True)
+    s = r.runs[0]
+    assert 0 < s.faults["delayed_fetch"] <= s.lives
+    assert r.divergence is None, r.divergence
+    assert s.model_divergences == 0 and s.model_checked == s.lives

@@ -190,3 +190,46 @@ def test_chaos_keep_going_counts_violations(capsys):
 def test_chaos_bad_usage_exits_2(argv, message, capsys):
     code, _, err = run(capsys, *argv)
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_chaos_with_delayed_fetches(capsys):
+    code, out, _ = run(capsys, "chaos", "--seed", "1", "--steps", "300", "--max-delayed-fetches", "1",
+                       "--keep-going", "--json")
+    d = json.loads(out)
+    assert code in (0, 1) and d["bounds"]["max_delayed_fetches"] == 1
+    assert d["runs"][0]["faults_injected"]["delayed_fetch"] >= 1
+    assert d["model_conformance"]["ok"] is True
+    # without the bound, no fetch is ever held up
+    code, out, _ = run(capsys, "chaos", "--seed", "1", "--steps", "300", "--keep-going", "--json")
+    d = json.loads(out)
+    assert "max_delayed_fetches" not in d["bounds"] and d["runs"][0]["faults_injected"]["delayed_fetch"] == 0
+
+
+def test_replay_of_a_trace_with_a_delayed_fetch(tmp_path, capsys):
+    """A stale fetch counted before KIP-320 (tests/test_broker_delayed_fetch.py): the trace
+    carries the bound in its config and replays through the CLI on both sides."""
+    from ackcheck.model.protocol import Model
+    from ackcheck.model.state import observe
+
+    cfg = build_config([Setting("acks", "all", "test")], kafka_version="2.1",
+                       rule_overrides=["fenced_leader_epoch=off"],
+                       bounds={"max_records": 2, "max_elections": 2, "max_crashes": 1, "max_delayed_fetches": 1})
+    actions = [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1), ("follower_fetch", 1),
+               ("follower_fetch_delayed", 1), ("controller_elect", 2, "rebalance"), ("broker_learn", 2, 1),
+               ("broker_learn", 1, 1), ("follower_fetch", 1), ("crash", 2), ("controller_elect", 0, "failover"),
+               ("broker_learn", 0, 2), ("leader_handle_delayed_fetch", 0, 1), ("controller_elect", 1, "rebalance")]
+    model = Model(cfg)
+    s = model.init()
+    steps = [(None, observe(s))]
+    for a in actions:
+        s = model.step(s, a)
+        steps.append((a, observe(s)))
+    path = tmp_path / "stale.json"
+    Trace(config=cfg.as_dict(), steps=steps).write(path)
+    assert load_trace(path).config["bounds"]["max_delayed_fetches"] == 1
+    code, out, _ = run(capsys, "replay", str(path), "--invariant", "leader-completeness", "--json")
+    d = json.loads(out)
+    assert code == 1 and d["conformant"] is True and d["first_difference"] is None
+    assert d["violation"]["invariant"] == "leader-completeness" and d["violation"]["step"] == len(actions)
+    code, out, _ = run(capsys, "replay", str(path), "--on", "model", "--invariant", "leader-completeness", "--json")
+    assert json.loads(out)["conformant"] is True

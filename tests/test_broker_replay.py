@@ -188,6 +188,16 @@ WALKS = {
     "4.1-without-kip903": config([("min.insync.replicas", "2")], None, ["fenced_replicas_not_in_isr=off"],
                                  max_records=3, max_crashes=3, max_elections=2, max_power_losses=2,
                                  max_isr_shrinks=3),
+    # a fetch request held up in the network and handled late (stale fetches): without
+    # KIP-320 fencing it, before and after the diverging-epoch fetch, and 4.1 as it is
+    "2.1-delayed-fetch-no-kip320": config([("min.insync.replicas", "2")], "2.1", ["fenced_leader_epoch=off"],
+                                          max_records=4, max_crashes=3, max_elections=2, max_power_losses=1,
+                                          max_isr_shrinks=2, max_delayed_fetches=1),
+    "4.1-delayed-fetch-no-kip320": config([("min.insync.replicas", "2")], None, ["fenced_leader_epoch=off"],
+                                          max_records=4, max_crashes=3, max_elections=2, max_power_losses=1,
+                                          max_isr_shrinks=2, max_delayed_fetches=1),
+    "4.1-delayed-fetch": config(max_records=4, max_crashes=3, max_elections=2, max_power_losses=1,
+                                max_isr_shrinks=2, max_delayed_fetches=1),
 }
 
 
