@@ -279,6 +279,8 @@ class Cluster:
             return f"broker {r} is down"
         if fn.leader < 0 or fn.leader == r:
             return f"broker {r} follows no leader"
+        if self.nodes[fn.leader] is None:
+            return f"broker {r}'s leader {fn.leader} is down: no connection to send on"
         if fn.fetcher_truncating:
             # before 2.7 the fetcher first asks OffsetsForLeaderEpoch, it sends no Fetch yet
             return f"broker {r}'s fetcher is truncating (OffsetsForLeaderEpoch), not fetching"

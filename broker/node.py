@@ -325,8 +325,10 @@ class Broker:
         (OFFSET_OUT_OF_RANGE) past the log end; from 2.7 answered with a diverging epoch -
         the follower's state untouched - when the log does not hold the request's last
         fetched epoch up to its offset. Otherwise updateFollowerFetchState takes the
-        request's offset as the follower's (even an older one than a later fetch brought)
-        and maybeExpandIsr judges it. Returns the ISR expansion proposed, if any."""
+        request's offset as the follower's - unless it is older than one a later fetch
+        brought: that late fetch belongs to a fetch session a newer fetch has moved on
+        (KIP-227 refuses it with INVALID_FETCH_SESSION_EPOCH) - and maybeExpandIsr judges
+        it. Returns the ISR expansion proposed, if any."""
         s = self.s
         if not self.is_leader:
             return None
@@ -338,6 +340,8 @@ class Broker:
                 and self.fetch_diverges(req.last_fetched_epoch, req.fetch_offset):
             return None
         r = req.follower
+        if r in self.tracked_followers and req.fetch_offset < self.follower_leos[r]:
+            return None
         self.record_follower_fetch(r, req.fetch_offset, req.broker_epoch)
         if r not in self.isr and self.may_propose_isr_change and self.follower_caught_up(req.fetch_offset):
             return self.propose_expand(r, req.fetch_offset)

@@ -451,7 +451,7 @@ class Model:
         if s.delayed_fetch_count < self.bounds.max_delayed_fetches:
             for r in self.brokers:
                 rep = s.replicas[r]
-                if (rep.alive and rep.leader >= 0 and rep.leader != r
+                if (rep.alive and rep.leader >= 0 and rep.leader != r and s.replicas[rep.leader].alive
                         and not (self.track_truncating and s.fetcher_truncating[r])
                         and not any(d[0] == r for d in s.delayed_fetches)):
                     yield ("follower_fetch_delayed", r), self.follower_fetch_delayed(s, r)
@@ -646,7 +646,8 @@ class Model:
         return s._replace(replicas=_put(s.replicas, r, rep))
 
     # ACTION follower_fetch_delayed(r)  WHO: follower r / the network
-    # enabled: delayed-fetch budget left; r alive and follows a leader l; r's fetcher is
+    # enabled: delayed-fetch budget left; r alive and follows a leader l that is alive (a
+    #          request to a dead host goes nowhere: its connection is gone); r's fetcher is
     #          fetching (before 2.7 not while it still has to truncate: it sends
     #          OffsetsForLeaderEpoch first); no delayed fetch of r in the network yet
     # effect:  r's fetch request (its leader epoch, its fetch offset = LEO, the epoch of its
@@ -666,10 +667,12 @@ class Model:
     #          it answers FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH unless the request's
     #          epoch is its own; from 2.7 it answers a diverging epoch, and leaves r's state
     #          alone, when its log does not hold r's last fetched epoch up to the fetch
-    #          offset (Partition.fetchRecords). Otherwise l takes the request's fetch offset
-    #          as r's (updateFollowerFetchState), may advance its HW, and may propose r into
-    #          the ISR if that offset is caught up. The response is dropped: r no longer
-    #          waits for it.
+    #          offset (Partition.fetchRecords). An offset older than one a later fetch of r
+    #          brought is refused too: that request belongs to a fetch session r's newer
+    #          fetch moved on (KIP-227, INVALID_FETCH_SESSION_EPOCH). Otherwise l takes the
+    #          request's fetch offset as r's (updateFollowerFetchState), may advance its HW,
+    #          and may propose r into the ISR if that offset is caught up. The response is
+    #          dropped: r no longer waits for it.
     def leader_handle_delayed_fetch(self, s: State, d) -> State:
         r, ldr, epoch, offset, last_epoch = d
         s = s._replace(delayed_fetches=tuple(x for x in s.delayed_fetches if x != d))
@@ -683,7 +686,10 @@ class Model:
         if self.diverging_fetch and offset > 0 and truncation.diverges(lrep.log, lrep.log_end_offset,
                                                                     last_epoch, offset):
             return s
-        if lrep.follower_leos[r] != offset and r in self._leo_keepers(s, ldr):
+        keepers = self._leo_keepers(s, ldr)
+        if r in keepers and offset < lrep.follower_leos[r]:
+            return s
+        if lrep.follower_leos[r] != offset and r in keepers:
             lrep = lrep._replace(follower_leos=_put(lrep.follower_leos, r, offset))
             s = s._replace(replicas=_put(s.replicas, ldr, lrep))
             s = self._advance_hw(s, ldr)
