@@ -90,9 +90,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # ------------------------------------------------------------------------------ check
+def print_counterexample(trace, *, full: bool, trace_out: str | None) -> None:
+    """A counterexample's steps (the summary, or every step's cluster state with `full`)
+    and where it was kept; shared by check and fuzz."""
+    from ackcheck.traces.render import render, summary_lines
+
+    print(render(trace) if full else "\n".join(summary_lines(trace, limit=40)))
+    if trace_out:
+        print(f"trace written to {trace_out} (ackcheck view {trace_out})")
+    else:
+        print("(--trace-out FILE keeps it; --full prints every step's cluster state)")
+
+
 def main_check(argv: list[str]) -> int:
     from ackcheck.checker.engine import run_check
-    from ackcheck.traces.render import summary_lines
 
     p = ArgumentParser(prog="ackcheck check", description=(
         "Explore every execution of the model within the bounds (breadth-first, so the first "
@@ -127,16 +138,7 @@ def main_check(argv: list[str]) -> int:
         inv, msg = result.violation
         print(f"VIOLATED {inv}: {msg}")
         print(f"shortest counterexample ({len(result.trace.steps) - 1} steps):")
-        if args.full:
-            from ackcheck.traces.render import render
-
-            print(render(result.trace))
-        else:
-            print("\n".join(summary_lines(result.trace, limit=40)))
-        if args.trace_out:
-            print(f"trace written to {args.trace_out} (ackcheck view {args.trace_out})")
-        else:
-            print("(--trace-out FILE keeps it; --full prints every step's cluster state)")
+        print_counterexample(result.trace, full=args.full, trace_out=args.trace_out)
     elif result.interrupted:
         print(f"INTERRUPTED: no violation among the states explored so far ({', '.join(result.invariants)})")
     elif not result.stats.complete:

@@ -112,7 +112,7 @@ def replay_with_rule(sc: EraScenario, trace) -> str:
 
     rep = replay_on_model(trace, [sc.invariant], config=sc.config(True))
     if rep.error:
-        k = int(rep.error.split()[1].rstrip(":"))
+        k = len(rep.steps)  # the first step the model refused
         return (f"With the rule on, the same steps do not get that far: step {k} "
                 f"({describe_action(trace.steps[k][0])}) cannot happen, and no step before it breaks "
                 f"`{sc.invariant}`.") \

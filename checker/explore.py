@@ -157,27 +157,27 @@ def explore(
                         t, pos = raw, None
                     t_key = hash(abstract(t))
                     visited.setdefault(t_key, (s_key, action, pos))  # one hash: insert if new
-                    if len(visited) == n:
-                        if step_checks:
-                            for inv_id, check in step_checks:
-                                if check(s, raw, cfg):
-                                    found = (s_key, action, inv_id)
-                                    break
-                            if found:
-                                break
+                    new = len(visited) != n
+                    if not new and not step_checks:
                         continue
-                    for inv_id, check in state_checks:
-                        if check(raw, cfg):
-                            found = (t_key, None, inv_id)
-                            break
-                    else:
+                    bad = None
+                    if new:  # state checks first, then step checks: the catalogue's order
+                        for inv_id, check in state_checks:
+                            if check(raw, cfg):
+                                bad = inv_id
+                                break
+                    if bad is None:
                         for inv_id, check in step_checks:
                             if check(s, raw, cfg):
-                                found = (t_key, None, inv_id)
+                                bad = inv_id
                                 break
-                    if found:
+                    if bad is not None:
+                        # a new state is its own trace's end; a step into a known state is
+                        # the transition from s
+                        found = (t_key, None, bad) if new else (s_key, action, bad)
                         break
-                    nxt_frontier.append(t)
+                    if new:
+                        nxt_frontier.append(t)
                 if found:
                     break
                 if progress is not None and stats.transitions % 512 == 0:

@@ -89,11 +89,10 @@ def config_for_fuzz(args):
 
 
 def main(argv: list[str]) -> int:
-    from ackcheck.checker.cli import describe_config, err
+    from ackcheck.checker.cli import describe_config, err, print_counterexample
     from ackcheck.checker.engine import check_invariant_ids
     from ackcheck.checker.fuzz import run_fuzz
     from ackcheck.checker.trace_tools import minimize_trace
-    from ackcheck.traces.render import summary_lines
 
     p = build_parser()
     args = p.parse_args(argv)
@@ -160,16 +159,7 @@ def main(argv: list[str]) -> int:
         if minimized_steps is not None:
             how += f", minimized by ddmin to {minimized_steps}"
         print(f"counterexample ({how}):")
-        if args.full:
-            from ackcheck.traces.render import render
-
-            print(render(result.trace))
-        else:
-            print("\n".join(summary_lines(result.trace, limit=40)))
-        if args.trace_out:
-            print(f"trace written to {args.trace_out} (ackcheck view {args.trace_out})")
-        else:
-            print("(--trace-out FILE keeps it; --full prints every step's cluster state)")
+        print_counterexample(result.trace, full=args.full, trace_out=args.trace_out)
     elif result.interrupted:
         print(f"INTERRUPTED: no violation found so far ({', '.join(result.invariants)})")
     else:

@@ -585,6 +585,8 @@ class Model:
         lrep = s.replicas[ldr]
         if not lrep.alive or lrep.leader != ldr:
             return None
+        # KIP-320: only a fetch in the leader's own epoch is served; before it the leader
+        # cannot tell which epoch a fetching follower is in
         if self.fenced_epoch and lrep.leader_epoch != rep.leader_epoch:
             return None
         log, leo, hw, flushed = rep.log, rep.log_end_offset, rep.high_watermark, rep.flushed_offset
@@ -604,31 +606,10 @@ class Model:
             log, leo = truncation.cut(log, t)
             hw, flushed = min(hw, leo), min(flushed, leo)
             s = self._clamp_recovery_point(s, r, leo)
-        changed = log is not rep.log or truncating
-        # the leader keeps r's fetch offset while r is in its ISR (committed, proposed or
-        # maximal): only those count for the HW. For other followers it is only compared
-        # with the HW on this fetch, and forgotten (fewer states differ).
-        # Simplification: since 3.x Kafka's maybeIncrementLeaderHW also holds the HW for a
-        # caught-up, ISR-eligible replica outside the ISR until replica.lag.time.max.ms
-        # passes (shouldWaitForReplicaToJoinIsr); with time abstracted, the model's earlier
-        # HW move is one Kafka also makes once that time has passed.
-        if lrep.follower_leos[r] != leo and r in self._leo_keepers(s, ldr):
-            lrep = lrep._replace(follower_leos=_put(lrep.follower_leos, r, leo))
-            s = s._replace(replicas=_put(s.replicas, ldr, lrep))
-            s = self._advance_hw(s, ldr)
-            lrep = s.replicas[ldr]
-            changed = True
-        # Partition.updateFollowerFetchState -> maybeExpandIsr, on every fetch: a caught-up
-        # follower is proposed back into the ISR (judged on r's fetch offset, before r
-        # appends this response's data)
-        if (r not in lrep.isr and not self._isr_change_pending(s, ldr)
-                and self._caught_up(s, ldr, r, leo)):
-            s = self.leader_expand_isr(s, ldr, r)
-            lrep = s.replicas[ldr]._replace(follower_leos=_put(s.replicas[ldr].follower_leos, r, leo))
-            s = s._replace(replicas=_put(s.replicas, ldr, lrep))
-            s = self._advance_hw(s, ldr)
-            lrep = s.replicas[ldr]
-            changed = True
+        # judged on r's fetch offset, before r appends this response's data
+        s, took = self._leader_takes_fetch(s, ldr, r, leo)
+        changed = log is not rep.log or truncating or took
+        lrep = s.replicas[ldr]
         if leo < lrep.log_end_offset:
             nb = batch_at(lrep.log, leo)
             if nb is not None:
@@ -686,20 +667,38 @@ class Model:
         if self.diverging_fetch and offset > 0 and truncation.diverges(lrep.log, lrep.log_end_offset,
                                                                     last_epoch, offset):
             return s
-        keepers = self._leo_keepers(s, ldr)
-        if r in keepers and offset < lrep.follower_leos[r]:
+        if r in self._leo_keepers(s, ldr) and offset < lrep.follower_leos[r]:
             return s
-        if lrep.follower_leos[r] != offset and r in keepers:
+        return self._leader_takes_fetch(s, ldr, r, offset)[0]
+
+    def _leader_takes_fetch(self, s: State, ldr: int, r: int, offset: int) -> tuple[State, bool]:
+        """WHO: leader ldr, serving follower r's fetch at `offset` (r alive, following ldr,
+        in ldr's epoch with KIP-320 - the callers check). Returns (state, whether it changed).
+
+        Partition.updateFollowerFetchState: ldr keeps r's offset while r is in its ISR
+        (committed, proposed or maximal) - only those count for the HW - and may advance its
+        HW. For other followers the offset is only judged on this fetch, then forgotten
+        (fewer states differ). maybeExpandIsr, on every fetch: a caught-up follower is
+        proposed back into the ISR, and its offset kept from then on.
+        Simplification: since 3.x maybeIncrementLeaderHW also holds the HW for a caught-up,
+        ISR-eligible replica outside the ISR until replica.lag.time.max.ms passes
+        (shouldWaitForReplicaToJoinIsr); with time abstracted, the model's earlier HW move is
+        one Kafka also makes once that time has passed.
+        """
+        changed = False
+        lrep = s.replicas[ldr]
+        if lrep.follower_leos[r] != offset and r in self._leo_keepers(s, ldr):
             lrep = lrep._replace(follower_leos=_put(lrep.follower_leos, r, offset))
-            s = s._replace(replicas=_put(s.replicas, ldr, lrep))
-            s = self._advance_hw(s, ldr)
+            s = self._advance_hw(s._replace(replicas=_put(s.replicas, ldr, lrep)), ldr)
             lrep = s.replicas[ldr]
+            changed = True
         if (r not in lrep.isr and not self._isr_change_pending(s, ldr)
                 and self._offset_caught_up(lrep, offset)):
             s = self.leader_expand_isr(s, ldr, r)
             lrep = s.replicas[ldr]._replace(follower_leos=_put(s.replicas[ldr].follower_leos, r, offset))
             s = self._advance_hw(s._replace(replicas=_put(s.replicas, ldr, lrep)), ldr)
-        return s
+            changed = True
+        return s, changed
 
     def _can_change_isr(self, s: State, ldr: int) -> bool:
         """A broker that believes it leads may propose an ISR change when none of its own is
@@ -726,16 +725,6 @@ class Model:
             leos = tuple(x if m == ldr or m in keep else -1 for m, x in enumerate(leos))
             s = s._replace(replicas=_put(s.replicas, ldr, rep._replace(follower_leos=leos)))
         return s
-
-    def _caught_up(self, s: State, ldr: int, f: int, leo: int) -> bool:
-        rep, frep = s.replicas[ldr], s.replicas[f]
-        if not frep.alive or frep.leader != ldr:
-            return False
-        # KIP-320: only a fetch in the leader's own epoch is served at all; before it the
-        # leader cannot tell which epoch a fetching follower is in
-        if self.fenced_epoch and frep.leader_epoch != rep.leader_epoch:
-            return False
-        return self._offset_caught_up(rep, leo)
 
     def _offset_caught_up(self, rep, leo: int) -> bool:
         """A fetch offset that lets a follower into leader rep's ISR."""

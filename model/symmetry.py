@@ -6,7 +6,7 @@ state and the same state with broker ids permuted have the same futures, up to t
 permutation, and the same verdicts. The explorer stores one state per class it can
 recognise and skips the rest.
 
-`canonical(state)` renames brokers so that they appear sorted by a signature built only
+`canonical_with(state)` renames brokers so that they appear sorted by a signature built only
 from what each broker is and holds (its log, offsets, role, the controller's view of it,
 the messages addressed to it), ties kept in id order. It is a deterministic function that
 maps a state to a permutation of itself, which is all soundness needs: two states with the
@@ -93,7 +93,7 @@ def permute(s: State, pos) -> State:
                                     for c in s[_CHANGES]]))
     for f in _PER_BROKER:
         t = s[f]
-        if t[0] != t[-1] or len(set(t)) > 1:
+        if len(set(t)) > 1:  # (all alike: nothing to reorder)
             v[f] = tuple([t[o] for o in inverse])
     return _new(State, v)
 
@@ -132,7 +132,3 @@ def canonical_with(s: State) -> tuple[State, tuple[int, ...] | None]:
         pos[old] = new
     pos = tuple(pos)
     return permute(s, pos), pos
-
-
-def canonical(s: State) -> State:
-    return canonical_with(s)[0]

@@ -10,43 +10,19 @@ from __future__ import annotations
 
 import pytest
 from ackcheck.broker import messages as m
-from ackcheck.broker.cluster import ActionNotEnabled, Cluster
-from ackcheck.checker.replay_cli import observation_difference, replay_on_broker
-from ackcheck.invariants.catalogue import Judge, select
-from ackcheck.model.protocol import ActionError, Model
-from ackcheck.model.state import observe
-from ackcheck.traces.format import Trace, Violation
-from ackcheck.traces.settings import Setting, build_config
+from ackcheck.broker.cluster import ActionNotEnabled
+from ackcheck.checker.replay_cli import replay_on_broker
+from ackcheck.model.protocol import ActionError
+
+import lockstep
+from lockstep import config, model_trace
 
 
-def config(settings=(), version=None, rules=(), **bounds):
-    return build_config([Setting(k, v, "test") for k, v in settings], bounds=bounds or None, kafka_version=version,
-                        rule_overrides=list(rules))
-
-
-def model_trace(cfg, actions) -> Trace:
-    model = Model(cfg)
-    judge = Judge(select(None, cfg), cfg)
-    s = model.init()
-    steps = [(None, observe(s))]
-    violation = None
-    for k, a in enumerate(actions, 1):
-        t = model.step(s, a)
-        steps.append((a, observe(t)))
-        v = judge(observe(s), observe(t))
-        if v and violation is None:
-            violation = Violation(v[0], v[1], k)
-        s = t
-    return Trace(config=cfg.as_dict(), steps=steps, violation=violation)
-
-
-class Lockstep:
-    """Model and broker side by side: every action on both, observations compared."""
+class Lockstep(lockstep.Lockstep):
+    """Model and broker side by side, with the controller's AlterPartition answers kept."""
 
     def __init__(self, cfg, tmp):
-        self.model = Model(cfg)
-        self.s = self.model.init()
-        self.c = Cluster(cfg, tmp, segment_bytes=256, fsync=False)
+        super().__init__(cfg, tmp)
         self.answers: list[m.AlterPartitionResponse] = []
         ctrl = self.c.controller
         orig = ctrl.alter_partition
@@ -57,18 +33,6 @@ class Lockstep:
             return resp
 
         ctrl.alter_partition = spy
-
-    def do(self, *actions):
-        for a in actions:
-            self.s = self.model.step(self.s, a)
-            self.c.apply(a)
-            d = observation_difference(observe(self.s), self.c.observe())
-            assert d is None, f"after {a}: {d}"
-            assert sorted(self.model.actions(self.s), key=repr) == sorted(self.c.enabled_actions(), key=repr), a
-        return self
-
-    def obs(self):
-        return self.c.observe()
 
 
 # leader 0 has record 1, follower 1 has reported it, follower 2 has nothing

@@ -12,34 +12,11 @@ import pytest
 from ackcheck.broker.cluster import Cluster
 from ackcheck.checker.engine import run_check
 from ackcheck.checker.replay_cli import observation_difference, replay_on_broker
-from ackcheck.invariants.catalogue import Judge, select
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
-from ackcheck.traces.format import Trace, Violation, load_trace
-from ackcheck.traces.settings import Setting, build_config
+from ackcheck.traces.format import load_trace
 from kafka.record.memory_records import MemoryRecords
-
-
-def config(settings=(), version=None, rules=(), **bounds):
-    return build_config([Setting(k, v, "test") for k, v in settings], bounds=bounds or None, kafka_version=version,
-                        rule_overrides=list(rules))
-
-
-def model_trace(cfg, actions, invariants=None) -> Trace:
-    """Run a scripted schedule on the model: the trace it produces (with its violation)."""
-    model = Model(cfg)
-    judge = Judge(select(invariants, cfg), cfg)
-    s = model.init()
-    steps = [(None, observe(s))]
-    violation = None
-    for k, a in enumerate(actions, 1):
-        t = model.step(s, a)
-        steps.append((a, observe(t)))
-        v = judge(observe(s), observe(t))
-        if v and violation is None:
-            violation = Violation(v[0], v[1], k)
-        s = t
-    return Trace(config=cfg.as_dict(), steps=steps, violation=violation)
+from lockstep import config, model_trace
 
 
 def all_kafka_batches(root):
