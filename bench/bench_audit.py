@@ -19,7 +19,8 @@ from contextlib import redirect_stdout
 from io import StringIO
 from pathlib import Path
 
-from ackcheck.checker import audit, matrix
+from ackcheck.checker.cli import audit as audit_cli
+from ackcheck.checker.cli import matrix as matrix_cli
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "kafka-config"
 
@@ -28,7 +29,7 @@ def timed_audit(argv: list[str]) -> tuple[float, dict]:
     buf = StringIO()
     t0 = time.perf_counter()
     with redirect_stdout(buf):
-        audit.main(argv + ["--json"])
+        audit_cli.main(argv + ["--json"])
     return time.perf_counter() - t0, json.loads(buf.getvalue())
 
 
@@ -69,7 +70,7 @@ def main() -> int:
             return 0
         out = Path(tmp) / "m.json"
         t0 = time.perf_counter()
-        matrix.main(["--format", "json", "--out", str(out), "--cache-dir", f"{tmp}/cm", *jobs])
+        matrix_cli.main(["--format", "json", "--out", str(out), "--cache-dir", f"{tmp}/cm", *jobs])
         wall = time.perf_counter() - t0
         m = json.loads(out.read_text())
         valid = [r for r in m["rows"] if r["valid"]]
@@ -89,7 +90,7 @@ def main() -> int:
             cells = " ".join(f"{r['cells'][i]['verdict'][0].upper()}{r['cells'][i]['states']:>11,}" for i in ids)
             print(f"   {r['label'][:62]:<62}{cells}")
         t0 = time.perf_counter()
-        matrix.main(["--format", "json", "--out", str(out), "--cache-dir", f"{tmp}/cm", *jobs])
+        matrix_cli.main(["--format", "json", "--out", str(out), "--cache-dir", f"{tmp}/cm", *jobs])
         print(f"\n== matrix again (warm cache): {time.perf_counter() - t0:.1f}s wall")
     return 0
 

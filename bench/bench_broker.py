@@ -22,9 +22,9 @@ import tempfile
 import time
 
 from ackcheck.broker.killtest import kill_and_recover
-from ackcheck.checker.chaos_cli import CHAOS_BOUNDS, run_chaos
-from ackcheck.checker.engine import run_check
-from ackcheck.checker.replay_cli import replay_on_broker
+from ackcheck.checker.engines.chaos import CHAOS_BOUNDS, run_chaos
+from ackcheck.checker.engines.check import run_check
+from ackcheck.checker.engines.replay import replay_on_broker
 from ackcheck.traces.settings import Setting, build_config
 
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import sys
 
-from ackcheck.checker.engine import run_check
-from ackcheck.checker.eras_doc import ERA_SCENARIOS, reference_config
+from ackcheck.checker.audit.eras_doc import ERA_SCENARIOS, reference_config
+from ackcheck.checker.engines.check import run_check
 from ackcheck.traces import eras
-
 
 
 def line(name: str, r) -> str:

@@ -8,7 +8,7 @@ Run: python bench/bench_explore.py [--quick]
 
 import sys
 
-from ackcheck.checker.engine import run_check
+from ackcheck.checker.engines.check import run_check
 from ackcheck.traces.settings import Setting, build_config
 
 

@@ -20,10 +20,10 @@ import random
 import sys
 import time
 
-from ackcheck.checker.corpus import SCENARIOS, Scenario
-from ackcheck.checker.engine import model_for
-from ackcheck.checker.fuzz import run_fuzz
-from ackcheck.checker.trace_tools import minimize_trace
+from ackcheck.checker.audit.corpus import SCENARIOS, Scenario
+from ackcheck.checker.engines.check import model_for
+from ackcheck.checker.engines.fuzz import run_fuzz
+from ackcheck.checker.engines.minimize import minimize_trace
 from ackcheck.invariants.catalogue import Judge, select
 from ackcheck.traces.settings import Setting, build_config
 

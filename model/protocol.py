@@ -115,7 +115,7 @@ class Model:
         self.unknown_leos = (-1,) * self.rf
         # ghost history only invariants read (None: all). A ghost no selected invariant reads
         # is not kept at all, so states that differ only in it coincide; traces are
-        # rebuilt with every ghost (checker/explore.py replays them on a full model).
+        # rebuilt with every ghost (checker/engines/explore.py replays them on a full model).
         self.ghosts = None if ghosts is None else frozenset(ghosts)
         self.keep_committed_log = ghosts is None or "committed_log" in ghosts
         self.keep_ack_isr_sizes = ghosts is None or "ack_isr_sizes" in ghosts

@@ -1,5 +1,4 @@
 import pytest
-
 from ackcheck.traces.settings import Setting, build_config
 
 

@@ -4,7 +4,7 @@ and the reference broker run side by side."""
 from __future__ import annotations
 
 from ackcheck.broker.cluster import Cluster
-from ackcheck.checker.replay_cli import observation_difference
+from ackcheck.checker.engines.replay import observation_difference
 from ackcheck.invariants.catalogue import Judge, select
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe

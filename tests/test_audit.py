@@ -9,7 +9,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from ackcheck.checker import audit
+from ackcheck.checker.audit import core as audit_core
+from ackcheck.checker.audit import fixes as audit_fixes
+from ackcheck.checker.audit.core import Audit, set_aside, write_traces
+from ackcheck.checker.audit.fixes import Base, _single_changes, fix_candidates, search_fix
+from ackcheck.checker.audit.guarantees import BY_ID, GUARANTEES, profile_bounds
+from ackcheck.checker.audit.runs import run_key
+from ackcheck.checker.cli import audit as audit_cli
 from ackcheck.checker.cli import main as cli_main
 from ackcheck.traces.format import load_trace
 from ackcheck.traces.settings import ConfigError
@@ -35,18 +41,18 @@ def run_audit(capsys, tmp_path, cache, *args) -> tuple[int, str, str]:
 def defaults_json(tmp_path_factory, cache) -> dict:
     """The audit of Kafka's defaults (the README's main command), once."""
     tmp = tmp_path_factory.mktemp("defaults")
-    args = audit.build_parser().parse_args(["--json", "--cache-dir", cache, "--trace-dir", str(tmp / "traces")])
-    base, config, notes, sources = audit.build_audit_config(args)
-    results = audit.run_audit(base, config, list(audit.GUARANTEES), overrides={}, cache_dir=cache, jobs=2)
-    a = audit.Audit(config, sources, notes, results, 0.0, [])
-    audit.write_traces(a, str(tmp / "traces"))
+    args = audit_cli.build_parser().parse_args(["--json", "--cache-dir", cache, "--trace-dir", str(tmp / "traces")])
+    base, config, notes, sources = audit_cli.build_audit_config(args)
+    results = audit_core.run_audit(base, config, list(GUARANTEES), overrides={}, cache_dir=cache, jobs=2)
+    a = Audit(config, sources, notes, results, 0.0, [])
+    write_traces(a, str(tmp / "traces"))
     return json.loads(json.dumps(a.as_dict()))
 
 
 # ------------------------------------------------------------------------------ defaults
 def test_defaults_report_every_guarantee(defaults_json):
     g = defaults_json["guarantees"]
-    assert [x["id"] for x in g] == [x.id for x in audit.GUARANTEES]
+    assert [x["id"] for x in g] == [x.id for x in GUARANTEES]
     assert {"no-acked-loss", "no-acked-loss-power-loss", "no-duplicates", "send-order-kept",
             "read-never-disappears", "consumers-never-skip"} <= {x["id"] for x in g}
     for x in g:
@@ -148,19 +154,19 @@ def test_table_output_prints_fault_assumptions_and_counterexample(tmp_path, caps
 
 
 def test_kafka_fixture_files_load_with_set_aside_notes():
-    p = audit.build_parser()
+    p = audit_cli.build_parser()
     args = p.parse_args(["--broker", str(FIXTURES / "server.properties"),
                          "--producer", str(FIXTURES / "producer.properties")])
-    _, config, notes, _sources = audit.build_audit_config(args)
-    aside = audit.set_aside(notes)
+    _, config, notes, _sources = audit_cli.build_audit_config(args)
+    aside = set_aside(notes)
     assert {"log.dirs", "num.network.threads", "zookeeper.connect", "bootstrap.servers"} <= set(aside)
     assert config.min_insync_replicas == 1 and config.acks == "all"
     assert any("ZooKeeper" in n for n in notes)
     assert any("offsets.topic.replication.factor=1" in n for n in notes)
     args = p.parse_args(["--broker", str(FIXTURES / "kraft" / "server.properties"), "--kafka-version", "3.9"])
-    _, config, notes, _ = audit.build_audit_config(args)
+    _, config, notes, _ = audit_cli.build_audit_config(args)
     assert config.rule("kraft_controller")  # process.roles: a KRaft node even on 3.9
-    assert "process.roles" in audit.set_aside(notes)
+    assert "process.roles" in set_aside(notes)
 
 
 def test_kafka_fixture_audit_is_useful(tmp_path, capsys, cache):
@@ -177,8 +183,8 @@ def test_kafka_fixture_audit_is_useful(tmp_path, capsys, cache):
 def test_misplaced_setting_is_ignored_with_a_note(tmp_path):
     broker = tmp_path / "server.properties"
     broker.write_text("acks=0\nmin.insync.replicas=2\n")
-    args = audit.build_parser().parse_args(["--broker", str(broker)])
-    _, config, notes, _ = audit.build_audit_config(args)
+    args = audit_cli.build_parser().parse_args(["--broker", str(broker)])
+    _, config, notes, _ = audit_cli.build_audit_config(args)
     assert config.acks == "all" and config.min_insync_replicas == 2
     assert any("acks is a producer setting" in n and "server.properties:1" in n for n in notes)
 
@@ -188,8 +194,8 @@ def test_topic_overrides_broker(tmp_path):
     broker.write_text("min.insync.replicas=1\nunclean.leader.election.enable=true\n")
     topic = tmp_path / "topic.properties"
     topic.write_text("min.insync.replicas=2\n")
-    args = audit.build_parser().parse_args(["--broker", str(broker), "--topic", str(topic)])
-    _, config, _, _ = audit.build_audit_config(args)
+    args = audit_cli.build_parser().parse_args(["--broker", str(broker), "--topic", str(topic)])
+    _, config, _, _ = audit_cli.build_audit_config(args)
     assert config.min_insync_replicas == 2 and config.unclean_leader_election_enable
 
 
@@ -222,7 +228,7 @@ def test_bad_input_no_traceback_from_the_console_script(tmp_path):
 ])
 def test_usage_errors(argv, needle):
     with pytest.raises(ConfigError, match=needle):
-        audit.main(argv + ["--no-cache"])
+        audit_cli.main(argv + ["--no-cache"])
 
 
 # ------------------------------------------------------------------------- fix search
@@ -230,7 +236,7 @@ def test_fix_candidates_order():
     from ackcheck.traces.settings import build_config
 
     cfg = build_config([], kafka_version="3.6")
-    same, newer = audit.fix_candidates(cfg, audit.BY_ID["no-acked-loss-power-loss"])
+    same, newer = fix_candidates(cfg, BY_ID["no-acked-loss-power-loss"])
     assert same[0].changes == (("min.insync.replicas", "2"),)
     assert same[1].changes == (("log.flush.interval.messages", "1"),)
     assert [c.version for c in newer[:4]] == ["3.7", "3.9", "4.0", "4.1"]
@@ -243,11 +249,11 @@ def test_fix_with_fsync_cost_also_names_the_version_that_avoids_it(cache, monkey
     # also does, at the cost of every write failing while a broker is down: left out here.)
     from ackcheck.traces.settings import Setting
 
-    real = audit._single_changes
-    monkeypatch.setattr(audit, "_single_changes", lambda c, kind: [] if kind == "min_isr" else real(c, kind))
-    base = audit.Base([Setting("min.insync.replicas", "2", "test")], "4.0", [],
-                      audit.profile_bounds("power"))
-    fix = audit.search_fix(base, "no-acked-loss-power-loss", cache)
+    real = _single_changes
+    monkeypatch.setattr(audit_fixes, "_single_changes", lambda c, kind: [] if kind == "min_isr" else real(c, kind))
+    base = Base([Setting("min.insync.replicas", "2", "test")], "4.0", [],
+                      profile_bounds("power"))
+    fix = search_fix(base, "no-acked-loss-power-loss", cache)
     assert fix["found"] and fix["kind"] == "config"
     assert fix["changes"] == {"log.flush.interval.messages": "1"}
     alt = fix["alternative"]
@@ -257,11 +263,11 @@ def test_fix_with_fsync_cost_also_names_the_version_that_avoids_it(cache, monkey
 def test_no_config_fix_says_which_version_would(cache, monkeypatch):
     from ackcheck.traces.settings import Setting
 
-    real = audit._single_changes
-    monkeypatch.setattr(audit, "_single_changes",
+    real = _single_changes
+    monkeypatch.setattr(audit_fixes, "_single_changes",
                         lambda c, kind: [] if kind in ("flush", "min_isr") else real(c, kind))
-    base = audit.Base([Setting("min.insync.replicas", "2", "test")], "4.0", [], audit.profile_bounds("power"))
-    fix = audit.search_fix(base, "no-acked-loss-power-loss", cache)
+    base = Base([Setting("min.insync.replicas", "2", "test")], "4.0", [], profile_bounds("power"))
+    fix = search_fix(base, "no-acked-loss-power-loss", cache)
     assert fix["kind"] == "version" and fix["kafka_version"] == "4.1"
     assert fix["text"].startswith("cannot be restored by configuration on Kafka 4.0")
 
@@ -281,9 +287,9 @@ def test_second_run_comes_from_the_cache(tmp_path, capsys):
 def test_cache_key_depends_on_bounds_invariants_and_config():
     from ackcheck.traces.settings import build_config
 
-    a = build_config([], bounds=audit.profile_bounds("crash"))
-    assert audit.run_key(a, ["acked-write-survives"]) == audit.run_key(a, ["acked-write-survives"])
-    assert audit.run_key(a, ["acked-write-survives"]) != audit.run_key(a, ["no-duplicates"])
-    assert audit.run_key(a, ["x"]) != audit.run_key(a.with_bounds(max_crashes=2), ["x"])
-    b = build_config([], bounds=audit.profile_bounds("crash"), kafka_version="3.6")
-    assert audit.run_key(a, ["x"]) != audit.run_key(b, ["x"])
+    a = build_config([], bounds=profile_bounds("crash"))
+    assert run_key(a, ["acked-write-survives"]) == run_key(a, ["acked-write-survives"])
+    assert run_key(a, ["acked-write-survives"]) != run_key(a, ["no-duplicates"])
+    assert run_key(a, ["x"]) != run_key(a.with_bounds(max_crashes=2), ["x"])
+    b = build_config([], bounds=profile_bounds("crash"), kafka_version="3.6")
+    assert run_key(a, ["x"]) != run_key(b, ["x"])

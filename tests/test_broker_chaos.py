@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from ackcheck.checker.chaos_cli import run_chaos
-from ackcheck.checker.replay_cli import replay_model, replay_on_broker
+from ackcheck.checker.engines.chaos import run_chaos
+from ackcheck.checker.engines.replay import replay_model, replay_on_broker
 from ackcheck.traces.format import trace_from_dict
 from ackcheck.traces.settings import Setting, build_config
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from ackcheck.checker.cli import main
-from ackcheck.checker.engine import run_check
+from ackcheck.checker.engines.check import run_check
 from ackcheck.traces.format import Trace, load_trace
 from ackcheck.traces.settings import Setting, build_config
 from kafka.record.memory_records import MemoryRecords

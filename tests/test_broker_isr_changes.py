@@ -8,13 +8,12 @@ in its network, the controller's answers, a leader's pending state, a fetcher's 
 
 from __future__ import annotations
 
+import lockstep
 import pytest
 from ackcheck.broker import messages as m
 from ackcheck.broker.cluster import ActionNotEnabled
-from ackcheck.checker.replay_cli import replay_on_broker
+from ackcheck.checker.engines.replay import replay_on_broker
 from ackcheck.model.protocol import ActionError
-
-import lockstep
 from lockstep import config, model_trace
 
 

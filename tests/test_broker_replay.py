@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from ackcheck.broker.cluster import Cluster
-from ackcheck.checker.engine import run_check
-from ackcheck.checker.replay_cli import observation_difference, replay_on_broker
+from ackcheck.checker.engines.check import run_check
+from ackcheck.checker.engines.replay import observation_difference, replay_on_broker
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
 from ackcheck.traces.format import load_trace

@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 
 import pytest
+from ackcheck.checker.audit.corpus import SCENARIOS, check_fixed, default_dir, dumps, generate, verify_file
 from ackcheck.checker.cli import main
-from ackcheck.checker.corpus import SCENARIOS, check_fixed, default_dir, dumps, generate, verify_file
-from ackcheck.checker.engine import replay_on_model
+from ackcheck.checker.engines.check import replay_on_model
 from ackcheck.traces.format import load_trace, trace_from_dict
 
 CORPUS = Path(__file__).resolve().parent.parent / "traces" / "corpus"

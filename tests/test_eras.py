@@ -1,15 +1,14 @@
 """Every protocol fix: a counterexample without it, none with it (same config, same bounds).
 
-Found by the engine; the scenarios live in ackcheck.checker.eras_doc (which also
+Found by the engine; the scenarios live in ackcheck.checker.audit.eras_doc (which also
 generates docs/eras.md). Slow scenarios (tens of seconds) run with ACKCHECK_SLOW=1.
 """
 
 import os
 
 import pytest
-
-from ackcheck.checker.engine import run_check
-from ackcheck.checker.eras_doc import BY_RULE
+from ackcheck.checker.audit.eras_doc import BY_RULE
+from ackcheck.checker.engines.check import run_check
 from conftest import make_config
 
 SLOW = os.environ.get("ACKCHECK_SLOW") == "1"
@@ -54,7 +53,7 @@ def test_kip_841_903_fenced_replicas_not_in_isr():
 def test_kip_320_counterexample_is_kafka_6880():
     """The follower that missed two leader changes keeps fetching by offset from a broker
     that leads again: it never truncates, and logs diverge below the high watermark."""
-    from ackcheck.checker.eras_doc import BY_RULE
+    from ackcheck.checker.audit.eras_doc import BY_RULE
 
     sc = BY_RULE["fenced_leader_epoch"]
     off = run_check(sc.config(False), [sc.invariant])
@@ -70,7 +69,7 @@ def test_kip_320_fences_a_delayed_fetch_request():
     """A fetch held up in the network reaches a broker that leads again two epochs later,
     after the follower truncated: without KIP-320 the leader commits on the stale offset.
     With the rule on, the same steps are refused (the fix itself is exhausted above)."""
-    from ackcheck.checker.eras_doc import STALE_FETCH, replay_with_rule
+    from ackcheck.checker.audit.eras_doc import STALE_FETCH, replay_with_rule
 
     if not SLOW:
         pytest.skip("slow scenario (1.4M states): set ACKCHECK_SLOW=1")
@@ -81,7 +80,7 @@ def test_kip_320_fences_a_delayed_fetch_request():
 
 
 def test_every_rule_has_a_scenario_and_a_named_test():
-    from ackcheck.checker.eras_doc import BY_RULE
+    from ackcheck.checker.audit.eras_doc import BY_RULE
     from ackcheck.traces import eras
 
     assert set(BY_RULE) == {r.name for r in eras.RULES}

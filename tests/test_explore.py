@@ -1,8 +1,7 @@
 """The BFS engine: shortest counterexamples, determinism, bounds, and trace replay."""
 
 import pytest
-
-from ackcheck.checker.engine import replay_on_model, run_check
+from ackcheck.checker.engines.check import replay_on_model, run_check
 from ackcheck.model.protocol import action_str
 from conftest import make_config
 

@@ -1,12 +1,12 @@
-"""The Hypothesis machine (checker/fuzz.py): rules from the model, invariants from the catalogue."""
+"""The Hypothesis machine (checker/engines/fuzz.py): rules from the model, invariants from the catalogue."""
 
 import json
 import os
 import unittest
 
 import pytest
-from ackcheck.checker.engine import replay_on_model
-from ackcheck.checker.fuzz import (
+from ackcheck.checker.engines.check import replay_on_model
+from ackcheck.checker.engines.fuzz import (
     FAMILIES,
     FAMILY_OF,
     InvariantViolation,
@@ -70,7 +70,7 @@ def test_fuzz_finds_acks1_loss_and_the_trace_replays_to_the_same_step():
 def test_no_violation_is_not_holds():
     r = run_fuzz(SAFE, ["acked-write-survives"], examples=40, steps=30, seed=3)
     assert r.violation is None and r.exit_code == 0
-    assert r.verdict == "no violation found"
+    assert r.verdict == "no-violation-found"
     assert r.as_dict()["stats"]["complete"] is False
     assert r.stats.transitions > 0 and r.executions >= 40 and r.stats.distinct_states > 1
 

@@ -3,7 +3,7 @@
 import json
 
 from ackcheck.checker.cli import main
-from ackcheck.checker.engine import replay_on_model
+from ackcheck.checker.engines.check import replay_on_model
 from ackcheck.traces.format import load_trace
 
 SMALL = ["--max-records", "1", "--max-crashes", "1", "--max-isr-shrinks", "1", "--steps", "30"]
@@ -44,7 +44,7 @@ def test_no_violation_is_reported_as_such(capsys):
     rc, out, _ = run(capsys, "fuzz", "--acks", "all", "--min-insync-replicas", "2", "--seed", "2", *SMALL,
                      "--examples", "25", "--invariant", "acked-write-survives", "--json")
     d = json.loads(out)
-    assert rc == 0 and d["verdict"] == "no violation found" and d["violation"] is None and d["trace"] is None
+    assert rc == 0 and d["verdict"] == "no-violation-found" and d["violation"] is None and d["trace"] is None
     assert d["stats"]["complete"] is False and d["stats"]["transitions"] > 0
 
 
@@ -52,7 +52,7 @@ def test_fuzz_default_bounds_apply_only_where_not_given(capsys):
     _, out, _ = run(capsys, "fuzz", "--acks", "1", "--seed", "1", "--json", "--examples", "5", "--steps", "5",
                     "--max-crashes", "0", "--invariant", "hw-bound")
     d = json.loads(out)
-    from ackcheck.checker.fuzz_cli import FUZZ_DEFAULT_BOUNDS
+    from ackcheck.checker.cli.fuzz import FUZZ_DEFAULT_BOUNDS
 
     assert d["bounds"]["max_crashes"] == 0
     assert d["bounds"]["max_records"] == FUZZ_DEFAULT_BOUNDS["max_records"]

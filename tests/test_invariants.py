@@ -1,7 +1,6 @@
 """Every invariant: one observation that breaks it and one that keeps it."""
 
 import pytest
-
 from ackcheck.invariants.catalogue import BY_ID, INVARIANTS, select
 from ackcheck.model.state import initial_state, observe
 from ackcheck.traces.observation import FAILED, OK, UNSENT, Batch

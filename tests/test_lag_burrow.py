@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ackcheck.checker.burrow import (
+from ackcheck.checker.lag.burrow import (
     BurrowConfig,
     Commit,
     OffsetPoint,

@@ -1,4 +1,4 @@
-"""``ackcheck lag`` end to end: lag_cli.main([...]) on files, output captured with capsys."""
+"""``ackcheck lag`` end to end: lag_cli_cli.main([...]) on files, output captured with capsys."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from ackcheck.checker import lag_cli
-from ackcheck.checker.burrow import PartitionEvaluation, Status
+from ackcheck.checker.cli import lag as lag_cli_cli
+from ackcheck.checker.lag.burrow import PartitionEvaluation, Status
+from ackcheck.checker.lag.report import status_bands
 
 CSV_HEADER = "timestamp,group,topic,partition,committed_offset,log_end_offset"
 KCG_HEADER = "GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID"
@@ -16,7 +17,7 @@ T0 = 1_700_000_000_000
 
 
 def run(capsys, *argv: str | Path) -> tuple[int, str, str]:
-    code = lag_cli.main([str(a) for a in argv])
+    code = lag_cli_cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -279,7 +280,7 @@ def test_status_bands_merge_equal_neighbours():
     timeline = [
         PartitionEvaluation(t, st, 1, 1, 2, ()) for t, st in [(0, ok), (10, ok), (20, warn), (40, ok)]
     ]
-    assert lag_cli.status_bands(timeline) == [(0, 20, ok), (20, 40, warn), (40, 50, ok)]
+    assert status_bands(timeline) == [(0, 20, ok), (20, 40, warn), (40, 50, ok)]
 
 
 def test_plot_survives_awkward_names(capsys, tmp_path):

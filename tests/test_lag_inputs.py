@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from ackcheck.checker.lag_inputs import (
+from ackcheck.checker.lag.inputs import (
     InputError,
     detect_format,
     format_timestamp,

@@ -8,8 +8,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from ackcheck.checker import audit, matrix
-from ackcheck.checker.engine import run_check
+from ackcheck.checker.audit.matrix import build_row, seed_rows, space_rows
+from ackcheck.checker.audit.runs import run_key
+from ackcheck.checker.cli import matrix as matrix_cli
+from ackcheck.checker.engines.check import run_check
 from ackcheck.traces.format import load_trace
 from ackcheck.traces.settings import ConfigError, Setting, build_config
 
@@ -26,7 +28,7 @@ def cache(tmp_path_factory) -> str:
 
 def run(tmp_path, cache, fmt, *extra) -> tuple[int, Path]:
     out = tmp_path / f"m.{ {'markdown': 'md'}.get(fmt, fmt) }"
-    rc = matrix.main(SMALL + ["--format", fmt, "--out", str(out), "--cache-dir", cache, *extra])
+    rc = matrix_cli.main(SMALL + ["--format", fmt, "--out", str(out), "--cache-dir", cache, *extra])
     return rc, out
 
 
@@ -89,9 +91,9 @@ def test_small_space_html_is_self_contained(tmp_path, cache):
 
 def test_repeated_run_uses_the_cache(tmp_path):
     cache = str(tmp_path / "cache")
-    matrix.main(SMALL + ["--format", "json", "--out", str(tmp_path / "a.json"), "--cache-dir", cache])
+    matrix_cli.main(SMALL + ["--format", "json", "--out", str(tmp_path / "a.json"), "--cache-dir", cache])
     first = json.loads((tmp_path / "a.json").read_text())
-    matrix.main(SMALL + ["--format", "json", "--out", str(tmp_path / "b.json"), "--cache-dir", cache])
+    matrix_cli.main(SMALL + ["--format", "json", "--out", str(tmp_path / "b.json"), "--cache-dir", cache])
     second = json.loads((tmp_path / "b.json").read_text())
     assert first["cached_runs"] == 0 and first["states"] > 0
     assert second["cached_runs"] == second["runs"] == first["runs"]
@@ -102,7 +104,7 @@ def test_repeated_run_uses_the_cache(tmp_path):
 
 def test_no_cache_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    matrix.main(["--acks", "1", "--min-insync-replicas", "1", "--unclean", "false", "--idempotence", "false",
+    matrix_cli.main(["--acks", "1", "--min-insync-replicas", "1", "--unclean", "false", "--idempotence", "false",
                  "--max-in-flight", "1", "--retries", "0", "--no-seed", "--guarantee", "no-acked-loss",
                  "--no-cache", "--format", "json", "--out", "m.json", "--jobs", "1"])
     assert not (tmp_path / ".ackcheck-cache").exists()
@@ -110,15 +112,15 @@ def test_no_cache_writes_nothing(tmp_path, monkeypatch):
 
 
 def test_default_space_has_the_issue_dimensions_and_seed_rows():
-    args = matrix.build_parser().parse_args([])
-    values = matrix.parse_values(args)
+    args = matrix_cli.build_parser().parse_args([])
+    values = matrix_cli.parse_values(args)
     assert values == {"acks": ["1", "all"], "min.insync.replicas": ["1", "2"],
                       "unclean.leader.election.enable": ["false", "true"], "enable.idempotence": ["false", "true"],
                       "max.in.flight.requests.per.connection": ["1", "5"], "retries": ["0", "3"]}
-    rows = matrix.space_rows(values, 3, None) + matrix.seed_rows(None)
+    rows = space_rows(values, 3, None) + seed_rows(None)
     for r in rows:
-        matrix.build_row(r, 3, [])
-    assert len(rows) == 64 + len(matrix.seed_rows(None))
+        build_row(r, 3, [])
+    assert len(rows) == 64 + len(seed_rows(None))
     assert sum(r.invalid is not None for r in rows) == 24  # explicit idempotence with acks=1 or retries=0
     seeds = [r for r in rows if r.seed]
     assert {"acks0", "acks1", "page-cache", "retries0", "zookeeper"} <= {r.seed for r in seeds}
@@ -128,9 +130,9 @@ def test_default_space_has_the_issue_dimensions_and_seed_rows():
 
 def test_bad_value_is_a_usage_error():
     with pytest.raises(ConfigError, match="--acks banana"):
-        matrix.main(["--acks", "1,banana", "--no-cache"])
+        matrix_cli.main(["--acks", "1,banana", "--no-cache"])
     with pytest.raises(ConfigError, match="--format"):
-        matrix.main(["--format", "pdf"])
+        matrix_cli.main(["--format", "pdf"])
 
 
 # ------------------------------------------------------------------ the folding of runs
@@ -150,11 +152,11 @@ def test_canonical_config_folds_only_indistinguishable_settings():
     a, sa = _stats({**base, "retries": "1"}, bounds, inv)
     b, sb = _stats({**base, "retries": "2147483647", "max.in.flight.requests.per.connection": "5"}, bounds, inv)
     assert sa == sb
-    assert audit.run_key(a, inv) == audit.run_key(b, inv)
+    assert run_key(a, inv) == run_key(b, inv)
     c, sc = _stats({**base, "retries": "0"}, bounds, inv)  # one attempt: a different model
-    assert audit.run_key(c, inv) != audit.run_key(a, inv) and sc != sa
+    assert run_key(c, inv) != run_key(a, inv) and sc != sa
     d, sd = _stats({**base, "retries": "1", "max.in.flight.requests.per.connection": "1"}, bounds, inv)
-    assert audit.run_key(d, inv) != audit.run_key(a, inv) and sd != sa
+    assert run_key(d, inv) != run_key(a, inv) and sd != sa
 
 
 @pytest.mark.parametrize("settings", [{"min.insync.replicas": "2"}, {"unclean.leader.election.enable": "true"}])
@@ -164,17 +166,17 @@ def test_verdict_config_idempotence_is_a_relabelling_with_one_batch_and_attempt(
     a, sa = _stats({**settings, "enable.idempotence": "true"}, bounds, inv)
     b, sb = _stats({**settings, "enable.idempotence": "false"}, bounds, inv)
     assert sa == sb
-    assert audit.run_key(a, inv) != audit.run_key(b, inv)  # traces differ: not shared
-    assert audit.run_key(a, inv, verdict_only=True) == audit.run_key(b, inv, verdict_only=True)
+    assert run_key(a, inv) != run_key(b, inv)  # traces differ: not shared
+    assert run_key(a, inv, verdict_only=True) == run_key(b, inv, verdict_only=True)
     two = build_config([Setting("enable.idempotence", "true", "t")], bounds={**bounds, "max_attempts": 2})
-    assert audit.run_key(two, inv, verdict_only=True) != audit.run_key(
+    assert run_key(two, inv, verdict_only=True) != run_key(
         build_config([Setting("enable.idempotence", "false", "t")], bounds={**bounds, "max_attempts": 2}), inv,
         verdict_only=True)
 
 
 def test_isomorphic_rows_share_a_holding_verdict(tmp_path):
     out = tmp_path / "m.json"
-    matrix.main(["--acks", "all", "--min-insync-replicas", "2", "--unclean", "false", "--idempotence", "false,true",
+    matrix_cli.main(["--acks", "all", "--min-insync-replicas", "2", "--unclean", "false", "--idempotence", "false,true",
                  "--max-in-flight", "5", "--retries", "3", "--no-seed", "--guarantee", "no-acked-loss",
                  "--no-cache", "--format", "json", "--out", str(out), "--jobs", "2",
                  "--max-isr-shrinks", "1"])

@@ -4,9 +4,8 @@ end to end through the CLI, as a user would run it."""
 import json
 
 import pytest
-
 from ackcheck.checker.cli import main
-from ackcheck.checker.engine import replay_on_model
+from ackcheck.checker.engines.check import replay_on_model
 from ackcheck.traces.format import trace_from_dict
 
 COMMON = ["--acks", "all", "--replication-factor", "3", "--min-insync-replicas", "2", "--max-records", "2",
@@ -49,7 +48,7 @@ def test_retries_zero_no_duplicate_but_a_failed_send(capsys):
                   "no-duplicates")
     assert rc == 0
     # ... while a send can fail for good: failed-write-invisible still holds, and failures exist
-    from ackcheck.checker.engine import run_check
+    from ackcheck.checker.engines.check import run_check
     from conftest import make_config
     cfg = make_config({"acks": "all", "min.insync.replicas": "2", "enable.idempotence": "false", "retries": "0"},
                       max_records=1, max_crashes=1)

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from ackcheck.checker import seed_claims
+from ackcheck.checker.audit.seed_claims import CLAIMS, B
+from ackcheck.checker.audit.seed_scenarios import SEED_SCENARIOS, run_witness
 from ackcheck.checker.cli import main as cli_main
 from ackcheck.traces.format import load_trace
 from ackcheck.traces.settings import build_config
@@ -28,7 +29,7 @@ def verdicts(text: str) -> dict[str, str]:
 def test_every_claim_has_a_section_and_a_verdict(page):
     text, _ = page
     v = verdicts(text)
-    assert list(v) == [c.id for c in seed_claims.CLAIMS]
+    assert list(v) == [c.id for c in CLAIMS]
     assert set(v.values()) <= {"confirmed", "refuted", "nuanced", "outdated", "set aside"}
     # the claims the issue names
     for cid in ("acks-0", "acks-1", "acks-all", "reorder", "page-cache", "offline", "retries-0", "lag", "batching"):
@@ -67,12 +68,12 @@ def test_checks_carry_config_bounds_and_traces(page):
     for rel in traces:
         t = load_trace(out.parent / rel)
         assert t.violation is not None and t.steps
-    assert text.count("fault assumptions:") == sum(len(c.checks) for c in seed_claims.CLAIMS)
+    assert text.count("fault assumptions:") == sum(len(c.checks) for c in CLAIMS)
     assert "reproduce: `ackcheck check --acks 0" in text
 
 
 def test_witness_trace_replays_on_the_model(page):
-    from ackcheck.checker.engine import replay_on_model
+    from ackcheck.checker.engines.check import replay_on_model
 
     t = load_trace(page[1].parent / "seed-traces" / "retries0.json")
     r = replay_on_model(t)
@@ -81,13 +82,13 @@ def test_witness_trace_replays_on_the_model(page):
 
 def test_witness_unreachable_when_the_scenario_cannot_happen():
     # with acks=all and nobody failing, no send ever fails: the witness must not be reached
-    cfg = build_config([], bounds=dict(seed_claims.B))
-    r = seed_claims.run_witness(cfg, "failed-send-written")
+    cfg = build_config([], bounds=dict(B))
+    r = run_witness(cfg, "failed-send-written")
     assert r["verdict"] == "unreachable" and r["trace"] is None and r["states"] > 1
 
 
 def test_seed_scenarios_build():
-    for s in seed_claims.SEED_SCENARIOS:
+    for s in SEED_SCENARIOS:
         from ackcheck.traces.settings import Setting
 
         build_config([Setting(k, v, "t") for k, v in s.settings], kafka_version=s.kafka_version)
@@ -97,4 +98,4 @@ def test_committed_page_covers_every_claim():
     committed = Path(__file__).resolve().parents[1] / "docs" / "seed-claims.md"
     if not committed.exists():
         pytest.skip("docs/seed-claims.md not generated yet")
-    assert list(verdicts(committed.read_text())) == [c.id for c in seed_claims.CLAIMS]
+    assert list(verdicts(committed.read_text())) == [c.id for c in CLAIMS]

@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from ackcheck.traces import eras
 from ackcheck.traces.settings import ConfigError, Setting, build_config, parse_set, read_properties
 

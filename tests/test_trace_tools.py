@@ -6,9 +6,10 @@ from pathlib import Path
 import itf_py
 import pytest
 from ackcheck.checker.cli import main
-from ackcheck.checker.engine import replay_on_model
-from ackcheck.checker.fuzz import run_fuzz
-from ackcheck.checker.trace_tools import ddmin, minimize_trace, trace_to_itf
+from ackcheck.checker.engines.check import replay_on_model
+from ackcheck.checker.engines.fuzz import run_fuzz
+from ackcheck.checker.engines.itf import trace_to_itf
+from ackcheck.checker.engines.minimize import ddmin, minimize_trace
 from ackcheck.traces.format import TraceError, load_trace
 from conftest import make_config
 
@@ -55,7 +56,7 @@ def test_minimize_shortens_a_long_fuzz_trace_and_it_still_violates(long_trace):
     assert rep.ok and rep.mismatch is None
     assert rep.violation[0] == inv and rep.violation[2] == t.violation.step
     # 1-minimal: dropping any single action loses the violation
-    from ackcheck.checker.trace_tools import _Oracle
+    from ackcheck.checker.engines.minimize import _Oracle
     from ackcheck.traces.settings import config_from_dict
 
     oracle = _Oracle(config_from_dict(t.config), inv)

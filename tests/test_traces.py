@@ -1,8 +1,7 @@
 import json
 
 import pytest
-
-from ackcheck.checker.engine import run_check
+from ackcheck.checker.engines.check import run_check
 from ackcheck.traces.format import TraceError, load_trace, trace_from_dict
 from ackcheck.traces.render import render
 from conftest import make_config

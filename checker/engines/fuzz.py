@@ -25,7 +25,7 @@ becomes an ackcheck trace (`trace_from_actions`) that `ackcheck view` renders an
 
 In a user's test suite::
 
-    from ackcheck.checker.fuzz import machine_for
+    from ackcheck.checker.engines.fuzz import machine_for
     from ackcheck.traces.settings import Setting, build_config
 
     config = build_config([Setting("acks", "all", "test"), Setting("min.insync.replicas", "2", "test")],
@@ -41,8 +41,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ackcheck.checker.engine import check_invariant_ids, model_for
-from ackcheck.checker.result import Result, Stats
+from ackcheck.checker.engines.check import check_invariant_ids, model_for
+from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.invariants.catalogue import Judge, select
 from ackcheck.model.protocol import Model, action_str
 from ackcheck.model.state import observe

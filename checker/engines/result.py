@@ -1,4 +1,20 @@
-"""One result type for every engine (explore, fuzz, and the audit built on them)."""
+"""One result type and one verdict function for every engine (explore, fuzz, prove, and the
+audit, matrix and JSON outputs built on them).
+
+The verdicts, and the exit status `ackcheck` gives for each:
+
+| verdict | meaning | exit |
+|---|---|---|
+| `holds` | the exhaustive search finished: every checked invariant holds within the bounds | 0 |
+| `violated` | a counterexample was found (its trace is reported) | 1 |
+| `no-violation-up-to-depth` | the search was cut at `--max-depth` (or prove's `--depth`): nothing found up to it, nothing said beyond | 0 |
+| `proved` | the symbolic engine proved the invariants for every depth (at this cluster size) | 0 |
+| `no-violation-found` | random exploration (fuzz) found nothing: evidence, never a proof | 0 |
+| `incomplete` | stopped by Ctrl-C, a time or memory limit before the search finished | 4 |
+| `unknown` | the solver gave up | 3 |
+
+A search cut short is never reported as `holds`.
+"""
 
 from __future__ import annotations
 
@@ -45,17 +61,17 @@ class Result:
     stats: Stats = field(default_factory=Stats)
     interrupted: bool = False
 
+    unknown: bool = False  # the solver gave up (prove)
+    proved: bool = False  # the symbolic engine proved it for all depths (prove)
+
     @property
     def verdict(self) -> str:
-        if self.violation:
-            return "violated"
-        if self.engine == "explore" and not self.interrupted:
-            return "holds"
-        return "no violation found"
+        return verdict_of(self.engine, violated=bool(self.violation), interrupted=self.interrupted,
+                          complete=self.stats.complete, proved=self.proved, unknown=self.unknown)
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.violation else 0
+        return EXIT_CODES[self.verdict]
 
     def as_dict(self) -> dict:
         return {
@@ -70,3 +86,25 @@ class Result:
             "interrupted": self.interrupted,
             "notes": list(self.config.notes),
         }
+
+
+EXIT_CODES = {"holds": 0, "violated": 1, "no-violation-up-to-depth": 0, "proved": 0, "no-violation-found": 0,
+              "incomplete": 4, "unknown": 3}
+
+
+def verdict_of(engine: str, *, violated: bool, interrupted: bool = False, complete: bool = True,
+               proved: bool = False, unknown: bool = False) -> str:
+    """The one verdict function (see the table above)."""
+    if violated:
+        return "violated"
+    if interrupted:
+        return "incomplete"
+    if unknown:
+        return "unknown"
+    if proved:
+        return "proved"
+    if engine == "fuzz":
+        return "no-violation-found"
+    if not complete:
+        return "no-violation-up-to-depth"
+    return "holds"

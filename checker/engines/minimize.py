@@ -27,28 +27,19 @@ export --itf
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from ackcheck.checker.engine import model_for
-from ackcheck.checker.options import ArgumentParser
+from ackcheck.checker.engines.check import model_for
 from ackcheck.invariants.catalogue import BY_ID, Judge
 from ackcheck.model.protocol import ActionError, Model
 from ackcheck.traces.format import (
     Action,
     Trace,
     TraceError,
-    action_to_json,
-    load_trace,
-    observation_to_json,
 )
 from ackcheck.traces.settings import Config, ConfigError, config_from_dict
-
-# ============================================================================ minimize
 
 
 @dataclass
@@ -158,131 +149,6 @@ def minimize_trace(trace: Trace, *, invariant_id: str | None = None, max_tests: 
 
 def build_trace(config: Config, actions: Sequence[Action], invariant_id: str) -> Trace:
     """A trace of `actions` (all enabled) judged on `invariant_id` only, up to its violation."""
-    from ackcheck.checker.fuzz import trace_from_actions
+    from ackcheck.checker.engines.fuzz import trace_from_actions
 
     return trace_from_actions(config, actions, [invariant_id])
-
-
-def main_minimize(argv: list[str]) -> int:
-    from ackcheck.traces.render import summary_lines
-
-    p = ArgumentParser(prog="ackcheck minimize", description=(
-        "Shorten a trace by delta debugging (ddmin) over its actions: keep removing actions while "
-        "replaying the rest on the model (skipping actions no longer enabled) still breaks the same "
-        "invariant. For traces from fuzz, broker chaos runs or hand-made ones; BFS traces are "
-        "already shortest. Exit 0: minimized (written); 2: bad input or the trace does not break "
-        "its invariant on the model."))
-    p.add_argument("trace", metavar="TRACE.json")
-    p.add_argument("--out", metavar="FILE", help="where to write the shorter trace (default: TRACE.min.json)")
-    p.add_argument("--invariant", metavar="ID", help="the invariant to keep broken (default: the trace's)")
-    p.add_argument("--max-tests", type=int, default=20000, metavar="N",
-                   help="stop after N candidate replays (default 20000)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    args = p.parse_args(argv)
-    if args.max_tests < 1:
-        raise ConfigError("--max-tests: expected a positive integer")
-    trace = load_trace(args.trace)
-    try:
-        m = minimize_trace(trace, invariant_id=args.invariant, max_tests=args.max_tests)
-    except TraceError as e:
-        raise TraceError(f"{args.trace}: {e}") from None
-    out = args.out or str(Path(args.trace).with_suffix("")) + ".min.json"
-    try:
-        m.trace.write(out)
-    except OSError as e:
-        raise ConfigError(f"--out {out}: {e.strerror}") from None
-    v = m.trace.violation
-    steps = len(m.trace.steps) - 1
-    if args.json:
-        print(json.dumps({
-            "input": args.trace, "out": out, "original_steps": m.original_steps, "steps": steps,
-            "invariant": v.invariant, "message": v.message, "violation_step": v.step,
-            "tests": m.tests, "seconds": round(m.seconds, 3), "trace": m.trace.as_dict(),
-        }, indent=1))
-        return 0
-    print(f"minimized {args.trace}: {m.original_steps} -> {steps} steps "
-          f"({m.tests} replays, {m.seconds:.2f}s); {v.invariant} still violated at step {v.step}")
-    print("\n".join(summary_lines(m.trace, limit=40)))
-    print(f"written to {out} (ackcheck view {out})")
-    return 0
-
-
-# ============================================================================== ITF
-
-ITF_SETS = frozenset({"isr", "elr", "in_flight"})
-ITF_VARS = ("action", "mbt::actionTaken", "leader", "leader_epoch", "isr", "elr", "replicas", "producer",
-            "in_flight", "ack_isr_sizes", "consumer", "committed_log")
-
-
-def itf_value(v, key: str | None = None):
-    """A JSON value of an observation -> its ITF encoding."""
-    if isinstance(v, (bool, str)) or v is None:
-        return v
-    if isinstance(v, int):
-        return {"#bigint": str(v)}
-    if isinstance(v, (list, tuple)):
-        items = [itf_value(x) for x in v]
-        if key in ITF_SETS:
-            return {"#set": items}
-        return items
-    if isinstance(v, dict):
-        return {k: itf_value(x, k) for k, x in v.items()}
-    raise TypeError(f"cannot encode {type(v).__name__} in ITF")
-
-
-def itf_action(action) -> dict:
-    if action is None:
-        return {"tag": "init", "value": {}}
-    d = action_to_json(action)
-    name = d.pop("name")
-    return {"tag": name, "value": {k: itf_value(v) for k, v in d.items()}}
-
-
-def trace_to_itf(trace: Trace, *, source: str | None = None) -> dict:
-    states = []
-    for k, (action, obs) in enumerate(trace.steps):
-        o = observation_to_json(obs)
-        o.pop("lag", None)  # derived from the other fields
-        st: dict = {"#meta": {"index": k}}
-        st["action"] = itf_action(action)
-        st["mbt::actionTaken"] = "init" if action is None else action[0]
-        for var in ITF_VARS[2:]:
-            st[var] = itf_value(o[var], var)
-        if trace.violation is not None and trace.violation.step == k:
-            st["#meta"]["violation"] = trace.violation.invariant
-        states.append(st)
-    meta = {
-        "format": "ITF",
-        "format-description": "https://apalache-mc.org/docs/adr/015adr-trace.html",
-        "source": source or "ackcheck",
-        "description": "ackcheck trace of one Kafka partition (export --itf)",
-        "ackcheck": {"trace-format-version": 1, "config": trace.config,
-                     "violation": trace.violation.as_dict() if trace.violation else None},
-    }
-    return {"#meta": meta, "vars": list(ITF_VARS), "states": states}
-
-
-def main_export(argv: list[str]) -> int:
-    p = ArgumentParser(prog="ackcheck export", description=(
-        "Export a trace to another format. --itf: the Informal Trace Format of Apalache and Quint "
-        "(one ITF state per step; integers as {\"#bigint\": ...}; ISR/ELR/in-flight as sets)."))
-    p.add_argument("trace", metavar="TRACE.json")
-    p.add_argument("--itf", action="store_true", help="ITF JSON (the only format so far; required)")
-    p.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
-    args = p.parse_args(argv)
-    if not args.itf:
-        raise ConfigError("ackcheck export: choose a format: --itf")
-    trace = load_trace(args.trace)
-    text = json.dumps(trace_to_itf(trace, source=str(args.trace)), indent=1) + "\n"
-    if args.out:
-        try:
-            Path(args.out).write_text(text, encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"--out {args.out}: {e.strerror}") from None
-        print(f"ITF trace ({len(trace.steps)} states) written to {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-__all__ = ["Minimized", "ddmin", "main_export", "main_minimize", "minimize_trace", "trace_to_itf"]

@@ -15,7 +15,12 @@ import re
 import sys
 import time
 
-from ackcheck.checker.options import ArgumentParser, add_config_flags, bounds_from_args, settings_from_args
+from ackcheck.checker.cli.options import (
+    ArgumentParser,
+    add_config_flags,
+    bounds_from_args,
+    settings_from_args,
+)
 from ackcheck.traces.settings import ConfigError, build_config
 
 # Bounds fuzz uses where the user did not set them: larger than `ackcheck check`'s defaults
@@ -31,7 +36,11 @@ FUZZ_DEFAULT_BOUNDS: dict[str, int] = {
     "max_crashes": 2,
     "max_isr_shrinks": 2,
 }
+
+
 DEFAULT_EXAMPLES = 500
+
+
 DEFAULT_SHRINK_SECONDS = 60
 
 
@@ -89,10 +98,10 @@ def config_for_fuzz(args):
 
 
 def main(argv: list[str]) -> int:
-    from ackcheck.checker.cli import describe_config, err, print_counterexample
-    from ackcheck.checker.engine import check_invariant_ids
-    from ackcheck.checker.fuzz import run_fuzz
-    from ackcheck.checker.trace_tools import minimize_trace
+    from ackcheck.checker.cli.common import describe_config, err, print_counterexample
+    from ackcheck.checker.engines.check import check_invariant_ids
+    from ackcheck.checker.engines.fuzz import run_fuzz
+    from ackcheck.checker.engines.minimize import minimize_trace
 
     p = build_parser()
     args = p.parse_args(argv)

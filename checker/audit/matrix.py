@@ -28,24 +28,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ackcheck.checker.audit import (
-    BOUND_NAMES,
-    BY_ID,
-    GUARANTEES,
+from ackcheck.checker.audit.guarantees import (
     Guarantee,
-    Pool,
-    add_bound_overrides,
-    add_run_flags,
-    bounds_short,
-    check_command,
     describe_faults,
-    parse_ids,
     profile_bounds,
-    run_group,
-    run_key,
 )
+from ackcheck.checker.audit.runs import Pool, run_group, run_key
 from ackcheck.traces import eras
-from ackcheck.traces.settings import BOUND_LIMITS, Config, ConfigError, Setting, build_config
+from ackcheck.traces.settings import Config, ConfigError, Setting, build_config
 
 from ackcheck import __version__
 
@@ -58,6 +48,8 @@ DIMENSIONS = (
     ("max_in_flight", "max.in.flight.requests.per.connection", "1,5"),
     ("retries", "retries", "0,3"),
 )
+
+
 SHORT = {
     "acks": "acks", "min.insync.replicas": "minISR", "unclean.leader.election.enable": "unclean",
     "enable.idempotence": "idem", "max.in.flight.requests.per.connection": "inflight", "retries": "retries",
@@ -93,7 +85,7 @@ def space_rows(values: dict[str, list[str]], rf: int, version: str | None) -> li
 
 
 def seed_rows(version: str | None) -> list[Row]:
-    from ackcheck.checker.seed_claims import SEED_SCENARIOS
+    from ackcheck.checker.audit.seed_scenarios import SEED_SCENARIOS
 
     return [Row(f"seed: {s.label}", dict(s.settings), s.kafka_version or version, seed=s.id)
             for s in SEED_SCENARIOS]
@@ -287,9 +279,6 @@ def _progress(total: int) -> _Bar | None:
     return _Bar(total)
 
 
-# ======================================================================================
-# Rendering
-
 def cell_text(cell: dict | None) -> str:
     if not cell:
         return ""
@@ -379,100 +368,3 @@ Hover a cell for its counterexample; the link opens its trace (<code>ackcheck vi
 </tbody></table>
 </body></html>
 """
-
-
-# ======================================================================================
-# Command line
-
-def build_parser():
-    from ackcheck.checker.options import ArgumentParser
-
-    p = ArgumentParser(prog="ackcheck matrix", description=(
-        "Check the audit's guarantees over a space of Kafka configurations (the product of the value sets, plus "
-        "the seed notes' scenarios) and render configurations x guarantees."))
-    s = p.add_argument_group("the space (comma-separated values)")
-    for flag, prop, default in DIMENSIONS:
-        s.add_argument("--" + flag.replace("_", "-"), metavar="V,V", default=default,
-                       help=f"{prop} values (default {default})")
-    s.add_argument("--replication-factor", type=int, default=3, metavar="N", help="replicas (default 3)")
-    s.add_argument("--kafka-version", metavar="X.Y", help=f"protocol preset (default {eras.NEWEST})")
-    s.add_argument("--rule", action="append", default=[], metavar="name=on|off", help="switch one protocol rule")
-    s.add_argument("--no-seed", action="store_true", help="leave out the seed notes' scenarios")
-    s.add_argument("--guarantee", action="append", default=[], metavar="ID",
-                   help=f"only these columns (repeatable): {', '.join(BY_ID)}")
-    add_bound_overrides(p, "every column")
-    o = p.add_argument_group("output")
-    o.add_argument("--format", choices=("markdown", "json", "html"), default="markdown")
-    o.add_argument("--out", metavar="FILE", help="write here instead of stdout")
-    o.add_argument("--trace-dir", metavar="DIR",
-                   help="traces of violated cells (default: FILE's name + '-traces/' beside --out, "
-                        "else ./ackcheck-traces/matrix/)")
-    add_run_flags(p)
-    return p
-
-
-def parse_values(args) -> dict[str, list[str]]:
-    from ackcheck.traces.settings import MODELLED
-
-    out = {}
-    for flag, prop, _ in DIMENSIONS:
-        text = getattr(args, flag)
-        vals = [v.strip() for v in text.split(",") if v.strip()]
-        if not vals:
-            raise ConfigError(f"--{flag.replace('_', '-')}: expected at least one value")
-        parser = MODELLED[prop][1]
-        for v in vals:
-            try:
-                parser(v)
-            except ValueError as e:
-                raise ConfigError(f"--{flag.replace('_', '-')} {v}: invalid value ({e})") from None
-        out[prop] = list(dict.fromkeys(vals))
-    return out
-
-
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    values = parse_values(args)
-    if not 1 <= args.replication_factor <= 5:
-        raise ConfigError(f"--replication-factor: {args.replication_factor} out of range 1..5")
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError("--jobs: expected a positive number")
-    overrides = {k: getattr(args, k) for k in BOUND_NAMES if getattr(args, k, None) is not None}
-    for k, v in overrides.items():
-        lo, hi = BOUND_LIMITS[k]
-        if not lo <= v <= hi:
-            raise ConfigError(f"--{k.replace('_', '-')}: {v} out of range {lo}..{hi}")
-    if args.kafka_version is not None:
-        build_config([], kafka_version=args.kafka_version)  # validates, names the flag
-    guarantees = [BY_ID[i] for i in parse_ids(",".join(args.guarantee), "--guarantee")] or list(GUARANTEES)
-    rows = space_rows(values, args.replication_factor, args.kafka_version)
-    if not args.no_seed:
-        rows += seed_rows(args.kafka_version)
-    out = Path(args.out) if args.out else None
-    if args.trace_dir:
-        trace_dir = Path(args.trace_dir)
-    elif out is not None:
-        trace_dir = out.parent / (out.stem + "-traces")
-    else:
-        trace_dir = Path("ackcheck-traces") / "matrix"
-    m = run_matrix(rows, guarantees, overrides=overrides, rf=args.replication_factor, rule_overrides=args.rule,
-                   cache_dir=None if args.no_cache else args.cache_dir, jobs=args.jobs, trace_dir=trace_dir,
-                   link_base=out.parent if out is not None else None, progress=True)
-    m.space = {prop: values[prop] for _, prop, _ in DIMENSIONS}
-    text = {"markdown": render_markdown, "html": render_html,
-            "json": lambda m: json.dumps(m.as_dict(), indent=1) + "\n"}[args.format](m)
-    if out is not None:
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text, encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"--out {out}: {e.strerror}") from None
-        print(f"matrix: {sum(r.invalid is None for r in rows)} configurations x {len(guarantees)} guarantees, "
-              f"{m.runs} runs ({m.cached_runs} cached), {m.states:,} states, {m.seconds:.1f}s -> {out}",
-              file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-__all__ = ["Matrix", "Row", "bounds_short", "check_command", "main", "run_matrix", "seed_rows", "space_rows"]

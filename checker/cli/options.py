@@ -5,9 +5,18 @@ from __future__ import annotations
 import argparse
 
 from ackcheck.traces import eras
-from ackcheck.traces.settings import Bounds, ConfigError, Config, Setting, build_config, parse_set, read_properties
+from ackcheck.traces.settings import (
+    Bounds,
+    Config,
+    ConfigError,
+    Setting,
+    build_config,
+    parse_set,
+    read_properties,
+)
 
 DEFAULT_BOUNDS = Bounds()
+
 
 BOUND_HELP = {
     "max_records": "records the producer sends",
@@ -91,6 +100,3 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401
         raise ConfigError(f"{self.prog}: {message}")
-
-
-__all__ = ["add_config_flags", "config_from_args", "ArgumentParser", "ConfigError"]

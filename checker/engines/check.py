@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from ackcheck.checker.explore import explore
-from ackcheck.checker.result import Result, Stats
+from ackcheck.checker.engines.explore import explore
+from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.invariants.catalogue import BY_ID, Invariant, Judge, select
 from ackcheck.model.protocol import ActionError, Model, action_str
 from ackcheck.model.state import observe

@@ -18,21 +18,20 @@ divergence); 2 bad usage or input.
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
 
-from ackcheck.checker.options import ArgumentParser, add_config_flags, bounds_from_args, config_from_args
 from ackcheck.traces.format import Trace, Violation
-from ackcheck.traces.settings import Config, ConfigError
+from ackcheck.traces.settings import Config
 
 # chaos explores longer executions than the exhaustive checker: unless a bound is given on
 # the command line, these replace the checker's small defaults
 CHAOS_BOUNDS = {"max_records": 6, "max_crashes": 3, "max_elections": 3, "max_isr_shrinks": 2}
+
+
 CHAOS_SEGMENT_BYTES = 1024  # small segments, so runs roll them
 
 
@@ -103,7 +102,7 @@ def chaos_config(args_bounds: dict, config: Config) -> Config:
 
 
 def model_conformance(trace: Trace, config: Config, ids: list[str]) -> dict:
-    from ackcheck.checker.replay_cli import replay_model
+    from ackcheck.checker.engines.replay import replay_model
 
     r = replay_model(trace, config=config, invariant_ids=ids)
     out = {"ok": r.conformant, "first_difference": r.first_difference, "seconds": r.seconds}
@@ -120,7 +119,7 @@ def run_chaos(config: Config, seed: int, *, steps: int = 300, runs: int = 1, inv
     `keep_going` (then violations are counted and the first one is kept)."""
     from ackcheck.broker.cluster import Cluster
     from ackcheck.broker.schedule import Scheduler
-    from ackcheck.checker.engine import check_invariant_ids
+    from ackcheck.checker.engines.check import check_invariant_ids
     from ackcheck.invariants.catalogue import Judge, select
 
     check_invariant_ids(invariant_ids)
@@ -200,119 +199,3 @@ def run_chaos(config: Config, seed: int, *, steps: int = 300, runs: int = 1, inv
         if data_root is None:
             shutil.rmtree(root, ignore_errors=True)
     return result
-
-
-def _bounds_line(config: Config) -> str:
-    return " ".join(f"{k}={v}" for k, v in config.bounds.as_dict().items() if k != "max_depth")
-
-
-def main(argv: list[str]) -> int:
-    p = ArgumentParser(prog="ackcheck chaos", description=(
-        "Seeded fault injection against the reference broker (real segment files, page cache, crash "
-        "recovery): random schedules within the bounds, every invariant judged after every step, every "
-        "life replayed on the model. Unless given, chaos uses larger bounds than `check`: "
-        + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in CHAOS_BOUNDS.items())
-        + ". Exit 0: no violation; 1: a violation (trace written with --trace-out); 2: bad input."))
-    add_config_flags(p)
-    p.add_argument("--seed", type=int, required=True, metavar="S", help="random seed (same seed, same schedule)")
-    p.add_argument("--steps", type=int, default=300, metavar="N", help="steps per run (default 300)")
-    p.add_argument("--runs", type=int, default=1, metavar="R", help="runs (default 1)")
-    p.add_argument("--invariant", action="append", metavar="ID", help="judge only this invariant (repeatable)")
-    p.add_argument("--segment-bytes", type=int, default=CHAOS_SEGMENT_BYTES, metavar="N",
-                   help=f"log.segment.bytes of the brokers (default {CHAOS_SEGMENT_BYTES}, so segments roll)")
-    p.add_argument("--keep-going", action="store_true",
-                   help="go on after a violation (a new life starts; violations are counted, the first is kept)")
-    p.add_argument("--no-model-check", action="store_true", help="skip replaying each life on the model")
-    p.add_argument("--fail-on-divergence", action="store_true", help="exit 1 when a life does not replay on the model")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--trace-out", metavar="FILE",
-                   help="write the violation's trace to FILE (with no violation: the first life that "
-                        "diverged from the model, if any)")
-    args = p.parse_args(argv)
-    if args.steps < 1 or args.steps > 1_000_000:
-        raise ConfigError(f"--steps {args.steps}: expected 1..1000000")
-    if args.runs < 1 or args.runs > 10_000:
-        raise ConfigError(f"--runs {args.runs}: expected 1..10000")
-    if args.segment_bytes < 100:
-        raise ConfigError(f"--segment-bytes {args.segment_bytes}: at least 100 (a batch must fit)")
-    config = chaos_config(bounds_from_args(args), config_from_args(args))
-    if not args.json:
-        for note in config.notes:
-            print(f"note: {note}", file=sys.stderr)
-        from ackcheck.checker.cli import describe_config
-
-        print(describe_config(config))
-        print(f"chaos: seed {args.seed}, {args.runs} run(s) x {args.steps} steps, segments of "
-              f"{args.segment_bytes} bytes")
-    result = run_chaos(config, args.seed, steps=args.steps, runs=args.runs, invariant_ids=args.invariant,
-                       segment_bytes=args.segment_bytes, model_check=not args.no_model_check,
-                       keep_going=args.keep_going)
-    out_trace = result.violation_trace or result.divergent_trace
-    if args.trace_out and out_trace is not None:
-        try:
-            out_trace.write(args.trace_out)
-        except OSError as e:
-            raise ConfigError(f"--trace-out {args.trace_out}: {e.strerror}") from None
-    diverged = result.divergence is not None
-    code = 1 if result.violation is not None or (diverged and args.fail_on_divergence) else 0
-    if args.json:
-        v = result.violation
-        print(json.dumps({
-            "verdict": "violated" if v else "no violation found",
-            "seed": args.seed,
-            "config": {k: val for k, val in config.as_dict().items() if k != "bounds"},
-            "bounds": config.bounds.as_dict(),
-            "invariants": result.invariants,
-            "steps": result.steps,
-            "seconds": round(result.seconds, 3),
-            "steps_per_second": round(result.steps / result.seconds, 1) if result.seconds else 0.0,
-            "runs": [r.as_dict() for r in result.runs],
-            "violation": (dict(v.as_dict(), run=result.violation_where[0], life=result.violation_where[1])
-                          if v else None),
-            "trace": result.violation_trace.as_dict() if result.violation_trace else None,
-            "model_conformance": {
-                "ok": not diverged if not args.no_model_check else None,
-                "first_difference": result.divergence,
-                "violation_on_model": result.violation_model,
-            },
-            "trace_out": args.trace_out if (args.trace_out and out_trace is not None) else None,
-        }, indent=1))
-        return code
-    for r in result.runs:
-        faults = ", ".join(f"{k}={n}" for k, n in r.faults.items() if n) or "none"
-        print(f"run {r.run}: {r.steps} steps in {r.seconds:.2f}s ({r.steps_per_second:,.0f} steps/s), "
-              f"{r.lives} li{'fe' if r.lives == 1 else 'ves'}; faults: {faults}; torn writes {r.torn_writes}; "
-              f"recoveries that cut the log {r.recoveries_cut}; violations {r.violations}")
-    if args.no_model_check:
-        print("model conformance: not checked (--no-model-check)")
-    elif not diverged:
-        n = sum(r.model_checked for r in result.runs)
-        print(f"model conformance: ok ({n} li{'fe' if n == 1 else 'ves'} replayed on the model, every step identical)")
-    else:
-        d = result.divergence
-        print(f"model conformance: first difference in run {d['run']} life {d['life']} at step {d.get('step')} "
-              f"({d.get('action')}): {d.get('field')}: model {json.dumps(d.get('actual'))}, "
-              f"broker {json.dumps(d.get('trace'))}")
-    if result.violation is not None:
-        v = result.violation
-        run, life = result.violation_where
-        total = sum(r.violations for r in result.runs)
-        more = f" (the first of {total})" if total > 1 else ""
-        print(f"VIOLATED {v.invariant} at step {v.step} of run {run} life {life}{more}: {v.message}")
-        vm = result.violation_model
-        if vm is not None:
-            print("  on the model: " + ("confirmed (same invariant, same step)" if vm.get("confirmed")
-                                        else f"not confirmed ({vm.get('model_violation')})"))
-        if args.trace_out:
-            print(f"trace written to {args.trace_out} (ackcheck view / ackcheck replay {args.trace_out})")
-        else:
-            print("(--trace-out FILE keeps the trace)")
-    else:
-        print(f"no violation of {len(result.invariants)} invariant(s) in {result.steps} steps")
-        if diverged and args.trace_out:
-            print(f"the divergent life's trace is in {args.trace_out}")
-    return code
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main(sys.argv[1:]))

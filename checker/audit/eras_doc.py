@@ -3,17 +3,16 @@
 `ERA_SCENARIOS` names, per rule, a configuration where switching the rule off yields a
 counterexample for the invariant it protects while the same configuration with the rule
 on holds within the same bounds (tests/test_eras.py checks both). `python -m
-ackcheck.checker.eras_doc [--out docs/eras.md]` (or `ackcheck versions --doc FILE`)
+ackcheck versions --doc FILE`
 regenerates the page from these runs - nothing in it is typed in by hand.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 
-from ackcheck.checker.engine import run_check
+from ackcheck.checker.engines.check import run_check
 from ackcheck.traces import eras
 from ackcheck.traces.render import summary_lines
 from ackcheck.traces.settings import Config, Setting, build_config
@@ -92,7 +91,9 @@ ERA_SCENARIOS: tuple[EraScenario, ...] = (
                 "acked-write-survives"),
 )
 
+
 BY_RULE = {s.rule: s for s in ERA_SCENARIOS}
+
 
 # KIP-320 against a delayed fetch request (--max-delayed-fetches): the stale fetch of an
 # old epoch that a returning leader takes at face value. Its bounds are too large to
@@ -107,7 +108,7 @@ STALE_FETCH = EraScenario(
 
 def replay_with_rule(sc: EraScenario, trace) -> str:
     """What the counterexample found without the rule does with it: a sentence."""
-    from ackcheck.checker.engine import replay_on_model
+    from ackcheck.checker.engines.check import replay_on_model
     from ackcheck.traces.render import describe_action
 
     rep = replay_on_model(trace, [sc.invariant], config=sc.config(True))
@@ -121,8 +122,11 @@ def replay_with_rule(sc: EraScenario, trace) -> str:
         return f"With the rule on, the same steps keep `{sc.invariant}`."
     return f"With the rule on, the same steps still break `{rep.violation[0]}` (step {rep.violation[2]})."
 
+
 # The bench reference config (bench/bench_explore.py), run on every preset.
 REFERENCE_PROPS = {"acks": "all", "min.insync.replicas": "2", "enable.idempotence": "false"}
+
+
 REFERENCE_BOUNDS = {"max_records": 2, "max_crashes": 2, "max_power_losses": 0, "max_elections": 0,
                     "max_isr_shrinks": 0, "max_attempts": 1}
 
@@ -206,17 +210,3 @@ def generate_stale_fetch(out, progress=None) -> None:
     w("\n".join(summary_lines(off.trace, limit=30)) + "\n```\n\n")
     w(replay_with_rule(sc, off.trace) + " (Replayed, not explored: these bounds are too large to exhaust with "
       "the rule on; the exhaustive check of the fix is the scenario above.)\n")
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ackcheck.checker.eras_doc")
-    p.add_argument("--out", default="docs/eras.md")
-    args = p.parse_args(argv)
-    with open(args.out, "w", encoding="utf-8") as f:
-        generate(f, progress=lambda r: print(f"checking {r} ...", file=sys.stderr))
-    print(f"wrote {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -20,7 +20,7 @@ import gc
 import time
 from collections.abc import Callable
 
-from ackcheck.checker.result import Result, Stats
+from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.invariants.catalogue import Invariant, Judge
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe

@@ -1,0 +1,136 @@
+"""``ackcheck audit``: what a Kafka configuration guarantees, one line per guarantee.
+
+```
+ackcheck audit                                   # Kafka's defaults, newest version, RF 3
+ackcheck audit --producer producer.properties --broker server.properties \\
+               [--topic topic.properties] [--consumer consumer.properties] [--kafka-version 3.6]
+```
+
+Each *guarantee* is an operator's sentence ("no acknowledged write is lost when a broker
+process crashes") mapped to invariants of the catalogue and checked exhaustively within
+small, explicit *fault assumptions* (a bounds profile per guarantee, adjustable with the
+--max-* flags and printed with every result). A violated guarantee shows its shortest
+counterexample, writes the full trace, and the smallest configuration change that
+restores it, found by re-checking neighbouring configurations (or the Kafka version that
+would, when no setting does).
+
+This module also holds the machinery `matrix` and `seed-claims` share:
+- a *run* is one exhaustive check (config + bounds + invariant ids), keyed by a canonical
+  form of the config (settings the model cannot distinguish within the bounds are folded:
+  retries beyond the attempt bound, in-flight beyond the batch count), the ackcheck
+  version and a fingerprint of the model's source, and cached on disk as JSON;
+- a *group* run checks the invariants of several guarantees that share one bounds profile
+  in one exploration; on a violation the violated invariant is set aside and the rest
+  re-checked (BFS: the first violation found is a shortest one for that invariant too);
+- runs go to a process pool (one per core).
+
+Exit status: 0 every guarantee holds (or, with --require, every required one holds);
+1 otherwise; 2 bad usage or bad input (one line naming the flag, key or file:line).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ackcheck.traces.settings import (
+    Bounds,
+)
+
+BOUND_NAMES = tuple(Bounds().as_dict())
+
+
+# Bounds profiles. Chosen small on purpose: a guarantee that HOLDS must be explored
+# completely, and every extra perturbation multiplies the state space by 10-50x. Each
+# profile is the smallest that exhibits the known violations of its guarantees (KAFKA.md
+# section 9): two ISR shrinks let a lone leader acknowledge with min.insync.replicas=1 and
+# leave the others out of the ISR (unclean election, last replica standing); one crash
+# or power loss then hits it; one lost message plus a second attempt makes a retry.
+PROFILES: dict[str, dict[str, int]] = {
+    "crash": {"max_records": 1, "max_crashes": 1, "max_power_losses": 0, "max_elections": 0, "max_lost_messages": 0,
+                  "max_isr_shrinks": 2, "max_attempts": 1, "max_depth": 0},
+    "power": {"max_records": 1, "max_crashes": 0, "max_power_losses": 1, "max_elections": 0, "max_lost_messages": 0,
+                  "max_isr_shrinks": 2, "max_attempts": 1, "max_depth": 0},
+    "producer": {"max_records": 2, "max_crashes": 0, "max_power_losses": 0, "max_elections": 0, "max_lost_messages": 1,
+                     "max_isr_shrinks": 0, "max_attempts": 2, "max_depth": 0},
+}
+
+
+@dataclass(frozen=True)
+class Guarantee:
+    id: str
+    title: str  # one line an operator understands
+    invariants: tuple[str, ...]
+    profile: str
+    fix_order: tuple[str, ...]  # which neighbouring settings to try first (see _single_changes)
+
+
+GUARANTEES: tuple[Guarantee, ...] = (
+    Guarantee("no-acked-loss",
+              "no acknowledged write is lost when broker processes crash (kill -9: the page cache survives)",
+              ("acked-write-survives",), "crash", ("acks", "min_isr", "unclean", "flush")),
+    Guarantee("no-acked-loss-power-loss",
+              "no acknowledged write is lost when a broker's host loses power (its unflushed page cache is lost)",
+              ("acked-write-survives",), "power", ("acks", "min_isr", "unclean", "flush")),
+    Guarantee("no-duplicates",
+              "a record is written once, even when the producer retries",
+              ("no-duplicates",), "producer", ("idempotence", "in_flight")),
+    Guarantee("send-order-kept",
+              "records acknowledged to one producer stay in the order they were sent",
+              ("producer-order",), "producer", ("idempotence", "in_flight")),
+    Guarantee("read-never-disappears",
+              "a record a consumer has read never disappears from the partition",
+              ("read-durability",), "crash", ("unclean", "acks", "min_isr", "flush")),
+    Guarantee("consumers-never-skip",
+              "a consumer never skips or re-reads records: positions and commits only move forward",
+              ("consumer-monotonic",), "crash", ("unclean", "acks", "min_isr", "flush")),
+)
+
+
+BY_ID = {g.id: g for g in GUARANTEES}
+
+
+FAULT_TEXT = {
+    "max_crashes": ("process crash", "process crashes", "kill -9; the page cache survives"),
+    "max_power_losses": ("power loss", "power losses", "the host's unflushed page cache is lost"),
+    "max_isr_shrinks": ("ISR shrink", "ISR shrinks", "a live follower too slow for replica.lag.time.max.ms"),
+    "max_elections": ("leader move without a crash", "leader moves without a crash",
+                      "preferred-leader rebalance, controlled shutdown"),
+    "max_lost_messages": ("lost produce request/response", "lost produce requests/responses", "network"),
+    "max_delayed_fetches": ("delayed fetch request", "delayed fetch requests", "handled after the follower moved on"),
+}
+
+
+def profile_bounds(profile: str, overrides: dict[str, int] | None = None) -> dict[str, int]:
+    """A profile's bounds with the user's --max-* overrides. --max-power-losses only
+    applies to power-loss profiles: the other guarantees are stated under process crashes."""
+    b = dict(PROFILES[profile])
+    for k, v in (overrides or {}).items():
+        if v is None:
+            continue
+        if k == "max_power_losses" and PROFILES[profile]["max_power_losses"] == 0:
+            continue
+        b[k] = v
+    return b
+
+
+def describe_faults(bounds: dict[str, int]) -> str:
+    """The fault assumptions of a bounds dict, in words."""
+    parts = []
+    for key, (one, many, why) in FAULT_TEXT.items():
+        n = bounds.get(key, 0)
+        if n:
+            parts.append(f"{n} {one if n == 1 else many} ({why})")
+    faults = "; ".join(parts) if parts else "no faults"
+    rec = bounds.get("max_records", 1)
+    att = bounds.get("max_attempts", 1)
+    extra = f"{rec} record{'s' if rec != 1 else ''}, {att} send attempt{'s' if att != 1 else ''} each"
+    if bounds.get("max_depth"):
+        extra += f", executions cut at {bounds['max_depth']} steps"
+    return f"up to {faults}; {extra}"
+
+
+def bounds_short(bounds: dict[str, int]) -> str:
+    names = {"max_records": "records", "max_crashes": "crashes", "max_power_losses": "power_losses",
+             "max_elections": "elections", "max_isr_shrinks": "isr_shrinks", "max_lost_messages": "lost_messages",
+             "max_attempts": "attempts", "max_depth": "depth", "max_delayed_fetches": "delayed_fetches"}
+    return " ".join(f"{names[k]}={v}" for k, v in bounds.items() if k not in ("max_depth", "max_delayed_fetches") or v)

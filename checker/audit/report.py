@@ -1,0 +1,218 @@
+"""``ackcheck audit``: what a Kafka configuration guarantees, one line per guarantee.
+
+```
+ackcheck audit                                   # Kafka's defaults, newest version, RF 3
+ackcheck audit --producer producer.properties --broker server.properties \\
+               [--topic topic.properties] [--consumer consumer.properties] [--kafka-version 3.6]
+```
+
+Each *guarantee* is an operator's sentence ("no acknowledged write is lost when a broker
+process crashes") mapped to invariants of the catalogue and checked exhaustively within
+small, explicit *fault assumptions* (a bounds profile per guarantee, adjustable with the
+--max-* flags and printed with every result). A violated guarantee shows its shortest
+counterexample, writes the full trace, and the smallest configuration change that
+restores it, found by re-checking neighbouring configurations (or the Kafka version that
+would, when no setting does).
+
+This module also holds the machinery `matrix` and `seed-claims` share:
+- a *run* is one exhaustive check (config + bounds + invariant ids), keyed by a canonical
+  form of the config (settings the model cannot distinguish within the bounds are folded:
+  retries beyond the attempt bound, in-flight beyond the batch count), the ackcheck
+  version and a fingerprint of the model's source, and cached on disk as JSON;
+- a *group* run checks the invariants of several guarantees that share one bounds profile
+  in one exploration; on a violation the violated invariant is set aside and the rest
+  re-checked (BFS: the first violation found is a shortest one for that invariant too);
+- runs go to a process pool (one per core).
+
+Exit status: 0 every guarantee holds (or, with --require, every required one holds);
+1 otherwise; 2 bad usage or bad input (one line naming the flag, key or file:line).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ackcheck.checker.audit.core import Audit
+from ackcheck.checker.audit.guarantees import describe_faults
+from ackcheck.traces.settings import (
+    Config,
+)
+
+from ackcheck import __version__
+
+
+def verdict_word(v: str) -> str:
+    return {"holds": "HOLDS", "violated": "VIOLATED"}.get(v, v.upper())
+
+
+def config_line(config: Config) -> str:
+    p = config.kafka_properties()
+    flush = p["log.flush.interval.messages"]
+    flush = "never" if flush == 9223372036854775807 else flush
+    mode = "KRaft" if config.rule("kraft_controller") else "ZooKeeper"
+    return (f"Kafka {config.kafka_version} ({mode}): acks={p['acks']} min.insync.replicas={p['min.insync.replicas']} "
+            f"unclean.leader.election.enable={str(p['unclean.leader.election.enable']).lower()} "
+            f"enable.idempotence={str(p['enable.idempotence']).lower()} "
+            f"max.in.flight.requests.per.connection={p['max.in.flight.requests.per.connection']} "
+            f"retries={p['retries']} log.flush.interval.messages={flush} replication.factor={p['replication.factor']}")
+
+
+def fix_text(fix: dict | None) -> str:
+    if not fix:
+        return ""
+    text = fix["text"]
+    if fix.get("found") and fix.get("kind") == "config":
+        text = text[0].upper() + text[1:]
+    if fix.get("alternative"):
+        text += "; or " + fix["alternative"]["text"]
+    return text
+
+
+def fix_short(fix: dict | None) -> str:
+    """The change alone, for tables: 'acks=all', 'Kafka 4.1 + min.insync.replicas=2'."""
+    if not fix:
+        return ""
+    if not fix.get("found"):
+        return "none found"
+
+    def one(changes: dict, version: str | None) -> str:
+        parts = [f"{k}={v}" for k, v in changes.items()]
+        if version:
+            parts.insert(0, f"Kafka {version}")
+        return " + ".join(parts)
+
+    text = one(fix.get("changes") or {}, fix.get("kafka_version"))
+    alt = fix.get("alternative")
+    if alt:
+        text += " or " + one(alt.get("changes") or {}, alt.get("kafka_version"))
+    return text
+
+
+def render_text(audit: Audit) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+    def line(text: str = "", style: str | None = None) -> None:
+        console.print(Text(text, style=style or ""), soft_wrap=True)
+
+    line(f"ackcheck audit: {config_line(audit.config)}", "bold")
+    line("sources: " + "; ".join(audit.sources))
+    for n in audit.notes:
+        line(f"note: {n}", "dim")
+    t = Table(header_style="bold", expand=True)
+    t.add_column("verdict", no_wrap=True)
+    t.add_column("guarantee", no_wrap=True)
+    t.add_column("what it means", ratio=3)
+    t.add_column("states", justify="right", no_wrap=True)
+    t.add_column("smallest fix (re-checked)", ratio=2, overflow="fold")
+    for r in audit.results:
+        style = "green" if r.verdict == "holds" else "red bold"
+        req = " (required)" if r.guarantee.id in audit.required else ""
+        word = verdict_word(r.verdict) + ("*" if r.run and not r.run.get("complete", True) else "")
+        t.add_row(Text(word, style=style), Text(r.guarantee.id + req), Text(r.guarantee.title),
+                  f"{(r.run or {}).get('states', 0):,}",
+                  Text(fix_short(r.fix) if r.verdict != "holds" else "-"))
+    console.print(t)
+    if any(r.run and not r.run.get("complete", True) for r in audit.results):
+        line("* no violation up to --max-depth steps: executions were cut, so this is not a proof", "dim")
+    profiles: dict[str, list[str]] = {}
+    for r in audit.results:
+        profiles.setdefault(describe_faults(r.bounds), []).append(r.guarantee.id)
+    line("fault assumptions (--max-crashes, --max-power-losses, --max-isr-shrinks, --max-lost-messages, "
+         "--max-elections, --max-records, --max-attempts change them):", "bold")
+    for text, ids in profiles.items():
+        line(f"  {', '.join(ids)}: {text}")
+    for r in audit.results:
+        if r.verdict == "holds":
+            continue
+        line()
+        v = r.run.get("violation") or {}
+        line(f"{r.guarantee.id}: VIOLATED ({v.get('invariant')}): {v.get('message')}", "red bold")
+        line(f"shortest counterexample ({len(r.run['trace']['steps']) - 1} steps):")
+        for cl in r.counterexample():
+            line(cl)
+        if r.trace_file:
+            line(f"full trace: {r.trace_file}  (ackcheck view {r.trace_file})")
+        if r.fix:
+            line(f"fix: {fix_text(r.fix)}", "bold")
+            if r.fix.get("check"):
+                line(f"  verified: {r.fix['check']['command']}  -> holds ({r.fix['check']['states']:,} states)", "dim")
+            alt = r.fix.get("alternative")
+            if alt and alt.get("check"):
+                line(f"  verified: {alt['check']['command']}  -> holds ({alt['check']['states']:,} states)", "dim")
+    line()
+    held = sum(r.verdict == "holds" for r in audit.results)
+    tail = f"{held}/{len(audit.results)} guarantees hold within the fault assumptions ({audit.seconds:.1f}s)"
+    if audit.required:
+        bad = [g for g in audit.required if g in audit.failed()]
+        tail += (f"; required: {', '.join(audit.required)} -> "
+                 + (f"FAILED ({', '.join(bad)})" if bad else "all hold"))
+    line(tail, "bold")
+
+
+def render_markdown(audit: Audit) -> str:
+    out = ["# ackcheck audit", "", f"`{config_line(audit.config)}`", "",
+           "Sources: " + "; ".join(f"`{s}`" for s in audit.sources), ""]
+    if audit.notes:
+        out += [f"- {n}" for n in audit.notes] + [""]
+    out += ["| guarantee | verdict | what it means | fault assumptions | states | fix |", "|---|---|---|---|---|---|"]
+    for r in audit.results:
+        fix = fix_text(r.fix) if r.verdict != "holds" else ""
+        out.append(f"| `{r.guarantee.id}` | **{verdict_word(r.verdict)}** | {r.guarantee.title} | "
+                   f"{describe_faults(r.bounds)} | {(r.run or {}).get('states', 0):,} | {md_escape(fix)} |")
+    for r in audit.results:
+        if r.verdict == "holds":
+            continue
+        v = r.run.get("violation") or {}
+        out += ["", f"## {r.guarantee.id}: violated", "", f"`{v.get('invariant')}`: {md_escape(v.get('message', ''))}",
+                "", "```", *r.counterexample(), "```", ""]
+        if r.trace_file:
+            out.append(f"Full trace: `{r.trace_file}` (`ackcheck view {r.trace_file}`)")
+            out.append("")
+        if r.fix:
+            out.append(f"**Fix:** {md_escape(fix_text(r.fix))}")
+            if r.fix.get("check"):
+                out += ["", f"Verified: `{r.fix['check']['command']}` holds ({r.fix['check']['states']:,} states)."]
+    held = sum(r.verdict == "holds" for r in audit.results)
+    out += ["", f"{held}/{len(audit.results)} guarantees hold ({audit.seconds:.1f}s, ackcheck {__version__})."]
+    return "\n".join(out) + "\n"
+
+
+def md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def junit_xml(audit: Audit) -> str:
+    import xml.etree.ElementTree as ET
+
+    failures = sum(r.verdict != "holds" for r in audit.results)
+    suites = ET.Element("testsuites", name="ackcheck audit", tests=str(len(audit.results)),
+                        failures=str(failures), time=f"{audit.seconds:.3f}")
+    suite = ET.SubElement(suites, "testsuite", name=f"ackcheck audit (Kafka {audit.config.kafka_version})",
+                          tests=str(len(audit.results)), failures=str(failures), errors="0", skipped="0",
+                          time=f"{audit.seconds:.3f}")
+    props = ET.SubElement(suite, "properties")
+    for k, v in audit.config.kafka_properties().items():
+        ET.SubElement(props, "property", name=k, value=str(v).lower() if isinstance(v, bool) else str(v))
+    ET.SubElement(props, "property", name="kafka.version", value=audit.config.kafka_version)
+    for r in audit.results:
+        tc = ET.SubElement(suite, "testcase", classname="ackcheck.audit", name=r.guarantee.id,
+                           time=f"{(r.run or {}).get('seconds', 0):.3f}")
+        sysout = [r.guarantee.title, f"invariants: {', '.join(r.guarantee.invariants)}",
+                  f"fault assumptions: {describe_faults(r.bounds)}", f"states: {(r.run or {}).get('states', 0)}"]
+        if r.verdict != "holds":
+            v = r.run.get("violation") or {}
+            f = ET.SubElement(tc, "failure", message=f"{v.get('invariant')}: {v.get('message')}",
+                              type="GuaranteeViolated")
+            body = ["shortest counterexample:", *r.counterexample(20)]
+            if r.trace_file:
+                body.append(f"full trace: {r.trace_file}")
+            if r.fix:
+                body.append(f"fix: {fix_text(r.fix)}")
+            f.text = "\n".join(body)
+        ET.SubElement(tc, "system-out").text = "\n".join(sysout)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

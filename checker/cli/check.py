@@ -1,0 +1,57 @@
+"""The `ackcheck` command line. Exit status: 0 holds, 1 violated, 2 bad usage or input."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ackcheck.checker.cli.common import describe_config, err, print_counterexample
+from ackcheck.checker.cli.options import ArgumentParser, add_config_flags, config_from_args
+
+
+def main(argv: list[str]) -> int:
+    from ackcheck.checker.engines.check import run_check
+
+    p = ArgumentParser(prog="ackcheck check", description=(
+        "Explore every execution of the model within the bounds (breadth-first, so the first "
+        "counterexample is a shortest one) and check the invariants. Exit 0: every checked "
+        "invariant holds within the bounds; 1: a violation (the trace is printed); 2: bad input."))
+    add_config_flags(p)
+    p.add_argument("--invariant", action="append", metavar="ID",
+                   help="check only this invariant (repeatable; default: all that apply)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (DESIGN.md contract)")
+    p.add_argument("--trace-out", metavar="FILE", help="write the counterexample trace to FILE")
+    p.add_argument("--full", action="store_true", help="print the full trace, not the summary")
+    p.add_argument("--symmetry", choices=("on", "off"), default="on",
+                   help="skip states that are renamings of explored ones (brokers are interchangeable); "
+                        "'distinct' then counts classes (default on)")
+    args = p.parse_args(argv)
+    config = config_from_args(args)
+    if not args.json:
+        for note in config.notes:
+            print(f"note: {note}", file=sys.stderr)
+    result = run_check(config, args.invariant, progress=not args.json, symmetry=args.symmetry == "on")
+    if args.trace_out and result.trace is not None:
+        try:
+            result.trace.write(args.trace_out)
+        except OSError as e:
+            print(json.dumps(result.as_dict()) if args.json else "", end="")
+            return err(f"--trace-out {args.trace_out}: {e.strerror}")
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=1))
+        return result.exit_code
+    print(describe_config(config))
+    if result.violation:
+        inv, msg = result.violation
+        print(f"VIOLATED {inv}: {msg}")
+        print(f"shortest counterexample ({len(result.trace.steps) - 1} steps):")
+        print_counterexample(result.trace, full=args.full, trace_out=args.trace_out)
+    elif result.interrupted:
+        print(f"INTERRUPTED: no violation among the states explored so far ({', '.join(result.invariants)})")
+    elif not result.stats.complete:
+        print(f"NO VIOLATION up to depth {result.stats.max_depth} (--max-depth cut the search): "
+              f"{', '.join(result.invariants)}")
+    else:
+        print(f"HOLDS within bounds: {', '.join(result.invariants)}")
+    print(result.stats.done_line())
+    return result.exit_code

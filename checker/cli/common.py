@@ -1,0 +1,38 @@
+"""What the commands share: the one-line error, the counterexample printout, the config summary."""
+
+from __future__ import annotations
+
+import sys
+
+
+def err(msg: str) -> int:
+    print(f"ackcheck: error: {msg}", file=sys.stderr)
+    return 2
+
+
+
+# ------------------------------------------------------------------------------ check
+def print_counterexample(trace, *, full: bool, trace_out: str | None) -> None:
+    """A counterexample's steps (the summary, or every step's cluster state with `full`)
+    and where it was kept; shared by check and fuzz."""
+    from ackcheck.traces.render import render, summary_lines
+
+    print(render(trace) if full else "\n".join(summary_lines(trace, limit=40)))
+    if trace_out:
+        print(f"trace written to {trace_out} (ackcheck view {trace_out})")
+    else:
+        print("(--trace-out FILE keeps it; --full prints every step's cluster state)")
+
+
+def describe_config(config) -> str:
+    props = config.kafka_properties()
+    kv = " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in props.items()
+                  if k not in ("auto.leader.rebalance.enable", "auto.offset.reset"))
+    b = config.bounds
+    bounds = (f"records={b.max_records} crashes={b.max_crashes} power_losses={b.max_power_losses} "
+              f"elections={b.max_elections} isr_shrinks={b.max_isr_shrinks} lost_messages={b.max_lost_messages} "
+              f"attempts={b.max_attempts}" + (f" depth={b.max_depth}" if b.max_depth else "")
+              + (f" delayed_fetches={b.max_delayed_fetches}" if b.max_delayed_fetches else ""))
+    off = [k for k, v in config.rules if not v]
+    return (f"kafka {config.kafka_version}: {kv}\nbounds: {bounds}"
+            + (f"\nrules off: {', '.join(off)}" if off else ""))

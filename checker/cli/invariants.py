@@ -1,0 +1,30 @@
+"""The `ackcheck` command line. Exit status: 0 holds, 1 violated, 2 bad usage or input."""
+
+from __future__ import annotations
+
+import json
+
+from ackcheck.checker.cli.options import ArgumentParser
+
+
+# ------------------------------------------------------------------------- invariants
+def main(argv: list[str]) -> int:
+    from ackcheck.invariants.catalogue import INVARIANTS
+
+    p = ArgumentParser(prog="ackcheck invariants", description="List the invariants.")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help="with the justification of each")
+    args = p.parse_args(argv)
+    if args.json:
+        print(json.dumps([{"id": i.id, "description": i.description, "anomaly": i.anomaly,
+                           "justification": i.justification} for i in INVARIANTS], indent=1))
+        return 0
+    for inv in INVARIANTS:
+        anomaly = f" [{inv.anomaly}]" if inv.anomaly else ""
+        print(f"{inv.id:<28} {inv.description}{anomaly}")
+        if args.verbose:
+            print(f"{'':<28} {inv.justification}")
+    return 0
+
+
+# --------------------------------------------------------------------------- versions
