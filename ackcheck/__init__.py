@@ -29,8 +29,8 @@ __all__ = ["INVARIANTS", "__version__", "build_config", "check", "load_trace", "
 
 if TYPE_CHECKING:  # pragma: no cover
     from ackcheck.checker.engines.result import Result
-    from ackcheck.traces.settings import Config
     from ackcheck.traces.format import Trace
+    from ackcheck.traces.settings import Config
 
 
 def build_config(properties: dict[str, Any] | None = None, *, kafka_version: str | None = None,

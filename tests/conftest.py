@@ -1,4 +1,5 @@
 import pytest
+
 from ackcheck.traces.settings import Setting, build_config
 
 

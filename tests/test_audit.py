@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
 from ackcheck.checker.audit import core as audit_core
 from ackcheck.checker.audit import fixes as audit_fixes
 from ackcheck.checker.audit.core import Audit, set_aside, write_traces

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ackcheck.checker.engines.chaos import run_chaos
 from ackcheck.checker.engines.replay import replay_model, replay_on_broker
 from ackcheck.traces.format import trace_from_dict

@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
+from kafka.record.memory_records import MemoryRecords
+
 from ackcheck.checker.cli import main
 from ackcheck.checker.engines.check import run_check
 from ackcheck.traces.format import Trace, load_trace
 from ackcheck.traces.settings import Setting, build_config
-from kafka.record.memory_records import MemoryRecords
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,13 @@ from __future__ import annotations
 import random
 
 import pytest
+from lockstep import Lockstep, config, model_trace
+
 from ackcheck.broker import messages as m
 from ackcheck.broker.cluster import ActionNotEnabled, Cluster
 from ackcheck.checker.engines.replay import observation_difference, replay_on_broker
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
-from lockstep import Lockstep, config, model_trace
 
 # ------------------------------------------------------------ KIP-320: fenced or counted
 # Broker 1 copies record 1 from leader 0 (epoch 0), and its next fetch (offset 1) is held

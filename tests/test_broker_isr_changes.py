@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import lockstep
 import pytest
+from lockstep import config, model_trace
+
 from ackcheck.broker import messages as m
 from ackcheck.broker.cluster import ActionNotEnabled
 from ackcheck.checker.engines.replay import replay_on_broker
 from ackcheck.model.protocol import ActionError
-from lockstep import config, model_trace
 
 
 class Lockstep(lockstep.Lockstep):

@@ -9,8 +9,9 @@ import os
 import random
 from pathlib import Path
 
-from ackcheck.broker.killtest import kill_and_recover
 from kafka.record.memory_records import MemoryRecords
+
+from ackcheck.broker.killtest import kill_and_recover
 
 
 def test_sigkill_during_writes_then_recovery(tmp_path):

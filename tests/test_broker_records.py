@@ -6,8 +6,9 @@ import struct
 
 import crc32c
 import pytest
-from ackcheck.broker import records
 from kafka.record.memory_records import MemoryRecords
+
+from ackcheck.broker import records
 
 
 def read_with_kafka_python(data: bytes) -> list:

@@ -9,14 +9,15 @@ import random
 from pathlib import Path
 
 import pytest
+from kafka.record.memory_records import MemoryRecords
+from lockstep import config, model_trace
+
 from ackcheck.broker.cluster import Cluster
 from ackcheck.checker.engines.check import run_check
 from ackcheck.checker.engines.replay import observation_difference, replay_on_broker
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
 from ackcheck.traces.format import load_trace
-from kafka.record.memory_records import MemoryRecords
-from lockstep import config, model_trace
 
 
 def all_kafka_batches(root):

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from kafka.record.memory_records import MemoryRecords
+
 from ackcheck.broker import checkpoints, records
 from ackcheck.broker.cluster import ActionNotEnabled, Cluster
 from ackcheck.broker.log import (
@@ -21,7 +23,6 @@ from ackcheck.broker.log import (
 )
 from ackcheck.broker.pagecache import HostPageCache
 from ackcheck.traces.settings import Setting, build_config
-from kafka.record.memory_records import MemoryRecords
 
 
 def kafka_batches(path) -> list:

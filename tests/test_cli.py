@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from ackcheck.checker.cli import main
 from ackcheck.checker.engines.check import replay_on_model
 from ackcheck.traces.format import load_trace, trace_from_dict

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from ackcheck.checker.audit.corpus import SCENARIOS, check_fixed, default_dir, dumps, generate, verify_file
 from ackcheck.checker.cli import main
 from ackcheck.checker.engines.check import replay_on_model

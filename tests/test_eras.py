@@ -7,9 +7,10 @@ generates docs/eras.md). Slow scenarios (tens of seconds) run with ACKCHECK_SLOW
 import os
 
 import pytest
+from conftest import make_config
+
 from ackcheck.checker.audit.eras_doc import BY_RULE
 from ackcheck.checker.engines.check import run_check
-from conftest import make_config
 
 SLOW = os.environ.get("ACKCHECK_SLOW") == "1"
 

@@ -1,9 +1,10 @@
 """The BFS engine: shortest counterexamples, determinism, bounds, and trace replay."""
 
 import pytest
+from conftest import make_config
+
 from ackcheck.checker.engines.check import replay_on_model, run_check
 from ackcheck.model.protocol import action_str
-from conftest import make_config
 
 
 def test_acks1_loses_an_acknowledged_write_shortest():

@@ -5,6 +5,9 @@ import os
 import unittest
 
 import pytest
+from conftest import make_config
+from hypothesis import HealthCheck, Phase, settings
+
 from ackcheck.checker.engines.check import replay_on_model
 from ackcheck.checker.engines.fuzz import (
     FAMILIES,
@@ -17,8 +20,6 @@ from ackcheck.checker.engines.fuzz import (
 )
 from ackcheck.traces.format import ACTIONS, trace_from_dict
 from ackcheck.traces.render import render
-from conftest import make_config
-from hypothesis import HealthCheck, Phase, settings
 
 ACKS1 = make_config({"acks": "1"}, max_records=1, max_crashes=1)
 SAFE = make_config({"acks": "all", "min.insync.replicas": "2"}, max_records=1, max_crashes=1)

@@ -14,10 +14,11 @@ loss, whose ISR shrink is a proposal the controller must commit before the crash
 import os
 
 import pytest
+from conftest import make_config
+
 from ackcheck.checker.audit.corpus import BY_NAME
 from ackcheck.checker.engines.check import replay_on_model, run_check
 from ackcheck.checker.engines.fuzz import run_fuzz
-from conftest import make_config
 
 SLOW = os.environ.get("ACKCHECK_SLOW") == "1"
 

@@ -1,10 +1,11 @@
 """Every invariant: one observation that breaks it and one that keeps it."""
 
 import pytest
+from conftest import make_config
+
 from ackcheck.invariants.catalogue import BY_ID, INVARIANTS, select
 from ackcheck.model.state import initial_state, observe
 from ackcheck.traces.observation import FAILED, OK, UNSENT, Batch
-from conftest import make_config
 
 CFG = make_config({"acks": "all", "min.insync.replicas": "2"}, max_records=2)
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ackcheck.checker.lag.burrow import (
     BurrowConfig,
     Commit,
@@ -16,8 +19,6 @@ from ackcheck.checker.lag.burrow import (
     group_status,
     offsets_rewound,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 MIN = 60_000
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from ackcheck.checker.cli import lag as lag_cli_cli
 from ackcheck.checker.lag.burrow import PartitionEvaluation, Status
 from ackcheck.checker.lag.report import status_bands

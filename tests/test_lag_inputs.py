@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from ackcheck.checker.lag.inputs import (
     InputError,
     detect_format,

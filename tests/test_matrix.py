@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
 from ackcheck.checker.audit.matrix import build_row, seed_rows, space_rows
 from ackcheck.checker.audit.runs import run_key
 from ackcheck.checker.cli import matrix as matrix_cli
@@ -98,7 +99,8 @@ def test_repeated_run_uses_the_cache(tmp_path):
     assert first["cached_runs"] == 0 and first["states"] > 0
     assert second["cached_runs"] == second["runs"] == first["runs"]
     assert second["states"] == 0
-    strip = lambda j: [{g: (c["verdict"], c["states"]) for g, c in r["cells"].items()} for r in j["rows"]]
+    def strip(j):
+        return [{g: (c["verdict"], c["states"]) for g, c in r["cells"].items()} for r in j["rows"]]
     assert strip(first) == strip(second)
 
 

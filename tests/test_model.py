@@ -1,11 +1,12 @@
 """Unit tests per action family: enabling conditions and effects."""
 
 import pytest
+from conftest import make_config
+
 from ackcheck.model.protocol import ActionError, Model
 from ackcheck.model.state import B_IN_FLIGHT, B_OK, B_RETRY
 from ackcheck.model.truncation import epoch_cache, truncate_kip101, truncate_kip279
 from ackcheck.traces.observation import Batch
-from conftest import make_config
 
 
 def model(props=None, version=None, **bounds):

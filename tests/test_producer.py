@@ -4,6 +4,7 @@ end to end through the CLI, as a user would run it."""
 import json
 
 import pytest
+
 from ackcheck.checker.cli import main
 from ackcheck.checker.engines.check import replay_on_model
 from ackcheck.traces.format import trace_from_dict
@@ -48,8 +49,9 @@ def test_retries_zero_no_duplicate_but_a_failed_send(capsys):
                   "no-duplicates")
     assert rc == 0
     # ... while a send can fail for good: failed-write-invisible still holds, and failures exist
-    from ackcheck.checker.engines.check import run_check
     from conftest import make_config
+
+    from ackcheck.checker.engines.check import run_check
     cfg = make_config({"acks": "all", "min.insync.replicas": "2", "enable.idempotence": "false", "retries": "0"},
                       max_records=1, max_crashes=1)
     assert cfg.bounds.max_attempts >= 2 and run_check(cfg, ["failed-write-invisible"]).verdict == "holds"

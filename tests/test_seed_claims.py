@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from ackcheck.checker.audit.seed_claims import CLAIMS, B
 from ackcheck.checker.audit.seed_scenarios import SEED_SCENARIOS, run_witness
 from ackcheck.checker.cli import main as cli_main

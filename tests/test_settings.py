@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from ackcheck.traces import eras
 from ackcheck.traces.settings import ConfigError, Setting, build_config, parse_set, read_properties
 

@@ -5,13 +5,14 @@ from pathlib import Path
 
 import itf_py
 import pytest
+from conftest import make_config
+
 from ackcheck.checker.cli import main
 from ackcheck.checker.engines.check import replay_on_model
 from ackcheck.checker.engines.fuzz import run_fuzz
 from ackcheck.checker.engines.itf import trace_to_itf
 from ackcheck.checker.engines.minimize import ddmin, minimize_trace
 from ackcheck.traces.format import TraceError, load_trace
-from conftest import make_config
 
 CORPUS = Path(__file__).resolve().parent.parent / "traces" / "corpus"
 

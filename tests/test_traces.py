@@ -1,10 +1,11 @@
 import json
 
 import pytest
+from conftest import make_config
+
 from ackcheck.checker.engines.check import run_check
 from ackcheck.traces.format import TraceError, load_trace, trace_from_dict
 from ackcheck.traces.render import render
-from conftest import make_config
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ackcheck import __version__
 from ackcheck.checker.audit.fixes import (
     BROKER_KEYS,
     CONSUMER_KEYS,
@@ -51,8 +52,6 @@ from ackcheck.traces.settings import (
     Setting,
     read_properties,
 )
-
-from ackcheck import __version__
 
 
 @dataclass

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ackcheck import __version__
 from ackcheck.checker.audit.guarantees import (
     Guarantee,
     describe_faults,
@@ -36,8 +37,6 @@ from ackcheck.checker.audit.guarantees import (
 from ackcheck.checker.audit.runs import Pool, run_group, run_key
 from ackcheck.traces import eras
 from ackcheck.traces.settings import Config, ConfigError, Setting, build_config
-
-from ackcheck import __version__
 
 # the dimensions of the space: flag, Kafka property, default values, allowed values check
 DIMENSIONS = (

@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import sys
 
+from ackcheck import __version__
 from ackcheck.checker.audit.core import Audit
 from ackcheck.checker.audit.guarantees import describe_faults
 from ackcheck.traces.settings import (
     Config,
 )
-
-from ackcheck import __version__
 
 
 def verdict_word(v: str) -> str:

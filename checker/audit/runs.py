@@ -41,11 +41,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
+from ackcheck import __version__
 from ackcheck.traces.settings import (
     Config,
 )
-
-from ackcheck import __version__
 
 _FINGERPRINTED = (
     "ackcheck.model.protocol", "ackcheck.model.state", "ackcheck.model.truncation",

@@ -26,13 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ackcheck import __version__
 from ackcheck.checker.audit.fixes import check_command
 from ackcheck.checker.audit.guarantees import BY_ID, PROFILES, bounds_short, describe_faults
 from ackcheck.checker.audit.runs import Pool, run_one
 from ackcheck.checker.audit.seed_scenarios import run_witness
 from ackcheck.traces.settings import Config, Setting, build_config
-
-from ackcheck import __version__
 
 B = {"max_records": 1, "max_crashes": 0, "max_power_losses": 0, "max_elections": 0, "max_lost_messages": 0,
          "max_isr_shrinks": 0, "max_attempts": 1, "max_depth": 0}

@@ -8,11 +8,10 @@ from __future__ import annotations
 import importlib
 import sys
 
+from ackcheck import __version__
 from ackcheck.checker.cli.common import err
 from ackcheck.traces.format import TraceError
 from ackcheck.traces.settings import ConfigError
-
-from ackcheck import __version__
 
 USAGE = f"""ackcheck {__version__}: what a Kafka configuration actually guarantees under crashes,
 power loss, ISR changes and elections.

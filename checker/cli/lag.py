@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from rich.console import Console
+
 from ackcheck.checker.lag.burrow import (
     BurrowConfig,
     Status,
@@ -34,7 +36,6 @@ from ackcheck.checker.lag.report import (
     to_json,
     write_plot,
 )
-from rich.console import Console
 
 
 class _UsageError(Exception):

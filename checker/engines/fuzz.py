@@ -41,13 +41,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ackcheck.checker.engines.check import check_invariant_ids, model_for
-from ackcheck.checker.engines.result import Result, Stats
-from ackcheck.invariants.catalogue import Judge, select
-from ackcheck.model.protocol import Model, action_str
-from ackcheck.model.state import observe
-from ackcheck.traces.format import ACTIONS, Action, Trace, Violation
-from ackcheck.traces.settings import Config
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
@@ -61,6 +54,14 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+
+from ackcheck.checker.engines.check import check_invariant_ids, model_for
+from ackcheck.checker.engines.result import Result, Stats
+from ackcheck.invariants.catalogue import Judge, select
+from ackcheck.model.protocol import Model, action_str
+from ackcheck.model.state import observe
+from ackcheck.traces.format import ACTIONS, Action, Trace, Violation
+from ackcheck.traces.settings import Config
 
 # Action families: one Hypothesis rule each. Every action name of traces/format.py ACTIONS
 # belongs to exactly one; a name added to the model later lands in "other" until it is

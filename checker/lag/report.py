@@ -16,6 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
 from ackcheck.checker.lag.burrow import (
     BurrowConfig,
     Commit,
@@ -31,9 +35,6 @@ from ackcheck.checker.lag.inputs import (
     OffsetSample,
     format_timestamp,
 )
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 PLOT_SUFFIXES = (".png", ".svg")
 

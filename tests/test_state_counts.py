@@ -1,0 +1,29 @@
+"""Exact figures of the explored space for reference configurations (as Stateright pins
+`unique_state_count()`): any change to the model, the abstraction, the symmetry reduction or
+the explorer that changes what is explored shows up here. A deliberate change updates the
+figures in the same commit and says why."""
+
+from __future__ import annotations
+
+import pytest
+
+import ackcheck
+
+# name: (properties, kafka_version, bounds, verdict, distinct states, transitions, steps of the trace)
+REFERENCE = {
+    "acks1-leader-loss": ({"acks": "1"}, None, {}, "violated", 89, 132, 6),
+    "acksall-minisr2-crash": ({"acks": "all", "min.insync.replicas": "2"}, None, {}, "holds", 9558, 25527, None),
+    "kip101-0.10-two-crashes": ({"acks": "all", "replication.factor": "2"}, "0.10", {"max_crashes": 2},
+                                "violated", 236, 337, 7),
+    "minisr1-power-loss": ({"acks": "all"}, None, {"max_power_losses": 1}, "violated", 1920, 4190, 8),
+    "idempotence-lost-response": ({}, None, {"max_records": 2, "max_lost_messages": 1, "max_crashes": 0,
+                                             "max_isr_shrinks": 0}, "holds", 1286, 3842, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_reference_state_counts(name):
+    props, version, bounds, verdict, distinct, transitions, steps = REFERENCE[name]
+    r = ackcheck.check(props, kafka_version=version, **bounds)
+    got = (r.verdict, r.stats.distinct_states, r.stats.transitions, len(r.trace.steps) if r.trace else None)
+    assert got == (verdict, distinct, transitions, steps)
