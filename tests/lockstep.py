@@ -4,11 +4,11 @@ and the reference broker run side by side."""
 from __future__ import annotations
 
 from ackcheck.broker.cluster import Cluster
+from ackcheck.checker.engines.check import trace_from_actions
 from ackcheck.checker.engines.replay import observation_difference
-from ackcheck.invariants.catalogue import Judge, select
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
-from ackcheck.traces.format import Trace, Violation
+from ackcheck.traces.format import Trace
 from ackcheck.traces.settings import Setting, build_config
 
 
@@ -18,20 +18,8 @@ def config(settings=(), version=None, rules=(), **bounds):
 
 
 def model_trace(cfg, actions, invariants=None) -> Trace:
-    """Run a scripted schedule on the model: the trace it produces (with its violation)."""
-    model = Model(cfg)
-    judge = Judge(select(invariants, cfg), cfg)
-    s = model.init()
-    steps = [(None, observe(s))]
-    violation = None
-    for k, a in enumerate(actions, 1):
-        t = model.step(s, a)
-        steps.append((a, observe(t)))
-        v = judge(observe(s), observe(t))
-        if v and violation is None:
-            violation = Violation(v[0], v[1], k)
-        s = t
-    return Trace(config=cfg.as_dict(), steps=steps, violation=violation)
+    """Run a scripted schedule on the model: the trace it produces (with its first violation)."""
+    return trace_from_actions(cfg, actions, invariants, stop_at_violation=False)
 
 
 class Lockstep:

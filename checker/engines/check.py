@@ -10,7 +10,7 @@ from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.invariants.catalogue import BY_ID, Invariant, Judge, select
 from ackcheck.model.protocol import ActionError, Model, action_str
 from ackcheck.model.state import observe
-from ackcheck.traces.format import Trace, TraceError
+from ackcheck.traces.format import Trace, TraceError, Violation
 from ackcheck.traces.settings import Config, ConfigError, config_from_dict
 
 
@@ -85,6 +85,37 @@ class Replay:
     error: str | None = None
 
 
+def judged_run(config: Config, actions, invariant_ids: list[str] | None = None):
+    """The one replay-and-judge loop: run `actions` on the model from its initial state and
+    judge every step as the explorer does. Yields (k, action, state) for step k (k = 0 is the
+    initial state, action None) together with the first violation found at that step, as
+    (k, action, state, violation-or-None); raises ActionError for an action not enabled."""
+    invs = select(invariant_ids or None, config)
+    judge = Judge(invs, config)
+    model = model_for(config, invs)
+    s = model.init()
+    yield 0, None, s, judge.initial(s)
+    for k, a in enumerate(actions, 1):
+        t = model.step(s, a)
+        yield k, a, t, judge(s, t)
+        s = t
+
+
+def trace_from_actions(config: Config, actions, invariant_ids: list[str] | None = None,
+                       *, stop_at_violation: bool = True) -> Trace:
+    """The trace `actions` produce on the model (ActionError if one is not enabled): every
+    state observed, every step judged, the first violation recorded (and the run stopped
+    there unless `stop_at_violation=False`)."""
+    trace = Trace(config=config.as_dict(), steps=[])
+    for k, a, s, v in judged_run(config, actions, invariant_ids):
+        trace.steps.append((a, observe(s)))
+        if v and trace.violation is None:
+            trace.violation = Violation(v[0], v[1], k)
+            if stop_at_violation:
+                break
+    return trace
+
+
 def replay_on_model(trace: Trace, invariant_ids: list[str] | None = None, config: Config | None = None) -> Replay:
     """Execute a trace's actions on the model, judge every step, compare observations."""
     if config is None:
@@ -94,29 +125,19 @@ def replay_on_model(trace: Trace, invariant_ids: list[str] | None = None, config
             raise TraceError(f"$.config: {e}") from None
     if invariant_ids is None and trace.violation is not None:
         invariant_ids = [trace.violation.invariant] if trace.violation.invariant in BY_ID else None
-    invs = select(invariant_ids, config)
-    model = model_for(config, invs)
-    judge = Judge(invs, config)
-    s = model.init()
-    steps = [(None, observe(s))]
-    mismatch = None
-    if trace.steps and observe(s) != trace.steps[0][1]:
-        mismatch = "step 0: the initial state differs from the model's"
-    violation = None
-    v = judge.initial(s)
-    if v:
-        violation = (v[0], v[1], 0)
-    for k, (action, obs) in enumerate(trace.steps[1:], 1):
-        try:
-            t = model.step(s, action)
-        except ActionError as e:
-            return Replay(False, violation, mismatch, steps, error=f"step {k}: {e}")
-        if mismatch is None and observe(t) != obs:
-            mismatch = f"step {k} ({action_str(action)}): the model's observation differs from the trace's"
-        if violation is None:
-            v = judge(s, t)
-            if v:
+    steps: list = []
+    mismatch = violation = None
+    run = judged_run(config, [a for a, _ in trace.steps[1:]], invariant_ids)
+    k, action = 0, None
+    try:
+        for k, action, s, v in run:
+            obs = observe(s)
+            if mismatch is None and k < len(trace.steps) and obs != trace.steps[k][1]:
+                mismatch = ("step 0: the initial state differs from the model's" if k == 0 else
+                            f"step {k} ({action_str(action)}): the model's observation differs from the trace's")
+            if v and violation is None:
                 violation = (v[0], v[1], k)
-        steps.append((action, observe(t)))
-        s = t
+            steps.append((action, obs))
+    except ActionError as e:
+        return Replay(False, violation, mismatch, steps, error=f"step {k + 1}: {e}")
     return Replay(True, violation, mismatch, steps)

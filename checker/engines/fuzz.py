@@ -55,12 +55,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from ackcheck.checker.engines.check import check_invariant_ids, model_for
+from ackcheck.checker.engines.check import check_invariant_ids, model_for, trace_from_actions
 from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.invariants.catalogue import Judge, select
 from ackcheck.model.protocol import Model, action_str
 from ackcheck.model.state import observe
-from ackcheck.traces.format import ACTIONS, Action, Trace, Violation
+from ackcheck.traces.format import ACTIONS, Action, Trace
 from ackcheck.traces.settings import Config
 
 # Action families: one Hypothesis rule each. Every action name of traces/format.py ACTIONS
@@ -367,34 +367,6 @@ def _describe(config: Config) -> str:
 
 
 # ------------------------------------------------------------------------ traces
-def trace_from_actions(config: Config, actions: Iterable[Action], invariant_ids: list[str] | None = None,
-                       *, stop_at_violation: bool = True) -> Trace:
-    """Replay `actions` on the model from the initial state (ActionError if one is not
-    enabled), observe every state, judge every step with `Judge` (as BFS and
-    `replay_on_model` do) and record the first violation. Stops there by default."""
-    invs = select(invariant_ids or None, config)
-    judge = Judge(invs, config)
-    model = model_for(config, invs)
-    s = model.init()
-    trace = Trace(config=config.as_dict(), steps=[(None, observe(s))])
-    v = judge.initial(s)
-    if v:
-        trace.violation = Violation(v[0], v[1], 0)
-        if stop_at_violation:
-            return trace
-    for k, a in enumerate(actions, 1):
-        t = model.step(s, a)
-        trace.steps.append((a, observe(t)))
-        if trace.violation is None:
-            v = judge(s, t)
-            if v:
-                trace.violation = Violation(v[0], v[1], k)
-                if stop_at_violation:
-                    return trace
-        s = t
-    return trace
-
-
 # ------------------------------------------------------------------------ runner
 @dataclass
 class FuzzResult(Result):
