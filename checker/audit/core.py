@@ -65,7 +65,9 @@ class GuaranteeResult:
 
     @property
     def verdict(self) -> str:
-        return self.run["verdict"] if self.run else "error"
+        # the run's verdict comes from engines/result.py verdict_of; no run at all: the audit
+        # was stopped (Ctrl-C) before this guarantee was decided
+        return self.run["verdict"] if self.run else "incomplete"
 
     def counterexample(self, limit: int = 12) -> list[str]:
         if not self.run or not self.run.get("trace"):
@@ -107,14 +109,21 @@ class Audit:
     required: list[str] = field(default_factory=list)
 
     def failed(self) -> list[str]:
+        """Guarantees not shown to hold: violated, or not decided (a cut-short search)."""
         return [r.guarantee.id for r in self.results if r.verdict != "holds"]
 
     @property
     def exit_code(self) -> int:
-        failed = set(self.failed())
-        if self.required:
-            return 1 if failed & set(self.required) else 0
-        return 1 if failed else 0
+        """The worst of the (required) guarantees' exit codes (EXIT_CODES): a violation (1)
+        before an undecided search (incomplete 4, unknown 3); 0 when they hold."""
+        from ackcheck.checker.engines.result import EXIT_CODES
+
+        judged = [r for r in self.results if not self.required or r.guarantee.id in self.required]
+        codes = {EXIT_CODES.get(r.verdict, 1) for r in judged}
+        for code in (1, 4, 3):
+            if code in codes:
+                return code
+        return 0
 
     def as_dict(self) -> dict:
         return {
@@ -127,7 +136,8 @@ class Audit:
             "set_aside": set_aside(self.notes),
             "guarantees": [r.as_dict() for r in self.results],
             "summary": {"holds": sum(r.verdict == "holds" for r in self.results),
-                        "violated": sum(r.verdict == "violated" for r in self.results)},
+                        "violated": sum(r.verdict == "violated" for r in self.results),
+                        "undecided": sum(r.verdict not in ("holds", "violated") for r in self.results)},
             "required": self.required,
             "exit_code": self.exit_code,
             "seconds": round(self.seconds, 2),
@@ -231,6 +241,9 @@ def run_audit(base: Base, config: Config, guarantees: list[Guarantee], *, overri
         pool.submit(run_group, (gconfig, invs, cache_dir), group_done(members, gbase, gconfig))
     try:
         pool.drain()
+    except KeyboardInterrupt:
+        # Ctrl-C: report what was decided; the rest reads "incomplete" (never "holds")
+        note("interrupted")
     finally:
         pool.close()
     return [results[g.id] for g in guarantees]

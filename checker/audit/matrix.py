@@ -283,6 +283,8 @@ def cell_text(cell: dict | None) -> str:
         return ""
     if cell["verdict"] == "holds":
         return f"holds ({cell['states']:,})"
+    if cell["verdict"] != "violated":  # a cut-short run (engines/result.py verdict_of): never "holds"
+        return f"{cell['verdict']} ({cell['states']:,})"
     return "VIOLATED"
 
 
@@ -337,6 +339,8 @@ def render_html(m: Matrix) -> str:
                 tds.append("<td></td>")
             elif c["verdict"] == "holds":
                 tds.append(f"<td class='holds' title='{c['states']:,} states'>holds<br><small>{c['states']:,}</small></td>")
+            elif c["verdict"] != "violated":
+                tds.append(f"<td title='{c['states']:,} states'>{e(c['verdict'])}<br><small>{c['states']:,}</small></td>")
             else:
                 tip = e(f"{c['invariant']}: {c['message']}\n" + "\n".join(c.get("counterexample", [])))
                 link = (f"<a href='{e(c['trace_file'])}'>violated</a>" if c.get("trace_file") else "violated")

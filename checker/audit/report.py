@@ -41,7 +41,8 @@ from ackcheck.traces.settings import (
 
 
 def verdict_word(v: str) -> str:
-    return {"holds": "HOLDS", "violated": "VIOLATED"}.get(v, v.upper())
+    """HOLDS only for a finished search (engines/result.py verdict_of decides the verdict)."""
+    return {"holds": "HOLDS", "violated": "VIOLATED"}.get(v, v.upper().replace("-", " "))
 
 
 def config_line(config: Config) -> str:
@@ -108,12 +109,12 @@ def render_text(audit: Audit) -> None:
     t.add_column("states", justify="right", no_wrap=True)
     t.add_column("smallest fix (re-checked)", ratio=2, overflow="fold")
     for r in audit.results:
-        style = "green" if r.verdict == "holds" else "red bold"
+        style = {"holds": "green", "violated": "red bold"}.get(r.verdict, "yellow")
         req = " (required)" if r.guarantee.id in audit.required else ""
         word = verdict_word(r.verdict) + ("*" if r.run and not r.run.get("complete", True) else "")
         t.add_row(Text(word, style=style), Text(r.guarantee.id + req), Text(r.guarantee.title),
                   f"{(r.run or {}).get('states', 0):,}",
-                  Text(fix_short(r.fix) if r.verdict != "holds" else "-"))
+                  Text(fix_short(r.fix) if r.verdict == "violated" else "-"))
     console.print(t)
     if any(r.run and not r.run.get("complete", True) for r in audit.results):
         line("* no violation up to --max-depth steps: executions were cut, so this is not a proof", "dim")
@@ -124,8 +125,11 @@ def render_text(audit: Audit) -> None:
          "--max-elections, --max-records, --max-attempts change them):", "bold")
     for text, ids in profiles.items():
         line(f"  {', '.join(ids)}: {text}")
+    undecided = [r.guarantee.id for r in audit.results if r.verdict not in ("holds", "violated")]
+    if undecided:
+        line(f"not decided (the search was cut short, so no claim either way): {', '.join(undecided)}", "yellow")
     for r in audit.results:
-        if r.verdict == "holds":
+        if r.verdict != "violated":
             continue
         line()
         v = r.run.get("violation") or {}
@@ -159,11 +163,11 @@ def render_markdown(audit: Audit) -> str:
         out += [f"- {n}" for n in audit.notes] + [""]
     out += ["| guarantee | verdict | what it means | fault assumptions | states | fix |", "|---|---|---|---|---|---|"]
     for r in audit.results:
-        fix = fix_text(r.fix) if r.verdict != "holds" else ""
+        fix = fix_text(r.fix) if r.verdict == "violated" else ""
         out.append(f"| `{r.guarantee.id}` | **{verdict_word(r.verdict)}** | {r.guarantee.title} | "
                    f"{describe_faults(r.bounds)} | {(r.run or {}).get('states', 0):,} | {md_escape(fix)} |")
     for r in audit.results:
-        if r.verdict == "holds":
+        if r.verdict != "violated":
             continue
         v = r.run.get("violation") or {}
         out += ["", f"## {r.guarantee.id}: violated", "", f"`{v.get('invariant')}`: {md_escape(v.get('message', ''))}",
@@ -187,11 +191,12 @@ def md_escape(text: str) -> str:
 def junit_xml(audit: Audit) -> str:
     import xml.etree.ElementTree as ET
 
-    failures = sum(r.verdict != "holds" for r in audit.results)
+    failures = sum(r.verdict == "violated" for r in audit.results)
+    skipped = sum(r.verdict not in ("holds", "violated") for r in audit.results)
     suites = ET.Element("testsuites", name="ackcheck audit", tests=str(len(audit.results)),
                         failures=str(failures), time=f"{audit.seconds:.3f}")
     suite = ET.SubElement(suites, "testsuite", name=f"ackcheck audit (Kafka {audit.config.kafka_version})",
-                          tests=str(len(audit.results)), failures=str(failures), errors="0", skipped="0",
+                          tests=str(len(audit.results)), failures=str(failures), errors="0", skipped=str(skipped),
                           time=f"{audit.seconds:.3f}")
     props = ET.SubElement(suite, "properties")
     for k, v in audit.config.kafka_properties().items():
@@ -202,7 +207,9 @@ def junit_xml(audit: Audit) -> str:
                            time=f"{(r.run or {}).get('seconds', 0):.3f}")
         sysout = [r.guarantee.title, f"invariants: {', '.join(r.guarantee.invariants)}",
                   f"fault assumptions: {describe_faults(r.bounds)}", f"states: {(r.run or {}).get('states', 0)}"]
-        if r.verdict != "holds":
+        if r.verdict not in ("holds", "violated"):
+            ET.SubElement(tc, "skipped", message=f"{r.verdict}: the search was cut short, nothing is claimed")
+        elif r.verdict == "violated":
             v = r.run.get("violation") or {}
             f = ET.SubElement(tc, "failure", message=f"{v.get('invariant')}: {v.get('message')}",
                               type="GuaranteeViolated")

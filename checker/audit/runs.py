@@ -149,7 +149,7 @@ def run_one(config: Config, invariants: Iterable[str], cache_dir: str | None = N
         return hit
     r = run_check(config, list(invariants))
     out = {
-        "verdict": "violated" if r.violation else "holds",
+        "verdict": r.verdict,  # the one verdict function (engines/result.py): never holds for a cut search
         "complete": r.stats.complete,
         "invariants": list(invariants),
         "violation": {"invariant": r.violation[0], "message": r.violation[1]} if r.violation else None,
@@ -159,7 +159,8 @@ def run_one(config: Config, invariants: Iterable[str], cache_dir: str | None = N
         "depth": r.stats.max_depth,
         "seconds": round(r.stats.seconds, 3),
     }
-    cache.put(key, out)
+    if not r.interrupted:
+        cache.put(key, out)
     out["cached"] = False
     return out
 

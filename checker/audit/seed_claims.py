@@ -493,7 +493,7 @@ def render(outcomes: dict[str, Outcome], claims=CLAIMS) -> str:
             what = (f"guarantee `{check.guarantee}` ({', '.join(check.invariant_ids())})" if check.guarantee
                     else f"witness `{check.witness}`" if check.witness
                     else f"invariant {', '.join(f'`{i}`' for i in check.invariants)}")
-            out += [f"- **{_md(check.label)}** {RESULT_WORD[r['verdict']]} ({r['states']:,} states)",
+            out += [f"- **{_md(check.label)}** {RESULT_WORD.get(r['verdict'], r['verdict'])} ({r['states']:,} states)",
                     f"  - configuration: {_config_text(check, o.config)}; {what}",
                     (f"  - fault assumptions: {describe_faults(o.config.bounds.as_dict())} "
                     f"(`{bounds_short(o.config.bounds.as_dict())}`)")]

@@ -146,7 +146,8 @@ def run_witness(config: Config, witness: str) -> dict:
     model = model_for(config, [inv])
     r = explore(model, [inv])
     return {
-        "verdict": "reached" if r.violation else "unreachable",
+        # a cut-short search (engines/result.py verdict_of) is not "unreachable"
+        "verdict": "reached" if r.violation else "unreachable" if r.verdict == "holds" else r.verdict,
         "complete": r.stats.complete,
         "invariants": [inv.id],
         "violation": {"invariant": r.violation[0], "message": r.violation[1]} if r.violation else None,

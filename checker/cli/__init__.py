@@ -1,5 +1,6 @@
 """The `ackcheck` command line: one module per command under this package, each exposing
-`main(argv) -> int`. Exit status: 0 holds, 1 violated, 2 bad usage or input.
+`main(argv) -> int`. Exit status: the verdict's (EXIT_CODES in engines/result.py: 0 holds, 1 violated,
+4 incomplete, 3 unknown), 2 bad usage or input, 130 interrupted outside a search.
 
 Nothing else in ackcheck imports this package (tests/test_layout.py enforces it)."""
 

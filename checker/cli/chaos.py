@@ -80,9 +80,11 @@ def main(argv: list[str]) -> int:
     diverged = result.divergence is not None
     code = 1 if result.violation is not None or (diverged and args.fail_on_divergence) else 0
     if args.json:
+        from ackcheck.checker.engines.result import verdict_of
+
         v = result.violation
         print(json.dumps({
-            "verdict": "violated" if v else "no-violation-found",
+            "verdict": verdict_of("chaos", violated=v is not None),
             "seed": args.seed,
             "config": {k: val for k, val in config.as_dict().items() if k != "bounds"},
             "bounds": config.bounds.as_dict(),

@@ -1,4 +1,5 @@
-"""The `ackcheck` command line. Exit status: 0 holds, 1 violated, 2 bad usage or input."""
+"""`ackcheck check`. Exit status: EXIT_CODES of engines/result.py (0 holds or no violation up to
+the depth, 1 violated, 4 incomplete), 2 bad usage or input."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ def main(argv: list[str]) -> int:
     p = ArgumentParser(prog="ackcheck check", description=(
         "Explore every execution of the model within the bounds (breadth-first, so the first "
         "counterexample is a shortest one) and check the invariants. Exit 0: every checked "
-        "invariant holds within the bounds; 1: a violation (the trace is printed); 2: bad input."))
+        "invariant holds within the bounds (or no violation up to --max-depth); 1: a violation (the trace "
+        "is printed); 4: interrupted before the search finished; 2: bad input."))
     add_config_flags(p)
     p.add_argument("--invariant", action="append", metavar="ID",
                    help="check only this invariant (repeatable; default: all that apply)")
-    p.add_argument("--json", action="store_true", help="print one JSON object (DESIGN.md contract)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (the contract in docs/design.md)")
     p.add_argument("--trace-out", metavar="FILE", help="write the counterexample trace to FILE")
     p.add_argument("--full", action="store_true", help="print the full trace, not the summary")
     p.add_argument("--symmetry", choices=("on", "off"), default="on",

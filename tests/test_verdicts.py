@@ -1,0 +1,127 @@
+"""One verdict function (checker/engines/result.py): a search cut short is never reported as holds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import ackcheck
+from ackcheck.checker.audit.core import Audit, GuaranteeResult
+from ackcheck.checker.audit.guarantees import BY_ID
+from ackcheck.checker.audit.matrix import cell_text
+from ackcheck.checker.audit.report import render_markdown
+from ackcheck.checker.audit.runs import run_one
+from ackcheck.checker.cli import main as cli_main
+from ackcheck.checker.engines.check import model_for
+from ackcheck.checker.engines.explore import explore
+from ackcheck.checker.engines.result import EXIT_CODES, verdict_of
+from ackcheck.invariants.catalogue import select
+
+
+def run(capsys, *argv):
+    rc = cli_main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_verdict_table():
+    assert verdict_of("explore", violated=False) == "holds"
+    assert verdict_of("explore", violated=True, complete=False) == "violated"
+    assert verdict_of("explore", violated=False, complete=False) == "no-violation-up-to-depth"
+    assert verdict_of("explore", violated=False, interrupted=True, complete=False) == "incomplete"
+    assert verdict_of("fuzz", violated=False) == "no-violation-found"
+    assert verdict_of("chaos", violated=False) == "no-violation-found"
+    assert verdict_of("prove", violated=False, proved=True) == "proved"
+    assert verdict_of("prove", violated=False, unknown=True) == "unknown"
+    assert EXIT_CODES == {"holds": 0, "violated": 1, "no-violation-up-to-depth": 0, "proved": 0,
+                          "no-violation-found": 0, "incomplete": 4, "unknown": 3}
+
+
+def test_depth_cut_json_is_not_holds(capsys):
+    rc, out, _ = run(capsys, "check", "--acks", "1", "--max-depth", "2", "--json")
+    d = json.loads(out)
+    assert d["verdict"] == "no-violation-up-to-depth"
+    assert d["stats"]["complete"] is False
+    assert rc == EXIT_CODES["no-violation-up-to-depth"] == 0
+
+
+def test_depth_cut_text_is_not_holds(capsys):
+    rc, out, _ = run(capsys, "check", "--acks", "1", "--max-depth", "2")
+    assert "HOLDS" not in out
+    assert "NO VIOLATION up to depth 2" in out
+    assert rc == 0
+
+
+def test_finished_search_holds(capsys):
+    rc, out, _ = run(capsys, "check", "--acks", "all", "--min-insync-replicas", "2", "--max-crashes", "0",
+                     "--max-isr-shrinks", "0", "--invariant", "acked-write-survives", "--json")
+    d = json.loads(out)
+    assert (d["verdict"], d["stats"]["complete"], rc) == ("holds", True, 0)
+
+
+def _interrupting_explore(config):
+    invs = select(None, config)
+    calls = []
+
+    def progress(stats, frontier):
+        calls.append(stats.distinct_states)
+        raise KeyboardInterrupt
+
+    r = explore(model_for(config, invs, lean=True), invs, progress=progress, progress_every=0.0)
+    return r, calls
+
+
+def test_interrupted_search_is_incomplete():
+    config = ackcheck.build_config({"acks": "all", "min.insync.replicas": 2}, max_records=2, max_crashes=1)
+    r, calls = _interrupting_explore(config)
+    assert calls, "the progress callback was never called: the run is too small to be interrupted"
+    assert r.interrupted and not r.stats.complete
+    assert r.violation is None
+    assert r.verdict == "incomplete"
+    assert r.exit_code == 4
+    assert r.as_dict()["verdict"] == "incomplete"
+
+
+def test_interrupted_check_cli_exits_4(capsys, monkeypatch):
+    from ackcheck.checker.engines import check as check_engine
+
+    real = check_engine.explore
+
+    def explore_then_ctrl_c(model, invs, **kw):
+        def progress(stats, frontier):
+            raise KeyboardInterrupt
+        return real(model, invs, **{**kw, "progress": progress, "progress_every": 0.0})
+
+    monkeypatch.setattr(check_engine, "explore", explore_then_ctrl_c)
+    rc, out, _ = run(capsys, "check", "--acks", "all", "--min-insync-replicas", "2", "--max-records", "2", "--json")
+    d = json.loads(out)
+    assert d["verdict"] == "incomplete" and d["interrupted"] is True
+    assert rc == 4
+
+
+def test_audit_run_with_depth_cut_does_not_hold(tmp_path):
+    config = ackcheck.build_config({"acks": "1"}, max_depth=2)
+    r = run_one(config, ["acked-write-survives"], cache_dir=None)
+    assert r["verdict"] == "no-violation-up-to-depth"
+    g = BY_ID["no-acked-loss"]
+    res = GuaranteeResult(g, {"max_depth": 2}, run=r)
+    audit = Audit(config, ["test"], [], [res])
+    assert audit.exit_code == 0
+    assert audit.failed() == ["no-acked-loss"]
+    assert audit.as_dict()["summary"] == {"holds": 0, "violated": 0, "undecided": 1}
+    md = render_markdown(audit)
+    assert "**HOLDS**" not in md and "NO VIOLATION UP TO DEPTH" in md
+
+
+def test_audit_without_a_run_is_incomplete():
+    config = ackcheck.build_config({})
+    audit = Audit(config, ["test"], [], [GuaranteeResult(BY_ID["no-acked-loss"], {})])
+    assert audit.results[0].verdict == "incomplete"
+    assert audit.exit_code == 4
+
+
+@pytest.mark.parametrize("verdict,text", [("holds", "holds (7)"), ("violated", "VIOLATED"),
+                                          ("no-violation-up-to-depth", "no-violation-up-to-depth (7)")])
+def test_matrix_cell_words(verdict, text):
+    assert cell_text({"verdict": verdict, "states": 7}) == text
