@@ -13,7 +13,6 @@ they concern.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from operator import itemgetter
 
 from ackcheck.model import truncation
 from ackcheck.model.state import (
@@ -33,7 +32,13 @@ from ackcheck.model.state import (
     E_OUT_OF_ORDER_SEQUENCE_NUMBER,
     E_REQUEST_TIMED_OUT,
     NOT_APPENDED,
+    DelayedFetch,
+    IsrChange,
+    LeaderAndIsr,
+    ParkedProduce,
     ProducerBatch,
+    ProduceRequest,
+    ProduceResponse,
     State,
     batch_records,
     initial_state,
@@ -60,8 +65,8 @@ def _put(t: tuple, i: int, v) -> tuple:
     return t[:i] + (v,) + t[i + 1:]
 
 
-_REQUEST_BROKER = itemgetter(2)
-_RESPONSE_BROKER = itemgetter(5)
+def _by_broker(message) -> int:
+    return message.broker
 
 
 def _add_requests(requests: tuple, new: tuple) -> tuple:
@@ -70,12 +75,12 @@ def _add_requests(requests: tuple, new: tuple) -> tuple:
     connection's order), so interleavings that differ only across connections are one
     state."""
     out = requests + new
-    return tuple(sorted(out, key=_REQUEST_BROKER)) if requests else out
+    return tuple(sorted(out, key=_by_broker)) if requests else out
 
 
 def _add_responses(responses: tuple, new: tuple) -> tuple:
     out = responses + new
-    return tuple(sorted(out, key=_RESPONSE_BROKER)) if responses else out
+    return tuple(sorted(out, key=_by_broker)) if responses else out
 
 
 class Model:
@@ -147,12 +152,12 @@ class Model:
         what a power loss keeps: once the power-loss budget is spent they are forgotten.
         The states themselves (and traces) keep them.
         """
-        reps = s[0]
+        reps = s.replicas
         power_done = s.power_losses >= self.bounds.max_power_losses
         new_reps = None
         if power_done:
             for b, r in enumerate(reps):
-                if r[4]:
+                if r.flushed_offset:
                     if new_reps is None:
                         new_reps = list(reps)
                     new_reps[b] = r._replace(flushed_offset=0)
@@ -185,7 +190,7 @@ class Model:
     def _in_flight(self, requests) -> tuple[int, ...]:
         recs = set()
         for req in requests:
-            recs.update(self.batch_records[req[0]])
+            recs.update(self.batch_records[req.batch])
         return tuple(sorted(recs))
 
     def _leader_of(self, s: State, b: int) -> bool:
@@ -235,13 +240,13 @@ class Model:
                 s = s._replace(committed_log=s.committed_log + tuple(recs[len(s.committed_log):new_hw]))
         if s.purgatory:
             hw = s.replicas[b].high_watermark
-            done = [p for p in s.purgatory if p[0] == b and p[3] <= hw]
+            done = [p for p in s.purgatory if p.broker == b and p.end_offset <= hw]
             if done:
                 err = E_NONE if len(isr) >= self.min_isr else E_NOT_ENOUGH_REPLICAS_AFTER_APPEND
                 new = []
-                for (_, batch, attempt, end) in done:
-                    base = end - len(self.batch_records[batch])
-                    new.append((batch, attempt, err, base, len(isr), b))
+                for p in done:
+                    base = p.end_offset - len(self.batch_records[p.batch])
+                    new.append(ProduceResponse(p.batch, p.attempt, err, base, len(isr), b))
                 s = s._replace(
                     purgatory=tuple(p for p in s.purgatory if p not in done),
                     responses=_add_responses(s.responses, tuple(new)),
@@ -253,13 +258,13 @@ class Model:
         or while an ISR change is pending, the proposal's effective ISR - the maximal ISR
         (Partition.maximalIsr, KIP-497) or, with the rule off, the proposed one."""
         for p in s.isr_changes:
-            if p[0] == b:
-                return p[4]
+            if p.leader == b:
+                return p.effective_isr
         return s.replicas[b].isr
 
     def _isr_change_pending(self, s: State, b: int) -> bool:
         for p in s.isr_changes:
-            if p[0] == b:
+            if p.leader == b:
                 return True
         return False
 
@@ -275,10 +280,10 @@ class Model:
         # each connection delivers in order: only the oldest response from each broker
         seen = set()
         for resp in s.responses:
-            if resp[5] in seen:
+            if resp.broker in seen:
                 continue
-            seen.add(resp[5])
-            yield ("producer_receive", resp[0], resp[1]), self.producer_receive(s, resp)
+            seen.add(resp.broker)
+            yield ("producer_receive", resp.batch, resp.attempt), self.producer_receive(s, resp)
         for i, b in enumerate(batches):
             if b.status == B_IN_FLIGHT and not self._attempt_alive(s, i, b.attempts):
                 yield ("producer_timeout", i), self.producer_timeout(s, i)
@@ -317,13 +322,13 @@ class Model:
 
     def _attempt_alive(self, s: State, batch: int, attempt: int) -> bool:
         for q in s.requests:
-            if q[0] == batch and q[1] == attempt:
+            if q.batch == batch and q.attempt == attempt:
                 return True
         for p in s.purgatory:
-            if p[1] == batch and p[2] == attempt:
+            if p.batch == batch and p.attempt == attempt:
                 return True
         for r in s.responses:
-            if r[0] == batch and r[1] == attempt:
+            if r.batch == batch and r.attempt == attempt:
                 return True
         return False
 
@@ -350,7 +355,7 @@ class Model:
         else:
             nb = ProducerBatch(B_IN_FLIGHT, attempt, -1, b.maybe_appended, pe, seq)
         batches = _put(s.batches, i, nb)
-        requests = _add_requests(s.requests, ((i, attempt, broker, pe, seq),))  # in send order
+        requests = _add_requests(s.requests, (ProduceRequest(i, attempt, broker, pe, seq),))  # in send order
         return s._replace(
             batches=batches,
             outcomes=self._outcomes(batches),
@@ -368,7 +373,7 @@ class Model:
     #          gap: the producer bumps its epoch, re-sequences and retries (KIP-360).
     #          A response to an attempt the client already gave up on is dropped.
     def producer_receive(self, s: State, resp) -> State:
-        i, attempt, err, off, isr_size, _ = resp
+        i, attempt, err, off, isr_size = resp.batch, resp.attempt, resp.error, resp.base_offset, resp.isr_size
         responses = tuple(r for r in s.responses if r != resp)
         s = s._replace(responses=responses)
         b = s.batches[i]
@@ -435,15 +440,15 @@ class Model:
         # requests to one broker are never reordered; across brokers they may be.
         seen = set()
         for req in s.requests:
-            i, attempt, broker = req[0], req[1], req[2]
+            broker = req.broker
             if broker in seen:
                 continue
             seen.add(broker)
             if s.replicas[broker].alive:
-                yield ("broker_handle_produce", broker, i, attempt), self.broker_handle_produce(s, req)
+                yield ("broker_handle_produce", broker, req.batch, req.attempt), self.broker_handle_produce(s, req)
         if s.lost_messages < self.bounds.max_lost_messages:
             for p in s.purgatory:
-                yield ("leader_timeout_produce", p[0], p[1], p[2]), self.leader_timeout_produce(s, p)
+                yield ("leader_timeout_produce", p.broker, p.batch, p.attempt), self.leader_timeout_produce(s, p)
         for r in self.brokers:
             nxt = self.follower_fetch(s, r)
             if nxt is not None:
@@ -453,10 +458,10 @@ class Model:
                 rep = s.replicas[r]
                 if (rep.alive and rep.leader >= 0 and rep.leader != r and s.replicas[rep.leader].alive
                         and not (self.track_truncating and s.fetcher_truncating[r])
-                        and not any(d[0] == r for d in s.delayed_fetches)):
+                        and not any(d.follower == r for d in s.delayed_fetches)):
                     yield ("follower_fetch_delayed", r), self.follower_fetch_delayed(s, r)
         for d in s.delayed_fetches:
-            yield ("leader_handle_delayed_fetch", d[1], d[0]), self.leader_handle_delayed_fetch(s, d)
+            yield ("leader_handle_delayed_fetch", d.leader, d.follower), self.leader_handle_delayed_fetch(s, d)
         for ldr in self.brokers:
             if not self._can_change_isr(s, ldr):
                 continue
@@ -470,7 +475,7 @@ class Model:
                     nxt = self.leader_shrink_isr(s, ldr, f)
                     yield ("leader_shrink_isr", ldr, f), nxt._replace(isr_shrinks=s.isr_shrinks + 1)
         for msg in s.controller_messages:
-            yield ("broker_learn", msg[0], msg[1]), self.broker_learn(s, msg)
+            yield ("broker_learn", msg.broker, msg.leader_epoch), self.broker_learn(s, msg)
 
     # ACTION broker_handle_produce(broker, batch, attempt)  WHO: broker
     # enabled: the request is in the network and the broker is alive
@@ -482,7 +487,7 @@ class Model:
     #          leader epoch; acks=1 answers at once, acks=all parks the request until HW
     #          passes it, acks=0 answers nothing.
     def broker_handle_produce(self, s: State, req) -> State:
-        i, attempt, broker, pe, seq = req
+        i, attempt, broker, pe, seq = req.batch, req.attempt, req.broker, req.producer_epoch, req.base_sequence
         requests = tuple(q for q in s.requests if q != req)
         s = s._replace(requests=requests, in_flight=self._in_flight(requests))
         rep = s.replicas[broker]
@@ -491,7 +496,8 @@ class Model:
         def answer(err: int, off: int = -1) -> State:
             if self.acks == "0":
                 return s
-            return s._replace(responses=_add_responses(s.responses, ((i, attempt, err, off, len(rep.isr), broker),)))
+            return s._replace(responses=_add_responses(
+                s.responses, (ProduceResponse(i, attempt, err, off, len(rep.isr), broker),)))
 
         if rep.leader != broker:
             return answer(E_NOT_LEADER_OR_FOLLOWER)
@@ -505,7 +511,7 @@ class Model:
                     # the duplicate's original offsets go through the delayed-produce
                     # purgatory like a fresh append: answered once HW passes them
                     end = off + len(recs)
-                    s = s._replace(purgatory=tuple(sorted(s.purgatory + ((broker, i, attempt, end),))))
+                    s = s._replace(purgatory=tuple(sorted(s.purgatory + (ParkedProduce(broker, i, attempt, end),))))
                     return self._advance_hw(s, broker)
                 return answer(err, off)
         base = rep.log_end_offset
@@ -521,7 +527,7 @@ class Model:
         if self.acks == "1":
             s = answer(E_NONE, base)
         elif self.acks == "all":
-            s = s._replace(purgatory=tuple(sorted(s.purgatory + ((broker, i, attempt, leo),))))
+            s = s._replace(purgatory=tuple(sorted(s.purgatory + (ParkedProduce(broker, i, attempt, leo),))))
         return self._advance_hw(s, broker)
 
     @staticmethod
@@ -557,10 +563,10 @@ class Model:
     # effect:  request.timeout.ms passes before HW reaches it: REQUEST_TIMED_OUT (the
     #          record stays in the log; a retry may duplicate it without idempotence)
     def leader_timeout_produce(self, s: State, p) -> State:
-        broker, i, attempt, _ = p
         return s._replace(
             purgatory=tuple(x for x in s.purgatory if x != p),
-            responses=_add_responses(s.responses, ((i, attempt, E_REQUEST_TIMED_OUT, -1, -1, broker),)),
+            responses=_add_responses(s.responses, (
+                ProduceResponse(p.batch, p.attempt, E_REQUEST_TIMED_OUT, -1, -1, p.broker),)),
             lost_messages=s.lost_messages + 1,
         )
 
@@ -637,7 +643,7 @@ class Model:
     def follower_fetch_delayed(self, s: State, r: int) -> State:
         rep = s.replicas[r]
         last_epoch = rep.log[-1].leader_epoch if rep.log else -1
-        req = (r, rep.leader, rep.leader_epoch, rep.log_end_offset, last_epoch)
+        req = DelayedFetch(r, rep.leader, rep.leader_epoch, rep.log_end_offset, last_epoch)
         return s._replace(delayed_fetches=tuple(sorted(s.delayed_fetches + (req,))),
                           delayed_fetch_count=s.delayed_fetch_count + 1)
 
@@ -655,7 +661,7 @@ class Model:
     #          and may propose r into the ISR if that offset is caught up. The response is
     #          dropped: r no longer waits for it.
     def leader_handle_delayed_fetch(self, s: State, d) -> State:
-        r, ldr, epoch, offset, last_epoch = d
+        r, ldr, epoch, offset, last_epoch = d.follower, d.leader, d.leader_epoch, d.fetch_offset, d.last_fetched_epoch
         s = s._replace(delayed_fetches=tuple(x for x in s.delayed_fetches if x != d))
         lrep = s.replicas[ldr]
         if not lrep.alive or lrep.leader != ldr:
@@ -712,8 +718,8 @@ class Model:
         its pending ISR change."""
         keep = s.replicas[ldr].isr
         for c in s.isr_changes:
-            if c[0] == ldr:
-                keep = keep + c[3] + c[4]
+            if c.leader == ldr:
+                keep = keep + c.proposed_isr + c.effective_isr
         return keep
 
     def _trim_leos(self, s: State, ldr: int) -> State:
@@ -757,7 +763,7 @@ class Model:
 
     def _propose_isr(self, s: State, ldr: int, proposed, effective) -> State:
         rep = s.replicas[ldr]
-        change = (ldr, rep.leader_epoch, rep.isr, proposed, effective, False)
+        change = IsrChange(ldr, rep.leader_epoch, rep.isr, proposed, effective, False)
         s = s._replace(isr_changes=tuple(sorted(s.isr_changes + (change,))))
         return self._advance_hw(s, ldr)
 
@@ -776,11 +782,11 @@ class Model:
     #          l's use of an ISR the controller already holds; with the maximal ISR that
     #          changes no safety property, and without it l already uses the proposal.
     def controller_alter_partition(self, s: State, change) -> State:
-        ldr, epoch, base, proposed, _, stale_broker_epoch = change
+        ldr, epoch, base, proposed = change.leader, change.leader_epoch, change.base_isr, change.proposed_isr
         s = s._replace(isr_changes=tuple(c for c in s.isr_changes if c != change))
         ok = epoch == s.leader_epoch and ldr == s.leader and base == s.isr
         if ok and self.fenced_not_in_isr:
-            ok = not stale_broker_epoch and all(s.replicas[m].alive for m in proposed)
+            ok = not change.stale_broker_epoch and all(s.replicas[m].alive for m in proposed)
         if ok:
             removed = [m for m in base if m not in proposed]
             elr = tuple(m for m in s.elr if m not in proposed)
@@ -821,10 +827,10 @@ class Model:
     #          acks=all requests fail with NOT_LEADER_OR_FOLLOWER; before KIP-101 the
     #          follower truncates its log to its own HW here.
     def broker_learn(self, s: State, msg, queued: bool = True) -> State:
-        b, epoch, ldr, isr = msg
+        b, epoch, ldr, isr = msg.broker, msg.leader_epoch, msg.leader, msg.isr
         if queued or s.controller_messages:
             s = s._replace(controller_messages=tuple(
-                m for m in s.controller_messages if m[0] != b or m[1] > epoch))
+                m for m in s.controller_messages if m.broker != b or m.leader_epoch > epoch))
         rep = s.replicas[b]
         if epoch <= rep.leader_epoch:
             return s
@@ -832,7 +838,7 @@ class Model:
         if s.isr_changes:
             # a new epoch resets the partition state: an AlterPartition b still has in flight
             # can only be rejected by the controller now (stale leader epoch)
-            s = s._replace(isr_changes=tuple(c for c in s.isr_changes if c[0] != b))
+            s = s._replace(isr_changes=tuple(c for c in s.isr_changes if c.leader != b))
         if self.track_truncating and (rep.log or s.fetcher_truncating[b]):
             # the fetcher is (re)added for the new epoch in the Truncating state (before 2.7
             # AbstractFetcherThread skips truncation only if the epoch did not change); an
@@ -854,19 +860,19 @@ class Model:
         rep = rep._replace(leader_epoch=epoch, leader=ldr, isr=(), follower_leos=self.unknown_leos)
         s = s._replace(replicas=_put(s.replicas, b, rep))
         if was_leader and s.purgatory:
-            failed = [p for p in s.purgatory if p[0] == b]
+            failed = [p for p in s.purgatory if p.broker == b]
             if failed:
                 s = s._replace(
-                    purgatory=tuple(p for p in s.purgatory if p[0] != b),
+                    purgatory=tuple(p for p in s.purgatory if p.broker != b),
                     responses=_add_responses(s.responses, tuple(
-                        (p[1], p[2], E_NOT_LEADER_OR_FOLLOWER, -1, -1, b) for p in failed)),
+                        ProduceResponse(p.batch, p.attempt, E_NOT_LEADER_OR_FOLLOWER, -1, -1, b) for p in failed)),
                 )
         return s
 
     # ===================================================================== controller
     def _controller_actions(self, s: State):
         for change in s.isr_changes:
-            yield ("controller_alter_partition", change[0]), self.controller_alter_partition(s, change)
+            yield ("controller_alter_partition", change.leader), self.controller_alter_partition(s, change)
         reps = s.replicas
         if s.leader == -1:
             live_isr = [b for b in s.isr if reps[b].alive]
@@ -909,7 +915,7 @@ class Model:
         msgs = list(s.controller_messages)
         for m in self.brokers:
             if reps[m].alive:
-                msgs.append((m, epoch, b, isr))
+                msgs.append(LeaderAndIsr(m, epoch, b, isr))
         return s._replace(
             leader=b, leader_epoch=epoch, isr=isr, elr=elr, elections=elections,
             controller_messages=tuple(sorted(msgs)),
@@ -932,9 +938,9 @@ class Model:
                 yield ("flush", b), self.flush(s, b)
         if s.lost_messages < bd.max_lost_messages:
             for q in s.requests:
-                yield ("lose_request", q[0], q[1]), self.lose_request(s, q)
+                yield ("lose_request", q.batch, q.attempt), self.lose_request(s, q)
             for r in s.responses:
-                yield ("lose_response", r[0], r[1]), self.lose_response(s, r)
+                yield ("lose_response", r.batch, r.attempt), self.lose_response(s, r)
 
     # ACTION crash(b) / power_loss(b)  WHO: environment
     # enabled: crash: b alive, crash budget left; power_loss: power-loss budget left
@@ -961,15 +967,16 @@ class Model:
         # gone: reset it now, so states that differ only in forgotten memory coincide.
         rep = rep._replace(alive=False, leader=-1, leader_epoch=-1, follower_leos=self.unknown_leos, isr=())
         old_requests, old_purgatory = s.requests, s.purgatory
-        requests = tuple(q for q in s.requests if q[2] != b)
+        requests = tuple(q for q in s.requests if q.broker != b)
         s = s._replace(
             replicas=_put(s.replicas, b, rep),
             requests=requests,
             in_flight=self._in_flight(requests),
-            purgatory=tuple(p for p in s.purgatory if p[0] != b),
-            controller_messages=tuple(m for m in s.controller_messages if m[0] != b),
+            purgatory=tuple(p for p in s.purgatory if p.broker != b),
+            controller_messages=tuple(m for m in s.controller_messages if m.broker != b),
             # a delayed fetch to or from b dies with b's connections
-            delayed_fetches=tuple(d for d in s.delayed_fetches if b not in (d[0], d[1])) if s.delayed_fetches else (),
+            delayed_fetches=tuple(d for d in s.delayed_fetches if b not in (d.follower, d.leader))
+            if s.delayed_fetches else (),
             # the controller fences a dead broker: its pending ISR change can only fail;
             # a pending change adding b now names a stale broker epoch (KIP-903)
             isr_changes=self._isr_changes_after_crash(s.isr_changes, b) if s.isr_changes else (),
@@ -1013,7 +1020,7 @@ class Model:
         epoch = s.leader_epoch
         msgs = s.controller_messages
         if msgs:
-            msgs = tuple(m if m[1] != epoch else (m[0], m[1], m[2], isr) for m in msgs)
+            msgs = tuple(m if m.leader_epoch != epoch else m._replace(isr=isr) for m in msgs)
         s = s._replace(isr=isr, elr=elr, controller_messages=msgs)
         if s.leader >= 0:
             lrep = s.replicas[s.leader]
@@ -1026,10 +1033,10 @@ class Model:
     def _isr_changes_after_crash(self, changes, b: int):
         out = []
         for c in changes:
-            if c[0] == b:
+            if c.leader == b:
                 continue
-            if self.fenced_not_in_isr and not c[5] and b in c[3]:
-                c = c[:5] + (True,)
+            if self.fenced_not_in_isr and not c.stale_broker_epoch and b in c.proposed_isr:
+                c = c._replace(stale_broker_epoch=True)
             out.append(c)
         return tuple(out)
 
@@ -1051,7 +1058,7 @@ class Model:
         # (KRaft: it replays the metadata log before it is unfenced; ZooKeeper mode: the
         # controller's LeaderAndIsr on broker startup). It is passive until then, so doing
         # it in the same step hides no behaviour.
-        return self.broker_learn(s, (b, s.leader_epoch, s.leader, s.isr), queued=False)
+        return self.broker_learn(s, LeaderAndIsr(b, s.leader_epoch, s.leader, s.isr), queued=False)
 
     # ACTION flush(b)  WHO: the OS flusher on b's host
     # enabled: b's page cache holds unflushed data
@@ -1071,15 +1078,15 @@ class Model:
         """
         requests = s.requests if requests is None else requests
         purgatory = s.purgatory if purgatory is None else purgatory
-        dropped = [(r[0], r[1]) for r in s.responses if r[5] == b]
-        dropped += [(q[0], q[1]) for q in requests if q[2] == b]
-        dropped += [(p[1], p[2]) for p in purgatory if p[0] == b]
-        new_requests = tuple(q for q in s.requests if q[2] != b)
+        dropped = [(r.batch, r.attempt) for r in s.responses if r.broker == b]
+        dropped += [(q.batch, q.attempt) for q in requests if q.broker == b]
+        dropped += [(p.batch, p.attempt) for p in purgatory if p.broker == b]
+        new_requests = tuple(q for q in s.requests if q.broker != b)
         s = s._replace(
-            responses=tuple(r for r in s.responses if r[5] != b),
+            responses=tuple(r for r in s.responses if r.broker != b),
             requests=new_requests,
             in_flight=self._in_flight(new_requests),
-            purgatory=tuple(p for p in s.purgatory if p[0] != b),
+            purgatory=tuple(p for p in s.purgatory if p.broker != b),
         )
         batches = s.batches
         for i, attempt in dropped:
@@ -1097,11 +1104,11 @@ class Model:
     #          travels on breaks (see _break_connection) and the producer fails every
     #          in-flight request of that connection with a retriable NetworkException
     def lose_request(self, s: State, q) -> State:
-        s = self._break_connection(s, q[2])
+        s = self._break_connection(s, q.broker)
         return s._replace(lost_messages=s.lost_messages + 1)
 
     def lose_response(self, s: State, r) -> State:
-        s = self._break_connection(s, r[5])
+        s = self._break_connection(s, r.broker)
         return s._replace(lost_messages=s.lost_messages + 1)
 
     # ======================================================================= consumer

@@ -19,6 +19,7 @@ from ackcheck.traces.observation import (
     Batch,
     Observation,
     Replica,
+    replace_by_index,
 )
 from ackcheck.traces.settings import Config
 
@@ -65,7 +66,7 @@ ERROR_NAMES = (
 NOT_APPENDED = frozenset({E_NOT_ENOUGH_REPLICAS, E_OUT_OF_ORDER_SEQUENCE_NUMBER, E_INVALID_PRODUCER_EPOCH})
 
 
-class ProducerBatch(NamedTuple):
+class _ProducerBatchFields(NamedTuple):
     status: int
     attempts: int
     offset: int  # base offset once acknowledged, else -1
@@ -74,7 +75,82 @@ class ProducerBatch(NamedTuple):
     base_sequence: int  # KIP-98 sequence of its first record (-1: none yet)
 
 
-class State(NamedTuple):
+class ProducerBatch(_ProducerBatchFields):
+    """The client's bookkeeping of one batch (RecordAccumulator / Sender)."""
+
+    __slots__ = ()
+    _replace = replace_by_index(_ProducerBatchFields._fields)
+
+
+# ---- messages in the network (their field order is their sort order: a connection's
+# messages are kept grouped by broker with a stable sort, see protocol._add_requests) ----
+
+
+class ProduceRequest(NamedTuple):
+    """A ProduceRequest for one batch, on the producer's connection to `broker`."""
+
+    batch: int
+    attempt: int
+    broker: int
+    producer_epoch: int  # -1: not idempotent
+    base_sequence: int  # -1: not idempotent
+
+
+class ParkedProduce(NamedTuple):
+    """An acks=all request parked in a leader's delayed-produce purgatory until its HW
+    reaches end_offset (DelayedProduce)."""
+
+    broker: int
+    batch: int
+    attempt: int
+    end_offset: int
+
+
+class ProduceResponse(NamedTuple):
+    """A ProduceResponse on the connection from `broker` to the producer."""
+
+    batch: int
+    attempt: int
+    error: int  # E_* below
+    base_offset: int  # -1 unknown
+    isr_size: int  # the ISR size the leader reports with an acks=all answer (-1: none)
+    broker: int
+
+
+class LeaderAndIsr(NamedTuple):
+    """A controller decision on its way to `broker`: a LeaderAndIsr request (ZooKeeper
+    mode) or the metadata update (KRaft)."""
+
+    broker: int
+    leader_epoch: int
+    leader: int  # -1: offline
+    isr: tuple[int, ...]
+
+
+class IsrChange(NamedTuple):
+    """An ISR change a leader proposed, not yet handled by the controller (AlterPartition,
+    KIP-497; ZooKeeper conditional writes before 2.7), at most one per leader."""
+
+    leader: int
+    leader_epoch: int
+    base_isr: tuple[int, ...]  # the ISR the proposal was made against (partition epoch check)
+    proposed_isr: tuple[int, ...]
+    # what the leader computes its HW over until the controller answers (maximal_isr rule)
+    effective_isr: tuple[int, ...]
+    stale_broker_epoch: bool  # a replica it adds crashed since (KIP-903)
+
+
+class DelayedFetch(NamedTuple):
+    """A follower's FetchRequest held up in the network (max_delayed_fetches)."""
+
+    follower: int
+    leader: int  # the broker it is addressed to
+    leader_epoch: int  # the follower's leader epoch when it sent it
+    fetch_offset: int
+    last_fetched_epoch: int
+
+
+class _StateFields(NamedTuple):
     # ---- the Observation (same names, same order) ----
     replicas: tuple[Replica, ...]
     leader: int
@@ -90,32 +166,25 @@ class State(NamedTuple):
     committed_log: tuple[int, ...]
     # ---- internals ----
     batches: tuple[ProducerBatch, ...]
-    # produce requests in the network, in send order: (batch, attempt, broker,
-    # producer_epoch, base_sequence); a broker reads each connection in order
-    requests: tuple[tuple[int, int, int, int, int], ...]
-    # acks=all requests parked on a leader until HW passes them: (broker, batch, attempt, end_offset)
-    purgatory: tuple[tuple[int, int, int, int], ...]
-    # produce responses in the network, in the order sent: (batch, attempt, error,
-    # base_offset, isr_size, broker); each broker's connection delivers them in order
-    responses: tuple[tuple[int, int, int, int, int, int], ...]
-    # LeaderAndIsr / metadata updates in flight: (broker, leader_epoch, leader, isr)
-    controller_messages: tuple[tuple[int, int, int, tuple[int, ...]], ...]
-    # ISR changes proposed by a leader, not yet handled by the controller (AlterPartition,
-    # KIP-497; ZooKeeper conditional writes before 2.7), at most one per leader:
-    # (leader, leader_epoch, base_isr, proposed_isr, effective_isr, stale_broker_epoch) -
-    # base_isr is the ISR the proposal was made against (the partition epoch check),
-    # effective_isr what the leader computes its HW over until the controller answers
-    # (maximal_isr rule), stale_broker_epoch whether a replica it adds crashed since (KIP-903)
-    isr_changes: tuple[tuple[int, int, tuple[int, ...], tuple[int, ...], tuple[int, ...], bool], ...]
+    # produce requests in the network, in send order within each connection; a broker
+    # reads each connection in order
+    requests: tuple[ProduceRequest, ...]
+    # acks=all requests parked on a leader until HW passes them (sorted)
+    purgatory: tuple[ParkedProduce, ...]
+    # produce responses in the network, in the order sent within each connection; each
+    # broker's connection delivers them in order
+    responses: tuple[ProduceResponse, ...]
+    # LeaderAndIsr / metadata updates in flight (sorted)
+    controller_messages: tuple[LeaderAndIsr, ...]
+    # ISR changes proposed by leaders, not yet handled by the controller (sorted)
+    isr_changes: tuple[IsrChange, ...]
     # per broker: its replica fetcher is in the Truncating state - it became a follower in a
     # new epoch and has not yet truncated (OffsetsForLeaderEpoch) before fetching by offset.
     # Only tracked when truncation happens once per epoch (KIP-101 without the 2.7+
     # diverging-epoch fetch); otherwise always False.
     fetcher_truncating: tuple[bool, ...]
-    # follower fetch requests delayed in the network (max_delayed_fetches), at most one per
-    # follower: (follower, addressed_to, follower's leader_epoch, fetch_offset,
-    # last_fetched_epoch)
-    delayed_fetches: tuple[tuple[int, int, int, int, int], ...]
+    # follower fetch requests delayed in the network, at most one per follower (sorted)
+    delayed_fetches: tuple[DelayedFetch, ...]
     producer_epoch: int
     next_sequence: int
     unclean_shutdown: tuple[bool, ...]  # per broker: down without a clean shutdown (KIP-966)
@@ -131,23 +200,10 @@ class State(NamedTuple):
     delayed_fetch_count: int
 
 
-def _install_fast_replace(cls) -> None:
-    """NamedTuple._replace builds a dict and maps over every field; the explorer's inner
-    loop calls it millions of times, so use a direct index-based copy instead."""
-    index = {f: i for i, f in enumerate(cls._fields)}
-    new = tuple.__new__
+class State(_StateFields):
+    __slots__ = ()
+    _replace = replace_by_index(_StateFields._fields)
 
-    def _replace(self, **changes):
-        values = list(self)
-        for k, v in changes.items():
-            values[index[k]] = v
-        return new(cls, values)
-
-    cls._replace = _replace
-
-
-for _cls in (State, Replica, ProducerBatch, Observation):
-    _install_fast_replace(_cls)
 
 OBSERVATION_FIELDS = len(Observation._fields)
 assert State._fields[:OBSERVATION_FIELDS] == Observation._fields
@@ -213,6 +269,12 @@ def initial_state(config: Config) -> State:
 
 __all__ = [
     "Batch",
+    "DelayedFetch",
+    "IsrChange",
+    "LeaderAndIsr",
+    "ParkedProduce",
+    "ProduceRequest",
+    "ProduceResponse",
     "Replica",
     "State",
     "ProducerBatch",

@@ -17,7 +17,15 @@ states already have their brokers in signature order and are returned unchanged.
 
 from __future__ import annotations
 
-from ackcheck.model.state import State
+from ackcheck.model.state import (
+    DelayedFetch,
+    IsrChange,
+    LeaderAndIsr,
+    ParkedProduce,
+    ProduceRequest,
+    ProduceResponse,
+    State,
+)
 from ackcheck.traces.observation import Replica
 
 _new = tuple.__new__
@@ -78,18 +86,19 @@ def permute(s: State, pos) -> State:
     if s[4]:
         v[4] = _ids(s[4], pos)
     if s[_REQUESTS]:
-        v[_REQUESTS] = tuple(sorted([(q[0], q[1], pos[q[2]], q[3], q[4]) for q in s[_REQUESTS]], key=_by_broker2))
+        v[_REQUESTS] = tuple(sorted([_new(ProduceRequest, (q[0], q[1], pos[q[2]], q[3], q[4])) for q in s[_REQUESTS]],
+                                    key=_by_broker2))
     if s[_PURGATORY]:
-        v[_PURGATORY] = tuple(sorted([(pos[p[0]],) + p[1:] for p in s[_PURGATORY]]))
+        v[_PURGATORY] = tuple(sorted([_new(ParkedProduce, (pos[p[0]],) + p[1:]) for p in s[_PURGATORY]]))
     if s[_RESPONSES]:
-        v[_RESPONSES] = tuple(sorted([r[:5] + (pos[r[5]],) for r in s[_RESPONSES]], key=_by_broker5))
+        v[_RESPONSES] = tuple(sorted([_new(ProduceResponse, r[:5] + (pos[r[5]],)) for r in s[_RESPONSES]], key=_by_broker5))
     if s[_MESSAGES]:
-        v[_MESSAGES] = tuple(sorted([(pos[m[0]], m[1], pos[m[2]] if m[2] >= 0 else -1, _ids(m[3], pos))
+        v[_MESSAGES] = tuple(sorted([_new(LeaderAndIsr, (pos[m[0]], m[1], pos[m[2]] if m[2] >= 0 else -1, _ids(m[3], pos)))
                                      for m in s[_MESSAGES]]))
     if s[_DELAYED]:
-        v[_DELAYED] = tuple(sorted([(pos[d[0]], pos[d[1]], d[2], d[3], d[4]) for d in s[_DELAYED]]))
+        v[_DELAYED] = tuple(sorted([_new(DelayedFetch, (pos[d[0]], pos[d[1]], d[2], d[3], d[4])) for d in s[_DELAYED]]))
     if s[_CHANGES]:
-        v[_CHANGES] = tuple(sorted([(pos[c[0]], c[1], _ids(c[2], pos), _ids(c[3], pos), _ids(c[4], pos), c[5])
+        v[_CHANGES] = tuple(sorted([_new(IsrChange, (pos[c[0]], c[1], _ids(c[2], pos), _ids(c[3], pos), _ids(c[4], pos), c[5]))
                                     for c in s[_CHANGES]]))
     for f in _PER_BROKER:
         t = s[f]

@@ -4,7 +4,7 @@ import pytest
 from conftest import make_config
 
 from ackcheck.model.protocol import ActionError, Model
-from ackcheck.model.state import B_IN_FLIGHT, B_OK, B_RETRY
+from ackcheck.model.state import B_IN_FLIGHT, B_OK, B_RETRY, E_NONE, E_NOT_ENOUGH_REPLICAS
 from ackcheck.model.truncation import epoch_cache, truncate_kip101, truncate_kip279
 from ackcheck.traces.observation import Batch
 
@@ -42,7 +42,7 @@ def test_acks_all_waits_for_hw_two_fetch_rounds():
     assert s.replicas[0].high_watermark == 0 and not s.responses  # leader learns LEOs next round
     s = run_from(m, s, [("follower_fetch", 1), ("follower_fetch", 2)])
     assert s.replicas[0].high_watermark == 1
-    assert s.responses and s.responses[0][2] == 0  # NONE
+    assert s.responses and s.responses[0].error == E_NONE
     assert s.committed_log == (1,)
 
 
@@ -57,7 +57,7 @@ def test_not_enough_replicas_before_append():
     s = run(m, [("crash", 1), ("leader_shrink_isr", 0, 1), ("controller_alter_partition", 0), ("crash", 2), ("leader_shrink_isr", 0, 2), ("controller_alter_partition", 0),
                 ("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1)])
     assert s.replicas[0].log_end_offset == 0
-    assert s.responses[0][2] == 2  # NOT_ENOUGH_REPLICAS
+    assert s.responses[0].error == E_NOT_ENOUGH_REPLICAS
 
 
 def test_disabled_action_raises():
@@ -124,7 +124,7 @@ def test_stale_controller_message_is_ignored():
     assert s.replicas[0].leader == 2 and s.replicas[0].leader_epoch == 2
     # epoch 1 would be ignored: it left the network when epoch 2 was taken
     assert ("broker_learn", 0, 1) not in m.actions(s)
-    assert all(msg[0] != 0 for msg in s.controller_messages)
+    assert all(msg.broker != 0 for msg in s.controller_messages)
     assert ("broker_learn", 1, 1) in m.actions(s)  # other brokers still have theirs
 
 
@@ -139,7 +139,7 @@ def _pending_shrink(props=None, version=None, **bounds):
 def test_shrink_is_a_proposal_and_maximal_isr_holds_the_hw():
     m, s = _pending_shrink()
     assert s.isr == (0, 1, 2) and s.replicas[0].isr == (0, 1, 2)  # nothing committed yet
-    assert s.isr_changes and s.isr_changes[0][3] == (0, 1)
+    assert s.isr_changes and s.isr_changes[0].proposed_isr == (0, 1)
     assert s.replicas[0].high_watermark == 0  # broker 2 still counts (maximal ISR)
     assert not any(a[0] == "leader_shrink_isr" for a in m.actions(s))  # one change at a time
     s = m.step(s, ("controller_alter_partition", 0))
@@ -173,7 +173,7 @@ def test_learning_a_new_epoch_drops_the_pending_change():
 def test_expansion_is_proposed_by_the_fetch():
     m, s = _pending_shrink()
     s = run_from(m, s, [("controller_alter_partition", 0), ("follower_fetch", 2), ("follower_fetch", 2)])
-    assert s.isr == (0, 1) and s.isr_changes and s.isr_changes[0][3] == (0, 1, 2)
+    assert s.isr == (0, 1) and s.isr_changes and s.isr_changes[0].proposed_isr == (0, 1, 2)
     s = m.step(s, ("controller_alter_partition", 0))
     assert s.isr == (0, 1, 2)
 
