@@ -1,4 +1,6 @@
-"""Burrow's rules (KAFKA.md section 7), one status at a time, each at the boundary of its rule."""
+"""Burrow's rules (docs/kafka.md section 7; Burrow's core/internal/evaluator/caching.go), one status
+at a time, each at the boundary of its rule, and a property test against a reference written from
+Burrow's calculatePartitionStatus."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from ackcheck.checker.lag.burrow import (
     evaluate_window,
     group_status,
     offsets_rewound,
+    recent_lag_zero,
 )
 
 MIN = 60_000
@@ -64,8 +67,9 @@ def test_zero_current_lag_is_ok_even_when_everything_else_looks_bad():
     assert evaluate_window(stalled, current_lag=0, now_ms=LAST_TS * 100) is Status.OK
 
 
-def test_empty_window_is_notfound():
-    assert evaluate_window([], current_lag=10, now_ms=0) is Status.NOTFOUND
+def test_empty_window_is_ok():
+    # Burrow's evaluatePartitionStatus: "If there are no offsets, we can't do anything" -> StatusOK
+    assert evaluate_window([], current_lag=10, now_ms=0) is Status.OK
 
 
 # ----------------------------------------------------------------------------- STOP
@@ -85,6 +89,23 @@ def test_stop_applies_even_if_lag_was_within_allowed_in_the_window():
     last = caught_up_then_silent[-1].timestamp_ms
     assert evaluate_window(caught_up_then_silent, 5, now_ms=last + 2 * MIN) is Status.OK
     assert evaluate_window(caught_up_then_silent, 5, now_ms=last + 2 * MIN + 1) is Status.STOP
+
+
+def test_no_stop_while_a_recent_broker_offset_is_at_the_last_commit():
+    # Burrow #303 (checkIfRecentLagZero): the consumer was caught up moments ago
+    last = GROWING[-1]
+    late = LAST_TS + 9 * MIN + 1
+    assert recent_lag_zero(GROWING, [last.offset, last.offset + 50])
+    assert evaluate_window(GROWING, 110, now_ms=late, broker_offsets=[last.offset, 300]) is Status.WARN
+    assert not recent_lag_zero(GROWING, [last.offset + 1, 300])
+    assert evaluate_window(GROWING, 110, now_ms=late, broker_offsets=[last.offset + 1, 300]) is Status.STOP
+
+
+def test_recent_lag_zero_compares_with_the_last_commit():
+    w = window([100, 150], [10, 10])
+    assert not recent_lag_zero(w, [151, 160])
+    assert recent_lag_zero(w, [150, 160])
+    assert not recent_lag_zero(w, [])  # no broker offsets known: no exception
 
 
 def test_stop_is_checked_before_rewind():
@@ -108,7 +129,7 @@ def test_rewind_when_an_offset_goes_back_and_stays_back():
 
 
 def test_rewind_recovered_to_the_previous_offset_is_not_a_rewind():
-    # 110 -> 90, then back to 110: recovered (KAFKA.md: "never recovered within the window")
+    # 110 -> 90, then back to 110: recovered (Burrow's checkIfRewindRecovered: ">= previous")
     recovered = window([100, 110, 90, 110], [5, 6, 30, 31])
     assert not offsets_rewound(recovered)
     assert evaluate_window(recovered, 31, now_ms=3 * MIN) is Status.WARN
@@ -121,10 +142,20 @@ def test_rewind_one_short_of_recovering_is_a_rewind():
 
 
 def test_rewind_counts_even_if_lag_was_zero_earlier_in_the_window():
-    # Burrow's code would say OK here (rewind is only checked when the lag was never zero);
-    # KAFKA.md applies REWIND whenever the current lag exceeds the allowed lag.
+    # Burrow since 2021 checks REWIND before the zero-lag rule (before, this read OK)
     caught_up_then_reset = window([100, 110, 60], [0, 0, 50])
     assert evaluate_window(caught_up_then_reset, 50, now_ms=2 * MIN) is Status.REWIND
+    assert _burrow_reference(caught_up_then_reset, 50, 2 * MIN) is Status.REWIND
+
+
+def test_a_second_unrecovered_rewind_counts_after_a_recovered_first_one():
+    # the one remaining difference (docs/lag.md): Burrow's checkIfOffsetsRewind returns the first
+    # drop only (100 -> 90, recovered at 100), so Burrow falls through to the lag rules; here the
+    # later drop 100 -> 40, never made up, is a REWIND
+    twice = window([100, 90, 100, 40, 45], [0, 10, 5, 65, 70])
+    assert offsets_rewound(twice)
+    assert evaluate_window(twice, 70, now_ms=4 * MIN) is Status.REWIND
+    assert _burrow_reference(twice, 70, 4 * MIN) is Status.OK
 
 
 def test_rewind_within_the_allowed_lag_is_ok():
@@ -235,7 +266,11 @@ def test_current_lag_uses_the_latest_end_offset_even_without_a_commit():
     points = [OffsetPoint(0, 100, 100), OffsetPoint(MIN, None, 130)]
     result = evaluate_partition(points, now_ms=MIN)
     assert (result.current_lag, result.committed_offset, result.log_end_offset) == (30, 100, 130)
-    assert result.status is Status.STOP  # one commit 1 minute ago, span 0
+    # one commit 1 minute ago (span 0), but the broker offset 100 is still among the recent ones:
+    # caught up moments ago, no STOP (and the window had zero lag: OK)
+    assert result.status is Status.OK
+    # with a ring of one broker offset, only 130 is recent: STOP
+    assert evaluate_partition(points, now_ms=MIN, config=BurrowConfig(intervals=1)).status is Status.STOP
 
 
 def test_commit_before_any_end_offset_is_dropped():
@@ -243,7 +278,8 @@ def test_commit_before_any_end_offset_is_dropped():
     replay.feed(OffsetPoint(0, 100, None))
     assert replay.window.commits == ()
     assert replay.counters.commits_without_end_offset == 1
-    assert replay.evaluate(0).status is Status.NOTFOUND
+    assert replay.evaluate(0).status is Status.OK  # no commit: OK, as Burrow
+    assert replay.evaluate(0).committed_offset is None
 
 
 def test_commit_with_unknown_end_offset_uses_the_last_known_one():
@@ -292,14 +328,19 @@ def test_over_time_equals_evaluating_at_each_time(raw, intervals, allowed):
     assert timeline == [evaluate_partition(points, t, config) for t in times]
 
 
-def _burrow_reference(w: list[Commit], current_lag: int, now_ms: int) -> Status:
-    """A transcription of Burrow's calculatePartitionStatus (allowed lag 0, no broker-offset check)."""
-    if current_lag > 0:
-        if now_ms - w[-1].timestamp_ms > w[-1].timestamp_ms - w[0].timestamp_ms:
+def _burrow_reference(w: list[Commit], current_lag: int, now_ms: int, allowed_lag: int = 0,
+                      broker_offsets: tuple[int, ...] = ()) -> Status:
+    """Burrow's calculatePartitionStatus (caching.go, current), rule by rule, written for this test."""
+    if not w:
+        return Status.OK
+    if current_lag > allowed_lag:
+        stopped = now_ms - w[-1].timestamp_ms > w[-1].timestamp_ms - w[0].timestamp_ms
+        if stopped and not any(b <= w[-1].offset for b in broker_offsets):
             return Status.STOP
-        if all(c.lag != 0 for c in w):
-            if any(w[i].offset < w[i - 1].offset for i in range(1, len(w))):
-                return Status.REWIND
+        first_drop = next((i for i in range(1, len(w)) if w[i].offset < w[i - 1].offset), -1)
+        if first_drop > 0 and not any(c.offset >= w[first_drop - 1].offset for c in w[first_drop:]):
+            return Status.REWIND
+        if all(c.lag > allowed_lag for c in w):
             if all(w[i].offset == w[i - 1].offset for i in range(1, len(w))):
                 return Status.STALL
             if all(w[i].lag >= w[i - 1].lag for i in range(1, len(w))):
@@ -307,18 +348,29 @@ def _burrow_reference(w: list[Commit], current_lag: int, now_ms: int) -> Status:
     return Status.OK
 
 
-@settings(max_examples=300, deadline=None)
+def _first_drop_recovered(w: list[Commit]) -> bool:
+    first = next((i for i in range(1, len(w)) if w[i].offset < w[i - 1].offset), None)
+    return first is not None and any(c.offset >= w[first - 1].offset for c in w[first:])
+
+
+@settings(max_examples=500, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 4), st.integers(1, 3)), min_size=1, max_size=10),
+    st.lists(st.tuples(st.integers(-6, 5), st.integers(0, 4), st.integers(0, 3)), min_size=0, max_size=10),
     st.integers(0, 10),
     st.integers(0, 30),
+    st.integers(0, 3),
+    st.lists(st.integers(0, 60), max_size=4),
 )
-def test_matches_burrow_when_offsets_never_go_back(steps, current_lag, extra_minutes):
-    # Without rewinds KAFKA.md's rules and Burrow's code agree exactly.
-    commits, offset, ts = [], 0, 0
-    for advance, lag, minutes in steps:
-        offset += advance
+def test_matches_burrow_except_a_later_rewind_after_a_recovered_one(steps, current_lag, extra_minutes, allowed,
+                                                                    broker_offsets):
+    commits, offset, ts = [], 20, 0
+    for move, lag, minutes in steps:
+        offset = max(0, offset + move)
         ts += minutes * MIN
         commits.append(Commit(ts, offset, lag, offset + lag))
     now = ts + extra_minutes * MIN
-    assert evaluate_window(commits, current_lag, now) is _burrow_reference(commits, current_lag, now)
+    ours = evaluate_window(commits, current_lag, now, allowed, tuple(broker_offsets))
+    burrow = _burrow_reference(commits, current_lag, now, allowed, tuple(broker_offsets))
+    if ours is not burrow:
+        # the documented difference: Burrow looks at the first drop only
+        assert ours is Status.REWIND and _first_drop_recovered(commits) and offsets_rewound(commits)

@@ -36,7 +36,7 @@ def statuses(doc: dict) -> dict[tuple[str, str, int], str]:
 
 
 def acceptance_csv(tmp_path: Path) -> Path:
-    """The data of /work/shared/acceptance/check-lag: partition 0 WARN, 1 OK, 2 REWIND."""
+    """Partition 0 WARN (lag growing), 1 OK (caught up), 2 REWIND (offsets go back at the end)."""
     rows = [CSV_HEADER]
     for i in range(10):
         ts = T0 + i * 60_000
@@ -83,7 +83,7 @@ def test_acceptance_capture_parses_without_traceback(capsys, tmp_path):
     code, out, err = run(capsys, acceptance_capture(tmp_path))
     assert code == 1
     assert "Traceback" not in out + err
-    assert "WARN" in out and "NOTFOUND" in out
+    assert "WARN" in out and "OK" in out  # partition 1 has no commit: OK, as in Burrow
     assert "unknown CURRENT-OFFSET" in " ".join(out.split())  # the stated skip of the '-' rows
 
 
@@ -142,9 +142,15 @@ def test_now_later_than_the_window_span_stops(capsys, tmp_path):
     assert statuses(doc)[("g", "t", 0)] == "WARN"
     code, doc = run_json(capsys, path, "--now", str(last + 9 * 60_000 + 1))
     assert code == 1
-    assert statuses(doc)[("g", "t", 0)] == "STOP"
+    # partition 0: a recent end offset (120..180) is <= the last commit 190 (Burrow #303): no STOP
+    assert statuses(doc)[("g", "t", 0)] == "WARN"
+    # partition 2: every recent end offset (600..690) is beyond the last commit 309: STOP
+    assert statuses(doc)[("g", "t", 2)] == "STOP"
     assert statuses(doc)[("g", "t", 1)] == "OK"  # no lag: never in error
     assert doc["now_ms"] == last + 9 * 60_000 + 1
+    # with 3 intervals the recent end offsets of partition 0 are 260..300: STOP
+    code, doc = run_json(capsys, path, "--now", str(last + 2 * 60_000 + 1), "--intervals", "3")
+    assert statuses(doc)[("g", "t", 0)] == "STOP"
 
 
 def test_now_earlier_ignores_later_rows_with_a_note(capsys, tmp_path):

@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="ackcheck lag",
         description=(
-            "Evaluate consumer offset histories with Burrow's rules (KAFKA.md section 7): per partition, "
+            "Evaluate consumer offset histories with Burrow's current rules (docs/lag.md): per partition, "
             "the window of the last --intervals commits; STOP, REWIND, STALL, WARN or OK; a group shows "
             "its worst partition, STOP/STALL/REWIND as ERR."
         ),

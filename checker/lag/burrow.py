@@ -1,24 +1,28 @@
 """Burrow's consumer-lag evaluation, as a pure function of an offset history (no I/O).
 
 Burrow (github.com/linkedin/Burrow) keeps, per consumer group and partition, a ring of the last
-``intervals`` offset commits (``core/internal/storage/inmemory.go``). Each stored commit carries its
-lag at commit time: the most recent broker (log end) offset minus the committed offset, clamped at
-0. The evaluator (``core/internal/evaluator/caching.go``, ``calculatePartitionStatus``) then applies
-its rules to that window and to the partition's *current* lag (latest broker offset - latest
-commit). KAFKA.md section 7 states the rules this module implements, with an allowed lag ``A``
-(Burrow's own code uses ``A = 0``: "lag is zero" / "lag is non-zero"):
+``intervals`` offset commits and a ring of the last ``intervals`` broker end offsets
+(``core/internal/storage/inmemory.go``). Each stored commit carries its lag at commit time: the
+most recent broker (log end) offset minus the committed offset, clamped at 0. The evaluator
+(``core/internal/evaluator/caching.go``, ``calculatePartitionStatus``, as of Burrow 1.9.5) then
+applies its rules to that window and to the partition's *current* lag (latest broker offset -
+latest commit), with an allowed lag ``A`` (``allowed-lag``, default 0). docs/kafka.md, section 7
+summarises them; docs/lag.md explains them with examples.
 
-When the current lag > A (otherwise the partition is OK):
+When the current lag > A (otherwise the partition is OK), in this order:
 
-1. STOP: ``now - last.ts > last.ts - first.ts`` (no commit for longer than the window spans).
-2. REWIND: some commit offset went backwards and never recovered within the window.
+1. STOP: ``now - last.ts > last.ts - first.ts`` (no commit for longer than the window spans),
+   unless one of the recent broker end offsets is <= the last committed offset
+   (``checkIfRecentLagZero``, Burrow issue #303: the consumer was caught up moments ago).
+2. REWIND: a commit offset went backwards and the window never got back to where it was.
 3. If no commit in the window had lag <= A:
    STALL when every commit offset in the window is equal, else WARN when the lag never decreased.
 4. Otherwise OK.
 
-Where KAFKA.md and Burrow's code differ, KAFKA.md (the project's contract) wins; each difference is
-spelled out at the rule that has it (``offsets_rewound``, ``offsets_stopped``,
-``evaluate_window``), and in docs/lag.md.
+A partition with no commit in its window is OK (``evaluatePartitionStatus`` returns its initial
+OK status when there are no offsets). The one remaining difference from Burrow's code is in
+``offsets_rewound`` (every unrecovered drop counts, not only the first), listed with the other,
+smaller ones in docs/lag.md.
 
 A group's status is its worst partition's, with STOP, STALL and REWIND reported as ERR
 (Burrow's ``evaluateConsumerStatus``). Status codes are Burrow's ``protocol.StatusConstant``.
@@ -120,10 +124,13 @@ def no_lag_within_allowed(window: Sequence[Commit], allowed_lag: int) -> bool:
 def offsets_rewound(window: Sequence[Commit]) -> bool:
     """REWIND: some commit offset went backwards and never recovered within the window.
 
-    KAFKA.md section 7's wording: a drop ``offset[i] < offset[i-1]`` counts only if no later commit
-    in the window is back at ``offset[i-1]`` or beyond. Burrow's ``checkIfOffsetsRewind`` is
-    stricter: any drop between consecutive commits counts, even one the consumer has since made up.
-    The two agree whenever the consumer is still below where it was before the drop.
+    A drop ``offset[i] < offset[i-1]`` counts when no later commit in the window is back at
+    ``offset[i-1]`` or beyond (Burrow's ``checkIfRewindRecovered``). Burrow looks at the *first*
+    drop only (``checkIfOffsetsRewind`` returns the first ``i``): when the consumer made up a
+    first rewind and then rewound again for good, Burrow reads no REWIND until the first drop
+    leaves the window. Every drop counts here, since the second rewind is just as real (the aim
+    of Burrow's own change, "Detect rewinds when consumer has any rewind in history"). The two
+    agree whenever the first drop is unrecovered or no later drop is.
     """
     for i in range(1, len(window)):
         before = window[i - 1].offset
@@ -133,14 +140,17 @@ def offsets_rewound(window: Sequence[Commit]) -> bool:
 
 
 def offsets_stopped(window: Sequence[Commit], now_ms: int) -> bool:
-    """STOP (Burrow's ``checkIfOffsetsStopped``): ``now - last.ts > last.ts - first.ts``, strictly.
-
-    Burrow's current code skips STOP when one of the partition's recent broker offsets was at or
-    below the last commit (``checkIfRecentLagZero``); KAFKA.md has no such exception, so neither
-    do we.
-    """
+    """STOP's clock (Burrow's ``checkIfOffsetsStopped``): ``now - last.ts > last.ts - first.ts``, strictly."""
     first, last = window[0].timestamp_ms, window[-1].timestamp_ms
     return now_ms - last > last - first
+
+
+def recent_lag_zero(window: Sequence[Commit], broker_offsets: Iterable[int]) -> bool:
+    """Burrow's ``checkIfRecentLagZero`` (issue #303): one of the recent broker end offsets is <= the
+    last committed offset, so the consumer was caught up moments ago and an idle topic explains
+    the missing commits: no STOP."""
+    last = window[-1].offset
+    return any(end <= last for end in broker_offsets)
 
 
 def offsets_stalled(window: Sequence[Commit]) -> bool:
@@ -153,23 +163,21 @@ def lag_never_decreased(window: Sequence[Commit]) -> bool:
     return all(window[i].lag >= window[i - 1].lag for i in range(1, len(window)))
 
 
-def evaluate_window(window: Sequence[Commit], current_lag: int, now_ms: int, allowed_lag: int = 0) -> Status:
+def evaluate_window(window: Sequence[Commit], current_lag: int, now_ms: int, allowed_lag: int = 0,
+                    broker_offsets: Sequence[int] = ()) -> Status:
     """Burrow's ``calculatePartitionStatus`` over a window of commits (oldest first).
 
-    Order, as in KAFKA.md section 7 and Burrow's current code (older releases checked STOP after
-    REWIND): STOP, REWIND, then STALL / WARN only when no lag in the window is <= the allowed lag.
-    One deliberate difference from Burrow's code: Burrow checks REWIND only inside the "lag never
-    zero in the window" branch, so a consumer that was caught up earlier in the window and then
-    rewound reads OK there. KAFKA.md lists REWIND among the rules that apply whenever the current
-    lag exceeds the allowed lag, so it is checked here regardless of the older lags; the current
-    lag must still exceed the allowed lag (a rewind that left the consumer within the allowed lag
-    is OK, as in Burrow).
+    Order, as in Burrow's current code: STOP (unless ``broker_offsets``, the partition's recent
+    broker end offsets, show zero lag against the last commit), REWIND (before the zero-lag rule,
+    so a consumer caught up earlier in the window and then reset to an old offset is REWIND), then
+    STALL / WARN only when no lag in the window is <= the allowed lag. Nothing applies while the
+    current lag is within the allowed lag. An empty window is OK, as in Burrow.
     """
     if not window:
-        return Status.NOTFOUND
+        return Status.OK
     if current_lag <= allowed_lag:
         return Status.OK
-    if offsets_stopped(window, now_ms):
+    if offsets_stopped(window, now_ms) and not recent_lag_zero(window, broker_offsets):
         return Status.STOP
     if offsets_rewound(window):
         return Status.REWIND
@@ -184,8 +192,9 @@ def evaluate_window(window: Sequence[Commit], current_lag: int, now_ms: int, all
 def group_status(statuses: Iterable[Status]) -> Status:
     """A group's status: its worst partition's, STOP/STALL/REWIND shown as ERR (Burrow's evaluator).
 
-    Burrow starts a group at OK and raises it; NOTFOUND partitions (no commit seen) leave it alone.
-    A group none of whose partitions has a commit is NOTFOUND.
+    Burrow starts a group at OK and raises it. A partition without commits is OK; pass NOTFOUND
+    for it to say so and it leaves the group alone. A group none of whose partitions has a commit
+    is NOTFOUND: Burrow knows a group only once it committed.
     """
     result: Status | None = None
     for status in statuses:
@@ -254,12 +263,16 @@ class PartitionReplay:
     The log end offset used for a commit's lag is the most recent one known at the commit (the
     observation's own, else the latest earlier one); the current lag is the most recent log end
     offset known at evaluation time minus the latest commit, clamped at 0 (Burrow's ``fetchConsumer``).
+    Every observation with a known log end offset is one broker offset sample; the last
+    ``intervals`` of them are the recent broker offsets STOP's exception looks at (Burrow samples
+    them every ``offset-refresh`` seconds into a ring of ``intervals``).
     """
 
     def __init__(self, config: BurrowConfig) -> None:
         self.config = config
         self.window = PartitionWindow(config)
         self.log_end_offset: int | None = None
+        self.broker_offsets: deque[int] = deque(maxlen=config.intervals)
         self.counters = ReplayCounters()
         self._last_ts: int | None = None
 
@@ -269,6 +282,7 @@ class PartitionReplay:
         self._last_ts = point.timestamp_ms
         if point.log_end_offset is not None:
             self.log_end_offset = point.log_end_offset
+            self.broker_offsets.append(point.log_end_offset)
         if point.committed_offset is None:
             return
         if self.log_end_offset is None:
@@ -282,12 +296,12 @@ class PartitionReplay:
 
     def evaluate(self, now_ms: int) -> PartitionEvaluation:
         window = self.window.commits
-        if not window:
-            return PartitionEvaluation(now_ms, Status.NOTFOUND, None, None, self.log_end_offset, window)
+        if not window:  # no commit: OK in Burrow (the group status treats it as not found)
+            return PartitionEvaluation(now_ms, Status.OK, None, None, self.log_end_offset, window)
         last = window[-1]
         end = last.log_end_offset if self.log_end_offset is None else self.log_end_offset
         current_lag = max(0, end - last.offset)
-        status = evaluate_window(window, current_lag, now_ms, self.config.allowed_lag)
+        status = evaluate_window(window, current_lag, now_ms, self.config.allowed_lag, tuple(self.broker_offsets))
         return PartitionEvaluation(now_ms, status, current_lag, last.offset, end, window)
 
 

@@ -11,7 +11,7 @@ Three formats, detected per file from its first non-blank line:
   extra columns ignored); ``-`` or an empty cell means unknown.
 * ``ackcheck-trace``: ``{"format": "ackcheck-trace", "version": 1, "steps": [...]}``; step k is
   time k * 60 s after the epoch, group "ackcheck", topic "trace", partition 0; its
-  ``observation.lag`` gives ``high_watermark`` (the end offset consumers can reach, KAFKA.md section 7)
+  ``observation.lag`` gives ``high_watermark`` (the end offset consumers can reach, docs/kafka.md section 7)
   and ``committed_offset``.
 
 Bad input raises ``InputError`` whose text is one line naming the file and line (or JSON path).

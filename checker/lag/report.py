@@ -135,7 +135,8 @@ def evaluate(
                 )
             timeline = tuple(evaluate_partition_over_time(points, times, config)) if with_timeline else ()
             rows.append(PartitionResult(group, topic, partition, evaluation, timeline))
-        status = group_status(r.evaluation.status for r in rows)
+        # a partition without commits is OK but says nothing: a group with no commit at all is NOTFOUND
+        status = group_status(r.evaluation.status if r.evaluation.window else Status.NOTFOUND for r in rows)
         results.append(GroupResult(group, status, tuple(rows)))
     return results, notes
 
