@@ -8,6 +8,7 @@ import pytest
 from conftest import make_config
 from hypothesis import HealthCheck, Phase, settings
 
+import ackcheck
 from ackcheck.checker.engines.check import replay_on_model
 from ackcheck.checker.engines.fuzz import (
     FAMILIES,
@@ -140,3 +141,16 @@ def test_trace_from_actions_stops_at_the_first_violation():
     assert len(t.steps) == len(acts) + 1
     full = trace_from_actions(ACKS1, acts, ["acked-write-survives"], stop_at_violation=False)
     assert full.violation.step == t.violation.step
+
+
+def test_shrinking_budget_keeps_the_shortest_failure_seen():
+    """With no time to shrink, the run stops at once (through public Hypothesis API only)
+    and still reports a failure whose trace breaks the invariant on replay."""
+    from ackcheck.checker.engines.fuzz import run_fuzz
+
+    cfg = ackcheck.build_config({"acks": "1"}, max_records=2, max_crashes=1)
+    unbounded = run_fuzz(cfg, ["acked-write-survives"], seed=3, examples=200)
+    capped = run_fuzz(cfg, ["acked-write-survives"], seed=3, examples=200, shrink_seconds=0)
+    assert capped.violation and capped.violation[0] == "acked-write-survives"
+    assert capped.trace.violation is not None
+    assert len(unbounded.trace.steps) <= len(capped.trace.steps)

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,6 +129,13 @@ class InvariantViolation(AssertionError):
         return trace_from_actions(self.config, self.actions, list(self.invariant_ids))
 
 
+class ShrinkingTimeUp(KeyboardInterrupt):
+    """Raised by the machine when the shrinking budget of `run_fuzz` is spent. Hypothesis
+    aborts a run on KeyboardInterrupt without taking it for a failure or retrying it (its
+    documented behaviour), so this stops shrinking with public means only; `run_fuzz`
+    catches it (before a real Ctrl-C) and reports the shortest failure seen."""
+
+
 @dataclass
 class Collector:
     """Statistics over every execution Hypothesis runs (for the CLI and the bench)."""
@@ -141,6 +147,23 @@ class Collector:
     max_depth: int = 0
     fingerprints: set = field(default_factory=set)
     started: float = field(default_factory=time.perf_counter)
+    # shrinking budget: from the first failure on, Hypothesis shrinks until this deadline;
+    # then the machine stops the run (ShrinkingTimeUp) and the shortest failure seen is kept
+    shrink_seconds: float | None = None
+    shrink_deadline: float | None = None
+    shortest_failure: InvariantViolation | None = None
+
+    def failed(self, failure: InvariantViolation) -> None:
+        if self.shortest_failure is None:
+            if self.shrink_seconds is not None:
+                self.shrink_deadline = time.perf_counter() + self.shrink_seconds
+        elif len(failure.actions) >= len(self.shortest_failure.actions):
+            return
+        self.shortest_failure = failure
+
+    def check_shrink_budget(self) -> None:
+        if self.shrink_deadline is not None and time.perf_counter() > self.shrink_deadline:
+            raise ShrinkingTimeUp()
 
     def stats(self) -> Stats:
         return Stats(distinct_states=len(self.fingerprints) if self.track_states else 0,
@@ -168,6 +191,7 @@ class ModelMachine(RuleBasedStateMachine):
         self._refresh()
         c = self.collector
         if c is not None:
+            c.check_shrink_budget()
             c.examples += 1
             if c.track_states:
                 c.fingerprints.add(hash(self.state))
@@ -207,6 +231,8 @@ class ModelMachine(RuleBasedStateMachine):
     def _fail(self, inv_id: str, msg: str) -> None:
         err = InvariantViolation(inv_id, msg, len(self.actions), tuple(self.actions), self.config,
                                  self.invariant_ids)
+        if self.collector is not None:
+            self.collector.failed(err)
         if _is_final():
             from ackcheck.traces.render import describe_action
 
@@ -389,40 +415,28 @@ def run_fuzz(config: Config, invariant_ids: list[str] | None = None, *, examples
     machine.collector = collector
     hypothesis_seed(seed)(machine)
     result = FuzzResult("fuzz", config, list(machine.invariant_ids))
+    collector.shrink_seconds = shrink_seconds
+    found = None
     try:
-        with _shrink_cap(shrink_seconds):
-            kw = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
-            run_state_machine_as_test(machine, settings=fuzz_settings(examples, steps, **kw))
+        kw = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
+        run_state_machine_as_test(machine, settings=fuzz_settings(examples, steps, **kw))
     except InvariantViolation as e:
-        trace = e.trace()
+        found = e
+    except ShrinkingTimeUp:
+        found = collector.shortest_failure
+    except KeyboardInterrupt:
+        result.interrupted = True
+    if found is not None:
+        trace = found.trace()
         result.trace = trace
         v = trace.violation
         if v is None:  # cannot happen: the machine and the replay judge alike
-            raise RuntimeError(f"fuzz found {e} but its replay does not break any invariant") from e
+            raise RuntimeError(f"fuzz found {found} but its replay does not break any invariant")
         result.violation = (v.invariant, v.message)
-    except KeyboardInterrupt:
-        result.interrupted = True
     result.stats = collector.stats()
     result.executions = collector.examples
     result.idle_steps = collector.idle_steps
     return result
-
-
-@contextmanager
-def _shrink_cap(seconds: float | None):
-    """Hypothesis stops shrinking after engine.MAX_SHRINKING_SECONDS (300); lower it for
-    the duration of a run (a module constant read when shrinking starts)."""
-    from hypothesis.internal.conjecture import engine
-
-    old = getattr(engine, "MAX_SHRINKING_SECONDS", None)
-    if seconds is None or old is None:
-        yield
-        return
-    engine.MAX_SHRINKING_SECONDS = seconds
-    try:
-        yield
-    finally:
-        engine.MAX_SHRINKING_SECONDS = old
 
 
 __all__ = [
@@ -433,5 +447,4 @@ __all__ = [
     "fuzz_settings",
     "machine_for",
     "run_fuzz",
-    "trace_from_actions",
 ]
