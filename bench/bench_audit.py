@@ -4,7 +4,7 @@
 
 Prints wall seconds for the audit of Kafka's defaults, of Kafka's sample config files, and
 for the default matrix, then the states explored per guarantee (audit) and per cell (matrix).
-Figures only: nothing is asserted (DESIGN.md: benchmarks print, tests never time).
+Figures only: nothing is asserted (docs/design.md: benchmarks print, tests never time).
 """
 
 from __future__ import annotations

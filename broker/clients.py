@@ -1,6 +1,6 @@
 """The clients: one producer (accumulator + Sender) and one consumer of one group.
 
-The producer follows KafkaProducer's documented behaviour (KAFKA.md sections 1-3):
+The producer follows KafkaProducer's documented behaviour (docs/kafka.md, sections 1-3):
 batches drain in order; a retriable error re-enqueues the batch at the front of the
 accumulator (non-idempotent: retries go before new batches, after those already in
 flight - the reorder); the idempotent producer keeps sequence order and re-sends a

@@ -140,7 +140,7 @@ class ProducerStateTable:
                             b.base_sequence + len(b.records) - 1, b.base_offset)
 
     def check(self, pid: int, epoch: int, seq: int, count: int) -> tuple[str, int]:
-        """The leader's validation of an idempotent batch (KAFKA.md section 3)."""
+        """The leader's validation of an idempotent batch (docs/kafka.md, section 3)."""
         cur = self.producers.get(pid)
         if cur is None:
             return APPEND, -1  # no state for this producer id: any sequence is accepted

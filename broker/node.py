@@ -1,6 +1,6 @@
 """One broker process: its replica of the partition, as leader or follower.
 
-Written from KAFKA.md (Partition, ReplicaManager, UnifiedLog, AbstractFetcherThread):
+Written from docs/kafka.md (Partition, ReplicaManager, UnifiedLog, AbstractFetcherThread):
 this object is the broker's *memory*. A crash discards it; `Broker.start` builds a new
 one from the host's files (through the page cache), recovering the log if the broker did
 not shut down cleanly.

@@ -1,6 +1,6 @@
 """One simulated host's OS page cache, between a broker process and its real files.
 
-What Kafka relies on (KAFKA.md section 5) and what this layer reproduces:
+What Kafka relies on (docs/kafka.md, section 5) and what this layer reproduces:
 
 - `write`/`append` land in the page cache only: every reader on the host (the broker, a
   restarted broker, the recovery scan) sees them at once, the disk does not.

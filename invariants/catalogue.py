@@ -2,7 +2,7 @@
 
 Each invariant reads as a guarantee, carries a one-line description in Kafka's words, the
 Jepsen anomaly it detects, and a prose justification (why Kafka's protocol should keep
-it, and which settings break it - KAFKA.md section 9). A *state* invariant judges one
+it, and which settings break it - docs/kafka.md, section 9). A *state* invariant judges one
 observation; a *step* invariant judges a pair (previous, current) - the history-based
 guarantees (monotonic consumption, what held at the moment of an acknowledgement).
 

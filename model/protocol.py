@@ -297,7 +297,7 @@ class Model:
 
         Non-idempotent: a retried batch is re-enqueued at the front of the accumulator
         deque (RecordAccumulator.reenqueue), so retries go before new batches - and
-        after batches already in flight: the reorder of KAFKA.md section 2.
+        after batches already in flight: the reorder of docs/kafka.md, section 2.
         Idempotent (KIP-98): batches go in sequence order, and a retried batch is only
         re-sent once it is the oldest unacknowledged one (RecordAccumulator drain checks).
         """
@@ -534,7 +534,7 @@ class Model:
     def _check_sequence(log, pe: int, seq: int, n: int):
         """The leader's idempotence check against producer state folded from its log.
 
-        Returns None to append, or (error, offset). KAFKA.md section 3, rules 1-4.
+        Returns None to append, or (error, offset). docs/kafka.md, section 3, rules 1-4.
         """
         entries = []  # (producer_epoch, first_seq, last_seq, base_offset)
         off = 0

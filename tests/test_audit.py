@@ -21,9 +21,7 @@ from ackcheck.checker.cli import main as cli_main
 from ackcheck.traces.format import load_trace
 from ackcheck.traces.settings import ConfigError
 
-FIXTURES = Path("/work/shared/fixtures/kafka-config")
-if not FIXTURES.exists():  # the checkout's sibling, as in the issue
-    FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "kafka-config"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kafka-config"  # Kafka's sample configs
 
 
 @pytest.fixture(scope="module")

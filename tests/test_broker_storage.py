@@ -218,7 +218,7 @@ def test_producer_state_is_rebuilt_from_the_log_with_a_five_batch_window(tmp_pat
     assert ps.check(1000, 0, 9, 1) == (OUT_OF_ORDER, -1)
     assert ps.check(1000, 1, 0, 1) == (APPEND, -1)  # a new epoch starts at 0
     assert ps.check(1000, 1, 3, 1) == (OUT_OF_ORDER, -1)
-    assert ps.check(1001, 0, 42, 1) == (APPEND, -1)  # no state: anything goes (KAFKA.md 3.4)
+    assert ps.check(1001, 0, 42, 1) == (APPEND, -1)  # no state: anything goes (docs/kafka.md, section 3, rule 4)
     log2.append_as_leader([8], 0, producer_id=1000, producer_epoch=1, base_sequence=0)
     assert log2.producers.check(1000, 0, 7, 1) == (INVALID_EPOCH, -1)
 

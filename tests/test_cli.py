@@ -1,4 +1,4 @@
-"""End-to-end CLI tests of the DESIGN.md contract (exit codes, JSON, traces, bad input)."""
+"""End-to-end CLI tests of the contract in docs/design.md (exit codes, JSON, traces, bad input)."""
 
 import json
 

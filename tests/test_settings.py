@@ -5,9 +5,7 @@ import pytest
 from ackcheck.traces import eras
 from ackcheck.traces.settings import ConfigError, Setting, build_config, parse_set, read_properties
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "kafka-config"
-if not FIXTURES.exists():  # a checkout elsewhere: the workplace's copy
-    FIXTURES = Path("/work/shared/fixtures/kafka-config")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kafka-config"  # Kafka's sample configs
 
 
 def cfg(**props):

@@ -95,7 +95,7 @@ class Config:
     log_flush_interval_messages: int = LONG_MAX
     auto_leader_rebalance_enable: bool = True
     auto_offset_reset: str = "latest"
-    # batch.size / linger.ms abstracted as "records per batch" (KAFKA.md section 4)
+    # batch.size / linger.ms abstracted as "records per batch" (docs/kafka.md, section 4)
     records_per_batch: int = 1
     kafka_version: str = eras.NEWEST
     rules: tuple[tuple[str, bool], ...] = tuple(sorted(eras.rules_for(eras.NEWEST).items()))

@@ -99,7 +99,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "acks1-leader-loss",
         "acks=1: the leader acknowledges a record no follower has copied yet, then crashes; the clean "
-        "failover elects a follower without it (KAFKA.md 1).",
+        "failover elects a follower without it (docs/kafka.md, section 1).",
         AWS, {"acks": "1"},
         fix="acks=all with min.insync.replicas=2",
         fixed_settings={"acks": "all", "min.insync.replicas": "2"},
@@ -107,7 +107,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "minisr1-power-loss",
         "acks=all with min.insync.replicas=1: the ISR shrinks to the leader, which acknowledges alone "
-        "and loses its unflushed page cache in a power loss (KAFKA.md 5, known holes).",
+        "and loses its unflushed page cache in a power loss (docs/kafka.md, section 5, known holes).",
         AWS, {"acks": "all", "min.insync.replicas": "1"}, {"max_power_losses": 1, "max_attempts": 1},
         fix="min.insync.replicas=2",
         fixed_settings={"min.insync.replicas": "2"},
@@ -116,7 +116,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "unclean-election",
         "unclean.leader.election.enable=true: with every ISR member down, an out-of-sync replica "
-        "becomes leader and the acknowledged record is gone (KAFKA.md 6).",
+        "becomes leader and the acknowledged record is gone (docs/kafka.md, section 6).",
         AWS, {"acks": "all", "min.insync.replicas": "2", "unclean.leader.election.enable": "true"},
         {"max_crashes": 2, "max_attempts": 1},
         fix="unclean.leader.election.enable=false",
@@ -125,7 +125,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "duplicate-without-idempotence",
         "enable.idempotence=false with retries: the response to an appended batch is lost, the producer "
-        "retries and the leader appends the record again (KAFKA.md 2).",
+        "retries and the leader appends the record again (docs/kafka.md, section 2).",
         "no-duplicates",
         {"enable.idempotence": "false", "retries": "3", "max.in.flight.requests.per.connection": "1"},
         {"max_records": 2, "max_lost_messages": 1, "max_crashes": 0},
@@ -135,7 +135,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "reorder-without-idempotence",
         "enable.idempotence=false, retries and 2 requests in flight: the first batch's request is lost, "
-        "the second lands first, the retried first lands after it (KAFKA.md 2).",
+        "the second lands first, the retried first lands after it (docs/kafka.md, section 2).",
         "producer-order",
         {"enable.idempotence": "false", "retries": "3", "max.in.flight.requests.per.connection": "2"},
         {"max_records": 2, "max_lost_messages": 1, "max_crashes": 0},

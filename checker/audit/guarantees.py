@@ -41,7 +41,7 @@ BOUND_NAMES = tuple(Bounds().as_dict())
 
 # Bounds profiles. Chosen small on purpose: a guarantee that HOLDS must be explored
 # completely, and every extra perturbation multiplies the state space by 10-50x. Each
-# profile is the smallest that exhibits the known violations of its guarantees (KAFKA.md
+# profile is the smallest that exhibits the known violations of its guarantees (docs/kafka.md,
 # section 9): two ISR shrinks let a lone leader acknowledge with min.insync.replicas=1 and
 # leave the others out of the ISR (unclean election, last replica standing); one crash
 # or power loss then hits it; one lost message plus a second attempt makes a retry.

@@ -4,8 +4,8 @@
 ackcheck seed-claims [--out docs/seed-claims.md] [--trace-dir DIR] [--jobs N] [--cache-dir DIR | --no-cache]
 ```
 
-Every claim of the study note the project started from (../shared/seed/kafka-notes.ko.md,
-English rendering in its README) becomes a section of a generated page: the claim, the
+Every claim of the study note the project started from (a Korean study note on Kafka's
+durability settings, its claims quoted in English) becomes a section of a generated page: the claim, the
 verdict (confirmed / refuted / nuanced / outdated / set aside), the configurations and
 bounds checked, each result with its shortest trace (summary lines on the page, the full
 trace under seed-traces/ beside it). Verdicts are computed from the check results, so a
