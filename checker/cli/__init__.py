@@ -22,6 +22,7 @@ usage: ackcheck COMMAND [options]   (ackcheck COMMAND --help for each)
 commands:
   audit        the guarantees of a Kafka config (defaults, or your .properties files)
   check        exhaustive model checking of one configuration within bounds
+  graph        export the reachable state graph (graphml, dot, json)
   fuzz         Hypothesis stateful exploration: long random executions, shrunk failures
   matrix       check a space of configurations, render configs x invariants
   view         render a trace in the terminal
@@ -29,6 +30,7 @@ commands:
   versions     the Kafka version presets and the protocol rules in each
   replay       replay a trace on the reference broker (or the model) and compare
   chaos        seeded fault injection against the reference broker
+  serve        the reference broker over Kafka's wire protocol (real clients connect)
   minimize     shorten a trace while the same invariant still breaks
   export       export a trace (--itf: the Apalache/Quint ITF format)
   corpus       regenerate / verify the regression corpus of traces
@@ -52,6 +54,8 @@ COMMANDS = {
     "seed-claims": "seed_claims",
     "replay": "replay",
     "chaos": "chaos",
+    "graph": "graph",
+    "serve": "serve",
 }
 
 

@@ -1,0 +1,1 @@
+"""A Kafka wire-protocol front end for the reference broker (see docs/clients.md)."""
