@@ -4,9 +4,10 @@ from ackcheck.traces.settings import Setting, build_config
 
 
 def make_config(props: dict | None = None, version: str | None = None, rules=(), **bounds):
-    """A Config from Kafka properties and bounds, as the CLI would build it."""
+    """The one config builder of the tests: a Config from Kafka properties (name -> value),
+    a version preset, rule overrides ("name=on|off") and bounds, as the CLI would build it."""
     settings = [Setting(k, str(v), "test") for k, v in (props or {}).items()]
-    return build_config(settings, kafka_version=version, rule_overrides=list(rules), bounds=bounds)
+    return build_config(settings, kafka_version=version, rule_overrides=list(rules), bounds=bounds or None)
 
 
 @pytest.fixture

@@ -3,18 +3,19 @@ and the reference broker run side by side."""
 
 from __future__ import annotations
 
+from conftest import make_config
+
 from ackcheck.broker.cluster import Cluster
 from ackcheck.checker.engines.check import trace_from_actions
 from ackcheck.checker.engines.replay import observation_difference
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
 from ackcheck.traces.format import Trace
-from ackcheck.traces.settings import Setting, build_config
 
 
 def config(settings=(), version=None, rules=(), **bounds):
-    return build_config([Setting(k, v, "test") for k, v in settings], bounds=bounds or None, kafka_version=version,
-                        rule_overrides=list(rules))
+    """make_config (conftest) with the settings as (property, value) pairs."""
+    return make_config(dict(settings), version, rules, **bounds)
 
 
 def model_trace(cfg, actions, invariants=None) -> Trace:

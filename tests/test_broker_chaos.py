@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from conftest import make_config
 
 from ackcheck.checker.engines.chaos import run_chaos
 from ackcheck.checker.engines.replay import replay_model, replay_on_broker
 from ackcheck.traces.format import trace_from_dict
-from ackcheck.traces.settings import Setting, build_config
 
 
 def config(settings=(), version=None, rules=(), **bounds):
     b = {"max_records": 6, "max_crashes": 3, "max_elections": 3, "max_isr_shrinks": 2}
     b.update(bounds)
-    return build_config([Setting(k, v, "test") for k, v in settings], bounds=b, kafka_version=version,
-                        rule_overrides=list(rules))
+    return make_config(dict(settings), version, rules, **b)
 
 
 def test_chaos_finds_the_acks1_loss_and_the_model_confirms_it(tmp_path):

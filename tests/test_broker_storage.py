@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import make_config
 from kafka.record.memory_records import MemoryRecords
 
 from ackcheck.broker import checkpoints, records
@@ -22,7 +23,6 @@ from ackcheck.broker.log import (
     PartitionLog,
 )
 from ackcheck.broker.pagecache import HostPageCache
-from ackcheck.traces.settings import Setting, build_config
 
 
 def kafka_batches(path) -> list:
@@ -227,7 +227,7 @@ def test_producer_state_is_rebuilt_from_the_log_with_a_five_batch_window(tmp_pat
 def cfg(**bounds):
     b = {"max_records": 2, "max_crashes": 2, "max_power_losses": 1, "max_elections": 1}
     b.update(bounds)
-    return build_config([Setting("acks", "1", "test")], bounds=b)
+    return make_config({"acks": "1"}, **b)
 
 
 def test_cluster_crash_keeps_acked_record_power_loss_loses_it(tmp_path):
