@@ -7,6 +7,11 @@
 ```
 Step 0 is the initial state (action null). Loading is strict and reports the JSON path
 of the first bad field: a trace is untrusted input (never eval, never pickle).
+
+A liveness counterexample (a lasso) adds `"loop_start": k`: after the last step the
+execution returns to step k's state and repeats steps k+1.. forever (k = the last step:
+it stays in the last state forever). A reader that ignores the field still reads the
+prefix and one round of the loop as an ordinary trace.
 """
 
 from __future__ import annotations
@@ -264,9 +269,10 @@ class Trace:
     config: dict  # Config.as_dict()
     steps: list[tuple[Action | None, Observation]] = field(default_factory=list)
     violation: Violation | None = None
+    loop_start: int | None = None  # a lasso: the step the last step's state returns to
 
     def as_dict(self) -> dict:
-        return {
+        d = {
             "format": FORMAT,
             "version": VERSION,
             "config": self.config,
@@ -275,6 +281,9 @@ class Trace:
             ],
             "violation": self.violation.as_dict() if self.violation else None,
         }
+        if self.loop_start is not None:
+            d["loop_start"] = self.loop_start
+        return d
 
     def dumps(self) -> str:
         return json.dumps(self.as_dict(), indent=1)
@@ -328,7 +337,21 @@ def trace_from_dict(d) -> Trace:
         if not 0 <= step < len(steps):
             raise TraceError(f"$.violation.step: {step} is not a step of this trace")
         violation = Violation(inv, msg, step)
-    return Trace(config=config, steps=steps, violation=violation)
+    loop_start = d.get("loop_start")
+    if loop_start is not None:
+        if not _is_int(loop_start) or not 0 <= loop_start < len(steps):
+            raise TraceError(f"$.loop_start: expected the index of a step of this trace (0-{len(steps) - 1})")
+        if loop_start < len(steps) - 1 and _loop_key(steps[loop_start][1]) != _loop_key(steps[-1][1]):
+            raise TraceError(f"$.loop_start: the last step's state is not step {loop_start}'s: the loop does not close")
+    return Trace(config=config, steps=steps, violation=violation, loop_start=loop_start)
+
+
+def _loop_key(o: Observation) -> Observation:
+    """What must repeat for a loop to close: the observation, without the ghost history
+    (committed_log, ack_isr_sizes) and flushed offsets, which may be forgotten by the
+    explorer once they cannot matter."""
+    reps = tuple(r._replace(flushed_offset=0) for r in o.replicas)
+    return o._replace(replicas=reps, committed_log=(), ack_isr_sizes=())
 
 
 def load_trace(path: str | Path) -> Trace:

@@ -85,6 +85,7 @@ def render(trace: Trace, *, color: bool = False) -> str:
         out.append("rules off: " + (", ".join(off) if off else "none"))
     prev_lines: list[str] = []
     vstep = trace.violation.step if trace.violation else -1
+    loop = trace.loop_start
     for k, (action, obs) in enumerate(trace.steps):
         out.append("")
         out.append(f"step {k}: {describe_action(action)}")
@@ -95,10 +96,23 @@ def render(trace: Trace, *, color: bool = False) -> str:
         prev_lines = lines
         if k == vstep:
             out.append(f"  !! {trace.violation.invariant} violated: {trace.violation.message}")
+        if k == loop and k < len(trace.steps) - 1:
+            out.append(f"  <- the loop starts here: steps {k + 1}-{len(trace.steps) - 1} repeat forever")
+    if loop is not None:
+        out.append("")
+        out.append(loop_text(trace))
     if trace.violation is None:
         out.append("")
         out.append("(no violation recorded in this trace)")
     return "\n".join(out)
+
+
+def loop_text(trace: Trace) -> str:
+    """How a lasso (a liveness counterexample) goes on after its last step."""
+    last, k = len(trace.steps) - 1, trace.loop_start
+    if k == last:
+        return f"(loop) from step {k} on the execution stays in this state forever: no fair action is left"
+    return f"(loop) after step {last} the state is step {k}'s again: steps {k + 1}-{last} repeat forever"
 
 
 def summary_lines(trace: Trace, limit: int = 12) -> list[str]:
@@ -113,7 +127,11 @@ def summary_lines(trace: Trace, limit: int = 12) -> list[str]:
             n = len(acts) - limit // 2
             continue
         n += 1
-        lines.append(f"  {n:>2}. {describe_action(item[0])}")
+        mark = " (loop from here)" if trace.loop_start is not None and n == trace.loop_start + 1 \
+            and n < len(trace.steps) else ""
+        lines.append(f"  {n:>2}. {describe_action(item[0])}{mark}")
+    if trace.loop_start is not None:
+        lines.append("  " + loop_text(trace))
     if trace.violation:
         lines.append(f"  => {trace.violation.invariant}: {trace.violation.message}")
     return lines

@@ -27,6 +27,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--symmetry", choices=("on", "off"), default="on",
                    help="skip states that are renamings of explored ones (brokers are interchangeable); "
                         "'distinct' then counts classes (default on)")
+    p.add_argument("--strict-vacuity", action="store_true",
+                   help="exit 1 when a vacuity witness of a checked invariant was never reached (the guarantee "
+                        "then holds vacuously within these bounds; see docs/liveness.md)")
     args = p.parse_args(argv)
     config = config_from_args(args)
     if not args.json:
@@ -39,14 +42,23 @@ def main(argv: list[str]) -> int:
         except OSError as e:
             print(json.dumps(result.as_dict()) if args.json else "", end="")
             return err(f"--trace-out {args.trace_out}: {e.strerror}")
+    code = result.exit_code
+    if args.strict_vacuity and result.warnings and code == 0:
+        code = 1  # --strict-vacuity: a vacuous holds counts as a failure
     if args.json:
         print(json.dumps(result.as_dict(), indent=1))
-        return result.exit_code
+        return code
     print(describe_config(config))
+    if result.liveness:
+        print("\n".join(result.liveness["fairness"]))
     if result.violation:
         inv, msg = result.violation
         print(f"VIOLATED {inv}: {msg}")
-        print(f"shortest counterexample ({len(result.trace.steps) - 1} steps):")
+        if result.trace.loop_start is not None:
+            k, n = result.trace.loop_start, len(result.trace.steps) - 1
+            print(f"counterexample: a lasso, a shortest prefix of {k} steps then a loop of {n - k} step(s):")
+        else:
+            print(f"shortest counterexample ({len(result.trace.steps) - 1} steps):")
         print_counterexample(result.trace, full=args.full, trace_out=args.trace_out)
     elif result.interrupted:
         print(f"INTERRUPTED: no violation among the states explored so far ({', '.join(result.invariants)})")
@@ -55,5 +67,7 @@ def main(argv: list[str]) -> int:
               f"{', '.join(result.invariants)}")
     else:
         print(f"HOLDS within bounds: {', '.join(result.invariants)}")
+    for w in result.warnings:
+        print(f"warning: {w}")
     print(result.stats.done_line())
-    return result.exit_code
+    return code

@@ -22,11 +22,13 @@ def model_for(config: Config, invariants: list[Invariant], *, lean: bool = False
 
 
 def check_invariant_ids(ids: list[str] | None) -> None:
+    from ackcheck.invariants.liveness import LIVENESS_BY_ID
     from ackcheck.traces.settings import suggest
 
     for i in ids or []:
-        if i not in BY_ID:
-            raise ConfigError(f"--invariant {i}: unknown invariant{suggest(i, BY_ID)} (see `ackcheck invariants`)")
+        if i not in BY_ID and i not in LIVENESS_BY_ID:
+            known = {**BY_ID, **LIVENESS_BY_ID}
+            raise ConfigError(f"--invariant {i}: unknown invariant{suggest(i, known)} (see `ackcheck invariants`)")
 
 
 def run_check(config: Config, invariant_ids: list[str] | None = None, *, progress: bool = False,
@@ -34,11 +36,21 @@ def run_check(config: Config, invariant_ids: list[str] | None = None, *, progres
     """Exhaustive BFS of `config` within its bounds, checking the selected invariants
     (with broker symmetry reduction unless `symmetry=False`)."""
     check_invariant_ids(invariant_ids)
+    from ackcheck.checker.engines.liveness import is_liveness, run_with_liveness
+    from ackcheck.invariants.witnesses import Watcher
+
+    if any(is_liveness(i) for i in invariant_ids or []):  # liveness: on the full state graph
+        return run_with_liveness(config, invariant_ids, progress=progress, symmetry=symmetry)
     invs = select(invariant_ids, config)
     model = model_for(config, invs, lean=True)
+    watch = Watcher([inv.id for inv in invs], config)  # vacuity witnesses
     if not progress:
-        return explore(model, invs, symmetry=symmetry)
-    return _with_progress(lambda cb: explore(model, invs, progress=cb, symmetry=symmetry))
+        result = explore(model, invs, symmetry=symmetry, watch=watch)
+    else:
+        result = _with_progress(lambda cb: explore(model, invs, progress=cb, symmetry=symmetry, watch=watch))
+    if result.violation is None:
+        result.warnings = watch.warnings()
+    return result
 
 
 def _with_progress(fn):

@@ -102,7 +102,10 @@ def explore(
     progress: Progress | None = None,
     progress_every: float = 0.5,
     symmetry: bool = True,
+    watch: Callable | None = None,
 ) -> Result:
+    """`watch(prev, state)`, if given, sees the initial state (prev None) and every
+    transition until it returns False (vacuity witnesses, invariants/witnesses.py)."""
     cfg = model.config
     judge = Judge(invariants, cfg)
     step_checks = judge.step_checks
@@ -122,6 +125,8 @@ def explore(
     init_key = hash(abstract(explored_init))
     visited: dict[int, tuple[int, tuple, tuple | None] | None] = {init_key: None}
     stats.distinct_states = 1
+    if watch is not None and not watch(None, init):
+        watch = None
     v = judge.initial(init)
     if v:
         result.violation = v
@@ -148,6 +153,8 @@ def explore(
                 s_key = hash(abstract(s))
                 for action, raw in successors(s):
                     stats.transitions += 1
+                    if watch is not None and not watch(s, raw):
+                        watch = None
                     n = len(visited)
                     # invariants judge the raw successor (same broker names as s); the
                     # explored form may rename brokers

@@ -63,6 +63,9 @@ class Result:
 
     unknown: bool = False  # the solver gave up (prove)
     proved: bool = False  # the symbolic engine proved it for all depths (prove)
+    # vacuity warnings: witnesses (invariants/witnesses.py) the search never reached
+    warnings: list[str] = field(default_factory=list)
+    liveness: dict | None = None  # liveness runs: fairness assumptions, graph figures
 
     @property
     def verdict(self) -> str:
@@ -85,6 +88,8 @@ class Result:
             "stats": self.stats.as_dict(),
             "interrupted": self.interrupted,
             "notes": list(self.config.notes),
+            "warnings": list(self.warnings),
+            **({"liveness": self.liveness} if self.liveness else {}),
         }
 
 
