@@ -84,19 +84,24 @@ def action_from_json(d, path: str) -> Action | None:
         return None
     if not isinstance(d, dict):
         raise TraceError(f"{path}: expected an object or null")
-    name = d.get("name")
+    if "name" not in d:
+        raise TraceError(f"{path}.name: missing")
+    name = d["name"]
+    if not isinstance(name, str):
+        raise TraceError(f"{path}.name: expected an action name (a string), got {_show(name)}")
     if name not in ACTIONS:
-        raise TraceError(f"{path}.name: unknown action {name!r}")
+        raise TraceError(f"{path}.name: unknown action {_show(name)}")
     args = []
     for a in ACTIONS[name]:
         if a not in d:
             raise TraceError(f"{path}.{a}: missing")
         v = d[a]
         if a == "reason":
-            if v not in ELECTION_REASONS:
-                raise TraceError(f"{path}.reason: expected one of {', '.join(ELECTION_REASONS)}")
-        elif not _is_int(v):
-            raise TraceError(f"{path}.{a}: expected an integer")
+            if not isinstance(v, str) or v not in ELECTION_REASONS:
+                raise TraceError(f"{path}.reason: expected one of {', '.join(ELECTION_REASONS)}, got {_show(v)}")
+        elif not _is_int(v) or not 0 <= v <= _MAX_ARG:
+            raise TraceError(f"{path}.{a}: expected a non-negative integer ({name}'s signature: "
+                             f"{', '.join(ACTIONS[name]) or 'no arguments'}), got {_show(v)}")
         args.append(v)
     extra = set(d) - set(ACTIONS[name]) - {"name"}
     if extra:
@@ -106,6 +111,40 @@ def action_from_json(d, path: str) -> Action | None:
 
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+# Action arguments are broker ids, batch numbers, attempts and leader epochs: small and
+# non-negative. A bound keeps a hostile trace from reaching the engines with a huge index.
+_MAX_ARG = 2**31 - 1
+
+
+def _show(v) -> str:
+    """A JSON value, shortened for a one-line error."""
+    text = json.dumps(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# The types of a trace's `config` object (Config.as_dict()): Kafka properties are scalars,
+# `rules` maps rule names to booleans, `bounds` bound names to integers. What the values
+# mean is checked when a command builds a Config from them (settings.config_from_dict).
+def check_config_types(config, path: str = "$.config") -> None:
+    if not isinstance(config, dict):
+        raise TraceError(f"{path}: expected an object")
+    for k, v in config.items():
+        if k == "rules":
+            if not isinstance(v, dict):
+                raise TraceError(f"{path}.rules: expected an object of rule names to true or false")
+            for rk, rv in v.items():
+                if not isinstance(rv, bool):
+                    raise TraceError(f"{path}.rules.{rk}: expected true or false, got {_show(rv)}")
+        elif k == "bounds":
+            if not isinstance(v, dict):
+                raise TraceError(f"{path}.bounds: expected an object of bound names to integers")
+            for bk, bv in v.items():
+                if not _is_int(bv):
+                    raise TraceError(f"{path}.bounds.{bk}: expected an integer, got {_show(bv)}")
+        elif not (isinstance(v, (str, bool)) or _is_int(v)):
+            raise TraceError(f"{path}.{k}: expected a string, number or boolean, got {_show(v)}")
 
 
 # ----------------------------------------------------------------------------- observation
@@ -173,26 +212,26 @@ class _R:
     def int(self, key: str) -> int:
         v = self.get(key)
         if not _is_int(v):
-            raise TraceError(f"{self.path}.{key}: expected an integer, got {json.dumps(v)[:40]}")
+            raise TraceError(f"{self.path}.{key}: expected an integer, got {_show(v)}")
         return v
 
     def bool(self, key: str) -> bool:
         v = self.get(key)
         if not isinstance(v, bool):
-            raise TraceError(f"{self.path}.{key}: expected true or false")
+            raise TraceError(f"{self.path}.{key}: expected true or false, got {_show(v)}")
         return v
 
     def list(self, key: str) -> list:
         v = self.get(key)
         if not isinstance(v, list):
-            raise TraceError(f"{self.path}.{key}: expected a list")
+            raise TraceError(f"{self.path}.{key}: expected a list, got {_show(v)}")
         return v
 
     def ints(self, key: str) -> tuple[int, ...]:
         v = self.list(key)
         for i, x in enumerate(v):
             if not _is_int(x):
-                raise TraceError(f"{self.path}.{key}[{i}]: expected an integer")
+                raise TraceError(f"{self.path}.{key}[{i}]: expected an integer, got {_show(x)}")
         return tuple(v)
 
 
@@ -202,6 +241,8 @@ def observation_from_json(d, path: str) -> Observation:
     for i, rd in enumerate(r.list("replicas")):
         rp = f"{path}.replicas[{i}]"
         rr = _R(rd, rp)
+        if "broker" in rd and rd["broker"] != i:
+            raise TraceError(f"{rp}.broker: expected {i} (replicas are listed by broker id)")
         log = []
         expect = 0
         for j, bd in enumerate(rr.list("log")):
@@ -231,6 +272,12 @@ def observation_from_json(d, path: str) -> Observation:
         if name not in OUTCOME_NAMES:
             raise TraceError(f"{pp}.outcome: expected one of {', '.join(OUTCOME_NAMES)}")
         outcomes.append((OUTCOME_NAMES.index(name), pr.int("offset")))
+    lag = d.get("lag")
+    if lag is not None:  # derived (partition_lag); checked for its types only
+        lr = _R(lag, f"{path}.lag")
+        for k, v in lag.items():
+            if v is not None and not _is_int(v):
+                raise TraceError(f"{lr.path}.{k}: expected an integer or null, got {_show(v)}")
     c = _R(r.get("consumer"), f"{path}.consumer")
     read = []
     for i, e in enumerate(c.list("read")):
@@ -304,8 +351,7 @@ def trace_from_dict(d) -> Trace:
     if d.get("version") != VERSION:
         raise TraceError(f"$.version: expected {VERSION} (this ackcheck reads trace format v{VERSION})")
     config = d.get("config")
-    if not isinstance(config, dict):
-        raise TraceError("$.config: expected an object")
+    check_config_types(config)
     steps_raw = d.get("steps")
     if not isinstance(steps_raw, list):
         raise TraceError("$.steps: expected a list")
