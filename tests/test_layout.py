@@ -25,13 +25,15 @@ ALLOWED = {
     "broker": {"traces", "broker"},
     "checker.engines": {"traces", "model", "invariants", "broker", "checker.engines"},
     "checker.lag": {"traces", "checker.lag"},
-    "checker.audit": {"traces", "model", "invariants", "broker", "checker.engines", "checker.audit"},
+    "checker.audit": {"traces", "model", "invariants", "broker", "checker.engines", "checker.audit",
+                      "checker.viewer"},
+    "checker.viewer": {"traces", "invariants", "checker.viewer"},
     "checker.cli": {"traces", "model", "invariants", "broker", "checker.engines", "checker.audit", "checker.lag",
-                    "checker.cli"},
+                    "checker.viewer", "checker.cli"},
 }
 FOLDER = {"traces": "traces", "model": "model", "invariants": "invariants", "broker": "broker",
           "checker.engines": "checker/engines", "checker.lag": "checker/lag", "checker.audit": "checker/audit",
-          "checker.cli": "checker/cli"}
+          "checker.viewer": "checker/viewer", "checker.cli": "checker/cli"}
 
 
 def package_of(module: str) -> str | None:

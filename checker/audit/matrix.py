@@ -343,7 +343,9 @@ def render_html(m: Matrix) -> str:
                 tds.append(f"<td title='{c['states']:,} states'>{e(c['verdict'])}<br><small>{c['states']:,}</small></td>")
             else:
                 tip = e(f"{c['invariant']}: {c['message']}\n" + "\n".join(c.get("counterexample", [])))
-                link = (f"<a href='{e(c['trace_file'])}'>violated</a>" if c.get("trace_file") else "violated")
+                # the viewer page of the trace when one was written beside it (ackcheck.checker.viewer)
+                target = c.get("page") or c.get("trace_file")
+                link = f'<a href="{e(target)}">violated</a>' if target else "violated"
                 tds.append(f"<td class='violated' title='{tip}'>{link}<br><small>{c['steps']} steps</small></td>")
         body.append(f"<tr{cls}><th>{e(r.label)}</th>{''.join(tds)}</tr>")
     legend = "".join(f"<li><code>{e(g.id)}</code>: {e(g.title)} &mdash; invariants {e(', '.join(g.invariants))}; "
@@ -363,7 +365,7 @@ tr.seed th{{background:#fff7dd}} small{{color:#555;font-weight:normal}} a{{color
 <p>Kafka {e(m.kafka_version)}, replication factor {m.replication_factor}:
 {sum(r.invalid is None for r in m.rows)} configurations &times; {len(m.guarantees)} guarantees;
 {m.runs} runs ({m.cached_runs} cached), {m.states:,} states, {m.seconds:.1f}s, ackcheck {e(__version__)}.
-Hover a cell for its counterexample; the link opens its trace (<code>ackcheck view FILE</code>).</p>
+Hover a cell for its counterexample; the link opens its trace (a viewer page with <code>--format html --out DIR</code>, else the JSON for <code>ackcheck view FILE</code>).</p>
 <ul>{legend}</ul>
 <table><thead><tr><th>configuration</th>{head}</tr></thead>
 <tbody>

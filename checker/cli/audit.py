@@ -99,6 +99,8 @@ def build_parser():
     o.add_argument("--json", action="store_true", help="print one JSON object")
     o.add_argument("--markdown", action="store_true", help="print a markdown report")
     o.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report (one test case per guarantee)")
+    o.add_argument("--html", metavar="OUT.html",
+                   help="also write an HTML report linking a viewer page per counterexample (written beside its trace)")
     o.add_argument("--trace-dir", metavar="DIR", default="ackcheck-traces",
                    help="where counterexample traces are written (default ./ackcheck-traces/)")
     o.add_argument("--no-fix", action="store_true", help="do not search for config changes that restore a guarantee")
@@ -140,6 +142,10 @@ def main(argv: list[str]) -> int:
             status.stop()
     audit = Audit(config, sources, notes, results, time.perf_counter() - t0, required)
     write_traces(audit, args.trace_dir)
+    if args.html:
+        from ackcheck.checker.cli.view import write_audit_page
+
+        write_audit_page(audit, args.html)
     if args.junit_xml:
         try:
             Path(args.junit_xml).write_text(junit_xml(audit), encoding="utf-8")

@@ -23,6 +23,8 @@ def main(argv: list[str]) -> int:
                    help="check only this invariant (repeatable; default: all that apply)")
     p.add_argument("--json", action="store_true", help="print one JSON object (the contract in docs/design.md)")
     p.add_argument("--trace-out", metavar="FILE", help="write the counterexample trace to FILE")
+    p.add_argument("--html", metavar="OUT.html",
+                   help="write the counterexample as a self-contained HTML page (see `ackcheck view --html`)")
     p.add_argument("--full", action="store_true", help="print the full trace, not the summary")
     p.add_argument("--symmetry", choices=("on", "off"), default="on",
                    help="skip states that are renamings of explored ones (brokers are interchangeable); "
@@ -42,6 +44,10 @@ def main(argv: list[str]) -> int:
         except OSError as e:
             print(json.dumps(result.as_dict()) if args.json else "", end="")
             return err(f"--trace-out {args.trace_out}: {e.strerror}")
+    if args.html and result.trace is not None:
+        from ackcheck.checker.cli.view import write_trace_page
+
+        write_trace_page(result.trace, args.html, "--html")
     code = result.exit_code
     if args.strict_vacuity and result.warnings and code == 0:
         code = 1  # --strict-vacuity: a vacuous holds counts as a failure

@@ -60,7 +60,8 @@ def build_parser():
     add_bound_overrides(p, "every column")
     o = p.add_argument_group("output")
     o.add_argument("--format", choices=("markdown", "json", "html"), default="markdown")
-    o.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    o.add_argument("--out", metavar="FILE", help="write here instead of stdout; with --format html a path not "
+                   "ending in .html is a directory: index.html, and a viewer page beside every violated cell's trace")
     o.add_argument("--trace-dir", metavar="DIR",
                    help="traces of violated cells (default: FILE's name + '-traces/' beside --out, "
                         "else ./ackcheck-traces/matrix/)")
@@ -87,6 +88,31 @@ def parse_values(args) -> dict[str, list[str]]:
     return out
 
 
+def write_cell_pages(m, index: Path) -> None:
+    """A viewer page beside each violated cell's trace file; the cell links to it."""
+    import os
+
+    from ackcheck.checker.cli.view import raw_json, write_trace_page
+    from ackcheck.traces.format import TraceError, load_trace
+
+    base = index.parent
+    for row in m.rows:
+        for c in row.cells.values():
+            if c.get("verdict") != "violated" or not c.get("trace_file"):
+                continue
+            path = Path(c["trace_file"])
+            path = path if path.is_absolute() else base / path
+            try:
+                trace = load_trace(path)
+            except TraceError as e:
+                print(f"matrix: no page for {path}: {e}", file=sys.stderr)
+                continue
+            page = path.with_suffix(".html")
+            write_trace_page(trace, page, "--out", raw=raw_json(path), title=f"{row.label}: {c['invariant']}",
+                             back_link=os.path.relpath(index, page.parent))
+            c["page"] = os.path.relpath(page, base)
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     values = parse_values(args)
@@ -106,8 +132,13 @@ def main(argv: list[str]) -> int:
     if not args.no_seed:
         rows += seed_rows(args.kafka_version)
     out = Path(args.out) if args.out else None
+    pages = args.format == "html" and out is not None
+    if pages and out.suffix.lower() not in (".html", ".htm"):
+        out = out / "index.html"  # --out DIR: the grid page and its trace pages, linked relatively
     if args.trace_dir:
         trace_dir = Path(args.trace_dir)
+    elif pages and out.name == "index.html":
+        trace_dir = out.parent / "traces"
     elif out is not None:
         trace_dir = out.parent / (out.stem + "-traces")
     else:
@@ -116,6 +147,8 @@ def main(argv: list[str]) -> int:
                    cache_dir=None if args.no_cache else args.cache_dir, jobs=args.jobs, trace_dir=trace_dir,
                    link_base=out.parent if out is not None else None, progress=True)
     m.space = {prop: values[prop] for _, prop, _ in DIMENSIONS}
+    if pages:
+        write_cell_pages(m, out)
     text = {"markdown": render_markdown, "html": render_html,
             "json": lambda m: json.dumps(m.as_dict(), indent=1) + "\n"}[args.format](m)
     if out is not None:

@@ -64,6 +64,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--invariant", action="append", metavar="ID",
                    help="judge this invariant (default: the trace's violated one, or all that apply)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--html", metavar="OUT.html",
+                   help="also write the trace as an HTML page with the replay's observations beside the trace's, "
+                        "each step marked as agreeing or not")
     args = p.parse_args(argv)
     trace = load_trace(args.trace)
     config = trace_config(trace)
@@ -86,6 +89,16 @@ def main(argv: list[str]) -> int:
             data_dir = d
         report = replay_on_broker(trace, config=config, data_dir=data_dir, invariant_ids=args.invariant,
                                   segment_bytes=args.segment_bytes, keep=bool(args.keep_dir))
+    if args.html:
+        from ackcheck.checker.cli.view import raw_json, write_trace_page
+        from ackcheck.traces.format import observation_to_json
+
+        obs = [observation_to_json(o) for o in report.observations]
+        replay = {"on": "reference broker" if report.on == "broker" else report.on,
+                  "summary": describe(report, args.trace)[1:],
+                  "conformant": report.conformant, "confirmed": report.confirmed,
+                  "observations": obs + [None] * (len(trace.steps) - len(obs))}
+        write_trace_page(trace, args.html, "--html", raw=raw_json(args.trace), replay=replay)
     if args.json:
         print(json.dumps(report.as_dict(), indent=1))
     else:
