@@ -33,9 +33,11 @@ from ackcheck.broker.node import Broker, BrokerSettings
 from ackcheck.broker.pagecache import HostPageCache
 from ackcheck.traces.format import ACTIONS, Action
 from ackcheck.traces.observation import Batch, Observation, Replica
+from ackcheck.traces.perturbations import BROKER_KEYS, PERTURBATIONS
 from ackcheck.traces.settings import Config
 
 GROUP = "ackcheck-group"
+_BOUND_OF = {spec.broker_key: spec.name for spec in PERTURBATIONS if spec.broker_key}  # budget key -> bound
 BASE_TIMESTAMP = 1_700_000_000_000  # deterministic CreateTime: base + step number
 
 
@@ -101,8 +103,7 @@ class Cluster:
         self.alter_partitions: list[m.AlterPartition] = []  # leaders' ISR changes to the controller
         self.delayed_fetches: list[m.FetchRequest] = []  # fetch requests held up (max_delayed_fetches)
         # fault budgets used
-        self.used = {"crash": 0, "power_loss": 0, "rebalance": 0, "lost_message": 0, "isr_shrink": 0,
-                     "delayed_fetch": 0}
+        self.used = dict.fromkeys(BROKER_KEYS, 0)
         self.committed_log: list[int] = []  # ghost: records below the highest HW ever
         self.steps = 0
         self.recoveries: list = []  # (step, broker, RecoveryReport)
@@ -113,6 +114,10 @@ class Cluster:
         if hw > len(self.committed_log):
             recs = [r for b in node.log.batches for r in b.records]
             self.committed_log.extend(recs[len(self.committed_log):hw])
+
+    def _spent(self, key: str) -> bool:
+        """The fault budget `key` (traces/perturbations.py broker_key) is used up."""
+        return self.used[key] >= getattr(self.bounds, _BOUND_OF[key])
 
     def _dead_view(self, b: int):
         d = self.dead[b]
@@ -218,7 +223,7 @@ class Cluster:
             return None  # removing a dead follower is healing
         if n.follower_leos[f] >= n.leo:
             return f"follower {f} has caught up with the leader"
-        if self.used["isr_shrink"] >= self.bounds.max_isr_shrinks:
+        if self._spent("isr_shrink"):
             return "the ISR-shrink budget is used up"
         return None
 
@@ -272,7 +277,7 @@ class Cluster:
     def _why_not_delay_fetch(self, r: int) -> str | None:
         """A fetch request of follower r held up in the network (the follower's fetcher
         times it out and moves on): r must be sending Fetch requests to a leader."""
-        if self.used["delayed_fetch"] >= self.bounds.max_delayed_fetches:
+        if self._spent("delayed_fetch"):
             return "the delayed-fetch budget is used up"
         fn = self.nodes[r]
         if fn is None:
@@ -341,7 +346,7 @@ class Cluster:
             if self.nodes[broker].parked(batch, attempt) is None:
                 return f"broker {broker} has no parked request for batch {batch} attempt {attempt}"
             # request.timeout.ms passing is a delay perturbation: it spends the lost-message budget
-            if self.used["lost_message"] >= self.bounds.max_lost_messages:
+            if self._spent("lost_message"):
                 return "the lost-message budget (which request timeouts spend) is used up"
             return None
         if name == "follower_fetch":
@@ -384,19 +389,19 @@ class Cluster:
             b, reason = args
             if (b, reason) not in self.controller.election_candidates():
                 return f"the controller cannot elect broker {b} ({reason}) now"
-            if reason == REBALANCE and self.used["rebalance"] >= self.bounds.max_elections:
+            if reason == REBALANCE and self._spent("rebalance"):
                 return "the election budget is used up"
             return None
         if name == "crash":
             if bad_broker(args[0]) or not self._alive(args[0]):
                 return f"broker {args[0]} is down"
-            if self.used["crash"] >= self.bounds.max_crashes:
+            if self._spent("crash"):
                 return "the crash budget is used up"
             return None
         if name == "power_loss":
             if bad_broker(args[0]):
                 return "no such broker"
-            if self.used["power_loss"] >= self.bounds.max_power_losses:
+            if self._spent("power_loss"):
                 return "the power-loss budget is used up"
             return None
         if name == "restart":
@@ -409,14 +414,14 @@ class Cluster:
                 return "no such broker"
             # the OS flusher only matters while a power loss can still come (a reduction
             # the model makes too: flushing then changes nothing observable later)
-            if self.used["power_loss"] >= self.bounds.max_power_losses:
+            if self._spent("power_loss"):
                 return "no power loss can come any more: flushing changes nothing"
             rep = self.replica(b)
             if rep.flushed_offset >= rep.log_end_offset:
                 return f"broker {b}'s host has no unflushed log data"
             return None
         if name in ("lose_request", "lose_response"):
-            if self.used["lost_message"] >= self.bounds.max_lost_messages:
+            if self._spent("lost_message"):
                 return "the lost-message budget is used up"
             pool = self.requests if name == "lose_request" else self.responses
             if not any(x.batch == args[0] and x.attempt == args[1] for x in pool):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
 
-from ackcheck.traces import eras
+from ackcheck.traces import eras, perturbations
 
 LONG_MAX = 9223372036854775807
 INT_MAX = 2147483647
@@ -23,59 +23,30 @@ class ConfigError(ValueError):
     """Bad user input: a one-line message naming the offending flag, key or file position."""
 
 
-@dataclass(frozen=True, slots=True)
-class Bounds:
-    """Exploration bounds: how many perturbations and records a run may use.
-
-    Perturbations (crashes, power losses, elections, lost messages) are bounded; healing
-    actions (restart, fetch, retry) are not.
-    """
-
-    # Defaults keep `ackcheck check` to seconds on 2 cores while still including a
-    # process crash and an ISR shrink; raise them for deeper checks (state spaces grow by
-    # 10-50x per extra crash or election).
-    max_records: int = 1
-    max_crashes: int = 1
-    max_power_losses: int = 0
-    max_elections: int = 0
-    # produce requests/responses lost, or acks=all requests timed out (REQUEST_TIMED_OUT)
-    max_lost_messages: int = 0
-    # a live follower dropping out of the ISR (slow for replica.lag.time.max.ms) is a
-    # perturbation; removing a dead follower is healing and not bounded
-    max_isr_shrinks: int = 1
-    # delivery.timeout.ms abstracted as a bound on send attempts per batch
-    max_attempts: int = 2
-    # follower fetch requests delayed in the network: the leader handles one after the
-    # follower gave up on it and moved on (KIP-320's stale fetch)
-    max_delayed_fetches: int = 0
-    max_depth: int = 0  # 0 = unbounded
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "max_records": self.max_records,
-            "max_crashes": self.max_crashes,
-            "max_power_losses": self.max_power_losses,
-            "max_elections": self.max_elections,
-            "max_lost_messages": self.max_lost_messages,
-            "max_isr_shrinks": self.max_isr_shrinks,
-            "max_attempts": self.max_attempts,
-            "max_depth": self.max_depth,
-            # written only when used, so traces from before the bound read the same
-            **({"max_delayed_fetches": self.max_delayed_fetches} if self.max_delayed_fetches else {}),
-        }
+def _bounds_as_dict(self) -> dict[str, int]:
+    # bounds not always shown are written only when used, so traces from before the
+    # bound read the same
+    return {spec.name: getattr(self, spec.name) for spec in perturbations.BOUNDS
+            if perturbations.in_trace(spec, getattr(self, spec.name))}
 
 
-BOUND_LIMITS = {
-    "max_records": (1, 8),
-    "max_crashes": (0, 6),
-    "max_power_losses": (0, 6),
-    "max_elections": (0, 6),
-    "max_lost_messages": (0, 6),
-    "max_isr_shrinks": (0, 6),
-    "max_attempts": (1, 6),
-    "max_delayed_fetches": (0, 6),
-    "max_depth": (0, 10000),
-}
+# Exploration bounds: how many perturbations and records a run may use. Perturbations
+# (crashes, power losses, elections, lost messages, ...) are bounded; healing actions
+# (restart, fetch, retry) are not. Fields, defaults and ranges come from
+# traces/perturbations.py. The defaults keep `ackcheck check` to seconds on 2 cores while
+# still including a process crash and an ISR shrink; raise them for deeper checks (state
+# spaces grow by 10-50x per extra crash or election).
+Bounds = make_dataclass(
+    "Bounds",
+    [(spec.name, int, field(default=spec.default)) for spec in perturbations.BOUNDS],
+    namespace={"as_dict": _bounds_as_dict,
+               "__doc__": "Exploration bounds (one field per entry of traces/perturbations.py BOUNDS)."},
+    frozen=True,
+    slots=True,
+)
+Bounds.__module__ = __name__  # (pickled by the audit's worker pool)
+
+BOUND_LIMITS: dict[str, tuple[int, int]] = {spec.name: spec.limits for spec in perturbations.BOUNDS}
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# the fault wording of each bound is declared with it (traces/perturbations.py)
+from ackcheck.traces.perturbations import bounds_text, describe_faults  # noqa: F401 (re-exported)
 from ackcheck.traces.settings import (
     Bounds,
 )
@@ -89,17 +91,6 @@ GUARANTEES: tuple[Guarantee, ...] = (
 BY_ID = {g.id: g for g in GUARANTEES}
 
 
-FAULT_TEXT = {
-    "max_crashes": ("process crash", "process crashes", "kill -9; the page cache survives"),
-    "max_power_losses": ("power loss", "power losses", "the host's unflushed page cache is lost"),
-    "max_isr_shrinks": ("ISR shrink", "ISR shrinks", "a live follower too slow for replica.lag.time.max.ms"),
-    "max_elections": ("leader move without a crash", "leader moves without a crash",
-                      "preferred-leader rebalance, controlled shutdown"),
-    "max_lost_messages": ("lost produce request/response", "lost produce requests/responses", "network"),
-    "max_delayed_fetches": ("delayed fetch request", "delayed fetch requests", "handled after the follower moved on"),
-}
-
-
 def profile_bounds(profile: str, overrides: dict[str, int] | None = None) -> dict[str, int]:
     """A profile's bounds with the user's --max-* overrides. --max-power-losses only
     applies to power-loss profiles: the other guarantees are stated under process crashes."""
@@ -113,24 +104,5 @@ def profile_bounds(profile: str, overrides: dict[str, int] | None = None) -> dic
     return b
 
 
-def describe_faults(bounds: dict[str, int]) -> str:
-    """The fault assumptions of a bounds dict, in words."""
-    parts = []
-    for key, (one, many, why) in FAULT_TEXT.items():
-        n = bounds.get(key, 0)
-        if n:
-            parts.append(f"{n} {one if n == 1 else many} ({why})")
-    faults = "; ".join(parts) if parts else "no faults"
-    rec = bounds.get("max_records", 1)
-    att = bounds.get("max_attempts", 1)
-    extra = f"{rec} record{'s' if rec != 1 else ''}, {att} send attempt{'s' if att != 1 else ''} each"
-    if bounds.get("max_depth"):
-        extra += f", executions cut at {bounds['max_depth']} steps"
-    return f"up to {faults}; {extra}"
-
-
-def bounds_short(bounds: dict[str, int]) -> str:
-    names = {"max_records": "records", "max_crashes": "crashes", "max_power_losses": "power_losses",
-             "max_elections": "elections", "max_isr_shrinks": "isr_shrinks", "max_lost_messages": "lost_messages",
-             "max_attempts": "attempts", "max_depth": "depth", "max_delayed_fetches": "delayed_fetches"}
-    return " ".join(f"{names[k]}={v}" for k, v in bounds.items() if k not in ("max_depth", "max_delayed_fetches") or v)
+# a run's bounds on one line ("records=1 crashes=1 ..."), as `check` prints them
+bounds_short = bounds_text

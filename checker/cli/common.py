@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from ackcheck.traces.perturbations import bounds_text
+
 
 def err(msg: str) -> int:
     print(f"ackcheck: error: {msg}", file=sys.stderr)
@@ -28,11 +30,7 @@ def describe_config(config) -> str:
     props = config.kafka_properties()
     kv = " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in props.items()
                   if k not in ("auto.leader.rebalance.enable", "auto.offset.reset"))
-    b = config.bounds
-    bounds = (f"records={b.max_records} crashes={b.max_crashes} power_losses={b.max_power_losses} "
-              f"elections={b.max_elections} isr_shrinks={b.max_isr_shrinks} lost_messages={b.max_lost_messages} "
-              f"attempts={b.max_attempts}" + (f" depth={b.max_depth}" if b.max_depth else "")
-              + (f" delayed_fetches={b.max_delayed_fetches}" if b.max_delayed_fetches else ""))
+    bounds = bounds_text(config.bounds.as_dict())
     off = [k for k, v in config.rules if not v]
     return (f"kafka {config.kafka_version}: {kv}\nbounds: {bounds}"
             + (f"\nrules off: {', '.join(off)}" if off else ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ackcheck.traces import eras
+from ackcheck.traces import eras, perturbations
 from ackcheck.traces.settings import (
     Bounds,
     Config,
@@ -18,18 +18,8 @@ from ackcheck.traces.settings import (
 DEFAULT_BOUNDS = Bounds()
 
 
-BOUND_HELP = {
-    "max_records": "records the producer sends",
-    "max_crashes": "process crashes (kill -9: the page cache survives)",
-    "max_power_losses": "power losses / OS crashes (the unflushed page cache is lost)",
-    "max_elections": "leadership moves without a crash (preferred-leader rebalance, controlled "
-                     "shutdown, a leader that lost its session)",
-    "max_lost_messages": "produce requests/responses lost in the network, or acks=all requests timed out",
-    "max_isr_shrinks": "times a live follower falls out of the ISR (replica.lag.time.max.ms)",
-    "max_attempts": "send attempts per batch (delivery.timeout.ms abstracted; also capped by retries+1)",
-    "max_delayed_fetches": "follower fetch requests held up in the network and handled late (stale fetches, KIP-320)",
-    "max_depth": "steps per execution (0 = unbounded)",
-}
+# one --max-* flag per bound of traces/perturbations.py
+BOUND_HELP = {spec.name: spec.help for spec in perturbations.BOUNDS}
 
 
 def add_config_flags(p: argparse.ArgumentParser, *, bounds: bool = True) -> None:

@@ -60,24 +60,26 @@ from ackcheck.invariants.catalogue import Judge, select
 from ackcheck.model.protocol import Model, action_str
 from ackcheck.model.state import observe
 from ackcheck.traces.format import ACTIONS, Action, Trace
+from ackcheck.traces.perturbations import fuzz_families
 from ackcheck.traces.settings import Config
 
 # Action families: one Hypothesis rule each. Every action name of traces/format.py ACTIONS
 # belongs to exactly one; a name added to the model later lands in "other" until it is
-# placed here (tests/test_fuzz.py checks the mapping covers ACTIONS).
-FAMILIES: dict[str, tuple[str, ...]] = {
+# placed here (tests/test_fuzz.py checks the mapping covers ACTIONS). The actions that only
+# spend a perturbation budget are added to their family from traces/perturbations.py.
+FAMILIES: dict[str, tuple[str, ...]] = fuzz_families({
     "producer": ("producer_send", "producer_receive", "producer_timeout", "producer_expire"),
-    "broker_produce": ("broker_handle_produce", "leader_timeout_produce"),
-    "fetch": ("follower_fetch", "follower_fetch_delayed", "leader_handle_delayed_fetch"),
+    "broker_produce": ("broker_handle_produce",),
+    "fetch": ("follower_fetch", "leader_handle_delayed_fetch"),
     "isr": ("leader_shrink_isr", "leader_expand_isr", "controller_alter_partition"),
     "metadata": ("broker_learn",),
     "controller": ("controller_elect",),
-    "crash": ("crash", "power_loss"),
-    "network": ("lose_request", "lose_response"),
+    "crash": (),
+    "network": (),
     "healing": ("restart", "flush"),
     "consumer": ("consumer_poll", "consumer_reset"),
     "other": (),
-}
+})
 # Perturbation families are held back for the first `warmup` actions of an execution (a
 # number Hypothesis draws per execution, 0..WARMUP_MAX, shrinking to 0) unless nothing else
 # is enabled. Without it the fault budget is nearly always spent in the first few steps,
