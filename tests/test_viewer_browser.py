@@ -258,12 +258,13 @@ def test_a_disagreeing_replay_is_marked(browser, tmp_path, artifacts):
     page.write_text(render_page(data), encoding="utf-8")
     pg = Page(browser, page)
     try:
-        flags = pg.page.eval_on_selector_all("#steps li.disagree", "els => els.map(e => e.dataset.step)")
+        flags = pg.page.eval_on_selector_all("#steps li.step-disagree", "els => els.map(e => e.dataset.step)")
         assert flags == ["3"]
         for _ in range(3):
             pg.page.keyboard.press("ArrowRight")
         dis = pg.page.eval_on_selector_all(".column:nth-child(2) .disagree[data-k]", "els => els.map(e => e.dataset.k)")
         assert dis == ["b1.hw"]
+        assert "broker 1: HW: model 0, broker 7" in pg.text(".disagreements")
         pg.shot(artifacts / "viewer-replay-disagree.png")
     finally:
         pg.close()

@@ -46,8 +46,6 @@ def actor_of(action) -> tuple[str, str]:
         return (f"fault on broker {broker}", f"broker-{broker}")
     if name == "flush":
         return (f"the OS of broker {broker}", f"broker-{broker}")
-    if name == "restart":
-        return (f"operator / broker {broker}", f"broker-{broker}")
     return (f"broker {broker}", f"broker-{broker}")
 
 

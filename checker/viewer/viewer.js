@@ -69,7 +69,7 @@
       put(p + "isr", who + "ISR as leader", list(r.isr));
       put(p + "fleos", who + "follower fetch offsets", (r.follower_leos || []).join(" / "));
       entries(r.log).forEach(function (e) {
-        put(p + "o" + e.off, who + "offset " + e.off, e.off + ": " + e.rec + " @ " + e.epoch);
+        put(p + "o" + e.off, who + "offset " + e.off, "record " + e.rec + " @ epoch " + e.epoch);
       });
     });
     (o.producer || []).forEach(function (p) {
@@ -187,7 +187,7 @@
       if (V && k === V.step) { li.classList.add("violation"); add(li, el("span", "flag", "violated")); }
       if (LOOP !== null && k >= LOOP) { li.classList.add("loop"); if (k === LOOP) add(li, el("span", "flag loopflag", "\u21bb loop starts")); }
       var ag = agreeAt(k);
-      if (ag === false) { li.classList.add("disagree"); add(li, el("span", "flag disflag", "\u2260 broker")); }
+      if (ag === false) { li.classList.add("step-disagree"); add(li, el("span", "flag disflag", "\u2260 broker")); }
       if (ag === true) { add(li, el("span", "flag agreeflag", "= broker")); }
       if (ag === undefined) { add(li, el("span", "flag", "not replayed")); }
       li.addEventListener("click", function () { go(k); });
@@ -200,7 +200,7 @@
       var t = add(ticks, el("span", "tick"));
       t.style.left = (N > 1 ? (100 * k / (N - 1)) : 0) + "%";
       if (V && k === V.step) t.classList.add("violation");
-      if (agreeAt(k) === false) t.classList.add("disagree");
+      if (agreeAt(k) === false) t.classList.add("step-disagree");
     });
     if (LOOP !== null && N > 1) {
       var band = add(ticks, el("span", "loopband"));
@@ -311,8 +311,9 @@
       entries(prevO.replicas[b].log).forEach(function (e) {
         var n = byOff[e.off];
         if (n && n.rec === e.rec && n.epoch === e.epoch) return;
-        ghosts++;
+        // gone: struck through where it was; overwritten: below the record now there
         var ghost = el("span", "rec removed" + (n ? " replaced" : ""));
+        if (n) ghosts++;
         add(ghost, el("span", "off", e.off + ": "));
         add(ghost, el("span", "rid", e.rec));
         add(ghost, el("span", "ep", " @ " + e.epoch));
@@ -493,7 +494,20 @@
       var rprev = k > 0 && R.observations ? R.observations[k - 1] : null;
       var c2 = add(cols, column("reference broker" + (ro ? (DIS[k].size ? " \u2260 differs" : " = agrees") : ""),
         ro, null, rprev, RCH[k], DIS[k], k));
-      c2.classList.add(ro && DIS[k].size === 0 ? "agree" : "disagree");
+      c2.classList.add(ro && DIS[k].size === 0 ? "col-agree" : "col-disagree");
+      if (ro && DIS[k].size) {
+        var box = el("div", "disagreements");
+        add(box, el("div", "chhead", "Where the broker differs from the model at this step:"));
+        var dul = add(box, el("ul"));
+        var mf = facts(s.obs);
+        DIS[k].forEach(function (key) {
+          var a = mf.get(key), b = RF[k].get(key);
+          var li = add(dul, el("li"));
+          add(li, el("span", "label", (a || b)[0] + ": "));
+          add(li, el("span", null, "model " + (a ? a[1] : "\u2014") + ", broker " + (b ? b[1] : "\u2014")));
+        });
+        c2.insertBefore(box, c2.children[1] || null);
+      }
     }
     // highlight the acting lane
     document.querySelectorAll(".lane").forEach(function (l) {
