@@ -138,13 +138,19 @@ def test_exactly_what_changed_is_highlighted(browser, tmp_path, artifacts, capsy
         p.keyboard.press("ArrowRight")
         p.keyboard.press("ArrowRight")  # step 2: broker 0 handles the produce request
         changed = pg.changed()
-        assert {"b0.o0", "b0.leo", "b0.fleos", "p.inflight", "i.requests", "i.responses"} <= changed
+        assert {"b0.o0", "b0.leo", "b0.fleos", "p.inflight"} <= changed
+        assert "i.batches.0" not in changed  # still in flight: the response is on its way
+        # the response is new in the network; the request it answers is gone (listed, not drawn)
+        assert {k for k in changed if k.startswith("i.responses#")} == {
+            "i.responses#batch 0 attempt 1 \u2190 broker 0: NONE, base offset 0"}
+        assert not {k for k in changed if k.startswith("i.requests#")}
         # nothing of the followers, the controller, or broker 0's HW moved
         assert not {k for k in changed if k.startswith(("b1.", "b2.", "c."))}
         assert "b0.hw" not in changed
         items = p.eval_on_selector_all("#changes li", "els => els.map(e => e.textContent)")
         assert "broker 0: LEO: 0 \u2192 1" in items
-        assert len(items) == len(changed)
+        assert "produce request in the network: batch 0 attempt 1 \u2192 broker 0 \u2192 gone" in items
+        assert len(items) == len(changed) + 1  # and the request that left
         p.keyboard.press("ArrowRight")
         p.keyboard.press("ArrowRight")  # step 4: broker 0's process crashes
         changed = pg.changed()

@@ -86,15 +86,15 @@
     if (inn) {
       Object.keys(inn).forEach(function (name) {
         var v = inn[name];
-        if (Array.isArray(v)) {
-          put("i." + name, INTERNAL_LABELS[name] || name, v.length ? v.join("; ") : "none");
-        } else {
-          put("i." + name, INTERNAL_LABELS[name] || name, v);
-        }
+        if (!Array.isArray(v)) { put("i." + name, INTERNAL_LABELS[name] || name, v); return; }
+        v.forEach(function (item, i) { put(itemKey(name, item, i), INTERNAL_LABELS[name] || name, item); });
       });
     }
     return f;
   }
+  // batches are numbered: one key per batch; other internals are sets of messages: one key
+  // per message, so a message arriving or leaving changes only its own key
+  function itemKey(name, item, i) { return name === "batches" ? "i.batches." + i : "i." + name + "#" + item; }
   function changedKeys(a, b) {
     var out = new Set();
     if (!a) return out;
@@ -238,6 +238,14 @@
     add(f, val(key, text, cls));
     return f;
   }
+  function items(parent, label, name, inn) {
+    var f = add(parent, el("span", "field items"));
+    add(f, el("span", "label", label));
+    var xs = inn[name] || [];
+    if (!xs.length) add(f, el("span", "val none", "none"));
+    xs.forEach(function (item, i) { add(f, val(itemKey(name, item, i), item, "item")); });
+    return f;
+  }
   function lane(parent, name, cls, laneId) {
     var l = add(parent, el("div", "lane " + cls));
     l.dataset.lane = laneId;
@@ -264,8 +272,8 @@
     field(row, "ELR", "c.elr", list(o.elr)).title = "eligible leader replicas (KIP-966)";
     if (inn) {
       var r2 = add(L.body, el("div", "fields"));
-      field(r2, "pending AlterPartition", "i.isr_changes", (inn.isr_changes || []).join("; ") || "none");
-      field(r2, "messages in flight", "i.controller_messages", (inn.controller_messages || []).join("; ") || "none");
+      items(r2, "pending AlterPartition", "isr_changes", inn);
+      items(r2, "messages in flight", "controller_messages", inn);
     }
     return L;
   }
@@ -373,13 +381,13 @@
     var row = add(L.body, el("div", "fields"));
     field(row, "in flight", "p.inflight", list(o.in_flight));
     if (inn) {
-      field(row, "batches", "i.batches", (inn.batches || []).join("; ") || "none");
+      var bt = add(L.body, el("div", "fields"));
+      items(bt, "batches", "batches", inn);
       var net = add(L.body, el("div", "fields"));
-      field(net, "requests in the network", "i.requests", (inn.requests || []).join("; ") || "none");
-      field(net, "responses in the network", "i.responses", (inn.responses || []).join("; ") || "none");
-      field(net, "parked acks=all requests", "i.purgatory", (inn.purgatory || []).join("; ") || "none");
-      if (inn.delayed_fetches && inn.delayed_fetches.length)
-        field(net, "delayed fetches", "i.delayed_fetches", inn.delayed_fetches.join("; "));
+      items(net, "requests in the network", "requests", inn);
+      items(net, "responses in the network", "responses", inn);
+      items(net, "parked acks=all requests", "purgatory", inn);
+      if (inn.delayed_fetches && inn.delayed_fetches.length) items(net, "delayed fetches", "delayed_fetches", inn);
     } else {
       field(row, "send attempts", "p.attempts", attempts(k));
     }
