@@ -25,7 +25,7 @@ commands:
   graph        export the reachable state graph (graphml, dot, json)
   fuzz         Hypothesis stateful exploration: long random executions, shrunk failures
   matrix       check a space of configurations, render configs x invariants
-  view         render a trace in the terminal
+  view         render a trace in the terminal, or as a self-contained HTML page (--html)
   invariants   list the invariant ids with one-line descriptions
   versions     the Kafka version presets and the protocol rules in each
   replay       replay a trace on the reference broker (or the model) and compare
