@@ -387,12 +387,12 @@ def trace_from_dict(d) -> Trace:
     if loop_start is not None:
         if not _is_int(loop_start) or not 0 <= loop_start < len(steps):
             raise TraceError(f"$.loop_start: expected the index of a step of this trace (0-{len(steps) - 1})")
-        if loop_start < len(steps) - 1 and _loop_key(steps[loop_start][1]) != _loop_key(steps[-1][1]):
+        if loop_start < len(steps) - 1 and loop_key(steps[loop_start][1]) != loop_key(steps[-1][1]):
             raise TraceError(f"$.loop_start: the last step's state is not step {loop_start}'s: the loop does not close")
     return Trace(config=config, steps=steps, violation=violation, loop_start=loop_start)
 
 
-def _loop_key(o: Observation) -> Observation:
+def loop_key(o: Observation) -> Observation:
     """What must repeat for a loop to close: the observation, without the ghost history
     (committed_log, ack_isr_sizes) and flushed offsets, which may be forgotten by the
     explorer once they cannot matter."""

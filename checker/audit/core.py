@@ -77,6 +77,13 @@ class GuaranteeResult:
 
         return summary_lines(trace_from_dict(self.run["trace"]), limit=limit)
 
+    def warnings(self) -> list[str]:
+        """Vacuity warnings of this guarantee's invariants: witnesses the run never reached."""
+        if not self.run or self.verdict == "violated":
+            return []
+        return [w for w in self.run.get("warnings", ())
+                if any(w.startswith(f"vacuity: {i}:") for i in self.guarantee.invariants)]
+
     def as_dict(self) -> dict:
         g = self.guarantee
         r = self.run or {}
@@ -95,6 +102,7 @@ class GuaranteeResult:
             "counterexample": self.counterexample(),
             "trace_file": self.trace_file,
             "fix": self.fix,
+            "warnings": self.warnings(),
             "reproduce": check_command(self.config, r.get("invariants") or g.invariants) if self.config else None,
         }
 

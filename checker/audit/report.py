@@ -129,6 +129,9 @@ def render_text(audit: Audit) -> None:
     if undecided:
         line(f"not decided (the search was cut short, so no claim either way): {', '.join(undecided)}", "yellow")
     for r in audit.results:
+        for w in r.warnings():
+            line(f"warning: {r.guarantee.id}: {w}", "yellow")
+    for r in audit.results:
         if r.verdict != "violated":
             continue
         line()

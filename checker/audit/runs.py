@@ -158,6 +158,7 @@ def run_one(config: Config, invariants: Iterable[str], cache_dir: str | None = N
         "transitions": r.stats.transitions,
         "depth": r.stats.max_depth,
         "seconds": round(r.stats.seconds, 3),
+        "warnings": list(r.warnings),  # vacuity witnesses never reached (invariants/witnesses.py)
     }
     if not r.interrupted:
         cache.put(key, out)

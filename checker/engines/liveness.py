@@ -28,7 +28,7 @@ from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.invariants.liveness import LIVENESS_BY_ID, fairness_lines, is_fair
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
-from ackcheck.traces.format import Trace, Violation
+from ackcheck.traces.format import Trace, Violation, loop_key
 from ackcheck.traces.settings import Config
 
 
@@ -264,3 +264,26 @@ def run_with_liveness(config: Config, ids: list[str], *, progress: bool = False,
     if result.violation is None:
         result.warnings = warnings + watch.warnings()
     return result
+
+
+def lasso_confirmed(trace: Trace, observations: list, config: Config, ids: list[str]):
+    """Judge a replayed lasso (the prefix and one round of its loop): (property, message,
+    loop_start) when the replayed observations close the loop (the last step's state is
+    the loop start's again, so the loop can repeat forever) and the property's goal waits
+    at every step of the loop; None otherwise. Weak fairness is the model's to judge: an
+    implementation shows only what it did, not what it could have done."""
+    if trace.loop_start is None or trace.violation is None:
+        return None
+    inv = trace.violation.invariant
+    if not is_liveness(inv) or inv not in ids or len(observations) != len(trace.steps):
+        return None
+    k = trace.loop_start
+    loop = observations[k:]
+    if loop_key(loop[0]) != loop_key(loop[-1]):
+        return None
+    for goal in LIVENESS_BY_ID[inv].goals(config):
+        if all(goal.waiting(o) for o in loop):
+            last = len(observations) - 1
+            where = (f"steps {k}-{last} return to step {k}'s state" if k < last else f"step {k} is final")
+            return inv, f"{goal.message} ({where}; the goal waits at every step of the loop)", k
+    return None

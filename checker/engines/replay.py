@@ -93,7 +93,10 @@ def judged_invariants(trace: Trace, config: Config, ids: list[str] | None) -> li
         return list(ids)
     if trace.violation is not None:
         from ackcheck.invariants.catalogue import BY_ID
+        from ackcheck.invariants.liveness import LIVENESS_BY_ID
 
+        if trace.violation.invariant in LIVENESS_BY_ID and trace.loop_start is not None:
+            return [trace.violation.invariant]  # a lasso: judged by judge_lasso
         if trace.violation.invariant not in BY_ID:
             raise TraceError(f"$.violation.invariant: unknown invariant {trace.violation.invariant!r}")
         return [trace.violation.invariant]
@@ -115,6 +118,15 @@ def judge_steps(observations: list, config: Config, ids: list[str]):
         if v:
             return (v[0], v[1], k)
     return None
+
+
+def judge_lasso(trace: Trace, observations: list, config: Config, ids: list[str]):
+    """A liveness lasso (trace.loop_start) replayed: (property, message, loop_start) when the
+    replayed observations close the loop - the last step's state is the loop start's again,
+    so the loop can run forever - and the property's goal waits at every step of it."""
+    from ackcheck.checker.engines.liveness import lasso_confirmed
+
+    return lasso_confirmed(trace, observations, config, ids)
 
 
 # ----------------------------------------------------------------------------- replay
@@ -230,7 +242,8 @@ def replay_on_broker(trace: Trace, *, config: Config | None = None, data_dir: st
             cluster.close(clean=False)
         if tmp is not None and not keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    report.violation = judge_steps(report.observations, config, ids)
+    report.violation = judge_steps(report.observations, config, ids) or judge_lasso(trace, report.observations,
+                                                                                    config, ids)
     return report
 
 
@@ -247,7 +260,7 @@ def replay_model(trace: Trace, *, config: Config | None = None, invariant_ids: l
         report.expected = (trace.violation.invariant, trace.violation.message, trace.violation.step)
     # the model leaves the consumer out unless a judged invariant needs it: bring it in
     # when the trace drives the consumer
-    model_ids = list(ids)
+    model_ids = [i for i in ids if i in BY_ID]  # a liveness property is judged on the lasso, not per step
     if any(a[0] in CONSUMER_ACTIONS for a in trace.actions) and not any(
             BY_ID[i].needs_consumer for i in ids if i in BY_ID):
         model_ids.append(next(inv.id for inv in BY_ID.values() if inv.needs_consumer))
@@ -267,5 +280,6 @@ def replay_model(trace: Trace, *, config: Config | None = None, invariant_ids: l
             k = len(r.steps)
             report.first_difference = {"step": k, "action": action_text(trace.steps[k][0]), "field": "action",
                                        "trace": "enabled", "actual": r.error}
-    report.violation = judge_steps(report.observations, config, ids)
+    report.violation = judge_steps(report.observations, config, ids) or judge_lasso(trace, report.observations,
+                                                                                    config, ids)
     return report
