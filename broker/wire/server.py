@@ -153,9 +153,54 @@ class FrontEnd:
         self._reset(b)
 
     def drop_responses(self, b: int, n: int = 1) -> None:
-        """The next n answers of broker b are lost; each loss breaks its connection."""
+        """The next n Produce answers of broker b are lost (the request was handled); each
+        loss breaks its connection, as a lost or late response does (`lose_response`)."""
         self.live.note(f"drop_responses({b}, {n})")
         self.drop_next_responses[b] += n
+
+    async def apply_fault(self, f, topic: str | None = None) -> str:
+        """Apply one `faults.Fault` now (the leader resolved at this moment); a crash or
+        power loss schedules its own restart after its downtime. Returns what happened."""
+        from ackcheck.broker.wire.faults import LEADER
+
+        live = self.live
+        b = f.broker
+        if b == LEADER:
+            t = live.topics.get(topic) if topic else None
+            b = t.cluster.controller.leader if t is not None else 0
+            if b < 0:
+                return f"{f.kind}: no leader at t+{f.at:.2f}s, skipped"
+        if f.kind in ("crash", "power_loss"):
+            if not live.up[b]:
+                return f"{f.kind}({b}): already down, skipped"
+            await (self.crash(b) if f.kind == "crash" else self.power_loss(b))
+            self.loop.call_later(f.seconds, lambda: asyncio.ensure_future(self.restart_if_down(b)))
+        elif f.kind == "isr_shrink":
+            live.shrink_isr(b, f.seconds)
+        elif f.kind == "drop_response":
+            self.drop_responses(b)
+        elif f.kind == "cut_connections":
+            self.cut_connections(b)
+        elif f.kind == "rebalance_delayed":
+            live.delay_controller(f.seconds)
+            if not live.rebalance():
+                return f"rebalance: no other live ISR member, only the delay at t+{f.at:.2f}s"
+        else:
+            raise ValueError(f"unknown fault {f.kind!r}")
+        return f"{f.kind}({b})"
+
+    async def restart_if_down(self, b: int) -> None:
+        if not self._stopping and not self.live.up[b]:
+            await self.restart(b)
+
+    async def heal(self) -> None:
+        """End every fault in force: restart what is down, stalls and delays over."""
+        for b in range(self.live.brokers):
+            await self.restart_if_down(b)
+        self.live.fetch_paused.clear()
+        self.live.controller_delayed_until = 0.0
+        self.drop_next_responses = [0] * self.live.brokers
+        self.live.tick()
 
     # ------------------------------------------------------------------ connections
     async def _serve(self, b: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -189,7 +234,7 @@ class FrontEnd:
                     break
                 if resp is None or conn.closed:
                     continue
-                if self.drop_next_responses[b] > 0:
+                if self.drop_next_responses[b] > 0 and payload[:2] == b"\x00\x00":  # a Produce answer
                     self.drop_next_responses[b] -= 1
                     self.stats["dropped_responses"] += 1
                     break

@@ -31,6 +31,7 @@ commands:
   replay       replay a trace on the reference broker (or the model) and compare
   chaos        seeded fault injection against the reference broker
   serve        the reference broker over Kafka's wire protocol (real clients connect)
+  clients      real client libraries under faults, their histories judged
   minimize     shorten a trace while the same invariant still breaks
   export       export a trace (--itf: the Apalache/Quint ITF format)
   corpus       regenerate / verify the regression corpus of traces
@@ -56,6 +57,7 @@ COMMANDS = {
     "chaos": "chaos",
     "graph": "graph",
     "serve": "serve",
+    "clients": "clients",
 }
 
 
