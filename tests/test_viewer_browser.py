@@ -23,10 +23,11 @@ from ackcheck.traces.format import trace_from_dict
 CORPUS = Path(__file__).resolve().parent.parent / "traces" / "corpus"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
 if CHROMIUM is None:
     pytest.skip("no chromium installed (apt-get install chromium): the viewer's browser tests need one",
                 allow_module_level=True)
+
+from playwright import sync_api  # noqa: E402  (the test extra installs it; only the browser may be missing)
 
 
 @pytest.fixture(scope="module")

@@ -56,27 +56,28 @@ def model_internals(trace: Trace) -> tuple[list | None, str | None]:
 
 
 def _internals(s) -> dict:
-    from ackcheck.model.state import ERROR_NAMES
+    from ackcheck.model import state as st
 
-    status = {0: "queued", 1: "in flight", 2: "waiting to retry", 3: "acknowledged", 4: "failed",
-              5: "indeterminate"}
+    status = {st.B_QUEUED: "queued", st.B_IN_FLIGHT: "in flight", st.B_RETRY: "waiting to retry",
+              st.B_OK: "acknowledged", st.B_FAILED: "failed", st.B_INDETERMINATE: "indeterminate"}
     batches = [f"batch {i}: {status.get(b.status, b.status)}, {b.attempts} attempt(s)"
                + (f", base offset {b.offset}" if b.offset >= 0 else "")
                + (f", sequence {b.base_sequence}" if b.base_sequence >= 0 else "")
                for i, b in enumerate(s.batches)]
-    requests = [f"batch {b} attempt {a} \u2192 broker {br}" for (b, a, br, _pe, _seq) in s.requests]
-    responses = [f"batch {b} attempt {a} \u2190 broker {br}: {ERROR_NAMES[err]}"
-                 + (f", base offset {off}" if off >= 0 else "")
-                 for (b, a, err, off, _isr, br) in s.responses]
-    purgatory = [f"broker {br} holds batch {b} attempt {a} until its HW reaches {end}"
-                 for (br, b, a, end) in s.purgatory]
-    cmsgs = [f"to broker {br}: epoch {ep}, leader {ld}, ISR {list(isr)}" for (br, ep, ld, isr) in s.controller_messages]
-    changes = [f"leader {ld} (epoch {ep}): ISR {list(base)} \u2192 {list(prop)}"
-               + (f", HW over {list(eff)}" if eff != prop else "")
-               + (" (a re-added replica restarted since: KIP-903 rejects it)" if stale else "")
-               for (ld, ep, base, prop, eff, stale) in s.isr_changes]
-    delayed = [f"broker {f}'s fetch to broker {to} (epoch {ep}, offset {off})"
-               for (f, to, ep, off, _last) in s.delayed_fetches]
+    requests = [f"batch {q.batch} attempt {q.attempt} \u2192 broker {q.broker}" for q in s.requests]
+    responses = [f"batch {r.batch} attempt {r.attempt} \u2190 broker {r.broker}: {st.ERROR_NAMES[r.error]}"
+                 + (f", base offset {r.base_offset}" if r.base_offset >= 0 else "")
+                 for r in s.responses]
+    purgatory = [f"broker {p.broker} holds batch {p.batch} attempt {p.attempt} until its HW reaches {p.end_offset}"
+                 for p in s.purgatory]
+    cmsgs = [f"to broker {m.broker}: epoch {m.leader_epoch}, leader {m.leader}, ISR {list(m.isr)}"
+             for m in s.controller_messages]
+    changes = [f"leader {c.leader} (epoch {c.leader_epoch}): ISR {list(c.base_isr)} \u2192 {list(c.proposed_isr)}"
+               + (f", HW over {list(c.effective_isr)}" if c.effective_isr != c.proposed_isr else "")
+               + (" (a re-added replica restarted since: KIP-903 rejects it)" if c.stale_broker_epoch else "")
+               for c in s.isr_changes]
+    delayed = [f"broker {f.follower}'s fetch to broker {f.leader} (epoch {f.leader_epoch}, offset {f.fetch_offset})"
+               for f in s.delayed_fetches]
     out = {"batches": batches, "requests": requests, "responses": responses, "purgatory": purgatory,
            "controller_messages": cmsgs, "isr_changes": changes, "delayed_fetches": delayed}
     trunc = [str(b) for b, t in enumerate(s.fetcher_truncating) if t]

@@ -49,6 +49,9 @@ def actor_of(action) -> tuple[str, str]:
     return (f"broker {broker}", f"broker-{broker}")
 
 
+# faults the bounds count (crashes, power losses, lost messages, delayed fetches): marked in the step list
+FAULTS = frozenset({"crash", "power_loss", "lose_request", "lose_response", "follower_fetch_delayed"})
+
 _RECORD = re.compile(r"\brecords? (\d+)")
 _OFFSET = re.compile(r"\boffsets? (\d+)(?: and (\d+))?")
 _OFFSET_SET = re.compile(r"\(offset (\d+) < (\d+)\)")
@@ -114,6 +117,7 @@ def page_data(trace: Trace, *, raw: dict | None = None, command: str | None = No
             "text": describe_action(action),
             "actor": actor,
             "lane": lane,
+            "fault": bool(action) and action[0] in FAULTS,
             "obs": observation_to_json(obs),
         }
         if internals is not None and k < len(internals) and internals[k] is not None:

@@ -182,7 +182,7 @@
       li.dataset.step = k;
       add(li, el("span", "num", k));
       var body = add(li, el("span", "what"));
-      if (s.actor) add(body, el("span", "actor lane-" + String(s.lane).split("-")[0], s.actor));
+      if (s.actor) add(body, el("span", "actor lane-" + String(s.lane).split("-")[0] + (s.fault ? " fault" : ""), s.actor));
       add(body, el("span", "text", s.text));
       if (V && k === V.step) { li.classList.add("violation"); add(li, el("span", "flag", "violated")); }
       if (LOOP !== null && k >= LOOP) { li.classList.add("loop"); if (k === LOOP) add(li, el("span", "flag loopflag", "\u21bb loop starts")); }
@@ -451,7 +451,7 @@
     $("now-step").textContent = "step " + k;
     var actor = $("now-actor");
     actor.textContent = s.actor || "";
-    actor.className = "actor lane-" + String(s.lane || "none").split("-")[0];
+    actor.className = "actor lane-" + String(s.lane || "none").split("-")[0] + (s.fault ? " fault" : "");
     actor.hidden = !s.actor;
     $("now-text").textContent = s.text;
     var nv = $("now-violation");
