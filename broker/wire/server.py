@@ -74,6 +74,10 @@ class FrontEnd:
         self.servers: list[asyncio.base_events.Server | None] = [None] * live.brokers
         self.conns: list[set[Connection]] = [set() for _ in range(live.brokers)]
         self.drop_next_responses = [0] * live.brokers  # fault: answers that never leave
+        # fault: what happens to the next Produce requests of each broker, one entry each:
+        # "refuse:<ERROR>" (answered with ERROR before the log, as the leader's checks do),
+        # "drop" (handled, the answer lost and the connection broken), "pass"
+        self.produce_script: list[list[str]] = [[] for _ in range(live.brokers)]
         self.stats = {"requests": 0, "closed_bad_request": 0, "handler_errors": 0, "dropped_responses": 0}
         self.errors: list[str] = []
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -296,6 +300,16 @@ class FrontEnd:
         req = P.parse_produce(r, v)
         P.expect_end(r, "Produce")
         live = self.live
+        if self.produce_script[b]:
+            step = self.produce_script[b].pop(0)
+            live.note(f"produce request on broker {b}: {step}")
+            if step.startswith("refuse:"):
+                # a leader slow to answer: the client has its next requests in flight by then
+                await asyncio.sleep(0.2)
+                err = P.ERRORS[step[7:]]
+                return P.encode_produce(v, [P.ProduceResult(p.topic, p.index, err, -1) for p in req.partitions])
+            if step == "drop":
+                self.drop_next_responses[b] += 1
         acks = ACKS.get(req.acks)
         results: list[P.ProduceResult | None] = [None] * len(req.partitions)
         futures: list[tuple[int, asyncio.Future, Topic, int]] = []

@@ -21,7 +21,6 @@ invariant checked exhaustively on small bounds.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random
@@ -33,6 +32,7 @@ from pathlib import Path
 
 from ackcheck.broker.wire.faults import FAMILIES, Fault, from_trace, schedule
 from ackcheck.broker.wire.server import serving
+from ackcheck.checker.engines.client_libs import CONSUMERS, PRODUCERS, TOPIC, Send
 from ackcheck.invariants.catalogue import BY_ID, Judge
 from ackcheck.traces.observation import FAILED, INDETERMINATE, OK, PENDING, Batch, Observation, Replica
 from ackcheck.traces.settings import Config
@@ -42,15 +42,7 @@ CLIENTS = ("kafka-python", "aiokafka", "confluent-kafka")
 # the model's bookkeeping: hw-bound, epoch-sanity, sequence-contiguity, min-isr-at-ack)
 CLIENT_INVARIANTS = ("acked-write-survives", "no-duplicates", "producer-order", "failed-write-invisible",
                      "read-durability", "committed-prefix-agreement", "leader-completeness", "consumer-monotonic")
-# Kafka error codes after which nothing was appended (the broker refused before the log):
-# NOT_ENOUGH_REPLICAS, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
-# MESSAGE_TOO_LARGE, CORRUPT_MESSAGE, INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE,
-# INVALID_REQUIRED_ACKS, INVALID_TOPIC_EXCEPTION
-DEFINITE_ERRORS = frozenset({19, 45, 47, 10, 2, 87, 76, 21, 17})
-TOPIC = "ackcheck-clients"
 PACE = 0.03  # seconds between sends
-REQUEST_TIMEOUT_MS = 1500
-DELIVERY_TIMEOUT_MS = 10000
 OUTCOME_KIND = {"ok": OK, "failed": FAILED, "indeterminate": INDETERMINATE, "pending": PENDING}
 # each family's perturbation as model bounds (the model predicts with these)
 FAMILY_BOUNDS = {
@@ -84,14 +76,6 @@ def client_version(client: str) -> str | None:
     except ImportError:
         return None
     raise ValueError(f"unknown client {client!r} (known: {', '.join(CLIENTS)})")
-
-
-@dataclass
-class Send:
-    record: int
-    outcome: str = "pending"  # ok | failed | indeterminate | pending
-    offset: int = -1
-    error: str | None = None
 
 
 @dataclass
@@ -150,183 +134,6 @@ class ClientsResult:
             "seconds": round(self.seconds, 3),
             "broker": self.broker_stats,
         }
-
-
-# ====================================================================== classification
-def classify(errno: int | None, name: str) -> str:
-    """A client's final error for a record: failed (definitely not appended) or indeterminate."""
-    return "failed" if errno in DEFINITE_ERRORS else "indeterminate"
-
-
-# ============================================================================ producers
-def _produce_kafka_python(boot: str, cfg: Config, n: int, sends: list[Send], stop: threading.Event) -> str | None:
-    from kafka import KafkaProducer
-
-    p = KafkaProducer(
-        bootstrap_servers=boot, acks=_acks(cfg), enable_idempotence=cfg.enable_idempotence,
-        max_in_flight_requests_per_connection=cfg.max_in_flight_requests_per_connection,
-        retries=cfg.retries, request_timeout_ms=REQUEST_TIMEOUT_MS, delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
-        retry_backoff_ms=100, reconnect_backoff_ms=50, reconnect_backoff_max_ms=500, metadata_max_age_ms=1000,
-        max_block_ms=DELIVERY_TIMEOUT_MS, linger_ms=0)
-    futures = []
-    try:
-        for s in sends:
-            futures.append(p.send(TOPIC, str(s.record).encode()))
-            time.sleep(PACE)
-        deadline = time.monotonic() + DELIVERY_TIMEOUT_MS / 1000 + 5
-        for s, f in zip(sends, futures):
-            try:
-                md = f.get(timeout=max(0.1, deadline - time.monotonic()))
-                s.outcome, s.offset = "ok", md.offset
-            except Exception as e:  # the client's own error classes
-                errno = getattr(e, "errno", None)
-                s.error = type(e).__name__
-                s.outcome = classify(errno, s.error) if f.is_done else "indeterminate"
-    finally:
-        p.close(timeout=2)
-    return None
-
-
-def _acks(cfg: Config):
-    return {"all": "all", "1": 1, "0": 0}[cfg.acks]
-
-
-def _produce_aiokafka(boot: str, cfg: Config, n: int, sends: list[Send], stop: threading.Event) -> str | None:
-    from aiokafka import AIOKafkaProducer
-
-    async def run():
-        p = AIOKafkaProducer(bootstrap_servers=boot, acks=_acks(cfg), enable_idempotence=cfg.enable_idempotence,
-                             request_timeout_ms=REQUEST_TIMEOUT_MS, retry_backoff_ms=100, metadata_max_age_ms=1000,
-                             linger_ms=0)
-        await asyncio.wait_for(p.start(), DELIVERY_TIMEOUT_MS / 1000)
-        try:
-            futs = []
-            for s in sends:
-                try:
-                    futs.append(await asyncio.wait_for(p.send(TOPIC, str(s.record).encode()), 5))
-                except Exception as e:
-                    s.outcome, s.error = "indeterminate", type(e).__name__
-                    futs.append(None)
-                await asyncio.sleep(PACE)
-            for s, f in zip(sends, futs):
-                if f is None:
-                    continue
-                try:
-                    md = await asyncio.wait_for(f, DELIVERY_TIMEOUT_MS / 1000 + 5)
-                    s.outcome, s.offset = "ok", md.offset
-                except Exception as e:
-                    s.error = type(e).__name__
-                    s.outcome = classify(getattr(e, "errno", None), s.error)
-        finally:
-            await asyncio.wait_for(p.stop(), 5)
-
-    asyncio.run(run())
-    return None
-
-
-def _produce_confluent(boot: str, cfg: Config, n: int, sends: list[Send], stop: threading.Event) -> str | None:
-    import confluent_kafka as ck
-
-    fatal: list[str] = []
-
-    def on_error(err):
-        if err.fatal():
-            fatal.append(f"{err.name()}: {err.str()}")
-
-    conf = {"bootstrap.servers": boot, "acks": cfg.acks, "enable.idempotence": cfg.enable_idempotence,
-            "max.in.flight.requests.per.connection": cfg.max_in_flight_requests_per_connection,
-            "retries": min(cfg.retries, 2147483647), "request.timeout.ms": REQUEST_TIMEOUT_MS,
-            "message.timeout.ms": DELIVERY_TIMEOUT_MS, "retry.backoff.ms": 100, "reconnect.backoff.ms": 50,
-            "reconnect.backoff.max.ms": 500, "topic.metadata.refresh.interval.ms": 1000, "linger.ms": 0,
-            "error_cb": on_error, "log_level": 0}
-    p = ck.Producer(conf)
-    by_record = {s.record: s for s in sends}
-
-    def report(err, msg):
-        s = by_record[int(msg.value())]
-        if err is None:
-            s.outcome, s.offset = "ok", msg.offset()
-        else:
-            s.error = err.name()
-            s.outcome = classify(err.code() if err.code() > 0 else None, s.error)
-
-    for s in sends:
-        p.produce(TOPIC, str(s.record).encode(), on_delivery=report)
-        p.poll(PACE)
-    left = p.flush(DELIVERY_TIMEOUT_MS / 1000 + 5)
-    if left:
-        for s in sends:
-            if s.outcome == "pending":
-                s.outcome, s.error = "indeterminate", "not reported (flush timed out)"
-    return fatal[0] if fatal else None
-
-
-# ============================================================================ consumers
-def _consume_kafka_python(boot: str, end: int, timeout: float) -> list[tuple[int, bytes]]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    c = KafkaConsumer(bootstrap_servers=boot, enable_auto_commit=False, request_timeout_ms=3000,
-                      auto_offset_reset="earliest", metadata_max_age_ms=1000)
-    out = []
-    try:
-        tp = TopicPartition(TOPIC, 0)
-        c.assign([tp])
-        c.seek(tp, 0)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and (not out or out[-1][0] + 1 < end):
-            for recs in c.poll(timeout_ms=200).values():
-                out += [(r.offset, r.value) for r in recs]
-    finally:
-        c.close()
-    return out
-
-
-def _consume_aiokafka(boot: str, end: int, timeout: float) -> list[tuple[int, bytes]]:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    async def run():
-        c = AIOKafkaConsumer(bootstrap_servers=boot, enable_auto_commit=False, request_timeout_ms=3000,
-                             auto_offset_reset="earliest", metadata_max_age_ms=1000)
-        await c.start()
-        out = []
-        try:
-            tp = TopicPartition(TOPIC, 0)
-            c.assign([tp])
-            c.seek(tp, 0)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and (not out or out[-1][0] + 1 < end):
-                for recs in (await c.getmany(timeout_ms=200)).values():
-                    out += [(r.offset, r.value) for r in recs]
-        finally:
-            await c.stop()
-        return out
-
-    return asyncio.run(run())
-
-
-def _consume_confluent(boot: str, end: int, timeout: float) -> list[tuple[int, bytes]]:
-    import confluent_kafka as ck
-
-    c = ck.Consumer({"bootstrap.servers": boot, "group.id": "ackcheck-clients", "enable.auto.commit": False,
-                     "auto.offset.reset": "earliest", "topic.metadata.refresh.interval.ms": 1000, "log_level": 0})
-    out = []
-    try:
-        c.assign([ck.TopicPartition(TOPIC, 0, 0)])
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and (not out or out[-1][0] + 1 < end):
-            m = c.poll(0.2)
-            if m is None or m.error():
-                continue
-            out.append((m.offset(), m.value()))
-    finally:
-        c.close()
-    return out
-
-
-PRODUCERS = {"kafka-python": _produce_kafka_python, "aiokafka": _produce_aiokafka,
-             "confluent-kafka": _produce_confluent}
-CONSUMERS = {"kafka-python": _consume_kafka_python, "aiokafka": _consume_aiokafka,
-             "confluent-kafka": _consume_confluent}
 
 
 # ============================================================================ judging
@@ -418,7 +225,10 @@ def predict(config: Config, families: list[str], records: int = 2) -> dict:
 # ============================================================================== run
 def run_clients(config: Config, client: str, *, records: int = 20, seed: int = 0, families: list[str] = (),
                 replay_actions=None, data_dir: str | Path | None = None, model: bool = True,
-                progress=None) -> ClientsResult:
+                progress=None, script: list[str] = (), pace: float = PACE, single: bool = False) -> ClientsResult:
+    """One run (see the module's docstring). `script`: what happens to the leader's next
+    Produce requests (FrontEnd.produce_script); `pace`: seconds between sends; `single`:
+    one record per batch (several batches in flight at once)."""
     version = client_version(client)
     if version is None:
         raise ImportError(f"the {client} library is not installed (pip install {client})")
@@ -447,7 +257,7 @@ def run_clients(config: Config, client: str, *, records: int = 20, seed: int = 0
             # the topic first (auto-created on metadata), so faults find a leader
             srv.call(lambda: srv.live.topic(TOPIC, create=True))
             stop = threading.Event()
-            timers = []
+            timers: list[threading.Timer] = []
 
             def fire(f):
                 if stop.is_set():
@@ -465,7 +275,10 @@ def run_clients(config: Config, client: str, *, records: int = 20, seed: int = 0
             for tm in timers:
                 tm.start()
             try:
-                res.fatal = PRODUCERS[client](boot, config, records, res.sends, stop)
+                if script:
+                    srv.call(lambda: srv.front.produce_script.__setitem__(
+                        srv.live.topics[TOPIC].cluster.controller.leader, list(script)))
+                res.fatal = PRODUCERS[client](boot, config, res.sends, pace, single)
             finally:
                 for tm in timers:
                     tm.join(timeout=max(0.0, window + 2))
@@ -535,3 +348,19 @@ def history_document(res: ClientsResult) -> dict:
 
 def write_history(res: ClientsResult, path: str | Path) -> None:
     Path(path).write_text(json.dumps(history_document(res), indent=1) + "\n", encoding="utf-8")
+
+
+def run_kafka_15591(client: str, *, records: int = 5, model: bool = False) -> ClientsResult:
+    """KAFKA-15591's scenario: an idempotent producer (acks=all, 5 in flight, one record
+    per batch) whose producer id the leader holds no state for (a fresh one: the leader
+    accepts any sequence); the leader refuses its first batch before the log
+    (NOT_ENOUGH_REPLICAS, retriable), appends the second (sequence 1) and its answer is
+    lost (the connection breaks). The retried first batch (sequence 0) is now out of
+    order for the leader, which holds sequence 1: does the client duplicate record 2
+    (re-sequencing it under a new epoch), fail the records, or raise a fatal error?"""
+    from ackcheck.traces.settings import Setting, build_config
+
+    cfg = build_config([Setting("acks", "all", "KAFKA-15591"), Setting("enable.idempotence", "true", "KAFKA-15591"),
+                        Setting("max.in.flight.requests.per.connection", "5", "KAFKA-15591")])
+    return run_clients(cfg, client, records=records, seed=0, model=model,
+                       script=["refuse:NOT_ENOUGH_REPLICAS", "drop"], pace=0.0, single=True)
