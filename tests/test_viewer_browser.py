@@ -307,3 +307,22 @@ def test_the_matrix_page_links_open_viewer_pages(browser, tmp_path, artifacts, c
         pg.page.wait_for_selector("td.violated a")
     finally:
         pg.close()
+
+
+def test_a_lasso_the_engine_found(browser, tmp_path, artifacts, capsys):
+    """acks=1 loses an acknowledged record, so it never becomes readable: a liveness lasso."""
+    out, tr = tmp_path / "lasso.html", tmp_path / "lasso.json"
+    assert cli(["check", "--acks", "1", "--invariant", "eventually-visible", "--trace-out", str(tr),
+                "--html", str(out)]) == 1
+    loop_start = json.loads(tr.read_text())["loop_start"]
+    assert isinstance(loop_start, int)
+    pg = Page(browser, out)
+    try:
+        assert "The liveness property: every acknowledged record eventually becomes readable" in pg.text("#v-sentence")
+        loop = pg.page.eval_on_selector_all("#steps li.loop", "els => els.map(e => Number(e.dataset.step))")
+        assert loop and loop[0] == loop_start
+        pg.page.keyboard.press("End")
+        assert pg.page.is_visible("#now-loop") and "\u21bb" in pg.text("#now-loop")
+        pg.shot(artifacts / "viewer-lasso.png")
+    finally:
+        pg.close()

@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from ackcheck.invariants.catalogue import BY_ID
+from ackcheck.invariants.liveness import LIVENESS_BY_ID
 from ackcheck.traces.format import Trace, observation_to_json
 from ackcheck.traces.render import describe_action
 
@@ -95,13 +96,14 @@ def page_data(trace: Trace, *, raw: dict | None = None, command: str | None = No
     violation = None
     if trace.violation is not None:
         v = trace.violation
-        inv = BY_ID.get(v.invariant)
+        inv = BY_ID.get(v.invariant) or LIVENESS_BY_ID.get(v.invariant)
         violation = {
             "invariant": v.invariant,
             "description": inv.description if inv else "",
             "anomaly": inv.anomaly if inv else "",
             "message": v.message,
             "step": v.step,
+            "liveness": v.invariant in LIVENESS_BY_ID,
             **involved(v.message),
         }
     loop_start = raw.get("loop_start", getattr(trace, "loop_start", None))

@@ -136,7 +136,7 @@
       $("v-id").textContent = V.invariant;
       $("v-where").textContent = "at step " + V.step + " of " + (N - 1);
       $("v-sentence").textContent = V.description
-        ? "The guarantee: " + V.description + "."
+        ? (V.liveness ? "The liveness property: " : "The guarantee: ") + V.description + "."
         : "An invariant this version of ackcheck does not describe.";
       $("v-message").textContent = "What broke: " + V.message;
       $("goto-violation").hidden = false;
@@ -205,7 +205,7 @@
     if (LOOP !== null && N > 1) {
       var band = add(ticks, el("span", "loopband"));
       band.style.left = (100 * LOOP / (N - 1)) + "%";
-      band.style.width = (100 * (N - 1 - LOOP) / (N - 1)) + "%";
+      band.style.width = "max(8px, " + (100 * (N - 1 - LOOP) / (N - 1)) + "%)";
       band.title = "the loop: steps " + LOOP + " to " + (N - 1) + " repeat forever";
     }
     $("first").addEventListener("click", function () { go(0); });
@@ -459,17 +459,22 @@
     if (V && k === V.step) {
       nv.hidden = false;
       add(nv, el("strong", null, V.invariant + " is broken here. "));
-      add(nv, el("span", null, (V.description ? "It promises that " + V.description + "; " : "") +
-        "but " + V.message + "."));
+      add(nv, el("span", null, V.description
+        ? "It promises that " + V.description + "; but " + V.message + "."
+        : V.message + "."));
     } else {
       nv.hidden = true;
     }
     var ln = $("now-loop");
     if (LOOP !== null && k >= LOOP) {
       ln.hidden = false;
-      ln.textContent = k === N - 1
-        ? "\u21bb The last step returns to the state of step " + LOOP + ": steps " + LOOP + "\u2013" + (N - 1) + " can repeat forever."
-        : "\u21bb In the loop (steps " + LOOP + "\u2013" + (N - 1) + " repeat forever).";
+      if (LOOP === N - 1) {
+        ln.textContent = "\u21bb From step " + LOOP + " on the execution stays in this state forever.";
+      } else {
+        ln.textContent = k === N - 1
+          ? "\u21bb The last step returns to the state of step " + LOOP + ": steps " + LOOP + "\u2013" + (N - 1) + " can repeat forever."
+          : "\u21bb In the loop (steps " + LOOP + "\u2013" + (N - 1) + " repeat forever).";
+      }
     } else {
       ln.hidden = true;
     }
