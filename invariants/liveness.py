@@ -29,7 +29,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ackcheck.traces.format import ACTIONS
 from ackcheck.traces.observation import OK, PENDING, UNSENT, Observation, flat_records
+from ackcheck.traces.perturbations import PERTURBATIONS
 from ackcheck.traces.settings import Config
 
 HEALING = "healing"
@@ -74,16 +76,36 @@ ACTION_KINDS: dict[str, tuple[str, str]] = {
     # consumer
     "consumer_poll": (HEALING, "the consumer keeps polling (and committing) while records are readable"),
     "consumer_reset": (HEALING, "the consumer applies auto.offset.reset when its offset is out of range"),
+    # background load
+    "other_producer_write": (PERTURBATION, "another producer's record: a bounded background load "
+                                           "(--max-other-writes), never required"),
 }
 
 
-def is_fair(action: tuple, before: Observation) -> bool:
-    """Whether `action`, enabled in a state observed as `before`, is a weakly fair (healing)
-    action instance. The two actions that are healing or perturbation depending on the
-    case are decided here: leader_shrink_isr of a live follower and a rebalance election
-    spend a perturbation budget."""
+# the model state counters that perturbation budgets are spent from (traces/perturbations.py)
+_BUDGET_COUNTERS = tuple(spec.counter for spec in PERTURBATIONS if spec.counter)
+
+
+def spends_budget(before, after) -> bool:
+    """The step from `before` to `after` spent a perturbation budget."""
+    for c in _BUDGET_COUNTERS:
+        if getattr(after, c, 0) > getattr(before, c, 0):
+            return True
+    return False
+
+
+def is_fair(action: tuple, before: Observation, after=None) -> bool:
+    """Whether `action`, enabled in a state observed as `before` (leading to `after`, when
+    known), is a weakly fair (healing) action instance. The two actions that are healing or
+    perturbation depending on the case are decided here: leader_shrink_isr of a live
+    follower and a rebalance election spend a perturbation budget; and any step that spends
+    a budget is a perturbation whatever its name. An action missing from ACTION_KINDS is
+    never required."""
     name = action[0]
-    if ACTION_KINDS[name][0] != HEALING:
+    kind = ACTION_KINDS.get(name)
+    if kind is None or kind[0] != HEALING:
+        return False
+    if after is not None and spends_budget(before, after):
         return False
     if name == "leader_shrink_isr":
         return not before.replicas[action[2]].alive
@@ -94,8 +116,8 @@ def is_fair(action: tuple, before: Observation) -> bool:
 
 def fairness_lines() -> list[str]:
     """The fairness assumptions, for the output and the docs (TLC-style)."""
-    heal = [n for n, (k, _) in ACTION_KINDS.items() if k == HEALING]
-    pert = [n for n, (k, _) in ACTION_KINDS.items() if k == PERTURBATION]
+    heal = [n for n in ACTIONS if ACTION_KINDS.get(n, ("",))[0] == HEALING]
+    pert = [n for n in ACTIONS if ACTION_KINDS.get(n, ("",))[0] != HEALING]
     return [
         "fairness: WF (weak fairness) of every healing action instance - " + ", ".join(heal)
         + " (leader_shrink_isr only of a dead follower; controller_elect except rebalance)",

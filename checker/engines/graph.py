@@ -107,7 +107,7 @@ def build_graph(
     """Breadth-first search of every reachable state, keeping every edge.
 
     labeler(state) -> int: a bitmask stored per node (the liveness goals waiting there);
-    fair(action, state) -> bool: whether an enabled action is weakly fair there;
+    fair(action, state, next) -> bool: whether an enabled action is weakly fair there;
     watch(prev, state) -> bool: called on every transition while it returns True (witnesses);
     describe(state) -> dict: node attributes for exports; max_states: raise GraphTooLarge
     past it (0: no limit). Respects the config's max_depth (deeper nodes are not expanded).
@@ -163,7 +163,7 @@ def build_graph(
                     frontier.append(t)
                 targets.append(j)
                 edge_actions.append(aid)
-                edge_fair.append(1 if fair is not None and fair(action, s) else 0)
+                edge_fair.append(1 if fair is not None and fair(action, s, t) else 0)
                 if watch is not None and not watch(s, t):
                     watch = None
             offsets.append(len(targets))

@@ -284,6 +284,7 @@ def lasso_confirmed(trace: Trace, observations: list, config: Config, ids: list[
     for goal in LIVENESS_BY_ID[inv].goals(config):
         if all(goal.waiting(o) for o in loop):
             last = len(observations) - 1
-            where = (f"steps {k}-{last} return to step {k}'s state" if k < last else f"step {k} is final")
+            where = (f"the prefix of {k} steps and one round of the loop replayed: step {last} is step {k}'s "
+                     f"state again" if k < last else f"the prefix replayed; the execution stays at step {k}")
             return inv, f"{goal.message} ({where}; the goal waits at every step of the loop)", k
     return None
