@@ -48,6 +48,8 @@ def main(argv: list[str]) -> int:
         from ackcheck.checker.cli.view import write_trace_page
 
         write_trace_page(result.trace, args.html, "--html")
+    elif args.html and not args.json:
+        print(f"note: no counterexample, so no page written to {args.html}", file=sys.stderr)
     code = result.exit_code
     if args.strict_vacuity and result.warnings and code == 0:
         code = 1  # --strict-vacuity: a vacuous holds counts as a failure
