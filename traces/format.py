@@ -241,7 +241,7 @@ def observation_from_json(d, path: str) -> Observation:
     for i, rd in enumerate(r.list("replicas")):
         rp = f"{path}.replicas[{i}]"
         rr = _R(rd, rp)
-        if "broker" in rd and rd["broker"] != i:
+        if "broker" in rd and (not _is_int(rd["broker"]) or rd["broker"] != i):
             raise TraceError(f"{rp}.broker: expected {i} (replicas are listed by broker id)")
         log = []
         expect = 0
@@ -348,7 +348,7 @@ def trace_from_dict(d) -> Trace:
         raise TraceError("$: expected an object")
     if d.get("format") != FORMAT:
         raise TraceError(f"$.format: expected {FORMAT!r}")
-    if d.get("version") != VERSION:
+    if not _is_int(d.get("version")) or d.get("version") != VERSION:
         raise TraceError(f"$.version: expected {VERSION} (this ackcheck reads trace format v{VERSION})")
     config = d.get("config")
     check_config_types(config)

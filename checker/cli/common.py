@@ -7,8 +7,14 @@ import sys
 from ackcheck.traces.perturbations import bounds_text
 
 
+def one_line(text: str) -> str:
+    """`text` with control characters (newlines, carriage returns, ...) escaped, so an error
+    that quotes user input stays on one line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def err(msg: str) -> int:
-    print(f"ackcheck: error: {msg}", file=sys.stderr)
+    print(f"ackcheck: error: {one_line(msg)}", file=sys.stderr)
     return 2
 
 

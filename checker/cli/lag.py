@@ -101,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _error(message: str) -> int:
-    print(f"ackcheck lag: error: {message}", file=sys.stderr)
+    from ackcheck.checker.cli.common import one_line
+
+    print(f"ackcheck lag: error: {one_line(message)}", file=sys.stderr)
     return 2
 
 
