@@ -113,7 +113,7 @@ def test_cli_json_and_history_file(tmp_path):
              "--trace-out", str(out))
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    assert d["verdict"] == "holds" and d["outcomes"]["ok"] == 5 and d["client_version"].startswith("confluent-kafka")
+    assert d["verdict"] == "no-violation-found" and d["outcomes"]["ok"] == 5 and d["client_version"].startswith("confluent-kafka")
     h = json.loads(out.read_text())
     assert h["format"] == "ackcheck-client-history/1" and len(h["observation"]["producer"]) == 5
 

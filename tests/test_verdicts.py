@@ -32,6 +32,7 @@ def test_verdict_table():
     assert verdict_of("explore", violated=False, interrupted=True, complete=False) == "incomplete"
     assert verdict_of("fuzz", violated=False) == "no-violation-found"
     assert verdict_of("chaos", violated=False) == "no-violation-found"
+    assert verdict_of("clients", violated=False) == "no-violation-found"
     assert verdict_of("prove", violated=False, proved=True) == "proved"
     assert verdict_of("prove", violated=False, unknown=True) == "unknown"
     assert EXIT_CODES == {"holds": 0, "violated": 1, "no-violation-up-to-depth": 0, "proved": 0,

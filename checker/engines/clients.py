@@ -100,11 +100,16 @@ class ClientsResult:
 
     @property
     def verdict(self) -> str:
-        return "violated" if self.violations else "holds"
+        # one run of real clients under faults is evidence, never a proof: "no-violation-found"
+        from ackcheck.checker.engines.result import verdict_of
+
+        return verdict_of("clients", violated=bool(self.violations))
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.violations else 0
+        from ackcheck.checker.engines.result import EXIT_CODES
+
+        return EXIT_CODES[self.verdict]
 
     def counts(self) -> dict[str, int]:
         out = {"ok": 0, "failed": 0, "indeterminate": 0, "pending": 0}

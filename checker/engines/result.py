@@ -108,7 +108,7 @@ def verdict_of(engine: str, *, violated: bool, interrupted: bool = False, comple
         return "unknown"
     if proved:
         return "proved"
-    if engine in ("fuzz", "chaos"):  # random exploration: evidence, never a proof
+    if engine in ("fuzz", "chaos", "clients"):  # random exploration: evidence, never a proof
         return "no-violation-found"
     if not complete:
         return "no-violation-up-to-depth"
