@@ -131,6 +131,19 @@ def test_corpus_trace_lanes_keyboard_and_violation(browser, tmp_path, artifacts,
         pg.close()
 
 
+def test_a_link_can_open_one_step(browser, tmp_path):
+    path = view("acks1-leader-loss.json", tmp_path)
+    pg = browser.new_page()
+    try:
+        pg.goto(path.resolve().as_uri() + "#step-3")
+        pg.wait_for_selector("body[data-ready=true]")
+        assert pg.inner_text("#counter") == "step 3 / 5"
+        pg.keyboard.press("ArrowRight")
+        assert pg.evaluate("location.hash") == "#step-4"
+    finally:
+        pg.close()
+
+
 def test_exactly_what_changed_is_highlighted(browser, tmp_path, artifacts, capsys):
     pg = Page(browser, view("acks1-leader-loss.json", tmp_path))
     try:

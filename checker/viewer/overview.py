@@ -26,7 +26,7 @@ td a{color:#1565c0;font-weight:600}
 .msg{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px;color:#7f1d1d}
 .small{font-size:12px;color:#5d6677}
 pre{margin:4px 0 0;padding:4px 8px;background:#1d2330;color:#e8eaf0;border-radius:4px;white-space:pre-wrap;
-word-break:break-all;font-size:11.5px}
+overflow-wrap:anywhere;font-size:11.5px}
 """
 
 
@@ -37,7 +37,7 @@ def render_audit_html(data: dict) -> str:
     cfg = "".join(f"<div class='kv'><dt>{e(str(k))}</dt><dd>{e(_text(v))}</dd></div>"
                   for k, v in (data.get("config") or {}).items())
     notes = "".join(f"<li>{e(str(n))}</li>" for n in data.get("notes") or [])
-    sources = "; ".join(str(s) for s in data.get("sources") or [])
+    sources = "; ".join(str(s) for s in data.get("sources") or []) or "command-line flags"
     rows = []
     for g in data.get("guarantees") or []:
         verdict = str(g.get("verdict", ""))
