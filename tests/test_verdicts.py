@@ -126,3 +126,22 @@ def test_audit_without_a_run_is_incomplete():
                                           ("no-violation-up-to-depth", "no-violation-up-to-depth (7)")])
 def test_matrix_cell_words(verdict, text):
     assert cell_text({"verdict": verdict, "states": 7}) == text
+
+
+def test_interrupted_audit_reports_incomplete_not_holds(monkeypatch):
+    """Ctrl-C while the audit's pool runs: what was decided stays, the rest is incomplete (exit 4)."""
+    from ackcheck.checker.audit import core as audit_core
+    from ackcheck.checker.audit.fixes import Base
+
+    def ctrl_c(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(audit_core.Pool, "drain", ctrl_c)
+    base = Base([], None, [], {})
+    config = base.build()
+    guarantees = [BY_ID["no-acked-loss"], BY_ID["no-duplicates"]]
+    results = audit_core.run_audit(base, config, guarantees, overrides={}, cache_dir=None, jobs=1, fixes=False)
+    assert [r.verdict for r in results] == ["incomplete", "incomplete"]
+    audit = Audit(config, ["test"], [], results)
+    assert audit.exit_code == 4
+    assert "HOLDS" not in render_markdown(audit)
