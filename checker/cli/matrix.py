@@ -132,12 +132,13 @@ def main(argv: list[str]) -> int:
     if not args.no_seed:
         rows += seed_rows(args.kafka_version)
     out = Path(args.out) if args.out else None
-    pages = args.format == "html" and out is not None
-    if pages and out.suffix.lower() not in (".html", ".htm"):
-        out = out / "index.html"  # --out DIR: the grid page and its trace pages, linked relatively
+    # --format html --out DIR: the grid page and a viewer page per violated cell, linked relatively
+    pages = args.format == "html" and out is not None and out.suffix.lower() not in (".html", ".htm")
+    if pages:
+        out = out / "index.html"
     if args.trace_dir:
         trace_dir = Path(args.trace_dir)
-    elif pages and out.name == "index.html":
+    elif pages:
         trace_dir = out.parent / "traces"
     elif out is not None:
         trace_dir = out.parent / (out.stem + "-traces")
