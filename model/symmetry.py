@@ -1,54 +1,124 @@
-"""Symmetry between brokers: a cheap canonical representative for the explorer.
+"""Symmetry between brokers: a canonical representative for the explorer.
 
 Brokers are interchangeable: nothing in the protocol, the configuration or the invariants
 names a particular broker id (broker 0 leading the initial state is just a state). So a
 state and the same state with broker ids permuted have the same futures, up to that
-permutation, and the same verdicts. The explorer stores one state per class it can
-recognise and skips the rest.
+permutation, and the same verdicts. The explorer stores one state per class.
 
-`canonical_with(state)` renames brokers so that they appear sorted by a signature built only
-from what each broker is and holds (its log, offsets, role, the controller's view of it,
-the messages addressed to it), ties kept in id order. It is a deterministic function that
-maps a state to a permutation of itself, which is all soundness needs: two states with the
-same canonical form are permutations of each other. Ties are not resolved by trying every
-order (that would cost more than it saves), so a few symmetric states stay apart. Most
-states already have their brokers in signature order and are returned unchanged.
+The canonical form is exact (two states get the same fingerprint if and only if one is a
+renaming of the other, up to 64-bit fingerprint collisions), and cheap in the common case:
+
+1. every broker gets a *signature* built only from what it is and holds, never from its
+   name (alive, leader epoch, LEO, HW, log, whether it acts as leader, whether the
+   controller names it leader, ISR / ELR membership, its fetcher state, its unclean
+   shutdown flag). A renaming of the state renames the signatures with it, so sorting
+   brokers by signature puts every member of a class in the same signature order;
+2. brokers with equal signatures (ties) are not told apart by name: every ordering of
+   each tie group is tried, and the one whose renamed state has the smallest fingerprint
+   wins. The set of candidate renamed states is the same for every member of the class,
+   so the minimum is too: the fingerprint is a function of the class alone.
+
+Only signature fields that `Model.abstract` never forgets are used (not flushed offsets or
+recovery points), so the canonical form can be taken of the abstraction.
+`canonical_fingerprint` returns the fingerprint and the renaming without building the
+renamed state when no renaming is needed (most states: brokers already in order, no tie).
 """
 
 from __future__ import annotations
 
-from ackcheck.model.state import (
-    DelayedFetch,
-    IsrChange,
-    LeaderAndIsr,
-    ParkedProduce,
-    ProduceRequest,
-    ProduceResponse,
-    State,
-)
+from itertools import permutations, product
+
+from ackcheck.model.state import State
 from ackcheck.traces.observation import Replica
 
 _new = tuple.__new__
 
 
-def _order(s: State) -> list[int] | None:
-    """Brokers sorted by signature (ties in id order), or None when already sorted."""
+def _signatures(s: State) -> list[tuple]:
     reps = s[0]
     ldr = s[1]
-    sigs = []
-    for b, r in enumerate(reps):
-        # alive, leader epoch, LEO, HW, log, acting as leader, controller's leader (nothing
-        # Model.abstract may forget, so a state and its abstraction sort alike)
-        sigs.append((r[0], r[5], r[2], r[3], r[1], r[6] == b, b == ldr, b))
-    prev = sigs[0]
-    for sig in sigs[1:]:
-        if sig[:-1] < prev[:-1]:
+    isr = s[3]
+    elr = s[4]
+    trunc = s[_TRUNCATING]
+    unclean = s[_UNCLEAN]
+    return [(r[0], r[5], r[2], r[3], r[1], r[6] == b, b == ldr, b in isr, b in elr, trunc[b], unclean[b])
+            for b, r in enumerate(reps)]
+
+
+def _candidates(s: State) -> list[tuple[int, ...]] | None:
+    """Every renaming `pos` (pos[b]: b's new name) that puts the brokers in signature order,
+    or None when the identity is the only one."""
+    sigs = _signatures(s)
+    n = len(sigs)
+    ss = sorted(sigs)
+    tie = False
+    for b in range(1, n):
+        if ss[b] == ss[b - 1]:
+            tie = True
             break
-        prev = sig
-    else:
-        return None
-    sigs.sort()
-    return [sig[-1] for sig in sigs]
+    if not tie:
+        if ss == sigs:
+            return None
+        pos = [0] * n
+        for new, sig in enumerate(ss):
+            pos[sigs.index(sig)] = new
+        return [tuple(pos)]
+    order = sorted(range(n), key=sigs.__getitem__)
+    groups = []
+    start = 0
+    for k in range(1, n + 1):
+        if k == n or sigs[order[k]] != sigs[order[start]]:
+            groups.append(order[start:k])
+            start = k
+    out = []
+    for choice in product(*[permutations(g) if len(g) > 1 else (tuple(g),) for g in groups]):
+        pos = [0] * n
+        new = 0
+        for g in choice:
+            for old in g:
+                pos[old] = new
+                new += 1
+        out.append(tuple(pos))
+    return out
+
+
+def _identity(pos) -> bool:
+    for b, p in enumerate(pos):
+        if b != p:
+            return False
+    return True
+
+
+def canonical_state(s: State, fingerprint) -> tuple[int, tuple[int, ...] | None, State]:
+    """(fingerprint of the canonical form, pos, the canonical form) where pos[b] is broker
+    b's new name in it (None: the state is its own canonical form). `fingerprint(state) ->
+    int` hashes a state (the explorer's hash of the abstraction)."""
+    cands = _candidates(s)
+    if cands is None:
+        return fingerprint(s), None, s
+    best = None
+    for pos in cands:
+        if _identity(pos):
+            t = s
+            pos = None
+        else:
+            t = permute(s, pos)
+        fp = fingerprint(t)
+        if best is None or fp < best[0]:
+            best = (fp, pos, t)
+    return best
+
+
+def canonical_fingerprint(s: State, fingerprint) -> tuple[int, tuple[int, ...] | None]:
+    """(fingerprint of the canonical form, pos): canonical_state without the state."""
+    fp, pos, _ = canonical_state(s, fingerprint)
+    return fp, pos
+
+
+def canonical_with(s: State, fingerprint=hash) -> tuple[State, tuple[int, ...] | None]:
+    """(canonical form, pos) where pos[b] is broker b's new name (None: unchanged)."""
+    _, pos, t = canonical_state(s, fingerprint)
+    return t, pos
 
 
 def _ids(t, pos):
@@ -58,24 +128,25 @@ def _ids(t, pos):
 
 
 def permute(s: State, pos) -> State:
-    """The state with broker b renamed pos[b]."""
+    """The state with broker b renamed pos[b]. Messages keep their own tuple type."""
     n = len(pos)
     inverse = [0] * n
     for old, new in enumerate(pos):
         inverse[new] = old
     reps = s[0]
+    unknown = _unknown(n)
     new_reps = []
     for old in inverse:
         r = reps[old]
         fl = r[7]
         ldr = r[6]
         isr = r[8]
-        if ldr < 0 and not isr and fl[0] == -1 and fl == _unknown(n):
+        if ldr < 0 and not isr and fl == unknown:
             new_reps.append(r)  # a dead broker or one that knows no leader: nothing to rename
             continue
         new_reps.append(_new(Replica, (
             r[0], r[1], r[2], r[3], r[4], r[5], pos[ldr] if ldr >= 0 else -1,
-            fl if fl == _unknown(n) else tuple([fl[o] for o in inverse]),
+            fl if fl == unknown else tuple([fl[o] for o in inverse]),
             _ids(isr, pos) if isr else isr)))
     v = list(s)
     v[0] = tuple(new_reps)
@@ -86,25 +157,29 @@ def permute(s: State, pos) -> State:
     if s[4]:
         v[4] = _ids(s[4], pos)
     if s[_REQUESTS]:
-        v[_REQUESTS] = tuple(sorted([_new(ProduceRequest, (q[0], q[1], pos[q[2]], q[3], q[4])) for q in s[_REQUESTS]],
+        v[_REQUESTS] = tuple(sorted([_new(q.__class__, (q[0], q[1], pos[q[2]], q[3], q[4])) for q in s[_REQUESTS]],
                                     key=_by_broker2))
     if s[_PURGATORY]:
-        v[_PURGATORY] = tuple(sorted([_new(ParkedProduce, (pos[p[0]],) + p[1:]) for p in s[_PURGATORY]]))
+        v[_PURGATORY] = tuple(sorted([_new(p.__class__, (pos[p[0]],) + p[1:]) for p in s[_PURGATORY]]))
     if s[_RESPONSES]:
-        v[_RESPONSES] = tuple(sorted([_new(ProduceResponse, r[:5] + (pos[r[5]],)) for r in s[_RESPONSES]], key=_by_broker5))
+        v[_RESPONSES] = tuple(sorted([_new(r.__class__, r[:5] + (pos[r[5]],)) for r in s[_RESPONSES]],
+                                     key=_by_broker5))
     if s[_MESSAGES]:
-        v[_MESSAGES] = tuple(sorted([_new(LeaderAndIsr, (pos[m[0]], m[1], pos[m[2]] if m[2] >= 0 else -1, _ids(m[3], pos)))
+        v[_MESSAGES] = tuple(sorted([_new(m.__class__, (pos[m[0]], m[1], pos[m[2]] if m[2] >= 0 else -1,
+                                                        _ids(m[3], pos)))
                                      for m in s[_MESSAGES]]))
     if s[_DELAYED]:
-        v[_DELAYED] = tuple(sorted([_new(DelayedFetch, (pos[d[0]], pos[d[1]], d[2], d[3], d[4])) for d in s[_DELAYED]]))
+        v[_DELAYED] = tuple(sorted([_new(d.__class__, (pos[d[0]], pos[d[1]], d[2], d[3], d[4]))
+                                    for d in s[_DELAYED]]))
     if s[_CHANGES]:
-        v[_CHANGES] = tuple(sorted([_new(IsrChange, (pos[c[0]], c[1], _ids(c[2], pos), _ids(c[3], pos), _ids(c[4], pos), c[5]))
+        v[_CHANGES] = tuple(sorted([_new(c.__class__, (pos[c[0]], c[1], _ids(c[2], pos), _ids(c[3], pos),
+                                                       _ids(c[4], pos), c[5]))
                                     for c in s[_CHANGES]]))
     for f in _PER_BROKER:
         t = s[f]
         if len(set(t)) > 1:  # (all alike: nothing to reorder)
             v[f] = tuple([t[o] for o in inverse])
-    return _new(State, v)
+    return _new(s.__class__, v)
 
 
 _UNKNOWN = {}
@@ -120,6 +195,7 @@ def _unknown(n: int) -> tuple[int, ...]:
 _F = {f: i for i, f in enumerate(State._fields)}
 _REQUESTS, _PURGATORY, _RESPONSES = _F["requests"], _F["purgatory"], _F["responses"]
 _MESSAGES, _CHANGES, _DELAYED = _F["controller_messages"], _F["isr_changes"], _F["delayed_fetches"]
+_TRUNCATING, _UNCLEAN = _F["fetcher_truncating"], _F["unclean_shutdown"]
 _PER_BROKER = (_F["unclean_shutdown"], _F["recovery_points"], _F["fetcher_truncating"])
 
 
@@ -129,15 +205,3 @@ def _by_broker2(q):
 
 def _by_broker5(r):
     return r[5]
-
-
-def canonical_with(s: State) -> tuple[State, tuple[int, ...] | None]:
-    """(canonical form, pos) where pos[b] is broker b's new name (None: unchanged)."""
-    order = _order(s)
-    if order is None:
-        return s, None
-    pos = [0] * len(order)
-    for new, old in enumerate(order):
-        pos[old] = new
-    pos = tuple(pos)
-    return permute(s, pos), pos

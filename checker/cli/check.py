@@ -32,12 +32,45 @@ def main(argv: list[str]) -> int:
     p.add_argument("--strict-vacuity", action="store_true",
                    help="exit 1 when a vacuity witness of a checked invariant was never reached (the guarantee "
                         "then holds vacuously within these bounds; see docs/liveness.md)")
+    from ackcheck.checker.engines.parallel import default_workers
+
+    p.add_argument("--workers", type=int, metavar="N", default=None,
+                   help=f"processes for the search (default: all cores, {default_workers()} here); a search "
+                        "still running after a second moves to N processes partitioned by fingerprint - same "
+                        "counts, verdict and trace for any N (docs/reach.md)")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="run the search on the Dask distributed cluster whose scheduler is at ADDRESS "
+                        "(tcp://host:8786), one partition per worker (or --workers); 'local' starts a local "
+                        "Dask cluster")
+    p.add_argument("--checkpoint", metavar="DIR",
+                   help="write the frontier and seen set to DIR at level boundaries (at most every "
+                        "--checkpoint-every seconds, and when Ctrl-C stops the search)")
+    p.add_argument("--checkpoint-every", type=float, metavar="SECONDS", default=60.0,
+                   help="seconds between checkpoints (default 60; 0: every level)")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the search from the checkpoint in DIR (same configuration, bounds and "
+                        "invariants; any number of workers)")
     args = p.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        return err(f"--workers {args.workers}: must be at least 1")
+    if args.checkpoint_every < 0:
+        return err(f"--checkpoint-every {args.checkpoint_every}: must be 0 or more")
     config = config_from_args(args)
     if not args.json:
         for note in config.notes:
             print(f"note: {note}", file=sys.stderr)
-    result = run_check(config, args.invariant, progress=not args.json, symmetry=args.symmetry == "on")
+    from ackcheck.checker.engines.explore import CheckpointError
+    from ackcheck.checker.engines.parallel import WorkerError
+
+    try:
+        result = run_check(config, args.invariant, progress=not args.json, symmetry=args.symmetry == "on",
+                           workers=args.workers or default_workers(), cluster=args.cluster,
+                           checkpoint=args.checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every)
+    except CheckpointError as e:
+        return err(str(e))
+    except (WorkerError, OSError) as e:
+        where = f"--cluster {args.cluster}: " if args.cluster else ""
+        return err(f"{where}{e}")
     if args.trace_out and result.trace is not None:
         try:
             result.trace.write(args.trace_out)

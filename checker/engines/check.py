@@ -32,9 +32,11 @@ def check_invariant_ids(ids: list[str] | None) -> None:
 
 
 def run_check(config: Config, invariant_ids: list[str] | None = None, *, progress: bool = False,
-              symmetry: bool = True) -> Result:
+              symmetry: bool = True, workers: int = 1, cluster: str | None = None,
+              checkpoint: str | None = None, resume: str | None = None, checkpoint_every: float = 60.0) -> Result:
     """Exhaustive BFS of `config` within its bounds, checking the selected invariants
-    (with broker symmetry reduction unless `symmetry=False`)."""
+    (with broker symmetry reduction unless `symmetry=False`), in `workers` processes or on
+    the Dask cluster at `cluster`, with checkpoints (checker/engines/explore.py)."""
     check_invariant_ids(invariant_ids)
     from ackcheck.checker.engines.liveness import is_liveness, run_with_liveness
     from ackcheck.invariants.witnesses import Watcher
@@ -44,10 +46,12 @@ def run_check(config: Config, invariant_ids: list[str] | None = None, *, progres
     invs = select(invariant_ids, config)
     model = model_for(config, invs, lean=True)
     watch = Watcher([inv.id for inv in invs], config)  # vacuity witnesses
+    opts = dict(symmetry=symmetry, watch=watch, workers=workers, cluster=cluster, checkpoint=checkpoint,
+                resume=resume, checkpoint_every=checkpoint_every)
     if not progress:
-        result = explore(model, invs, symmetry=symmetry, watch=watch)
+        result = explore(model, invs, **opts)
     else:
-        result = _with_progress(lambda cb: explore(model, invs, progress=cb, symmetry=symmetry, watch=watch))
+        result = _with_progress(lambda cb: explore(model, invs, progress=cb, **opts))
     if result.violation is None:
         result.warnings = watch.warnings()
     return result
@@ -59,20 +63,30 @@ def _with_progress(fn):
         from rich.console import Console
     except ImportError:  # pragma: no cover
         return fn(None)
+    import resource
+
     console = Console(stderr=True)
+
+    def line(stats: Stats, frontier: int) -> str:
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        per = f", {rss / stats.distinct_states:,.0f} B/state (peak RSS)" if stats.workers == 1 else ""
+        return (f"{stats.distinct_states:,} distinct states, depth {stats.max_depth}, frontier {frontier:,}, "
+                f"{stats.seconds:.1f}s, {stats.states_per_second:,.0f} states/s, {stats.workers} worker"
+                f"{'s' if stats.workers != 1 else ''}{per}")
+
     if not console.is_terminal:
+        last = [0.0]
+
         def plain(stats: Stats, frontier: int) -> None:
-            if int(stats.seconds) and int(stats.seconds) % 5 == 0:
-                print(f"... {stats.distinct_states:,} states, depth {stats.max_depth}, {stats.seconds:.0f}s",
-                      file=sys.stderr)
+            if stats.seconds - last[0] >= 5:
+                last[0] = stats.seconds
+                print(f"... {line(stats, frontier)}", file=sys.stderr)
         return fn(plain)
     status = None
 
     def update(stats: Stats, frontier: int) -> None:
         nonlocal status
-        text = (f"exploring: {stats.distinct_states:,} distinct states, depth {stats.max_depth}, "
-                f"frontier {frontier:,}, {stats.seconds:.1f}s, {stats.states_per_second:,.0f} states/s "
-                "(Ctrl-C stops with the stats so far)")
+        text = f"exploring: {line(stats, frontier)} (Ctrl-C stops with the stats so far)"
         if status is None:
             status = console.status(text)
             status.start()

@@ -1,34 +1,62 @@
 """Exhaustive breadth-first exploration: the first violation found is a shortest trace.
 
-A visited map (fingerprint -> (parent fingerprint, action)) is both the seen set and the
-parent pointers. A fingerprint is the 64-bit hash of the state (as TLC's fingerprints):
-only the frontier keeps whole states, so memory per state is a few dozen bytes and a
-revisit costs one hash and no deep comparison. Two distinct states share a fingerprint
-with probability about n^2 / 2^64 (below 1e-7 for a million states); the run would then
-skip one of them. With `symmetry=True` the fingerprint is that of the state's canonical
-form under broker renaming (model/symmetry.py), so renamings of an explored state are
-skipped too; and the fingerprint is taken of `Model.abstract(state)`, which forgets
-what can no longer matter (flushed offsets once no power loss is left). A trace is the chain of actions from the initial state, replayed through the
-model. States are tuples of ints, so their hashes are the same in every process
-(PYTHONHASHSEED only salts str/bytes). Successors come in the model's fixed order, so a
-run is deterministic: same config and bounds -> same counts, same trace.
+The search runs level by level over `count` *partitions* of the fingerprint space (one per
+worker; one in a single-process run). A fingerprint is the 64-bit hash of a state (as
+TLC's fingerprints) - with `symmetry`, of the canonical form of its class under broker
+renaming (model/symmetry.py), and always of `Model.abstract(state)`, which forgets what
+can no longer matter. Partition `fp % count` owns a fingerprint: it alone keeps it in its
+seen set (checker/engines/seen.py: 8-16 bytes per state), decides whether a state is new
+and holds it in its part of the next frontier. Two distinct states share a fingerprint
+with probability about n^2 / 2^64 (below 1e-7 for a million states).
+
+**One deterministic order, any number of workers.** Every state of level d has a *rank*:
+its position in the order a single-process BFS would reach it. A transition is named by
+its key `(rank of its source, index of the action among the source's successors)`, packed
+as `rank << 16 | index`. The parent of a new state is its generating transition with the
+*smallest key* - the first that a sequential BFS would take - and the next level's ranks
+are the new states sorted by that key. Violations are ordered by key too (a state check
+on a new state before a step check on the same transition, each in the catalogue's
+order), and the first one ends the search. So the distinct count, the transition count,
+the verdict and the trace are those of the sequential search, whatever the number of
+workers and however their work interleaves.
+
+Per level: every partition expands its frontier (`expand`: successors, step checks,
+fingerprints, a local first-key-wins dedup, candidates for each owner), owners pick each
+fingerprint's smallest key and keep the unseen ones (`absorb`), the generators state-check
+the winners and send them to their owners (`collect`, `receive`), and the coordinator
+sorts the winners' keys into the next ranks - that sorted array is also the level's
+parent-pointer table (8 bytes a state). A trace is rebuilt by walking the tables back to
+the initial state and replaying the chosen successor indices through the model.
+
+States are tuples of ints, so their hashes are the same in every process (PYTHONHASHSEED
+only salts str/bytes).
 """
 
 from __future__ import annotations
 
 import gc
+import os
+import pickle
+import resource
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
 
 from ackcheck.checker.engines.result import Result, Stats
-from ackcheck.invariants.catalogue import Invariant, Judge
+from ackcheck.checker.engines.seen import FingerprintSet, as_fingerprints
+from ackcheck.invariants.catalogue import Invariant, Judge, select
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
-from ackcheck.model.symmetry import canonical_with
+from ackcheck.model.symmetry import canonical_state, permute
 from ackcheck.traces.format import ACTIONS, Trace, Violation
 
 Progress = Callable[[Stats, int], None]  # (stats so far, frontier size)
 
+INDEX_BITS = 16  # successors per state < 65536
+INDEX_MASK = (1 << INDEX_BITS) - 1
+_COMPACT_EVERY = 1 << 16  # local candidates between filters against the seen set
 
 _BROKER_ARGS = {name: tuple(i for i, arg in enumerate(args) if arg in ("broker", "follower"))
                 for name, args in ACTIONS.items()}
@@ -63,166 +91,577 @@ def _inverse(sigma, n: int):
     return tuple(inv)
 
 
-def replay_path(model: Model, visited: dict, last_key, init_pos=None):
-    """Walk parent pointers back from `last_key` and replay the actions from the real
-    initial state. Each stored action applies to the explored (canonical) form of its
-    parent; it is renamed back through the accumulated renaming. Returns the
-    [(action, state)] path and the renaming from its last state to the explored form."""
-    chain = []
-    k = last_key
-    while True:
-        entry = visited[k]
-        if entry is None:
-            break
-        k, action, pos = entry
-        chain.append((action, pos))
-    chain.reverse()
-    n = model.rf
-    if model.ghosts is not None:  # the explored model kept only some ghosts: replay on a full one
-        model = Model(model.config)
-    s = model.init()
-    path = [(None, s)]
-    sigma = init_pos
-    for action, pos in chain:
-        a = _rename(action, _inverse(sigma, n))
-        s = model.step(s, a)
-        path.append((a, s))
-        sigma = _compose(pos, sigma, n)
-    return path, sigma
-
-
 def build_trace(model: Model, path) -> Trace:
     return Trace(config=model.config.as_dict(), steps=[(a, observe(st)) for a, st in path])
 
 
-def explore(
-    model: Model,
-    invariants: list[Invariant],
-    *,
-    progress: Progress | None = None,
-    progress_every: float = 0.5,
-    symmetry: bool = True,
-    watch: Callable | None = None,
-) -> Result:
-    """`watch(prev, state)`, if given, sees the initial state (prev None) and every
-    transition until it returns False (vacuity witnesses, invariants/witnesses.py)."""
-    cfg = model.config
-    judge = Judge(invariants, cfg)
-    step_checks = judge.step_checks
-    state_checks = judge.state_checks
+# --------------------------------------------------------------------------- the search spec
+
+
+class Spec:
+    """What a partition needs to rebuild the model and the checks in another process:
+    the config, the invariant ids, the model's options and symmetry (all picklable)."""
+
+    def __init__(self, config, invariant_ids: list[str], *, consumer: bool, ghosts, symmetry: bool,
+                 watch: bool = False):
+        self.config = config
+        self.watch = watch  # evaluate vacuity witnesses (invariants/witnesses.py)
+        self.invariant_ids = list(invariant_ids)
+        self.consumer = consumer
+        self.ghosts = None if ghosts is None else sorted(ghosts)
+        self.symmetry = symmetry
+
+    @classmethod
+    def of(cls, model: Model, invariants: list[Invariant], symmetry: bool, watch: bool = False) -> Spec:
+        return cls(model.config, [inv.id for inv in invariants], consumer=model.with_consumer,
+                   ghosts=model.ghosts, symmetry=symmetry, watch=watch)
+
+    def model(self) -> Model:
+        return Model(self.config, consumer=self.consumer, ghosts=self.ghosts)
+
+    def invariants(self) -> list[Invariant]:
+        return select(self.invariant_ids, self.config)
+
+    def fingerprinter(self, model: Model):
+        abstract = model.abstract
+        if abstract.__name__ == "_same":
+            return hash
+        return lambda s: hash(abstract(s))
+
+    def explored(self, model: Model, raw):
+        """(fingerprint, pos) of the explored form of `raw` (pos: its renaming, None: none)."""
+        fpf = self.fingerprinter(model)
+        if self.symmetry:
+            fp, pos, _ = canonical_state(raw, fpf)
+            return fp, pos
+        return fpf(raw), None
+
+    def identity(self) -> str:
+        """A string that changes when anything the search depends on does."""
+        return repr((self.config.as_dict(), sorted(self.invariant_ids), self.consumer, self.ghosts, self.symmetry))
+
+
+# --------------------------------------------------------------------------- one partition
+
+
+class Partition:
+    """One partition of the fingerprint space: its seen set and its part of the frontier.
+    Methods are the per-level steps the coordinator calls, in order; their arguments and
+    results are plain data (numpy arrays, bytes), so a partition can live in another
+    process or on another machine."""
+
+    def __init__(self, spec: Spec, index: int, count: int, watch=None):
+        self.spec = spec
+        if watch is None and spec.watch:
+            from ackcheck.invariants.witnesses import Watcher
+
+            watch = Watcher(spec.invariant_ids, spec.config)
+        self.watcher = watch  # vacuity witnesses seen on this partition's transitions
+        self.watching = watch is not None
+        self.index = index
+        self.count = count
+        self.model = spec.model()
+        invs = spec.invariants()
+        judge = Judge(invs, spec.config)
+        self.state_checks = judge.state_checks
+        self.step_checks = judge.step_checks
+        self.order = {inv.id: k for k, inv in enumerate(invs)}
+        self.fingerprint = spec.fingerprinter(self.model)
+        self.seen = FingerprintSet()
+        self.ranks = np.zeros(0, dtype=np.int64)
+        self.fps = np.zeros(0, dtype=np.uint64)  # of the frontier states (for checkpoints)
+        self.frontier: list = []
+        self.next: list = []
+        self.next_keys = np.zeros(0, dtype=np.int64)
+        self.next_fps = np.zeros(0, dtype=np.uint64)
+        self.sent: list = []
+        self._own: list = []  # winners this partition owns itself, between collect and receive
+        self.stop_flag = None  # set by a local pool: a multiprocessing.Event for Ctrl-C
+
+    # -- level 0
+    def start(self, fp: int, state) -> None:
+        fps = as_fingerprints([fp])
+        if int(fps[0]) % self.count == self.index:
+            self.seen.add(fps)
+            self.frontier = [state]
+            self.ranks = np.zeros(1, dtype=np.int64)
+            self.fps = fps
+
+    def frontier_size(self) -> int:
+        return len(self.frontier)
+
+    # -- 1. successors
+    def expand(self, progress=None):
+        """Expand the frontier in rank order. Returns (candidates per owner as (fps, keys)
+        arrays, the first step-check violation (key, 1, order, invariant) or None,
+        (ranks, successor counts) of the expanded states, interrupted)."""
+        model = self.model
+        successors = model.successors
+        cfg = self.spec.config
+        step_checks = self.step_checks
+        symmetry = self.spec.symmetry
+        fpf = self.fingerprint
+        canon = canonical_state
+        local: dict = {}
+        seen_here = 0
+        event = None
+        counts = np.zeros(len(self.frontier), dtype=np.int64)
+        stop = self.stop_flag
+        watch = self.watcher if self.watching else None
+        interrupted = False
+        done = 0
+        t_last = time.perf_counter()
+        for k, s in enumerate(self.frontier):
+            base = int(self.ranks[k]) << INDEX_BITS
+            i = 0
+            for action, raw in successors(s):
+                key = base | i
+                i += 1
+                if symmetry:
+                    fp, pos, t = canon(raw, fpf)
+                else:
+                    fp, t = fpf(raw), raw
+                local.setdefault(fp, (key, t))  # the first (smallest) key wins here
+                if watch is not None and not watch(s, raw):
+                    watch = None
+                    self.watching = False
+                if step_checks:
+                    for inv_id, check in step_checks:
+                        if check(s, raw, cfg):
+                            event = (key, 1, self.order[inv_id], inv_id)
+                            break
+                    if event is not None:
+                        break
+            counts[k] = i
+            done = k + 1
+            if event is not None:
+                break
+            if len(local) - seen_here >= _COMPACT_EVERY:
+                self._compact(local)
+                seen_here = len(local)
+            if not k & 63:
+                if stop is not None and stop.is_set():
+                    interrupted = True
+                    break
+                if progress is not None:
+                    now = time.perf_counter()
+                    if now - t_last >= 0.5:
+                        t_last = now
+                        progress(done, len(local))
+        if interrupted:
+            return None, None, None, True
+        fps = as_fingerprints(list(local)) if local else np.zeros(0, dtype=np.uint64)
+        items = list(local.values())
+        keys = np.array([it[0] for it in items], dtype=np.int64) if items else np.zeros(0, dtype=np.int64)
+        owner = (fps % np.uint64(self.count)).astype(np.int64) if self.count > 1 else None
+        out = []
+        self.sent = []
+        self._cand_fps = fps
+        for j in range(self.count):
+            sel = np.flatnonzero(owner == j) if owner is not None else np.arange(len(fps))
+            if j == self.index and len(sel):  # our own: drop what we have seen already
+                sel = sel[~self.seen.contains(fps[sel])]
+            out.append((fps[sel], keys[sel]))
+            self.sent.append((sel, items))
+        return out, event, (self.ranks[:done], counts[:done]), False
+
+    def _compact(self, local: dict) -> None:
+        """Drop local candidates this partition owns and has seen (bounds memory in a big level)."""
+        fps = as_fingerprints(list(local))
+        own = fps % np.uint64(self.count) == np.uint64(self.index) if self.count > 1 else np.ones(len(fps), bool)
+        drop = own & self.seen.contains(fps)
+        if drop.any():
+            for fp in np.array(list(local), dtype=object)[drop]:
+                del local[fp]
+
+    # -- 2. owners decide
+    def absorb(self, inbound: list) -> list:
+        """Candidates (fps, keys) from every partition (in partition order) for fingerprints
+        this one owns: per fingerprint the smallest key wins, and wins only if unseen.
+        Returns, per source partition, the mask of its candidates that won."""
+        sizes = [len(f) for f, _ in inbound]
+        if not sum(sizes):
+            return [np.zeros(n, dtype=bool) for n in sizes]
+        fps = np.concatenate([f for f, _ in inbound])
+        keys = np.concatenate([k for _, k in inbound])
+        order = np.lexsort((keys, fps))
+        sfp = fps[order]
+        first = np.ones(len(sfp), dtype=bool)
+        first[1:] = sfp[1:] != sfp[:-1]
+        best = order[first]
+        new = self.seen.add(fps[best])
+        mask = np.zeros(len(fps), dtype=bool)
+        mask[best[new]] = True
+        return np.split(mask, np.cumsum(sizes)[:-1])
+
+    # -- 3. winners: state checks, then to their owners
+    def collect(self, masks: list):
+        """The masks from every owner for this partition's candidates. Returns (per owner:
+        (keys, fps, pickled states) or None, the first state-check violation or None)."""
+        model_cfg = self.spec.config
+        state_checks = self.state_checks
+        ship = []
+        event = None
+        for j, mask in enumerate(masks):
+            sel, items = self.sent[j]
+            win = sel[mask]
+            chosen = [items[w] for w in win]
+            if state_checks:
+                # (on the explored form: a renaming of the successor changes no verdict)
+                for key, t in sorted(chosen, key=_first):
+                    if event is not None and key > event[0]:
+                        break
+                    for inv_id, check in state_checks:
+                        if check(t, model_cfg):
+                            ev = (key, 0, self.order[inv_id], inv_id)
+                            if event is None or ev < event:
+                                event = ev
+                            break
+            keys = np.array([c[0] for c in chosen], dtype=np.int64)
+            states = [t for _, t in chosen]
+            fps = self._cand_fps[win]
+            if j == self.index:  # ours stay here
+                self._own = states
+                ship.append((keys, fps, None))
+            else:
+                ship.append((keys, fps, pickle.dumps(states, protocol=pickle.HIGHEST_PROTOCOL)))
+        self.sent = []
+        self._cand_fps = None
+        return ship, event
+
+    def receive(self, shipments: list) -> np.ndarray:
+        """This partition's winners from every partition: the next frontier (unranked).
+        Returns their keys."""
+        keys, fps, states = [], [], []
+        for k, f, st in shipments:
+            keys.append(k)
+            fps.append(f)
+            if st is None:
+                st = self._own
+                self._own = []
+            states.extend(st if isinstance(st, list) else pickle.loads(st))
+        self.next = states
+        self.next_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+        self.next_fps = np.concatenate(fps) if fps else np.zeros(0, dtype=np.uint64)
+        return self.next_keys
+
+    def set_ranks(self, ranks: np.ndarray) -> None:
+        order = np.argsort(ranks, kind="stable")
+        self.frontier = [self.next[k] for k in order]
+        self.ranks = ranks[order]
+        self.fps = self.next_fps[order]
+        self.next = []
+
+    # -- checkpoints
+    def save(self, directory: str) -> None:
+        d = Path(directory)
+        np.save(d / f"seen-{self.index}.npy", self.seen.values())
+        with open(d / f"frontier-{self.index}.pkl", "wb") as f:
+            pickle.dump((self.ranks, self.fps, self.frontier), f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def load(self, directory: str, parts: int) -> None:
+        """Take this partition's share of a checkpoint written by `parts` partitions."""
+        d = Path(directory)
+        seen, ranks, fps, frontier = [], [], [], []
+        cnt = np.uint64(self.count)
+        me = np.uint64(self.index)
+        for p in range(parts):
+            v = np.load(d / f"seen-{p}.npy")
+            seen.append(v[v % cnt == me])
+            with open(d / f"frontier-{p}.pkl", "rb") as f:
+                r, fp, st = pickle.load(f)
+            keep = np.flatnonzero(fp % cnt == me)
+            ranks.append(r[keep])
+            fps.append(fp[keep])
+            frontier.extend(st[k] for k in keep)
+        self.seen = FingerprintSet.of(np.concatenate(seen))
+        self.next = frontier
+        self.next_fps = np.concatenate(fps)
+        self.set_ranks(np.concatenate(ranks))
+
+    def memory(self) -> int:
+        return self.seen.nbytes
+
+    def rss(self) -> int:
+        """Peak resident memory of this process."""
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def take_share(self, other: Partition) -> None:
+        """Take this partition's share of `other`'s seen set and frontier (a single-process
+        search handing over to workers at a level boundary)."""
+        cnt, me = np.uint64(self.count), np.uint64(self.index)
+        v = other.seen.values()
+        self.seen = FingerprintSet.of(v[v % cnt == me])
+        keep = np.flatnonzero(other.fps % cnt == me)
+        self.next = [other.frontier[k] for k in keep]
+        self.next_fps = other.fps[keep]
+        self.set_ranks(other.ranks[keep])
+
+    def witnessed(self) -> set:
+        return set(self.watcher.reached) if self.watcher is not None else set()
+
+
+def _first(item):
+    return item[0]
+
+
+
+# --------------------------------------------------------------------------- the coordinator
+
+
+class InProcess:
+    """Partitions in this process (a single-process search: one partition)."""
+
+    def __init__(self, spec: Spec, count: int = 1, watch=None):
+        self.parts = [Partition(spec, j, count, watch) for j in range(count)]
+        self.count = count
+
+    def call(self, method: str, args: list | None = None, progress=None) -> list:
+        out = []
+        for j, p in enumerate(self.parts):
+            a = args[j] if args is not None else ()
+            if method == "expand":
+                out.append(p.expand(progress))
+            else:
+                out.append(getattr(p, method)(*a))
+        return out
+
+    def interrupt(self) -> None:  # the partitions stop where Ctrl-C hit them
+        pass
+
+    def peak_memory(self) -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def close(self) -> None:
+        pass
+
+
+class CheckpointError(ValueError):
+    """A checkpoint directory that cannot be resumed (missing, another configuration)."""
+
+
+_CURRENT = "CURRENT"
+
+
+def _write_checkpoint(directory: str, backend, count: int, spec: Spec, depth: int, parents, stats: Stats) -> None:
+    """Frontier, seen sets and parent tables at a level boundary, in a fresh sub-directory;
+    CURRENT names the newest complete one (replaced atomically), older ones are removed."""
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    sub = root / f"level-{depth:04d}"
+    sub.mkdir(exist_ok=True)
+    backend.call("save", [(str(sub),)] * count)
+    meta = {"identity": spec.identity(), "parts": count, "depth": depth, "parents": parents,
+            "distinct": stats.distinct_states, "transitions": stats.transitions, "seconds": stats.seconds}
+    with open(sub / "meta.pkl", "wb") as f:
+        pickle.dump(meta, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp = root / (_CURRENT + ".tmp")
+    tmp.write_text(sub.name)
+    os.replace(tmp, root / _CURRENT)
+    for old in root.glob("level-*"):
+        if old.name != sub.name:
+            for f in old.iterdir():
+                f.unlink()
+            old.rmdir()
+
+
+def read_checkpoint(directory: str, spec: Spec) -> tuple[Path, dict]:
+    root = Path(directory)
+    try:
+        sub = root / (root / _CURRENT).read_text().strip()
+        with open(sub / "meta.pkl", "rb") as f:
+            meta = pickle.load(f)
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+        raise CheckpointError(f"--resume {directory}: no complete checkpoint there") from None
+    if meta["identity"] != spec.identity():
+        raise CheckpointError(f"--resume {directory}: the checkpoint is of another configuration, bounds or "
+                              "invariant set")
+    return sub, meta
+
+
+def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint: str | None = None,
+           resume: str | None = None, checkpoint_every: float = 60.0, workers: int = 1, watch=None,
+           handover=None, handover_after: float = 1.0) -> Result:
+    """The level-synchronous BFS over `backend`'s partitions (see the module docstring).
+    `handover(backend) -> backend`, if given, is called once at the first level boundary
+    after `handover_after` seconds (a single-process search moving to worker processes).
+    The search closes the backend it ends with."""
+    cfg = spec.config
+    count = backend.count
+    model = spec.model()
+    invs = spec.invariants()
+    judge = Judge(invs, cfg)
     max_depth = cfg.bounds.max_depth
-    stats = Stats()
-    result = Result("explore", cfg, [inv.id for inv in invariants], stats=stats)
+    stats = Stats(workers=backend.count)
+    result = Result("explore", cfg, [inv.id for inv in invs], stats=stats)
     t0 = time.perf_counter()
-    last_report = t0
 
     init = model.init()
-    init_pos = None
-    explored_init = init
-    if symmetry:
-        explored_init, init_pos = canonical_with(init)
-    abstract = model.abstract
-    init_key = hash(abstract(explored_init))
-    visited: dict[int, tuple[int, tuple, tuple | None] | None] = {init_key: None}
-    stats.distinct_states = 1
-    if watch is not None and not watch(None, init):
-        watch = None
-    v = judge.initial(init)
-    if v:
-        result.violation = v
-        result.trace = build_trace(model, [(None, init)])
-        result.trace.violation = Violation(v[0], v[1], 0)
-        stats.seconds = time.perf_counter() - t0
-        return result
-
-    found = None
-    frontier = [explored_init]
+    fp0, init_pos = spec.explored(model, init)
+    explored_init = init if init_pos is None else permute(init, init_pos)
+    parents: list[np.ndarray] = [np.full(1, -1, dtype=np.int64)]
     depth = 0
-    successors = model.successors
-    # Millions of long-lived tuples and no reference cycles: the cyclic garbage collector
-    # would only rescan them again and again (a fifth of the run time), so it is paused.
+    seconds_before = 0.0
+    if resume:
+        sub, meta = read_checkpoint(resume, spec)
+        backend.call("load", [(str(sub), meta["parts"])] * count)
+        parents = meta["parents"]
+        depth = meta["depth"]
+        stats.distinct_states = meta["distinct"]
+        stats.transitions = meta["transitions"]
+        seconds_before = meta["seconds"]
+    else:
+        stats.distinct_states = 1
+        if watch is not None:
+            watch(None, init)
+        v = judge.initial(init)
+        if v:
+            result.violation = v
+            result.trace = build_trace(model, [(None, init)])
+            result.trace.violation = Violation(v[0], v[1], 0)
+            stats.seconds = time.perf_counter() - t0
+            return result
+        backend.call("start", [(fp0, explored_init)] * count)
+    frontier_size = len(parents[-1])
+    found = None
+    last_save = time.perf_counter()
+    phase = None
     gc_was_enabled = gc.isenabled()
+    # Millions of long-lived tuples and no reference cycles: the cyclic garbage collector
+    # would only rescan them again and again, so it is paused.
     gc.disable()
+
+    def level_progress(done: int, cands: int) -> None:
+        if progress is not None:
+            stats.seconds = seconds_before + time.perf_counter() - t0
+            stats.max_depth = depth
+            progress(stats, frontier_size - done + cands)
+
     try:
-        while frontier and found is None:
+        while frontier_size and found is None:
             if max_depth and depth >= max_depth:
                 stats.complete = False
                 break
-            nxt_frontier = []
-            for s in frontier:
-                s_key = hash(abstract(s))
-                for action, raw in successors(s):
-                    stats.transitions += 1
-                    if watch is not None and not watch(s, raw):
-                        watch = None
-                    n = len(visited)
-                    # invariants judge the raw successor (same broker names as s); the
-                    # explored form may rename brokers
-                    if symmetry:
-                        t, pos = canonical_with(raw)
-                    else:
-                        t, pos = raw, None
-                    t_key = hash(abstract(t))
-                    visited.setdefault(t_key, (s_key, action, pos))  # one hash: insert if new
-                    new = len(visited) != n
-                    if not new and not step_checks:
-                        continue
-                    bad = None
-                    if new:  # state checks first, then step checks: the catalogue's order
-                        for inv_id, check in state_checks:
-                            if check(raw, cfg):
-                                bad = inv_id
-                                break
-                    if bad is None:
-                        for inv_id, check in step_checks:
-                            if check(s, raw, cfg):
-                                bad = inv_id
-                                break
-                    if bad is not None:
-                        # a new state is its own trace's end; a step into a known state is
-                        # the transition from s
-                        found = (t_key, None, bad) if new else (s_key, action, bad)
-                        break
-                    if new:
-                        nxt_frontier.append(t)
-                if found:
-                    break
-                if progress is not None and stats.transitions % 512 == 0:
-                    now = time.perf_counter()
-                    if now - last_report >= progress_every:
-                        last_report = now
-                        stats.distinct_states = len(visited)
-                        stats.max_depth = depth
-                        stats.seconds = now - t0
-                        progress(stats, len(frontier) + len(nxt_frontier))
-            frontier = nxt_frontier
-            if frontier and found is None:
+            phase = "expand"
+            ex = backend.call("expand", progress=level_progress if count == 1 else None)
+            phase = "exchange"
+            if any(e[3] for e in ex):
+                raise KeyboardInterrupt
+            masks = backend.call("absorb", [([ex[w][0][j] for w in range(count)],) for j in range(count)])
+            col = backend.call("collect", [([masks[j][w] for j in range(count)],) for w in range(count)])
+            keys = backend.call("receive", [([col[w][0][j] for w in range(count)],) for j in range(count)])
+            events = [e[1] for e in ex if e[1] is not None] + [c[1] for c in col if c[1] is not None]
+            allkeys = np.sort(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+            if events:
+                ev = min(events)
+                key = ev[0]
+                stats.distinct_states += int(np.searchsorted(allkeys, key, side="right"))
+                rank, index = key >> INDEX_BITS, key & INDEX_MASK
+                for ranks, counts in (e[2] for e in ex):
+                    stats.transitions += int(counts[ranks < rank].sum())
+                stats.transitions += index + 1
+                found = (depth, rank, index, ev[3])
+                stats.max_depth = depth + 1
+                break
+            for _, counts in (e[2] for e in ex):
+                stats.transitions += int(counts.sum())
+            ranks = [np.searchsorted(allkeys, k) for k in keys]
+            backend.call("set_ranks", [(r,) for r in ranks])
+            phase = None
+            stats.distinct_states += len(allkeys)
+            frontier_size = len(allkeys)
+            if frontier_size:
+                parents.append(allkeys)
                 depth += 1
+            stats.max_depth = depth
+            stats.seconds = seconds_before + time.perf_counter() - t0
+            if progress is not None:
+                progress(stats, frontier_size)
+            if handover is not None and frontier_size and time.perf_counter() - t0 >= handover_after:
+                backend = handover(backend)
+                count = backend.count
+                stats.workers = count
+                handover = None
+            if checkpoint and frontier_size and time.perf_counter() - last_save >= checkpoint_every:
+                _write_checkpoint(checkpoint, backend, count, spec, depth, parents, stats)
+                last_save = time.perf_counter()
     except KeyboardInterrupt:
         result.interrupted = True
         stats.complete = False
+        if phase == "expand":
+            backend.interrupt()
+            if checkpoint:  # the partitions are still at the level boundary
+                stats.seconds = seconds_before + time.perf_counter() - t0
+                _write_checkpoint(checkpoint, backend, count, spec, depth, parents, stats)
     finally:
         if gc_was_enabled:
             gc.enable()
-    stats.distinct_states = len(visited)
-    stats.max_depth = depth
+    if found is None:
+        stats.max_depth = depth
+    if watch is not None:
+        for part_reached in backend.call("witnessed"):
+            for name in part_reached - watch.reached:
+                watch.reached.add(name)
+                watch._pending.pop(name, None)
+    try:
+        table_bytes = sum(backend.call("memory")) + sum(p.nbytes for p in parents)
+        stats.peak_memory_bytes = backend.peak_memory()
+    finally:
+        backend.close()
+    stats.bytes_per_state = table_bytes / max(1, stats.distinct_states)
     if found is not None:
-        key, action, inv_id = found
-        _found(result, model, visited, init_pos, key, action, inv_id, judge, cfg)
-        stats.max_depth = depth + 1
-    stats.seconds = time.perf_counter() - t0
+        level, rank, index, inv_id = found
+        _found(result, spec, model, explored_init, init_pos, parents, level, rank, index, inv_id, judge)
+    stats.seconds = seconds_before + time.perf_counter() - t0
     return result
 
 
-def _found(result, model, visited, init_pos, key, action, inv_id, judge, cfg) -> None:
-    """Record a violation: the state with `key` broke `inv_id`, or (action is not None) the
-    transition from it by `action` (stated for its explored form) did. The trace is replayed
-    under the real broker names and the invariant re-judged on it, so the message names the
-    brokers the trace shows."""
-    path, sigma = replay_path(model, visited, key, init_pos)
-    if action is not None:
-        a = _rename(action, _inverse(sigma, model.rf))
-        path.append((a, model.step(path[-1][1], a)))
+def _path_indices(parents: list[np.ndarray], level: int, rank: int) -> list[int]:
+    """Successor indices from the initial state to the state of `rank` at `level`."""
+    out = []
+    r = rank
+    for lv in range(level, 0, -1):
+        key = int(parents[lv][r])
+        out.append(key & INDEX_MASK)
+        r = key >> INDEX_BITS
+    out.reverse()
+    return out
+
+
+def replay_indices(spec: Spec, model: Model, explored_init, init_pos, indices: list[int]):
+    """Replay a chain of successor indices from the explored initial state; returns the
+    [(action, state)] path under the real broker names, from the real initial state."""
+    chain = []
+    s = explored_init
+    for i in indices:
+        for k, (action, raw) in enumerate(model.successors(s)):
+            if k == i:
+                break
+        else:  # cannot happen: the model is deterministic
+            raise AssertionError("replay: successor index out of range")
+        _, pos = spec.explored(model, raw)
+        chain.append((action, pos))
+        s = raw if pos is None else permute(raw, pos)
+    n = model.rf
+    full = Model(model.config) if model.ghosts is not None else model  # traces keep every ghost
+    st = full.init()
+    path = [(None, st)]
+    sigma = init_pos
+    for action, pos in chain:
+        a = _rename(action, _inverse(sigma, n))
+        st = full.step(st, a)
+        path.append((a, st))
+        sigma = _compose(pos, sigma, n)
+    return path
+
+
+def _found(result, spec, model, explored_init, init_pos, parents, level, rank, index, inv_id, judge) -> None:
+    """Record a violation: the transition `index` from the state of `rank` at `level` broke
+    `inv_id` (a state check on the state it reaches, or a step check on it). The trace is
+    replayed under the real broker names and the invariant re-judged on it, so the message
+    names the brokers the trace shows."""
+    cfg = spec.config
+    path = replay_indices(spec, model, explored_init, init_pos, _path_indices(parents, level, rank) + [index])
     prev = path[-2][1] if len(path) > 1 else None
     last = path[-1][1]
     msg = None
@@ -238,3 +677,43 @@ def _found(result, model, visited, init_pos, key, action, inv_id, judge, cfg) ->
     trace.violation = Violation(inv_id, msg, len(trace.steps) - 1)
     result.violation = (inv_id, msg)
     result.trace = trace
+
+
+def explore(
+    model: Model,
+    invariants: list[Invariant],
+    *,
+    progress: Progress | None = None,
+    progress_every: float = 0.5,
+    symmetry: bool = True,
+    checkpoint: str | None = None,
+    resume: str | None = None,
+    checkpoint_every: float = 60.0,
+    watch: Callable | None = None,
+    workers: int = 1,
+    cluster: str | None = None,
+) -> Result:
+    """The search, in this process (`workers` 1), handed over to `workers` local processes
+    after the first second (checker/engines/parallel.py), or on the Dask cluster at
+    `cluster` ("local": a local Dask cluster of `workers` processes). Results are the same
+    in every case. `watch(prev, state)`, if given, sees the initial state (prev None) and
+    every transition until it returns False (vacuity witnesses, invariants/witnesses.py)."""
+    spec = Spec.of(model, invariants, symmetry, watch=watch is not None)
+    handover = None
+    if cluster:
+        from ackcheck.checker.engines.parallel import DaskPool
+
+        backend = DaskPool(spec, workers if workers > 1 else None, None if cluster == "local" else cluster)
+    else:
+        backend = InProcess(spec, 1, watch)
+        if workers > 1:
+            from ackcheck.checker.engines.parallel import ProcessPool
+
+            def handover(b):
+                return ProcessPool(spec, workers, inherited=b.parts[0])
+    return search(spec, backend, progress=progress, checkpoint=checkpoint, resume=resume,
+                  checkpoint_every=checkpoint_every, watch=watch, handover=handover,
+                  handover_after=HANDOVER_SECONDS)
+
+
+HANDOVER_SECONDS = 1.0  # a search still running after this long moves to worker processes

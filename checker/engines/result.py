@@ -31,6 +31,9 @@ class Stats:
     max_depth: int = 0
     seconds: float = 0.0
     complete: bool = True  # False: stopped early (depth bound, Ctrl-C, example budget)
+    workers: int = 1  # processes the exhaustive search ran in
+    peak_memory_bytes: int = 0  # peak resident memory of the search's processes (summed)
+    bytes_per_state: float = 0.0  # the search's tables (seen sets, parent pointers) per distinct state
 
     @property
     def states_per_second(self) -> float:
@@ -44,6 +47,9 @@ class Stats:
             "seconds": round(self.seconds, 3),
             "states_per_second": round(self.states_per_second),
             "complete": self.complete,
+            "workers": self.workers,
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "bytes_per_state": round(self.bytes_per_state, 1),
         }
 
     def done_line(self) -> str:

@@ -1,0 +1,171 @@
+"""Where the partitions of a search run: this process, local worker processes, or a Dask
+cluster. Every backend offers the same three calls to the coordinator
+(checker/engines/explore.py `search`): `call(method, per-partition args)` runs one
+partition method everywhere and returns the results in partition order, `interrupt()`
+stops an expansion in progress (Ctrl-C), `close()`.
+
+- `ProcessPool`: one forked process per partition, driven over pipes. States cross a pipe
+  only when a new state's owner is another partition (pickled once, routed through the
+  coordinator as bytes); fingerprints and keys travel as numpy arrays.
+- `DaskPool`: each partition is a Dask actor on a worker of a Dask distributed cluster
+  (`--cluster tcp://scheduler:8786`, or a local one). Same protocol; the coordinator
+  routes the exchange, so workers need no connections to each other. Checkpoints are
+  written by each worker: on a real cluster `--checkpoint` must name a shared directory.
+
+A single-process search hands over to a `ProcessPool` at a level boundary once it has
+run for `HANDOVER_SECONDS`: small checks stay in one process (no start-up cost), long
+ones use every core. Forked workers inherit the partition and take their shares of it
+without serialising anything.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import traceback
+from multiprocessing.connection import wait
+
+from ackcheck.checker.engines.explore import HANDOVER_SECONDS, Partition, Spec
+
+__all__ = ["HANDOVER_SECONDS", "DaskPool", "ProcessPool", "WorkerError", "default_workers"]
+
+
+def default_workers() -> int:
+    """All cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class WorkerError(RuntimeError):
+    """A partition failed in a worker (its traceback is the message)."""
+
+
+def _serve(spec: Spec, index: int, count: int, conn, stop, inherited) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
+    part = Partition(spec, index, count)
+    part.stop_flag = stop
+    if inherited is not None:
+        part.take_share(inherited)
+        inherited = None
+    while True:
+        try:
+            method, args = conn.recv()
+        except EOFError:
+            return
+        if method == "close":
+            return
+        try:
+            res = getattr(part, method)(*args)
+            conn.send(("ok", res))
+        except Exception:  # reported to the coordinator, which raises it
+            conn.send(("error", traceback.format_exc()))
+
+
+class ProcessPool:
+    """One forked worker process per partition (Linux/macOS: fork start method)."""
+
+    def __init__(self, spec: Spec, count: int, inherited: Partition | None = None):
+        ctx = mp.get_context("fork")
+        self.count = count
+        self.stop = ctx.Event()
+        self.conns = []
+        self.procs = []
+        self.owed: set[int] = set()
+        for j in range(count):
+            mine, theirs = ctx.Pipe()
+            p = ctx.Process(target=_serve, args=(spec, j, count, theirs, self.stop, inherited), daemon=True)
+            p.start()
+            theirs.close()
+            self.conns.append(mine)
+            self.procs.append(p)
+
+    def call(self, method: str, args: list | None = None, progress=None) -> list:
+        for j, c in enumerate(self.conns):
+            c.send((method, args[j] if args is not None else ()))
+            self.owed.add(j)
+        out: list = [None] * self.count
+        while self.owed:
+            ready = wait([self.conns[j] for j in self.owed])  # (Ctrl-C lands here, between messages)
+            for c in ready:
+                j = self.conns.index(c)
+                out[j] = self._recv(j)
+        return out
+
+    def _recv(self, j: int):
+        try:
+            tag, val = self.conns[j].recv()
+        except EOFError:
+            self.owed.discard(j)
+            raise WorkerError(f"worker {j} died (out of memory?)") from None
+        self.owed.discard(j)
+        if tag == "error":
+            raise WorkerError(val)
+        return val
+
+    def interrupt(self) -> None:
+        """Stop the expansion in progress: workers drop the level and stay at its start."""
+        self.stop.set()
+        for j in list(self.owed):
+            self._recv(j)
+        self.stop.clear()
+
+    def peak_memory(self) -> int:
+        import resource
+
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return own + sum(self.call("rss"))
+
+    def close(self) -> None:
+        for c in self.conns:
+            try:
+                c.send(("close", ()))
+            except OSError:
+                pass
+        for p in self.procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+
+
+class DaskPool:
+    """Partitions as actors on a Dask distributed cluster: the running one at `address`, or
+    a local cluster of `count` single-threaded worker processes."""
+
+    def __init__(self, spec: Spec, count: int | None = None, address: str | None = None):
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        if address:
+            self.client = Client(address, timeout="30s")
+        else:
+            self.cluster = LocalCluster(n_workers=count or default_workers(), threads_per_worker=1,
+                                        processes=True, dashboard_address=None)
+            self.client = Client(self.cluster)
+        workers = sorted(self.client.scheduler_info()["workers"])
+        if not workers:
+            raise WorkerError(f"--cluster {address}: the cluster has no workers")
+        self.count = count or len(workers)
+        futures = [self.client.submit(Partition, spec, j, self.count, actor=True, workers=[workers[j % len(workers)]],
+                                      pure=False)
+                   for j in range(self.count)]
+        self.actors = [f.result() for f in futures]
+
+    def call(self, method: str, args: list | None = None, progress=None) -> list:
+        futs = [getattr(a, method)(*(args[j] if args is not None else ())) for j, a in enumerate(self.actors)]
+        return [f.result() for f in futs]
+
+    def interrupt(self) -> None:  # actors finish their level; the run stops after it
+        pass
+
+    def peak_memory(self) -> int:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 + sum(self.call("rss"))
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()

@@ -1,0 +1,65 @@
+"""The partitioned search gives the single-process result exactly, for any number of
+workers: distinct states, transitions, depth, verdict and the trace itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import make_config
+
+import ackcheck.checker.engines.explore as explore_mod
+from ackcheck.checker.engines.check import run_check
+
+CONFIGS = [
+    ({"acks": "1"}, None, {}, None),
+    ({"acks": "all", "replication.factor": "2"}, "0.10", {"max_crashes": 2}, None),
+    ({"acks": "all"}, None, {"max_power_losses": 1}, None),
+    ({"acks": "all", "min.insync.replicas": "2"}, None, {"max_records": 2, "max_crashes": 1, "max_isr_shrinks": 0},
+     ["acked-write-survives"]),
+]
+
+
+def _fingerprint(r):
+    return (r.verdict, r.stats.distinct_states, r.stats.transitions, r.stats.max_depth,
+            r.trace.as_dict() if r.trace else None)
+
+
+@pytest.fixture
+def at_once(monkeypatch):
+    """Workers from the first level on (normally a search hands over after a second)."""
+    monkeypatch.setattr(explore_mod, "HANDOVER_SECONDS", 0.0)
+
+
+@pytest.mark.parametrize("props,version,bounds,invs", CONFIGS)
+def test_two_workers_equal_one(at_once, props, version, bounds, invs):
+    config = make_config(props, version, **bounds)
+    one = run_check(config, invs, workers=1)
+    two = run_check(config, invs, workers=2)
+    assert two.stats.workers == 2 and one.stats.workers == 1
+    assert _fingerprint(two) == _fingerprint(one)
+
+
+def test_three_workers_equal_one_without_symmetry(at_once):
+    config = make_config({"acks": "1"}, max_records=2, max_crashes=1)
+    one = run_check(config, None, workers=1, symmetry=False)
+    three = run_check(config, None, workers=3, symmetry=False)
+    assert one.verdict == "violated"
+    assert _fingerprint(three) == _fingerprint(one)
+
+
+def test_cli_workers_flag_same_json_counts():
+    args = [sys.executable, "-m", "ackcheck", "check", "--acks", "1", "--max-records", "2", "--json"]
+    out = [json.loads(subprocess.run(args + ["--workers", str(n)], capture_output=True, text=True).stdout)
+           for n in (1, 2)]
+    for k in ("distinct_states", "transitions", "max_depth"):
+        assert out[0]["stats"][k] == out[1]["stats"][k]
+    assert out[0]["trace"] == out[1]["trace"]
+    assert {"workers", "peak_memory_bytes", "bytes_per_state"} <= set(out[0]["stats"])
+
+
+def test_bad_workers_flag_is_one_line_exit_2():
+    p = subprocess.run([sys.executable, "-m", "ackcheck", "check", "--workers", "0"], capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "--workers" in p.stderr
