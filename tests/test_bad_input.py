@@ -319,7 +319,7 @@ POISON = {
     "audit": [["--guarantee", "no-such"], ["--require", "no-such"], ["--jobs", "0"], ["--max-crashes", "99"],
               ["--acks", "7"], ["--kafka-version", "0.1"]],
     "matrix": [["--replication-factor", "9"], ["--jobs", "0"], ["--guarantee", "no-such"],
-               ["--kafka-version", "0.1"]],
+               ["--kafka-version", "0.1"], ["--rule", "x"], ["--rule", "no_such_rule=on"]],
     "fuzz": [["--acks", "7"], ["--examples", "x"], ["--invariant", "no-such-invariant"]],
     "chaos": [["--segment-bytes", "1"], ["--acks", "7"], ["--runs", "x"]],
 }

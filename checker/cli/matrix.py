@@ -125,8 +125,9 @@ def main(argv: list[str]) -> int:
         lo, hi = BOUND_LIMITS[k]
         if not lo <= v <= hi:
             raise ConfigError(f"--{k.replace('_', '-')}: {v} out of range {lo}..{hi}")
-    if args.kafka_version is not None:
-        build_config([], kafka_version=args.kafka_version)  # validates, names the flag
+    # the version and the rules are validated once, naming the flag: a misspelt --rule is bad
+    # input, not a column of configurations "Kafka rejects"
+    build_config([], kafka_version=args.kafka_version, rule_overrides=list(args.rule or ()))
     guarantees = [BY_ID[i] for i in parse_ids(",".join(args.guarantee), "--guarantee")] or list(GUARANTEES)
     rows = space_rows(values, args.replication_factor, args.kafka_version)
     if not args.no_seed:
