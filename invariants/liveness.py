@@ -180,10 +180,12 @@ def _send_goals(config: Config) -> list[Goal]:
     return out
 
 
-def caught_up(obs: Observation) -> bool:
-    """The consumer group's committed offset reached the serving leader's HW (lag 0)."""
+def lagging(obs: Observation) -> bool:
+    """The consumer group's committed offset is below the serving leader's HW (lag > 0).
+    Without a serving leader the lag is unknown (no end offset to compare with, for Burrow
+    too): an offline partition is eventually-leader's concern, not a lag."""
     rep = _serving_leader(obs)
-    return rep is not None and obs.committed_offset >= rep.high_watermark
+    return rep is not None and obs.committed_offset < rep.high_watermark
 
 
 def producer_stopped(obs: Observation) -> bool:
@@ -191,7 +193,7 @@ def producer_stopped(obs: Observation) -> bool:
 
 
 def _lag_goals(config: Config) -> list[Goal]:
-    return [Goal("consumer group", lambda obs: producer_stopped(obs) and not caught_up(obs),
+    return [Goal("consumer group", lambda obs: producer_stopped(obs) and lagging(obs),
                  "after the producer stopped, the consumer's lag never returns to 0 (Burrow would report "
                  "STALL or STOP)")]
 

@@ -95,7 +95,7 @@ ACKED = Witness("record-acknowledged", "a record was acknowledged to the produce
                 hint="more --max-attempts, or fewer perturbations")
 TWO_ACKED = Witness("two-records-acknowledged", "two records were acknowledged", _two_acked,
                     applies=lambda c: c.bounds.max_records >= 2, hint="--max-records 2")
-FAILED_W = Witness("record-failed", "a send definitely failed (NOT_ENOUGH_REPLICAS, expiry)", _failed,
+FAILED_W = Witness("record-failed", "a send definitely failed: NOT_ENOUGH_REPLICAS or expiry", _failed,
                    hint="more --max-crashes or --max-isr-shrinks")
 SENT = Witness("record-sent", "a record was sent", _sent)
 OFFLINE = Witness("partition-offline", "the partition was offline (no leader)", _pending_when_offline,
@@ -110,7 +110,7 @@ IDEMPOTENT_APPEND = Witness("idempotent-append", "a batch with a producer id and
                             _idempotent_append, applies=lambda c: c.enable_idempotence)
 RETRY = Witness("retry", "the producer sent a batch a second time", _retry,
                 hint="--max-attempts 2 with retries > 0, and a crash or a lost message")
-TRUNCATION = Witness("log-truncated", "a replica's log end moved back (follower truncation, power loss)",
+TRUNCATION = Witness("log-truncated", "a replica's log end moved back: follower truncation or power loss",
                      _truncated, step=True, hint="--max-crashes 1 or more, or --max-power-losses 1")
 LAGGING = Witness("consumer-lagging", "after the producer stopped, the consumer was behind the HW", _lagging)
 
@@ -180,8 +180,20 @@ class Watcher:
         return out
 
     def warnings(self) -> list[str]:
-        out = []
+        """One line per witness never reached, naming the invariants it leaves vacuous:
+        'vacuity: ID[, ID...]: witness NAME (what) was never reached (try ...)'."""
+        by_name: dict[str, tuple[Witness, list[str]]] = {}
         for i, w in self.unreached():
+            by_name.setdefault(w.name, (w, []))[1].append(i)
+        out = []
+        for w, ids in by_name.values():
             hint = f" (try {w.hint})" if w.hint else ""
-            out.append(f"vacuity: {i}: witness {w.name} ({w.description}) was never reached{hint}")
+            out.append(f"vacuity: {', '.join(ids)}: witness {w.name} ({w.description}) was never reached{hint}")
         return out
+
+
+def warning_invariants(warning: str) -> list[str]:
+    """The invariant ids a vacuity warning (Watcher.warnings) names."""
+    if not warning.startswith("vacuity: ") or ": witness " not in warning:
+        return []
+    return warning[len("vacuity: "):warning.index(": witness ")].split(", ")

@@ -81,8 +81,10 @@ class GuaranteeResult:
         """Vacuity warnings of this guarantee's invariants: witnesses the run never reached."""
         if not self.run or self.verdict == "violated":
             return []
+        from ackcheck.invariants.witnesses import warning_invariants
+
         return [w for w in self.run.get("warnings", ())
-                if any(w.startswith(f"vacuity: {i}:") for i in self.guarantee.invariants)]
+                if any(i in self.guarantee.invariants for i in warning_invariants(w))]
 
     def as_dict(self) -> dict:
         g = self.guarantee

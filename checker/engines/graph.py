@@ -32,7 +32,7 @@ from ackcheck.model.state import observe
 # networkx builds a dict-of-dicts per node: past this many edges the iterative Tarjan on
 # the CSR arrays is faster and needs a fraction of the memory (bench: tests/test_liveness.py
 # `ACKCHECK_SLOW=1` prints both; docs/liveness.md has the figures).
-NX_MAX_EDGES = 20_000
+NX_MAX_EDGES = 2_500
 
 
 class GraphTooLarge(Exception):
