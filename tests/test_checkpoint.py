@@ -1,0 +1,88 @@
+"""Checkpoints: a run killed mid-level (SIGKILL) or stopped with Ctrl-C resumes from its
+last checkpoint to the same final counts as an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import make_config
+
+from ackcheck.checker.engines.check import run_check
+
+FLAGS = ["--acks", "all", "--min-insync-replicas", "2", "--max-records", "2", "--max-crashes", "1",
+         "--invariant", "acked-write-survives"]
+CONFIG = dict(props={"acks": "all", "min.insync.replicas": "2"}, bounds={"max_records": 2, "max_crashes": 1})
+
+
+def _reference():
+    r = run_check(make_config(CONFIG["props"], **CONFIG["bounds"]), ["acked-write-survives"])
+    return r.verdict, r.stats.distinct_states, r.stats.transitions, r.stats.max_depth
+
+
+def _start(ckpt, *extra):
+    return subprocess.Popen([sys.executable, "-m", "ackcheck", "check", *FLAGS, "--json", "--workers", "1",
+                             "--checkpoint", str(ckpt), "--checkpoint-every", "0", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_level(ckpt, level: int, proc, timeout=120.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        cur = ckpt / "CURRENT"
+        if cur.exists() and int(cur.read_text().split("-")[1]) >= level:
+            return
+        assert proc.poll() is None, "the run ended before the checkpoint level"
+        time.sleep(0.02)
+    raise AssertionError("no checkpoint written")
+
+
+def _resume(ckpt, *extra):
+    p = subprocess.run([sys.executable, "-m", "ackcheck", "check", *FLAGS, "--json", "--resume", str(ckpt), *extra],
+                       capture_output=True, text=True, timeout=300)
+    j = json.loads(p.stdout)
+    s = j["stats"]
+    return p.returncode, (j["verdict"], s["distinct_states"], s["transitions"], s["max_depth"])
+
+
+def test_sigkill_mid_level_resumes_to_the_same_counts(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    proc = _start(ckpt)
+    _wait_for_level(ckpt, 12, proc)
+    time.sleep(0.3)  # into the next level
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    rc, got = _resume(ckpt)
+    assert rc == 0
+    assert got == _reference()
+
+
+def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    proc = _start(ckpt, "--checkpoint-every", "3600")  # only the one Ctrl-C writes
+    time.sleep(1.5)  # into the search (it takes several seconds)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 4, out[-500:]
+    assert json.loads(out)["verdict"] == "incomplete"
+    assert (ckpt / "CURRENT").exists()
+    rc, got = _resume(ckpt, "--workers", "2")
+    assert rc == 0
+    assert got == _reference()
+
+
+def test_resume_of_another_configuration_is_refused(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    proc = _start(ckpt)
+    _wait_for_level(ckpt, 2, proc)
+    proc.kill()
+    proc.wait()
+    p = subprocess.run([sys.executable, "-m", "ackcheck", "check", "--acks", "1", "--resume", str(ckpt)],
+                       capture_output=True, text=True)
+    errors = [line for line in p.stderr.splitlines() if line.startswith("ackcheck: error")]
+    assert p.returncode == 2 and len(errors) == 1 and "--resume" in errors[0] and "Traceback" not in p.stderr
