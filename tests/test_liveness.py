@@ -4,9 +4,7 @@ trace format, replays, the fairness table and the graph export."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import time
 
 import pytest
 
@@ -196,34 +194,6 @@ def test_liveness_verdicts_do_not_depend_on_the_scc_engine():
     assert a.violation == b.violation and a.trace.actions == b.trace.actions
 
 
-@pytest.mark.skipif(os.environ.get("ACKCHECK_SLOW") != "1", reason="benchmark: ACKCHECK_SLOW=1")
-def test_scc_threshold_figures():  # pragma: no cover - prints figures
-    rng = random.Random(1)
-    for n in (1_000, 10_000, 50_000, 200_000):
-        offsets, targets = _random_graph_sparse(rng, n, 3)
-        g = type("G", (), {})()
-        t = time.perf_counter()
-        tarjan(n, offsets, targets)
-        t1 = time.perf_counter() - t
-        import networkx as nx
-
-        t = time.perf_counter()
-        dg = nx.DiGraph()
-        dg.add_nodes_from(range(n))
-        dg.add_edges_from((u, v) for u in range(n) for v in targets[offsets[u]:offsets[u + 1]])
-        list(nx.strongly_connected_components(dg))
-        t2 = time.perf_counter() - t
-        print(f"n={n} edges={len(targets)} tarjan={t1:.3f}s networkx={t2:.3f}s", g)
-
-
-def _random_graph_sparse(rng, n, deg):
-    offsets, targets = [0], []
-    for _ in range(n):
-        targets += [rng.randrange(n) for _ in range(deg)]
-        offsets.append(len(targets))
-    return offsets, targets
-
-
 # ------------------------------------------------------------------------- fairness
 def test_every_action_is_classified():
     assert not set(ACTIONS) - set(ACTION_KINDS), "an action without a fairness class"
@@ -308,3 +278,13 @@ def test_cli_replay_of_a_lasso(capsys, acks1_lasso, tmp_path):
     assert rc == 0 and "CONFIRMED eventually-visible" in out and "prefix" in out
     rc, out, _ = run(capsys, "replay", str(p), "--on", "model")
     assert rc == 0 and "CONFIRMED eventually-visible" in out
+
+
+def test_docs_list_every_action_and_property():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "liveness.md").read_text(encoding="utf-8")
+    for name in ACTION_KINDS:
+        assert f"`{name}`" in text, f"docs/liveness.md does not classify {name}"
+    for p in LIVENESS_BY_ID:
+        assert f"`{p}`" in text
