@@ -136,3 +136,20 @@ def test_soak_every_family_many_seeds(client):
     for seed in range(10):
         res = run_clients(_config(acks="all"), client, records=100, seed=seed, families=list(FAMILIES), model=False)
         _complete(res)
+
+
+def test_kafka_15591_librdkafka_raises_a_fatal_error_and_writes_nothing_twice():
+    """The leader holds no state for the producer id, refuses the first batch, appends the
+    second and its answer is lost: librdkafka's idempotent producer stops with a fatal
+    OUT_OF_ORDER_SEQUENCE_NUMBER instead of re-sequencing (docs/clients.md)."""
+    _need("confluent-kafka")
+    from ackcheck.checker.engines.clients import run_kafka_15591
+
+    res = run_kafka_15591("confluent-kafka")
+    _complete_sends = all(s.outcome in ("ok", "failed", "indeterminate") for s in res.sends)
+    assert _complete_sends, res.sends
+    assert any("refuse:NOT_ENOUGH_REPLICAS" in f for f in res.broker_stats["faults"])
+    assert res.broker_stats["dropped_responses"] == 1
+    assert res.fatal and "out of order sequence" in res.fatal.lower(), res.fatal
+    assert "no-duplicates" not in {v["invariant"] for v in res.violations}
+    assert [r for _, r in res.reads].count(2) == 1, res.reads

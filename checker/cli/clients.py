@@ -32,7 +32,8 @@ def main(argv: list[str]) -> int:
         "end while seeded faults hit the cluster; judge the client-observed history (send outcomes, consumer "
         "reads) with the invariant catalogue and compare with what the model predicts. Exit 0: no violation; "
         "1: a violation; 2: bad input."))
-    p.add_argument("--client", required=True, choices=CLIENTS, help="the client library to drive")
+    p.add_argument("--client", required=True, metavar="|".join(CLIENTS),
+                   help="the client library to drive (with --table: a comma-separated list)")
     p.add_argument("--records", type=int, default=20, metavar="N", help="records to produce, 1-10000 (default 20)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the fault schedule (default 0)")
     p.add_argument("--faults", metavar="FAMILY,...",
@@ -44,10 +45,23 @@ def main(argv: list[str]) -> int:
     p.add_argument("--max-in-flight", metavar="N", help="max.in.flight.requests.per.connection (1-5)")
     p.add_argument("--retries", metavar="N", help="retries of the producer (default: Kafka's, 2147483647)")
     p.add_argument("--no-model", action="store_true", help="skip the model's prediction")
+    p.add_argument("--table", metavar="FILE.json",
+                   help="instead of one run: every configuration of the finding table (acks 1/all x idempotence x "
+                        "in-flight 1/5) x every fault family for --client (repeatable with commas: "
+                        "kafka-python,aiokafka,...), seeds 1..--table-seeds; JSON rows to FILE, markdown to stdout")
+    p.add_argument("--table-seeds", type=int, default=1, metavar="K", help="seeds per table cell (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--trace-out", metavar="FILE", help="write the history (and the observation judged) to FILE")
     add_config_flags(p, bounds=False)
     args = p.parse_args(argv)
+    names = [c.strip() for c in args.client.split(",")]
+    for c in names:
+        if c not in CLIENTS:
+            raise ConfigError(f"--client {c}: unknown client library (known: {', '.join(CLIENTS)})")
+    if len(names) > 1 and not args.table:
+        raise ConfigError("--client: one library (a list only with --table)")
+    if args.table:
+        return _table(names, args)
     if not 1 <= args.records <= 10_000:
         raise ConfigError(f"--records {args.records}: expected 1..10000")
     families = _families(args.faults)
@@ -115,3 +129,59 @@ def argv_has_config(argv: list[str]) -> bool:
     flags = ("--acks", "--replication-factor", "--min-insync-replicas", "--unclean-leader-election-enable",
              "--log-flush-interval-messages", "--records-per-batch", "--set", "--config", "--kafka-version", "--rule")
     return any(a.split("=")[0] in flags for a in argv)
+
+
+LABEL = {"acked-write-survives": "lost-write", "no-duplicates": "duplicate", "producer-order": "reorder",
+         "failed-write-invisible": "G1a", "read-durability": "lost-read", "committed-prefix-agreement": "diverged",
+         "leader-completeness": "lost-commit", "consumer-monotonic": "nonmonotonic-poll"}
+
+
+def _cell(items) -> str:
+    return ", ".join(sorted({LABEL.get(i, i) for i in items})) or "-"
+
+
+def render_table(rows, versions: dict[str, str]) -> str:
+    clients = list(versions)
+    out = []
+    for fam in dict.fromkeys(r["family"] for r in rows):
+        out.append(f"\n### {fam}\n")
+        out.append("| acks | idempotence | in-flight | model predicts | "
+                   + " | ".join(versions[c] for c in clients) + " |")
+        out.append("|---|---|---|---|" + "---|" * len(clients))
+        for r in rows:
+            if r["family"] != fam:
+                continue
+            c = r["config"]
+            pred = _cell([k for k, v in r["prediction"].items() if v == "violated"])
+            cells = []
+            for cl in clients:
+                runs = r["runs"].get(cl, [])
+                seen = [(i, run["seed"]) for run in runs for i in run["violations"]]
+                text = _cell([i for i, _ in seen])
+                if seen:
+                    text += " (seed " + ",".join(str(s) for s in sorted({s for _, s in seen})) + ")"
+                if any(run["fatal"] for run in runs):
+                    text += " [fatal error]"
+                cells.append(text)
+            out.append(f"| {c['acks']} | {c['enable.idempotence']} | {c['max.in.flight']} | {pred} | "
+                       + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def _table(names: list[str], args) -> int:
+    from ackcheck.checker.engines.clients import finding_table
+
+    if args.table_seeds < 1 or args.table_seeds > 20:
+        raise ConfigError(f"--table-seeds {args.table_seeds}: expected 1..20")
+    versions = {}
+    for c in names:
+        v = client_version(c)
+        if v is None:
+            raise ConfigError(f"--client {c}: the library is not installed (pip install {c})")
+        versions[c] = v
+    rows = finding_table(names, range(1, args.table_seeds + 1), records=args.records,
+                         progress=lambda m: print(m, file=sys.stderr, flush=True))
+    with open(args.table, "w", encoding="utf-8") as f:
+        json.dump({"versions": versions, "records": args.records, "rows": rows}, f, indent=1)
+    print(render_table(rows, versions))
+    return 0

@@ -160,7 +160,8 @@ def _produce_confluent(boot: str, cfg: Config, sends: list[Send], pace: float, s
     try:
         for s in sends:
             p.produce(TOPIC, str(s.record).encode(), on_delivery=report)
-            p.poll(pace)
+            p.poll(0)  # serve delivery reports; poll(t) returns early once one is served
+            time.sleep(pace)
         left = p.flush(DELIVERY_TIMEOUT_MS / 1000 + 5)
     except (ck.KafkaException, SystemError) as e:
         # a fatal error (the idempotent producer's guarantee broken) surfaces as an

@@ -369,3 +369,41 @@ def run_kafka_15591(client: str, *, records: int = 5, model: bool = False) -> Cl
                         Setting("max.in.flight.requests.per.connection", "5", "KAFKA-15591")])
     return run_clients(cfg, client, records=records, seed=0, model=model,
                        script=["refuse:NOT_ENOUGH_REPLICAS", "drop"], pace=0.0, single=True)
+
+
+# ====================================================================== finding table
+# the configurations of the finding table: acks x idempotence x in-flight (acks=1 with
+# idempotence is not a configuration: Kafka refuses it, or drops idempotence silently)
+TABLE_CONFIGS = (("1", "false", "1"), ("1", "false", "5"), ("all", "false", "1"), ("all", "false", "5"),
+                 ("all", "true", "1"), ("all", "true", "5"))
+
+
+def table_config(acks: str, idem: str, mif: str) -> Config:
+    from ackcheck.traces.settings import Setting, build_config
+
+    return build_config([Setting("acks", acks, "table"), Setting("enable.idempotence", idem, "table"),
+                         Setting("max.in.flight.requests.per.connection", mif, "table")])
+
+
+def finding_table(clients, seeds, *, records: int = 20, progress=None) -> list[dict]:
+    """Every (configuration, fault family, client, seed): the model's prediction and the
+    client's judged history. Rows: {config, family, prediction, runs: {client: [..]}}."""
+    say = progress or (lambda msg: None)
+    rows = []
+    for acks, idem, mif in TABLE_CONFIGS:
+        cfg = table_config(acks, idem, mif)
+        for fam in FAMILIES:
+            pred = predict(cfg, [fam])
+            row = {"config": {"acks": acks, "enable.idempotence": idem, "max.in.flight": mif}, "family": fam,
+                   "prediction": {k: v["verdict"] for k, v in pred["invariants"].items()}, "runs": {}}
+            for client in clients:
+                for seed in seeds:
+                    res = run_clients(cfg, client, records=records, seed=seed, families=[fam], model=False)
+                    row["runs"].setdefault(client, []).append({
+                        "seed": seed, "violations": [v["invariant"] for v in res.violations],
+                        "messages": [v["message"] for v in res.violations], "outcomes": res.counts(),
+                        "fatal": res.fatal, "applied": res.applied})
+                    say(f"acks={acks} idempotence={idem} in-flight={mif} {fam} {client} seed {seed}: "
+                        f"{[v['invariant'] for v in res.violations] or 'ok'}")
+            rows.append(row)
+    return rows
