@@ -360,3 +360,20 @@ def test_flag_lists_are_refused_in_one_line(workdir, inputs):
     with inside(workdir):
         for argv in inputs:
             assert_one_line_error(argv, *run_cli(argv))
+
+
+def test_loop_start_is_accepted_and_checked(tmp_path):
+    """The optional `loop_start` of a lasso: a step index is read, anything else refused."""
+    d = copy.deepcopy(BASE)
+    d["loop_start"] = len(d["steps"]) - 1  # stays in the last state
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(d))
+    with inside(tmp_path):
+        rc, _, err = run_cli(["export", "--itf", "--out", "x.itf.json", str(path)])
+        assert rc == 0, err
+        for bad in ("1", 1.5, True, -1, len(d["steps"]), {}):
+            d["loop_start"] = bad
+            path.write_text(json.dumps(d))
+            rc, out, err = run_cli(["view", str(path)])
+            assert_one_line_error(["view"], rc, out, err)
+            assert "$.loop_start" in err
