@@ -136,6 +136,7 @@ class Cache:
 def run_one(config: Config, invariants: Iterable[str], cache_dir: str | None = None) -> dict:
     """One exhaustive check, from the cache when possible. Returns a JSON-able dict."""
     from ackcheck.checker.engines.check import run_check
+    from ackcheck.checker.engines.result import verdict_of
 
     invariants = tuple(invariants)
     key = run_key(config, invariants)
@@ -143,6 +144,9 @@ def run_one(config: Config, invariants: Iterable[str], cache_dir: str | None = N
     hit = cache.get(key)
     if hit is not None:
         hit["cached"] = True
+        # a cache written before the verdict function could say holds for a cut search
+        hit["verdict"] = verdict_of("explore", violated=bool(hit.get("violation")),
+                                    complete=hit.get("complete", True))
         if hit.get("trace"):
             # the run may come from an equivalent config (canonical_config): same steps
             hit["trace"]["config"] = config.as_dict()
@@ -195,12 +199,28 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
 
 
-class Pool:
-    """A process pool over the cores (or inline with jobs=1), with a completion callback."""
+CLUSTER_ENV = "ACKCHECK_CLUSTER"
 
-    def __init__(self, jobs: int | None):
-        self.jobs = max(1, jobs or os.cpu_count() or 1)
-        self.ex = ProcessPoolExecutor(self.jobs, initializer=_worker_init) if self.jobs > 1 else None
+
+class Pool:
+    """A process pool over the cores (or inline with jobs=1), with a completion callback.
+
+    With a Dask distributed cluster (`cluster`, or the scheduler address in the environment
+    variable ACKCHECK_CLUSTER) the runs go to its workers instead, through Dask's
+    concurrent.futures executor: the same engine `check --cluster` uses (docs/reach.md)."""
+
+    def __init__(self, jobs: int | None, cluster: str | None = None):
+        cluster = cluster or os.environ.get(CLUSTER_ENV) or None
+        self.client = None
+        if cluster:
+            from distributed import Client
+
+            self.client = Client(cluster, timeout="10s")
+            self.jobs = max(1, len(self.client.scheduler_info()["workers"]))
+            self.ex = self.client.get_executor(pure=False)
+        else:
+            self.jobs = max(1, jobs or os.cpu_count() or 1)
+            self.ex = ProcessPoolExecutor(self.jobs, initializer=_worker_init) if self.jobs > 1 else None
         self.pending: dict[Future, Callable] = {}
         self.inline: list[tuple[Callable, tuple, Callable]] = []
 
@@ -231,5 +251,14 @@ class Pool:
             if cancel:  # Ctrl-C: stop our workers now rather than after their current run
                 for proc in list((getattr(self.ex, "_processes", None) or {}).values()):
                     proc.terminate()
-            self.ex.shutdown(wait=not cancel, cancel_futures=cancel)
+            if self.client is not None:  # Dask's executor: cancel what is still queued
+                if cancel:
+                    for fut in self.pending:
+                        fut.cancel()
+                self.ex.shutdown(wait=not cancel)
+            else:
+                self.ex.shutdown(wait=not cancel, cancel_futures=cancel)
             self.ex = None
+        if self.client is not None:
+            self.client.close()
+            self.client = None

@@ -139,10 +139,10 @@ class DaskPool:
 
         self.cluster = None
         if address:
-            self.client = Client(address, timeout="30s")
+            self.client = Client(address, timeout="10s")
         else:
             self.cluster = LocalCluster(n_workers=count or default_workers(), threads_per_worker=1,
-                                        processes=True, dashboard_address=None)
+                                        processes=True, dashboard_address=":0")
             self.client = Client(self.cluster)
         workers = sorted(self.client.scheduler_info()["workers"])
         if not workers:
