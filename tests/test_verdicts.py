@@ -145,3 +145,15 @@ def test_interrupted_audit_reports_incomplete_not_holds(monkeypatch):
     audit = Audit(config, ["test"], [], results)
     assert audit.exit_code == 4
     assert "HOLDS" not in render_markdown(audit)
+
+
+def test_a_cached_cut_run_is_not_read_back_as_holds(tmp_path):
+    from ackcheck.checker.audit.runs import Cache, run_key
+
+    config = ackcheck.build_config({"acks": "1"}, max_depth=2)
+    key = run_key(config, ("acked-write-survives",))
+    Cache(str(tmp_path)).put(key, {"verdict": "holds", "complete": False, "violation": None, "trace": None,
+                                   "states": 1, "transitions": 0, "depth": 2, "seconds": 0.0,
+                                   "invariants": ["acked-write-survives"]})
+    r = run_one(config, ["acked-write-survives"], cache_dir=str(tmp_path))
+    assert r["cached"] and r["verdict"] == "no-violation-up-to-depth"
