@@ -288,3 +288,8 @@ def test_docs_list_every_action_and_property():
         assert f"`{name}`" in text, f"docs/liveness.md does not classify {name}"
     for p in LIVENESS_BY_ID:
         assert f"`{p}`" in text
+
+
+def test_liveness_ids_only_where_they_can_be_judged(capsys):
+    rc, _, err = run(capsys, "fuzz", "--acks", "1", "--invariant", "eventually-visible")
+    assert rc == 2 and "liveness property" in err and len(err.strip().splitlines()) == 1

@@ -21,11 +21,16 @@ def model_for(config: Config, invariants: list[Invariant], *, lean: bool = False
                  ghosts={g for inv in invariants for g in inv.ghosts} if lean else None)
 
 
-def check_invariant_ids(ids: list[str] | None) -> None:
+def check_invariant_ids(ids: list[str] | None, *, liveness: bool = False) -> None:
+    """ConfigError for an unknown id; liveness properties (invariants/liveness.py) only
+    where the caller can judge them (`liveness=True`: check, replay)."""
     from ackcheck.invariants.liveness import LIVENESS_BY_ID
     from ackcheck.traces.settings import suggest
 
     for i in ids or []:
+        if i in LIVENESS_BY_ID and not liveness:
+            raise ConfigError(f"--invariant {i}: a liveness property, checked on the full state graph by "
+                              "`ackcheck check` only (docs/liveness.md)")
         if i not in BY_ID and i not in LIVENESS_BY_ID:
             known = {**BY_ID, **LIVENESS_BY_ID}
             raise ConfigError(f"--invariant {i}: unknown invariant{suggest(i, known)} (see `ackcheck invariants`)")
@@ -37,7 +42,7 @@ def run_check(config: Config, invariant_ids: list[str] | None = None, *, progres
     """Exhaustive BFS of `config` within its bounds, checking the selected invariants
     (with broker symmetry reduction unless `symmetry=False`), in `workers` processes or on
     the Dask cluster at `cluster`, with checkpoints (checker/engines/explore.py)."""
-    check_invariant_ids(invariant_ids)
+    check_invariant_ids(invariant_ids, liveness=True)
     from ackcheck.checker.engines.liveness import is_liveness, run_with_liveness
     from ackcheck.invariants.witnesses import Watcher
 

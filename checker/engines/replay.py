@@ -89,7 +89,7 @@ def judged_invariants(trace: Trace, config: Config, ids: list[str] | None) -> li
     from ackcheck.invariants.catalogue import select
 
     if ids:
-        check_invariant_ids(ids)
+        check_invariant_ids(ids, liveness=True)
         return list(ids)
     if trace.violation is not None:
         from ackcheck.invariants.catalogue import BY_ID
