@@ -4,6 +4,7 @@ trace format, replays, the fairness table and the graph export."""
 from __future__ import annotations
 
 import json
+import os
 import random
 
 import pytest
@@ -293,3 +294,23 @@ def test_docs_list_every_action_and_property():
 def test_liveness_ids_only_where_they_can_be_judged(capsys):
     rc, _, err = run(capsys, "fuzz", "--acks", "1", "--invariant", "eventually-visible")
     assert rc == 2 and "liveness property" in err and len(err.strip().splitlines()) == 1
+
+
+def test_kip966_partition_offline_forever():
+    """Kafka 4.1 (KIP-966 ELR), unclean election off: the last ISR member shuts down
+    uncleanly, leaves the ELR when it comes back, and no broker is eligible any more."""
+    cfg = build_config({}, max_crashes=2)
+    r = run_check(cfg, ["eventually-leader"])
+    assert r.verdict == "violated"
+    t = r.trace
+    last = t.steps[-1][1]
+    assert t.loop_start == len(t.steps) - 1  # nothing fair left: it stays there
+    assert last.leader == -1 and last.isr == () and last.elr == ()
+    assert all(rep.alive for rep in last.replicas)
+    assert sum(a[0] == "crash" for a in t.actions) == 2
+
+
+@pytest.mark.skipif(os.environ.get("ACKCHECK_SLOW") != "1", reason="about 15 s: ACKCHECK_SLOW=1")
+def test_before_elr_the_last_isr_member_comes_back_as_leader():
+    r = run_check(build_config({}, kafka_version="3.6", max_crashes=2), ["eventually-leader"])
+    assert r.verdict == "holds"
