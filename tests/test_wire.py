@@ -181,7 +181,7 @@ def test_fuzz_mutated_requests_then_a_real_client_still_round_trips(served):
     while sent < n and time.monotonic() < deadline:
         if s is None:
             s = socket.create_connection((host, int(port)), timeout=5)
-            s.settimeout(0.05)
+            s.settimeout(0.01)
         try:
             s.sendall(_mutate(rng, rng.choice(valid)))
             sent += 1
@@ -199,9 +199,27 @@ def test_fuzz_mutated_requests_then_a_real_client_still_round_trips(served):
     if s is not None:
         s.close()
     assert sent >= min(n, 500)
-    assert served.front.stats["handler_errors"] == 0, served.front.errors[:1]
+    stats = served.front.stats
+    print(f"fuzz: {sent} mutated requests sent, {stats}")
+    # the mutations reached the handlers, and many were refused there or at the frame
+    assert stats["requests"] >= sent // 4 and stats["closed_bad_request"] >= sent // 10, stats
+    assert stats["handler_errors"] == 0, served.front.errors[:1]
     boot = served.bootstrap.split(",")[0]
     assert _produce_and_read(boot, "after-fuzz", 5, acks="all") == [str(i) for i in range(5)]
+
+    def logs_valid() -> int:
+        from ackcheck.broker import records
+
+        n = 0
+        for t in served.live.topics.values():
+            for node in t.cluster.nodes:
+                for b in node.log.batches:  # every stored batch re-reads whole, CRC intact
+                    d = records.decode_batch(node.log.read_raw(b))
+                    assert d.header.base_offset == b.base_offset
+                    n += 1
+        return n
+
+    assert served.call(logs_valid) > 0
 
 
 def test_serve_command_prints_bootstrap_and_exits_0_on_sigterm(tmp_path):
