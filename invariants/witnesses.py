@@ -28,8 +28,20 @@ class Witness:
     description: str
     check: Callable  # state witness: check(state); step witness: check(prev, state)
     step: bool = False
-    applies: Callable[[Config], bool] = lambda c: True
+    applies: Callable[[Config], bool] | None = None  # None: every configuration
     hint: str = ""  # how to make it reachable
+
+    def applies_to(self, config: Config) -> bool:
+        return self.applies is None or self.applies(config)
+
+
+# (module-level functions, not lambdas: witnesses pickle, for explorers in other processes)
+def _two_records(c: Config) -> bool:
+    return c.bounds.max_records >= 2
+
+
+def _idempotent(c: Config) -> bool:
+    return c.enable_idempotence
 
 
 def _acked(s) -> bool:
@@ -94,7 +106,7 @@ def _lagging(s) -> bool:
 ACKED = Witness("record-acknowledged", "a record was acknowledged to the producer", _acked,
                 hint="more --max-attempts, or fewer perturbations")
 TWO_ACKED = Witness("two-records-acknowledged", "two records were acknowledged", _two_acked,
-                    applies=lambda c: c.bounds.max_records >= 2, hint="--max-records 2")
+                    applies=_two_records, hint="--max-records 2")
 FAILED_W = Witness("record-failed", "a send definitely failed: NOT_ENOUGH_REPLICAS or expiry", _failed,
                    hint="more --max-crashes or --max-isr-shrinks")
 SENT = Witness("record-sent", "a record was sent", _sent)
@@ -107,7 +119,7 @@ ISR_SHRUNK = Witness("isr-shrunk", "the ISR lost a member", _isr_shrunk,
                      hint="--max-isr-shrinks 1 or --max-crashes 1")
 CONSUMER_READ = Witness("consumer-read", "the consumer read a record", _consumer_read)
 IDEMPOTENT_APPEND = Witness("idempotent-append", "a batch with a producer id and sequence was appended",
-                            _idempotent_append, applies=lambda c: c.enable_idempotence)
+                            _idempotent_append, applies=_idempotent)
 RETRY = Witness("retry", "the producer sent a batch a second time", _retry,
                 hint="--max-attempts 2 with retries > 0, and a crash or a lost message")
 TRUNCATION = Witness("log-truncated", "a replica's log end moved back: follower truncation or power loss",
@@ -151,8 +163,8 @@ class Watcher:
     def __init__(self, ids, config: Config):
         self.config = config
         self.all = witnesses_for(ids, config)
-        self.not_applicable = [(i, w) for i, w in self.all if not w.applies(config)]
-        pending = [(i, w) for i, w in self.all if w.applies(config)]
+        self.not_applicable = [(i, w) for i, w in self.all if not w.applies_to(config)]
+        pending = [(i, w) for i, w in self.all if w.applies_to(config)]
         # one evaluation per distinct witness
         self._pending: dict[str, tuple[Witness, list[str]]] = {}
         for i, w in pending:
@@ -169,6 +181,12 @@ class Watcher:
                 del self._pending[name]
                 self.reached.add(name)
         return bool(self._pending)
+
+    def mark_reached(self, names) -> None:
+        """Record witnesses reached elsewhere (by another worker's share of the search)."""
+        for name in names:
+            self._pending.pop(name, None)
+            self.reached.add(name)
 
     def unreached(self) -> list[tuple[str, Witness]]:
         """(invariant id, witness) never reached, including witnesses that cannot apply to

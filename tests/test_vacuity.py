@@ -85,3 +85,12 @@ def test_liveness_runs_report_witnesses(capsys):
     rc, out, _ = run(capsys, "check", "--acks", "all", "--max-crashes", "0", "--max-isr-shrinks", "0",
                      "--invariant", "eventually-leader", "--strict-vacuity")
     assert rc == 1 and "partition-offline" in out
+
+
+def test_watcher_pickles_and_merges_what_other_workers_reached():
+    import pickle
+
+    cfg = build_config({"acks": "all"})
+    w = pickle.loads(pickle.dumps(Watcher(["acked-write-survives"], cfg)))
+    w.mark_reached({"leader-change"})
+    assert [x.name for _, x in w.unreached()] == ["record-acknowledged"]
