@@ -153,3 +153,17 @@ def test_kafka_15591_librdkafka_raises_a_fatal_error_and_writes_nothing_twice():
     assert res.fatal and "OUT_OF_ORDER_SEQUENCE" in res.fatal.upper().replace(" ", "_"), res.fatal
     assert "no-duplicates" not in {v["invariant"] for v in res.violations}
     assert [r for _, r in res.reads].count(2) == 1, res.reads
+
+
+def test_cli_replays_a_model_counterexample_s_faults(tmp_path):
+    _need("kafka-python")
+    trace = tmp_path / "t.json"
+    r = subprocess.run([sys.executable, "-m", "ackcheck", "check", "--acks", "1", "--trace-out", str(trace)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and trace.exists(), r.stderr
+    r = _cli("--client", "kafka-python", "--replay", str(trace), "--records", "10", "--no-model", "--json")
+    assert r.returncode in (0, 1), r.stderr
+    d = json.loads(r.stdout)
+    assert d["config"]["acks"] == "1"  # the trace's config
+    assert [f["kind"] for f in d["schedule"]] and all(f["kind"] == "crash" for f in d["schedule"]), d["schedule"]
+    assert any("crash(" in a for a in d["applied"]), d["applied"]
