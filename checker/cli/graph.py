@@ -44,11 +44,19 @@ def main(argv: list[str]) -> int:
         return err(f"--max-states {args.max_states}: must be at least 1")
     config = config_from_args(args)
     model = Model(config, consumer=args.consumer, ghosts=())
+    def progress(nodes: int, expanded: int, seconds: float) -> None:
+        print(f"... {nodes:,} states, {expanded:,} expanded, {seconds:.0f}s", file=sys.stderr)
+
     try:
-        g = build_graph(model, fair=is_fair, describe=node_info(model), max_states=args.max_states)
+        g = build_graph(model, fair=is_fair, describe=node_info(model), max_states=args.max_states,
+                        progress=progress, progress_every=2.0)
     except GraphTooLarge:
         return err(f"--max-states {args.max_states}: this configuration has more reachable states; "
                    "narrow the bounds (e.g. --max-crashes 0) or raise --max-states")
+    if g.interrupted:
+        print("interrupted: the graph written is the part explored so far", file=sys.stderr)
+    elif not g.complete:
+        print(f"note: --max-depth {config.bounds.max_depth} left the deepest states unexpanded", file=sys.stderr)
     edges = [(u, g.targets[e], _action_text(g.actions[g.edge_actions[e]]), bool(g.edge_fair[e]))
              for u in range(g.expanded) for e in g.out(u)]
     if args.format == "json":
