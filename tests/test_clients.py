@@ -167,3 +167,17 @@ def test_cli_replays_a_model_counterexample_s_faults(tmp_path):
     assert d["config"]["acks"] == "1"  # the trace's config
     assert [f["kind"] for f in d["schedule"]] and all(f["kind"] == "crash" for f in d["schedule"]), d["schedule"]
     assert any("crash(" in a for a in d["applied"]), d["applied"]
+
+
+def test_with_replication_lag_an_acks_1_leader_crash_loses_acknowledged_records():
+    """A batch fetchable by the followers only 50 ms after its append: a leader crash
+    then loses what acks=1 acknowledged, as the model predicts for acks=1 with a crash."""
+    _need("kafka-python")
+    cfg = _config(acks=1)
+    res = run_clients(cfg, "kafka-python", records=20, seed=1, families=["crash"], model=False, replica_lag_ms=50)
+    _complete(res)
+    assert "acked-write-survives" in {v["invariant"] for v in res.violations}, (res.applied, res.violations)
+    res = run_clients(_config(acks="all"), "kafka-python", records=20, seed=1, families=["crash"], model=False,
+                      replica_lag_ms=50)
+    _complete(res)
+    assert "acked-write-survives" not in {v["invariant"] for v in res.violations}, res.violations

@@ -52,11 +52,12 @@ class Topic:
     cluster: Cluster
     store: ContentStore = field(default_factory=ContentStore)
     version: int = 0  # bumped when anything a fetch could see changes
+    appended_at: dict[int, float] = field(default_factory=dict)  # leader batch base offset -> when
 
 
 class LiveCluster:
     def __init__(self, config: Config, data_dir: str | Path, brokers: int, *, segment_bytes: int = 1 << 30,
-                 fsync: bool = False, os_flush_seconds: float = 30.0):
+                 fsync: bool = False, os_flush_seconds: float = 30.0, replica_lag: float = 0.0):
         if brokers < config.replication_factor:
             raise ValueError(f"{brokers} broker(s) cannot hold replication factor {config.replication_factor}")
         self.config = config.with_bounds(max_crashes=UNBOUNDED, max_power_losses=UNBOUNDED, max_elections=UNBOUNDED,
@@ -67,6 +68,9 @@ class LiveCluster:
         self.segment_bytes = segment_bytes
         self.fsync = fsync
         self.os_flush_seconds = os_flush_seconds
+        # a batch becomes fetchable by followers `replica_lag` seconds after its append
+        # (the network and the follower's fetch loop; 0: at the next tick)
+        self.replica_lag = replica_lag
         self.topics: dict[str, Topic] = {}
         self.up = [True] * brokers  # the broker process runs (accepts connections)
         self.powered = [True] * brokers  # the host is on (a powered-off host answers nothing)
@@ -137,7 +141,10 @@ class LiveCluster:
                 self.waiting.pop(key)
                 callback(m.ProduceResponse(key, 0, m.NOT_LEADER_OR_FOLLOWER, -1, -1, b))
             return None
+        leo = node.log.leo
         node.handle_produce(m.ProduceRequest(key, 0, b, acks, ids, pid, pepoch, seq), timestamp=timestamp)
+        if node.log.leo > leo:
+            t.appended_at[leo] = time.monotonic()
         t.version += 1
         self.collect(t)
         self.replicate(t)
@@ -165,13 +172,27 @@ class LiveCluster:
         for _ in range(64):
             moved = False
             for r in range(self.rf):
-                if self.fetch_paused.get(r, 0) > now:
+                if self.fetch_paused.get(r, 0) > now or self._too_fresh(t, r, now):
                     continue
                 moved |= self._apply_if(t, ("follower_fetch", r))
             moved |= any([self._apply_if(t, ("controller_alter_partition", b)) for b in range(self.rf)])
             if not moved:
                 break
         self.collect(t)
+
+    def _too_fresh(self, t: Topic, r: int, now: float) -> bool:
+        """The batch follower r would fetch next was appended less than replica_lag ago."""
+        if self.replica_lag <= 0:
+            return False
+        c = t.cluster
+        fn = c.nodes[r]
+        if fn is None or fn.leader < 0 or fn.leader == r or c.nodes[fn.leader] is None:
+            return False
+        ln = c.nodes[fn.leader]
+        if fn.log.leo >= ln.log.leo:
+            return False
+        b = ln.log.batch_starting_at(fn.log.leo)
+        return b is not None and now - t.appended_at.get(b.base_offset, 0.0) < self.replica_lag
 
     def _heal(self, t: Topic) -> None:
         c = t.cluster

@@ -44,6 +44,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--enable-idempotence", metavar="true|false", help="enable.idempotence of the producer")
     p.add_argument("--max-in-flight", metavar="N", help="max.in.flight.requests.per.connection (1-5)")
     p.add_argument("--retries", metavar="N", help="retries of the producer (default: Kafka's, 2147483647)")
+    p.add_argument("--replica-lag-ms", type=float, default=0.0, metavar="MS",
+                   help="a batch becomes fetchable by the followers MS milliseconds after its append (the "
+                        "network and the fetch loop; default 0: the next 3 ms tick)")
     p.add_argument("--no-model", action="store_true", help="skip the model's prediction")
     p.add_argument("--table", metavar="FILE.json",
                    help="instead of one run: every configuration of the finding table (acks 1/all x idempotence x "
@@ -62,6 +65,8 @@ def main(argv: list[str]) -> int:
         raise ConfigError("--client: one library (a list only with --table)")
     if args.table:
         return _table(names, args)
+    if not 0 <= args.replica_lag_ms <= 10_000:
+        raise ConfigError(f"--replica-lag-ms {args.replica_lag_ms}: expected 0..10000")
     if not 1 <= args.records <= 10_000:
         raise ConfigError(f"--records {args.records}: expected 1..10000")
     families = _families(args.faults)
@@ -93,7 +98,8 @@ def main(argv: list[str]) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     res = run_clients(config, args.client, records=args.records, seed=args.seed, families=families,
-                      replay_actions=actions, model=not args.no_model, progress=progress)
+                      replay_actions=actions, model=not args.no_model, progress=progress,
+                      replica_lag_ms=args.replica_lag_ms)
     if args.trace_out:
         write_history(res, args.trace_out)
     if args.json:
@@ -180,6 +186,7 @@ def _table(names: list[str], args) -> int:
             raise ConfigError(f"--client {c}: the library is not installed (pip install {c})")
         versions[c] = v
     rows = finding_table(names, range(1, args.table_seeds + 1), records=args.records,
+                         replica_lag_ms=args.replica_lag_ms,
                          progress=lambda m: print(m, file=sys.stderr, flush=True))
     with open(args.table, "w", encoding="utf-8") as f:
         json.dump({"versions": versions, "records": args.records, "rows": rows}, f, indent=1)

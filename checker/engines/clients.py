@@ -230,7 +230,8 @@ def predict(config: Config, families: list[str], records: int = 2) -> dict:
 # ============================================================================== run
 def run_clients(config: Config, client: str, *, records: int = 20, seed: int = 0, families: list[str] = (),
                 replay_actions=None, data_dir: str | Path | None = None, model: bool = True,
-                progress=None, script: list[str] = (), pace: float = PACE, single: bool = False) -> ClientsResult:
+                progress=None, script: list[str] = (), pace: float = PACE, single: bool = False,
+                replica_lag_ms: float = 0.0) -> ClientsResult:
     """One run (see the module's docstring). `script`: what happens to the leader's next
     Produce requests (FrontEnd.produce_script); `pace`: seconds between sends; `single`:
     one record per batch (several batches in flight at once)."""
@@ -257,7 +258,7 @@ def run_clients(config: Config, client: str, *, records: int = 20, seed: int = 0
     try:
         # the OS flusher: often enough that a power loss loses only the last moments
         with serving(config, Path(data_dir), brokers=config.replication_factor,
-                     os_flush_seconds=round(rng.uniform(0.2, 0.6), 3)) as srv:
+                     os_flush_seconds=round(rng.uniform(0.2, 0.6), 3), replica_lag=replica_lag_ms / 1000) as srv:
             boot = srv.bootstrap
             # the topic first (auto-created on metadata), so faults find a leader
             srv.call(lambda: srv.live.topic(TOPIC, create=True))
@@ -385,7 +386,7 @@ def table_config(acks: str, idem: str, mif: str) -> Config:
                          Setting("max.in.flight.requests.per.connection", mif, "table")])
 
 
-def finding_table(clients, seeds, *, records: int = 20, progress=None) -> list[dict]:
+def finding_table(clients, seeds, *, records: int = 20, replica_lag_ms: float = 0.0, progress=None) -> list[dict]:
     """Every (configuration, fault family, client, seed): the model's prediction and the
     client's judged history. Rows: {config, family, prediction, runs: {client: [..]}}."""
     say = progress or (lambda msg: None)
@@ -398,7 +399,8 @@ def finding_table(clients, seeds, *, records: int = 20, progress=None) -> list[d
                    "prediction": {k: v["verdict"] for k, v in pred["invariants"].items()}, "runs": {}}
             for client in clients:
                 for seed in seeds:
-                    res = run_clients(cfg, client, records=records, seed=seed, families=[fam], model=False)
+                    res = run_clients(cfg, client, records=records, seed=seed, families=[fam], model=False,
+                                      replica_lag_ms=replica_lag_ms)
                     row["runs"].setdefault(client, []).append({
                         "seed": seed, "violations": [v["invariant"] for v in res.violations],
                         "messages": [v["message"] for v in res.violations], "outcomes": res.counts(),
