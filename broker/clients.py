@@ -22,7 +22,7 @@ QUEUED, IN_FLIGHT, RETRY, ACKED, FAILED_B, UNKNOWN = "queued", "in_flight", "ret
 STATUS_OUTCOME = {QUEUED: UNSENT, IN_FLIGHT: PENDING, RETRY: PENDING, ACKED: OK, FAILED_B: FAILED,
                   UNKNOWN: INDETERMINATE}
 
-PRODUCER_ID = 1000  # assigned by InitProducerId (one producer, one id)
+PRODUCER_ID = m.FIRST_PRODUCER_ID  # assigned by InitProducerId
 
 
 @dataclass
@@ -34,6 +34,8 @@ class ProducerBatch:
     maybe_appended: bool = False  # some attempt may be in a log
     producer_epoch: int = -1  # the epoch its sequence numbers belong to
     base_sequence: int = -1
+    producer_id: int = -1  # the producer id it was stamped with
+    resequenced: bool = False  # re-stamped by an epoch bump (ProducerBatch.reopened)
 
     @property
     def open(self) -> bool:
@@ -42,7 +44,7 @@ class ProducerBatch:
 
 class Producer:
     def __init__(self, *, max_records: int, records_per_batch: int, acks: str, idempotent: bool,
-                 max_in_flight: int, retries: int, max_attempts: int):
+                 max_in_flight: int, retries: int, max_attempts: int, epoch_bump: bool = True):
         ids = list(range(1, max_records + 1))
         self.batches = [ProducerBatch(tuple(ids[i:i + records_per_batch]))
                         for i in range(0, max_records, records_per_batch)]
@@ -55,6 +57,9 @@ class Producer:
         self.producer_id = PRODUCER_ID if idempotent else -1
         self.producer_epoch = 0
         self.next_sequence = 0
+        self.last_acked_sequence = -1
+        # KAFKA-8805 (2.5): bump the epoch and re-stamp; before it, reset the producer id
+        self.epoch_bump = epoch_bump
         self.ack_isr_sizes = [-1] * max_records
 
     # ------------------------------------------------------------------ the Sender
@@ -81,17 +86,36 @@ class Producer:
     def send(self, i: int, broker: int) -> m.ProduceRequest:
         b = self.batches[i]
         b.attempts += 1
-        pe, seq = -1, -1
+        pe, seq, pid = -1, -1, -1
         if self.idempotent:
-            if b.producer_epoch != self.producer_epoch:  # first send in this epoch: new sequences
-                b.producer_epoch, b.base_sequence = self.producer_epoch, self.next_sequence
+            if b.base_sequence < 0:  # first send: the next sequence numbers (setProducerState)
+                b.producer_id, b.producer_epoch, b.base_sequence = self.producer_id, self.producer_epoch, \
+                    self.next_sequence
                 self.next_sequence += len(b.records)
-            pe, seq = b.producer_epoch, b.base_sequence
+            pid, pe, seq = b.producer_id, b.producer_epoch, b.base_sequence
         if self.acks == "0":
             b.status, b.maybe_appended = ACKED, True  # sent = done; offset unknown
         else:
             b.status = IN_FLIGHT
-        return m.ProduceRequest(i, b.attempts, broker, self.acks, b.records, self.producer_id, pe, seq)
+        return m.ProduceRequest(i, b.attempts, broker, self.acks, b.records, pid, pe, seq)
+
+    def _current(self, b: ProducerBatch) -> bool:
+        return b.producer_id == self.producer_id and b.producer_epoch == self.producer_epoch
+
+    def _bump(self) -> None:
+        """2.5+: bumpIdempotentProducerEpoch + startSequencesAtBeginning (every unfinished
+        stamped batch re-stamped from 0, in sequence order); before 2.5: resetProducerId and
+        InitProducerId - the next producer id, epoch 0, stamped batches keep their stamps."""
+        self.next_sequence = 0
+        self.last_acked_sequence = -1
+        if not self.epoch_bump:
+            self.producer_id += 1
+            return
+        self.producer_epoch += 1
+        for b in self.batches:
+            if b.status in (IN_FLIGHT, RETRY) and b.base_sequence >= 0:
+                b.producer_epoch, b.base_sequence, b.resequenced = self.producer_epoch, self.next_sequence, True
+                self.next_sequence += len(b.records)
 
     def _final(self, b: ProducerBatch) -> None:
         b.status = UNKNOWN if b.maybe_appended else FAILED_B
@@ -102,28 +126,48 @@ class Producer:
             return  # an attempt the client already gave up on
         err = resp.error
         b.maybe_appended = b.maybe_appended or err not in m.DEFINITELY_NOT_APPENDED
+        retry = b.attempts < self.max_attempts
+        bump = False
         if err in (m.NONE, m.DUPLICATE_SEQUENCE_NUMBER):
             b.status, b.offset, b.maybe_appended = ACKED, resp.base_offset, True
+            if b.base_sequence >= 0 and self._current(b):  # handleCompletedBatch
+                self.last_acked_sequence = max(self.last_acked_sequence, b.base_sequence + len(b.records) - 1)
             if self.acks == "all":
                 for r in b.records:
                     self.ack_isr_sizes[r - 1] = resp.isr_size
-        elif err == m.INVALID_PRODUCER_EPOCH:
-            self._final(b)
-        elif err == m.OUT_OF_ORDER_SEQUENCE_NUMBER and not any(
-            x.status in (IN_FLIGHT, RETRY) for x in self.batches[:resp.batch]
-        ):
-            # a real gap (TransactionManager.canRetry): bump the epoch locally (KIP-360) and
-            # retry; unfinished batches get new sequences from 0 when next sent
-            self.producer_epoch += 1
-            self.next_sequence = 0
-            if b.attempts < self.max_attempts:
-                b.status = RETRY
-            else:
-                self._final(b)
-        elif b.attempts < self.max_attempts:
+            return
+        if err == m.INVALID_PRODUCER_EPOCH:
+            retry = False
+        elif err == m.OUT_OF_ORDER_SEQUENCE_NUMBER:
+            # TransactionManager.canRetry, then handleFailedBatch for a final failure
+            if retry:
+                if b.resequenced or b.base_sequence != self.last_acked_sequence + 1:
+                    pass  # not the next batch: retried unchanged
+                elif self.epoch_bump:
+                    bump = self._current(b)
+                else:
+                    retry = False  # 2.4: not retriable
+            if not retry:
+                bump = self._current(b)
+        elif err == m.UNKNOWN_PRODUCER_ID:
+            if retry and not b.resequenced:
+                if self.epoch_bump:
+                    bump = self._current(b)
+                elif self.last_acked_sequence < 0:  # 2.4 startSequencesAtBeginning, same id
+                    self.next_sequence = 0
+                    for x in self.batches:
+                        if x.status in (IN_FLIGHT, RETRY) and x.base_sequence >= 0 and self._current(x):
+                            x.base_sequence, x.resequenced = self.next_sequence, True
+                            self.next_sequence += len(x.records)
+                else:
+                    retry = False
+                    bump = self._current(b)
+        if retry:
             b.status = RETRY
         else:
             self._final(b)
+        if bump:
+            self._bump()
 
     def timeout(self, i: int) -> None:
         """request.timeout.ms / NetworkException: the attempt's fate is unknown."""

@@ -93,6 +93,7 @@ class Cluster:
             max_records=config.bounds.max_records, records_per_batch=config.records_per_batch, acks=config.acks,
             idempotent=config.enable_idempotence, max_in_flight=config.max_in_flight_requests_per_connection,
             retries=config.retries, max_attempts=config.bounds.max_attempts,
+            epoch_bump=config.rule("idempotent_epoch_bump"),
         )
         self.consumer = Consumer(config.auto_offset_reset)
         self._write_group_offset()
@@ -338,6 +339,16 @@ class Cluster:
             q = self._next_request(broker)
             if q is None or q.batch != batch or q.attempt != attempt:
                 return f"the next request on broker {broker}'s connection is not batch {batch} attempt {attempt}"
+            if self.nodes[broker].purgatory:
+                # SocketServer: the channel stays muted until the parked request is answered
+                return f"broker {broker}'s connection is muted: a request waits in its purgatory"
+            return None
+        if name == "other_producer_write":
+            broker = args[0]
+            if bad_broker(broker) or not self._believes_leader(broker):
+                return f"broker {broker} does not believe it leads"
+            if self._spent("other_write"):
+                return "the budget of other producers' records is used up"
             return None
         if name == "leader_timeout_produce":
             broker, batch, attempt = args
@@ -455,6 +466,7 @@ class Cluster:
                 cands.append(("producer_receive", r.batch, r.attempt))
         cands += [("producer_timeout", i) for i, b in enumerate(p.batches) if b.status == IN_FLIGHT]
         cands += [("producer_expire", i) for i, b in enumerate(p.batches) if b.status in (QUEUED, RETRY)]
+        cands += [("other_producer_write", b) for b in range(self.rf)]
         for b in range(self.rf):
             q = self._next_request(b)
             if q is not None:
@@ -508,6 +520,16 @@ class Cluster:
 
     def _do_producer_expire(self, batch: int) -> None:
         self.producer.expire(batch)
+
+    def _do_other_producer_write(self, broker: int) -> None:
+        """Another (non-idempotent) producer's record, appended by the leader; ids above
+        this producer's records (the model's other_producer_write)."""
+        self.used["other_write"] += 1
+        n = self.nodes[broker]
+        rec = self.bounds.max_records + self.used["other_write"]
+        n.log.append_as_leader((rec,), n.leader_epoch, timestamp=BASE_TIMESTAMP + self.steps)
+        n.follower_leos[n.id] = n.log.leo
+        n.maybe_advance_hw()
 
     # ---------------------------------------------------------------- brokers
     def _do_broker_handle_produce(self, broker: int, batch: int, attempt: int) -> None:

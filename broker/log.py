@@ -22,6 +22,7 @@ from collections import deque
 from typing import NamedTuple
 
 from ackcheck.broker import checkpoints, records
+from ackcheck.broker.messages import FIRST_PRODUCER_ID
 from ackcheck.broker.pagecache import HostPageCache
 from ackcheck.traces.observation import Batch
 
@@ -407,7 +408,12 @@ class PartitionLog:
 
     def observed(self) -> tuple[Batch, ...]:
         if self._observed is None:
+            # an observation names a producer's (id, epoch) by one number: its epoch, plus
+            # the generation of its id - ids only change before 2.5, when the epoch stays 0
+            # (the model's producer_epoch, Model.pid_resets)
             self._observed = tuple(
-                Batch(b.leader_epoch, b.records, b.producer_epoch, b.base_sequence) for b in self.batches
+                Batch(b.leader_epoch, b.records,
+                      b.producer_epoch + b.producer_id - FIRST_PRODUCER_ID if b.producer_id >= 0 else b.producer_epoch,
+                      b.base_sequence) for b in self.batches
             )
         return self._observed

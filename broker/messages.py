@@ -13,6 +13,7 @@ REQUEST_TIMED_OUT = "REQUEST_TIMED_OUT"
 DUPLICATE_SEQUENCE_NUMBER = "DUPLICATE_SEQUENCE_NUMBER"
 OUT_OF_ORDER_SEQUENCE_NUMBER = "OUT_OF_ORDER_SEQUENCE_NUMBER"
 INVALID_PRODUCER_EPOCH = "INVALID_PRODUCER_EPOCH"
+UNKNOWN_PRODUCER_ID = "UNKNOWN_PRODUCER_ID"  # before 2.5: non-zero first sequence, no state (KAFKA-8710)
 # AlterPartition errors
 FENCED_LEADER_EPOCH = "FENCED_LEADER_EPOCH"
 INVALID_UPDATE_VERSION = "INVALID_UPDATE_VERSION"
@@ -21,7 +22,10 @@ INELIGIBLE_REPLICA = "INELIGIBLE_REPLICA"
 # errors that tell the client this attempt was certainly not appended. Not
 # NOT_LEADER_OR_FOLLOWER: a leader stepping down fails with it the acks=all requests it had
 # already appended.
-DEFINITELY_NOT_APPENDED = frozenset({NOT_ENOUGH_REPLICAS, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH})
+DEFINITELY_NOT_APPENDED = frozenset({NOT_ENOUGH_REPLICAS, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
+                                     UNKNOWN_PRODUCER_ID})
+# the producer id InitProducerId hands the one producer; before 2.5 a reset takes the next one
+FIRST_PRODUCER_ID = 1000
 
 
 class ProduceRequest(NamedTuple):

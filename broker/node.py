@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ackcheck.broker import checkpoints
 from ackcheck.broker import messages as m
 from ackcheck.broker.log import (
+    APPEND,
     CLEAN_SHUTDOWN,
     DUPLICATE,
     HW_CHECKPOINT,
@@ -42,6 +43,7 @@ class BrokerSettings:
     strict_min_isr: bool  # KAFKA-15583
     diverging_epoch_fetch: bool  # KAFKA-10554 (2.7): truncation on any fetch
     maximal_isr: bool  # KIP-497: HW over the maximal ISR while an ISR change is pending
+    any_first_sequence: bool = True  # KAFKA-8710 (2.5): any first sequence from an unknown producer id
 
     @property
     def truncates_once_per_epoch(self) -> bool:
@@ -63,6 +65,7 @@ class BrokerSettings:
             strict_min_isr=config.rule("strict_min_isr"),
             diverging_epoch_fetch=config.rule("diverging_epoch_fetch"),
             maximal_isr=config.rule("maximal_isr"),
+            any_first_sequence=config.rule("any_first_sequence"),
         )
 
 
@@ -232,6 +235,12 @@ class Broker:
                     self.maybe_advance_hw()
                 elif answer:
                     self._respond(req.batch, req.attempt, m.DUPLICATE_SEQUENCE_NUMBER, offset, isr_size)
+                return
+            if (verdict == APPEND and req.base_sequence != 0 and not self.s.any_first_sequence
+                    and req.producer_id not in self.log.producers.producers):
+                # before 2.5 (KAFKA-8710) an unknown producer id must start at sequence 0
+                if answer:
+                    self._respond(req.batch, req.attempt, m.UNKNOWN_PRODUCER_ID, -1, isr_size)
                 return
             if verdict in (OUT_OF_ORDER, INVALID_EPOCH):
                 if answer:

@@ -31,6 +31,7 @@ from ackcheck.model.state import (
     E_NOT_LEADER_OR_FOLLOWER,
     E_OUT_OF_ORDER_SEQUENCE_NUMBER,
     E_REQUEST_TIMED_OUT,
+    E_UNKNOWN_PRODUCER_ID,
     NOT_APPENDED,
     DelayedFetch,
     IsrChange,
@@ -107,6 +108,15 @@ class Model:
         self.strict_min_isr = config.rule("strict_min_isr")  # KAFKA-15583
         self.diverging_fetch = config.rule("diverging_epoch_fetch")  # KAFKA-10554, 2.7
         self.maximal_isr = config.rule("maximal_isr")  # KIP-497
+        self.any_first_sequence = config.rule("any_first_sequence")  # KAFKA-8710, broker 2.5
+        # KAFKA-8805 (client 2.5, the client side of KIP-360): bump the epoch and re-stamp.
+        # Before it the client resets the producer id instead (TransactionManager 2.4
+        # resetProducerId): a new producer id starts at epoch 0, so the model writes the
+        # producer id's generation where the epoch would be, and the leader keeps one state
+        # per generation (no fencing between them).
+        self.epoch_bump = config.rule("idempotent_epoch_bump")
+        self.pid_resets = not self.epoch_bump
+        self.other_record_base = config.bounds.max_records  # ids of other producers' records: above ours
         # before 2.7 a follower truncates once per epoch (the fetcher's Truncating state)
         self.track_truncating = self.epoch_truncation and not self.diverging_fetch
         # KIP-966 ELR lives in the KRaft controller: without KRaft it does not apply
@@ -291,6 +301,14 @@ class Model:
             for i, b in enumerate(batches):
                 if b.status in (B_QUEUED, B_RETRY):
                     yield ("producer_expire", i), self.producer_expire(s, i)
+        if self.bounds.max_other_writes:
+            yield from self._other_writes(s)
+
+    def _other_writes(self, s: State):
+        if s.other_writes < self.bounds.max_other_writes:
+            for b in self.brokers:
+                if self._leader_of(s, b):
+                    yield ("other_producer_write", b), self.other_producer_write(s, b)
 
     def _next_to_send(self, batches) -> int | None:
         """Which batch the Sender drains next.
@@ -337,7 +355,10 @@ class Model:
     #          max.in.flight.requests.per.connection in flight; broker is alive and
     #          believes it leads (stale producer metadata may name a deposed leader)
     # effect:  a produce request enters the network; with acks=0 the record counts as
-    #          sent and done at once (offset unknown, no response, no retries)
+    #          sent and done at once (offset unknown, no response, no retries). An
+    #          idempotent batch sent for the first time takes the next sequence numbers
+    #          (RecordAccumulator.drain -> ProducerBatch.setProducerState); a batch already
+    #          stamped keeps its stamp (re-stamping happens at an epoch bump, _bump).
     # Simplification: metadata refreshes are instantaneous and nondeterministic (any broker
     # that believes it leads may be targeted), a superset of what stale metadata allows.
     def producer_send(self, s: State, i: int, broker: int) -> State:
@@ -345,15 +366,15 @@ class Model:
         attempt = b.attempts + 1
         pe, seq, nseq = -1, -1, s.next_sequence
         if self.idempotent:
-            if b.producer_epoch == s.producer_epoch:
+            if b.base_sequence >= 0:
                 pe, seq = b.producer_epoch, b.base_sequence
-            else:  # first send in this producer epoch: take the next sequence numbers
+            else:
                 pe, seq = s.producer_epoch, s.next_sequence
                 nseq = s.next_sequence + len(self.batch_records[i])
         if self.acks == "0":
-            nb = ProducerBatch(B_OK, attempt, -1, True, pe, seq)
+            nb = b._replace(status=B_OK, attempts=attempt, maybe_appended=True, producer_epoch=pe, base_sequence=seq)
         else:
-            nb = ProducerBatch(B_IN_FLIGHT, attempt, -1, b.maybe_appended, pe, seq)
+            nb = b._replace(status=B_IN_FLIGHT, attempts=attempt, producer_epoch=pe, base_sequence=seq)
         batches = _put(s.batches, i, nb)
         requests = _add_requests(s.requests, (ProduceRequest(i, attempt, broker, pe, seq),))  # in send order
         return s._replace(
@@ -364,14 +385,47 @@ class Model:
             next_sequence=nseq,
         )
 
+    def _bump(self, batches, epoch: int) -> tuple[tuple[ProducerBatch, ...], int, int]:
+        """The idempotent producer gives up on its current sequence numbers.
+
+        2.5+ (KAFKA-8805): TransactionManager.bumpIdempotentProducerEpoch - epoch + 1, and
+        TxnPartitionEntry.startSequencesAtBeginning re-stamps every unfinished batch that
+        has a sequence (in flight or waiting to be retried) from 0 under the new epoch, in
+        sequence order (ProducerBatch.resetProducerState marks it reopened), including a
+        batch already appended whose answer was lost: the duplicate of KAFKA-15591.
+        Before 2.5: resetProducerId - a new producer id; stamped batches keep their stamp.
+        Either way the last acknowledged sequence is forgotten (-1) and new batches start
+        at 0. Returns (batches, new epoch or producer id generation, next sequence).
+        """
+        nseq = 0
+        if self.epoch_bump:
+            out = list(batches)
+            for i, b in enumerate(batches):
+                if b.status in (B_IN_FLIGHT, B_RETRY) and b.base_sequence >= 0:
+                    out[i] = b._replace(producer_epoch=epoch + 1, base_sequence=nseq, resequenced=True)
+                    nseq += len(self.batch_records[i])
+            batches = tuple(out)
+        return batches, epoch + 1, nseq
+
     # ACTION producer_receive(batch, attempt)  WHO: producer
-    # enabled: a response for (batch, attempt) is in the network
-    # effect:  ok / DUPLICATE_SEQUENCE -> acknowledged at the offset; a retriable error
-    #          (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS[_AFTER_APPEND], REQUEST_TIMED_OUT,
-    #          OUT_OF_ORDER with an earlier batch unfinished) -> retry while attempts
-    #          remain, else final; OUT_OF_ORDER with nothing earlier unfinished is a real
-    #          gap: the producer bumps its epoch, re-sequences and retries (KIP-360).
-    #          A response to an attempt the client already gave up on is dropped.
+    # enabled: the oldest response of a connection is for (batch, attempt)
+    # effect:  Sender.completeBatch. ok / DUPLICATE_SEQUENCE_NUMBER -> acknowledged at the
+    #          offset; the last acknowledged sequence moves up (handleCompletedBatch).
+    #          OUT_OF_ORDER_SEQUENCE_NUMBER while attempts remain, as
+    #          TransactionManager.canRetry decides: a batch re-stamped already, or whose
+    #          base sequence is not the last acknowledged + 1, is retried unchanged (the gap
+    #          may still close); otherwise it is a real gap - 2.5+ bumps the epoch and retries
+    #          (_bump); before 2.5 the error is not retriable. A final OUT_OF_ORDER failure of
+    #          a non-transactional idempotent producer requests a bump (handleFailedBatch; 2.4
+    #          resetProducerId). UNKNOWN_PRODUCER_ID (only from a broker before 2.5): 2.5+
+    #          bumps and retries; 2.4 re-stamps the unfinished batches from 0 under the same
+    #          producer id when nothing was acknowledged yet (lastAckedOffset < log start
+    #          offset, 0 here), else fails the batch and resets the producer id. Any other
+    #          error is retriable while attempts remain, then final. A response to an
+    #          attempt the client already gave up on is dropped.
+    # Simplification: no unresolved sequences (a retried batch that expires in Kafka marks its
+    #          sequence unresolved and holds new batches back until the partition drains,
+    #          maybeResolveSequences); here a batch out of attempts is final at once.
     def producer_receive(self, s: State, resp) -> State:
         i, attempt, err, off, isr_size = resp.batch, resp.attempt, resp.error, resp.base_offset, resp.isr_size
         responses = tuple(r for r in s.responses if r != resp)
@@ -381,34 +435,64 @@ class Model:
             return s
         pe = s.producer_epoch
         nseq = s.next_sequence
+        acked = s.last_acked_sequence
         maybe = b.maybe_appended or err not in NOT_APPENDED
+        retry = attempt < self.max_attempts
+        bump = False
         if err in (E_NONE, E_DUPLICATE_SEQUENCE_NUMBER):
             nb = b._replace(status=B_OK, offset=off, maybe_appended=True)
+            if b.base_sequence >= 0 and b.producer_epoch == pe:  # (a stale epoch's ack is ignored)
+                acked = max(acked, b.base_sequence + len(self.batch_records[i]) - 1)
             if self.acks == "all" and self.keep_ack_isr_sizes:
                 sizes = list(s.ack_isr_sizes)
                 for rec in self.batch_records[i]:
                     sizes[rec - 1] = isr_size
                 s = s._replace(ack_isr_sizes=tuple(sizes))
         elif err == E_INVALID_PRODUCER_EPOCH:
-            nb = b._replace(status=B_INDETERMINATE if maybe else B_FAILED, maybe_appended=maybe)
-        elif err == E_OUT_OF_ORDER_SEQUENCE_NUMBER and not any(
-            x.status in (B_IN_FLIGHT, B_RETRY) for x in s.batches[:i]
-        ):
-            # a real gap (TransactionManager.canRetry): bump the epoch locally (KIP-360) and
-            # retry; every unfinished batch is re-sequenced from 0 under the new epoch when
-            # it is next sent - a batch that did land under the old epoch lands again
-            pe, nseq = s.producer_epoch + 1, 0
-            if attempt < self.max_attempts:
-                nb = b._replace(status=B_RETRY, maybe_appended=maybe)
-            else:
-                nb = b._replace(status=B_INDETERMINATE if maybe else B_FAILED, maybe_appended=maybe)
-        elif attempt < self.max_attempts:
-            nb = b._replace(status=B_RETRY, maybe_appended=maybe)
+            retry = False
+            nb = b
+        elif err == E_OUT_OF_ORDER_SEQUENCE_NUMBER:
+            current = b.producer_epoch == pe
+            if retry:
+                if b.resequenced or b.base_sequence != acked + 1:
+                    pass  # canRetry: not the next batch - retried unchanged
+                elif self.epoch_bump:
+                    bump = current  # canRetry: a real gap - requestEpochBumpForPartition
+                else:
+                    retry = False  # 2.4: OutOfOrderSequenceException is not retriable
+            if not retry:
+                bump = current  # handleFailedBatch: requestEpochBumpForPartition / resetProducerId
+            nb = b
+        elif err == E_UNKNOWN_PRODUCER_ID:
+            if retry and not b.resequenced:
+                if self.epoch_bump:
+                    bump = b.producer_epoch == pe
+                elif acked < 0:  # 2.4 startSequencesAtBeginning under the same producer id
+                    out = list(s.batches)
+                    nseq = 0
+                    for j, x in enumerate(s.batches):
+                        if x.status in (B_IN_FLIGHT, B_RETRY) and x.base_sequence >= 0 and x.producer_epoch == pe:
+                            out[j] = x._replace(base_sequence=nseq, resequenced=True)
+                            nseq += len(self.batch_records[j])
+                    s = s._replace(batches=tuple(out))
+                    b = s.batches[i]
+                else:
+                    retry = False
+                    bump = b.producer_epoch == pe  # 2.4 handleFailedBatch: resetProducerId
+            nb = b
         else:
-            nb = b._replace(status=B_INDETERMINATE if maybe else B_FAILED, maybe_appended=maybe)
+            nb = b
+        if nb.status != B_OK:
+            if retry:
+                nb = nb._replace(status=B_RETRY, maybe_appended=maybe)
+            else:
+                nb = nb._replace(status=B_INDETERMINATE if maybe else B_FAILED, maybe_appended=maybe)
         batches = _put(s.batches, i, nb)
+        if bump:
+            batches, pe, nseq = self._bump(batches, pe)
+            acked = -1
         return s._replace(batches=batches, outcomes=self._outcomes(batches), producer_epoch=pe,
-                          next_sequence=nseq)
+                          next_sequence=nseq, last_acked_sequence=acked)
 
     # ACTION producer_timeout(batch)  WHO: producer
     # enabled: batch in flight and nothing of its current attempt is left anywhere (the
@@ -434,11 +518,38 @@ class Model:
         batches = _put(s.batches, i, nb)
         return s._replace(batches=batches, outcomes=self._outcomes(batches))
 
+    # ACTION other_producer_write(b)  WHO: other producers (a bounded background load)
+    # enabled: budget of other producers' records left (max_other_writes); b alive and
+    #          believes it leads
+    # effect:  b appends one record of another producer (non-idempotent, id above this
+    #          producer's records), stamped with its leader epoch, and may advance its HW.
+    #          The log end moves without this producer, so a follower can fall behind
+    #          and out of the ISR with no crash (docs/producer.md).
+    # Simplification: other producers' answers, retries and acks settings are not modelled
+    # (their records are not judged); they write on connections of their own, so muted
+    # connections do not hold them back.
+    def other_producer_write(self, s: State, b: int) -> State:
+        rep = s.replicas[b]
+        rec = self.other_record_base + s.other_writes + 1
+        leo = rep.log_end_offset + 1
+        flushed, s = self._interval_flush(s, b, leo, rep.flushed_offset)
+        rep = rep._replace(
+            log=rep.log + (Batch(rep.leader_epoch, (rec,), -1, -1),),
+            log_end_offset=leo,
+            flushed_offset=flushed,
+            follower_leos=_put(rep.follower_leos, b, leo),
+        )
+        s = s._replace(replicas=_put(s.replicas, b, rep), other_writes=s.other_writes + 1)
+        return self._advance_hw(s, b)
+
     # ======================================================================== brokers
     def _broker_actions(self, s: State):
         # A broker reads each connection in order and handles one request of it at a time:
-        # requests to one broker are never reordered; across brokers they may be.
-        seen = set()
+        # requests to one broker are never reordered; across brokers they may be. The
+        # SocketServer mutes a channel when it reads a request and unmutes it once the
+        # response is sent, so an acks=all request parked in purgatory holds back the next
+        # request on its connection (a response in the network does not: it was sent).
+        seen = {p.broker for p in s.purgatory} if s.purgatory else set()
         for req in s.requests:
             broker = req.broker
             if broker in seen:
@@ -505,6 +616,10 @@ class Model:
             return answer(E_NOT_ENOUGH_REPLICAS)
         if pe >= 0:
             verdict = self._check_sequence(rep.log, pe, seq, len(recs))
+            if verdict is None and seq != 0 and not self.any_first_sequence and not self._has_state(rep.log, pe):
+                # before 2.5 (KAFKA-8710): a producer id the leader holds no state for must
+                # start at sequence 0 (ProducerStateManager 2.4 checkSequence)
+                verdict = (E_UNKNOWN_PRODUCER_ID, -1)
             if verdict is not None:
                 err, off = verdict
                 if err == E_DUPLICATE_SEQUENCE_NUMBER and self.acks == "all":
@@ -530,20 +645,30 @@ class Model:
             s = s._replace(purgatory=tuple(sorted(s.purgatory + (ParkedProduce(broker, i, attempt, leo),))))
         return self._advance_hw(s, broker)
 
-    @staticmethod
-    def _check_sequence(log, pe: int, seq: int, n: int):
-        """The leader's idempotence check against producer state folded from its log.
+    def _has_state(self, log, pe: int) -> bool:
+        for b in log:
+            if b.producer_epoch >= 0 and (b.producer_epoch == pe or not self.pid_resets):
+                return True
+        return False
+
+    def _check_sequence(self, log, pe: int, seq: int, n: int):
+        """The leader's idempotence check against producer state folded from its log
+        (ProducerStateManager / ProducerAppendInfo.checkSequence).
 
         Returns None to append, or (error, offset). docs/kafka.md, section 3, rules 1-4.
+        Before 2.5 (pid_resets) each producer id generation has a state of its own.
         """
         entries = []  # (producer_epoch, first_seq, last_seq, base_offset)
         off = 0
+        pid_resets = self.pid_resets
         for b in log:
-            if b.producer_epoch >= 0:
+            if b.producer_epoch >= 0 and (not pid_resets or b.producer_epoch == pe):
                 entries.append((b.producer_epoch, b.base_sequence, b.base_sequence + len(b.records) - 1, off))
             off += len(b.records)
         if not entries:
-            return None  # no state for this producer id: any sequence is accepted (the hole)
+            # no state for this producer id: from 2.5 any sequence is accepted (KAFKA-8710),
+            # the first half of KAFKA-15591
+            return None
         cur_epoch = entries[-1][0]
         if pe < cur_epoch:
             return (E_INVALID_PRODUCER_EPOCH, -1)

@@ -49,6 +49,7 @@ E_REQUEST_TIMED_OUT = 4
 E_DUPLICATE_SEQUENCE_NUMBER = 5  # answered with the original offset: success for the client
 E_OUT_OF_ORDER_SEQUENCE_NUMBER = 6
 E_INVALID_PRODUCER_EPOCH = 7
+E_UNKNOWN_PRODUCER_ID = 8  # a non-zero first sequence from an unknown producer id (before 2.5)
 
 ERROR_NAMES = (
     "NONE",
@@ -59,11 +60,13 @@ ERROR_NAMES = (
     "DUPLICATE_SEQUENCE_NUMBER",
     "OUT_OF_ORDER_SEQUENCE_NUMBER",
     "INVALID_PRODUCER_EPOCH",
+    "UNKNOWN_PRODUCER_ID",
 )
 # errors after which the client knows this attempt was not appended. Not
 # NOT_LEADER_OR_FOLLOWER: a leader that steps down also fails the acks=all requests it
 # had already appended with it, so the client cannot tell.
-NOT_APPENDED = frozenset({E_NOT_ENOUGH_REPLICAS, E_OUT_OF_ORDER_SEQUENCE_NUMBER, E_INVALID_PRODUCER_EPOCH})
+NOT_APPENDED = frozenset({E_NOT_ENOUGH_REPLICAS, E_OUT_OF_ORDER_SEQUENCE_NUMBER, E_INVALID_PRODUCER_EPOCH,
+                          E_UNKNOWN_PRODUCER_ID})
 
 
 class _ProducerBatchFields(NamedTuple):
@@ -73,6 +76,9 @@ class _ProducerBatchFields(NamedTuple):
     maybe_appended: bool  # some attempt may have landed in a log (for ok/fail/info outcomes)
     producer_epoch: int  # the epoch its sequence number belongs to (-1: none yet)
     base_sequence: int  # KIP-98 sequence of its first record (-1: none yet)
+    # its sequence was rewritten by an epoch bump after it had one (ProducerBatch.reopened,
+    # sequenceHasBeenReset() in TransactionManager.canRetry)
+    resequenced: bool
 
 
 class ProducerBatch(_ProducerBatchFields):
@@ -185,8 +191,13 @@ class _StateFields(NamedTuple):
     fetcher_truncating: tuple[bool, ...]
     # follower fetch requests delayed in the network, at most one per follower (sorted)
     delayed_fetches: tuple[DelayedFetch, ...]
+    # the idempotent producer (TransactionManager / TxnPartitionEntry of the one partition):
+    # its epoch (before 2.5, where the epoch never moves, the generation of its producer id:
+    # see Model.pid_resets), the next sequence to stamp, the last acknowledged sequence (-1:
+    # none in this epoch)
     producer_epoch: int
     next_sequence: int
+    last_acked_sequence: int
     unclean_shutdown: tuple[bool, ...]  # per broker: down without a clean shutdown (KIP-966)
     # per broker: Kafka's recovery point (what Kafka itself fsynced); the OS flusher writes
     # pages without moving it, so log.flush.interval.messages counts from here
@@ -198,6 +209,7 @@ class _StateFields(NamedTuple):
     lost_messages: int
     isr_shrinks: int
     delayed_fetch_count: int
+    other_writes: int
 
 
 class State(_StateFields):
@@ -246,7 +258,7 @@ def initial_state(config: Config) -> State:
         committed_offset=0,
         consumer_read=(),
         committed_log=(),
-        batches=(ProducerBatch(B_QUEUED, 0, -1, False, -1, -1),) * nb,
+        batches=(ProducerBatch(B_QUEUED, 0, -1, False, -1, -1, False),) * nb,
         requests=(),
         purgatory=(),
         responses=(),
@@ -256,6 +268,7 @@ def initial_state(config: Config) -> State:
         delayed_fetches=(),
         producer_epoch=0,
         next_sequence=0,
+        last_acked_sequence=-1,
         unclean_shutdown=(False,) * rf,
         recovery_points=(0,) * rf,
         crashes=0,
@@ -264,6 +277,7 @@ def initial_state(config: Config) -> State:
         lost_messages=0,
         isr_shrinks=0,
         delayed_fetch_count=0,
+        other_writes=0,
     )
 
 

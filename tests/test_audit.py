@@ -77,6 +77,17 @@ def test_defaults_survive_crashes_but_not_power_loss(defaults_json):
     assert by["read-never-disappears"]["verdict"] == "holds"  # no unclean election by default
 
 
+def test_defaults_duplicate_kafka_15591_fixed_by_one_in_flight(defaults_json):
+    """Kafka's defaults (idempotence on, 5 in flight): a leadership move gives the producer a
+    leader with no state for its id, and the KAFKA-15591 duplicate follows; the honest fix
+    is one request in flight, at its throughput cost."""
+    dup = {x["id"]: x for x in defaults_json["guarantees"]}["no-duplicates"]
+    assert dup["verdict"] == "violated" and dup["bounds"]["max_crashes"] == 0
+    assert dup["fix"]["found"] and dup["fix"]["changes"] == {"max.in.flight.requests.per.connection": "1"}
+    assert "throughput" in dup["fix"]["text"]
+    assert load_trace(dup["trace_file"]).violation.invariant == "no-duplicates"
+
+
 def test_power_loss_profile_is_separate(defaults_json):
     by = {x["id"]: x for x in defaults_json["guarantees"]}
     assert by["no-acked-loss"]["bounds"]["max_power_losses"] == 0

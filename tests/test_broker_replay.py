@@ -176,6 +176,19 @@ WALKS = {
                                           max_isr_shrinks=2, max_delayed_fetches=1),
     "4.1-delayed-fetch": config(max_records=4, max_crashes=3, max_elections=2, max_power_losses=1,
                                 max_isr_shrinks=2, max_delayed_fetches=1),
+    # the idempotent producer with other producers writing, more attempts (canRetry, muted
+    # connections), and its pre-2.5 era (UNKNOWN_PRODUCER_ID, producer id resets) and a 2.4
+    # client on a 2.5 broker
+    "4.1-idempotent-other-writes": config([("min.insync.replicas", "2"), ("retries", "5")], max_records=4,
+                                          max_crashes=1, max_elections=2, max_lost_messages=2, max_isr_shrinks=3,
+                                          max_attempts=4, max_other_writes=3),
+    "2.4-idempotent": config([("min.insync.replicas", "2"), ("acks", "all"), ("enable.idempotence", "true"),
+                              ("retries", "5")], "2.4", max_records=4, max_crashes=1, max_elections=2,
+                             max_lost_messages=2, max_isr_shrinks=3, max_attempts=4, max_other_writes=2),
+    "2.4-client-2.5-broker": config([("min.insync.replicas", "2"), ("acks", "all"), ("enable.idempotence", "true"),
+                                     ("retries", "5")], "2.4", ["any_first_sequence=on"], max_records=4,
+                                    max_crashes=1, max_elections=2, max_lost_messages=2, max_isr_shrinks=3,
+                                    max_attempts=4, max_other_writes=2),
 }
 
 

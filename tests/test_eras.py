@@ -119,3 +119,32 @@ def test_last_replica_standing_39_vs_41():
     assert old.violation is not None
     assert any(a[0] == "power_loss" for a in old.trace.actions)
     assert run_check(make_config(props, version="4.1", **bounds), ["acked-write-survives"]).verdict == "holds"
+
+
+def assert_opens(rule: str):
+    """A rule that opens a hole: with it (as Kafka ships it) the engine finds the
+    counterexample; replayed with the rule off, the same steps are refused (an action is
+    not enabled, or the model's observations leave the trace's) and do not break the
+    invariant. The engine's run with the rule off holds (ACKCHECK_SLOW=1: ~15 s)."""
+    from ackcheck.checker.engines.check import replay_on_model
+
+    sc = BY_RULE[rule]
+    on = run_check(sc.config(True), [sc.invariant])
+    assert on.violation is not None and on.violation[0] == sc.invariant, on.stats.done_line()
+    rep = replay_on_model(on.trace, [sc.invariant], config=sc.config(False))
+    assert (rep.error or rep.mismatch) and rep.violation is None, rep
+    if SLOW:
+        off = run_check(sc.config(False), [sc.invariant])
+        assert off.verdict == "holds", off.violation
+    return on.trace
+
+
+def test_kafka_15591_duplicate_needs_kafka_8710_any_first_sequence():
+    trace = assert_opens("any_first_sequence")
+    names = [a[0] for a, _ in trace.steps[1:]]
+    # no crash and no election: another producer's record moves the log end instead
+    assert "crash" not in names and "controller_elect" not in names and "other_producer_write" in names
+
+
+def test_kafka_15591_duplicate_needs_kafka_8805_idempotent_epoch_bump():
+    assert_opens("idempotent_epoch_bump")

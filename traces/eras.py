@@ -21,7 +21,9 @@ class Rule:
     since: str  # first release that ships it by default
     reference: str  # KIP / JIRA
     summary: str
-    protects: str  # the invariant id its absence breaks
+    protects: str  # the invariant id its absence breaks (with `opens`: its presence)
+    # the rule opens a hole rather than closing one: with it on, `protects` can break
+    opens: bool = False
 
 
 RULES: tuple[Rule, ...] = (
@@ -105,6 +107,28 @@ RULES: tuple[Rule, ...] = (
         "acked-write-survives",
     ),
     Rule(
+        "any_first_sequence",
+        "2.5",
+        "KAFKA-8710",
+        "the leader accepts any first sequence from a producer id it holds no state for "
+        "(ProducerStateManager: no entry, no check); before it a non-zero first sequence was "
+        "answered UNKNOWN_PRODUCER_ID. With idempotent_epoch_bump this lets a batch be written "
+        "twice (KAFKA-15591)",
+        "no-duplicates",
+        opens=True,
+    ),
+    Rule(
+        "idempotent_epoch_bump",
+        "2.5",
+        "KAFKA-8805",
+        "the idempotent producer bumps its epoch on an unresolvable sequence error and re-stamps "
+        "every unfinished batch from sequence 0 (TransactionManager.bumpIdempotentProducerEpoch, "
+        "the client side of KIP-360), including one already appended whose answer was lost; "
+        "before it the client took a new producer id and kept the stamps of batches already sent",
+        "no-duplicates",
+        opens=True,
+    ),
+    Rule(
         "kraft_controller",
         "4.0",
         "KIP-500/KIP-631",
@@ -119,7 +143,7 @@ RULE_BY_NAME = {r.name: r for r in RULES}
 
 # Releases ackcheck knows, oldest first. The newest is the default.
 VERSIONS: tuple[str, ...] = (
-    "0.10", "0.11", "1.0", "1.1", "2.0", "2.1", "2.7", "2.8", "3.0", "3.6", "3.7", "3.9", "4.0", "4.1",
+    "0.10", "0.11", "1.0", "1.1", "2.0", "2.1", "2.4", "2.5", "2.7", "2.8", "3.0", "3.6", "3.7", "3.9", "4.0", "4.1",
 )
 NEWEST = VERSIONS[-1]
 

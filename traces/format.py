@@ -39,6 +39,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "producer_receive": ("batch", "attempt"),
     "producer_timeout": ("batch",),
     "producer_expire": ("batch",),
+    "other_producer_write": ("broker",),
     # partition leader / brokers
     "broker_handle_produce": ("broker", "batch", "attempt"),
     "leader_timeout_produce": ("broker", "batch", "attempt"),

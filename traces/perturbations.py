@@ -106,6 +106,16 @@ BOUNDS: tuple[BoundSpec, ...] = (
         fault=Fault("delayed fetch request", "delayed fetch requests", "handled after the follower moved on"),
         counter="delayed_fetch_count", actions=(("follower_fetch_delayed", "fetch"),), broker_key="delayed_fetch",
     ),
+    BoundSpec(
+        "max_other_writes", 0, (0, 6),
+        "records other producers write to the partition while this one runs (non-idempotent, "
+        "appended by the leader at any time; they move the log end, so a follower can fall behind "
+        "without a crash)",
+        "other_writes", always_in_trace=False, always_in_summary=False,
+        fault=Fault("record of another producer", "records of other producers",
+                    "the log grows while the producer writes"),
+        counter="other_writes", actions=(("other_producer_write", "producer"),), broker_key="other_write",
+    ),
 )
 
 BY_NAME: dict[str, BoundSpec] = {b.name: b for b in BOUNDS}

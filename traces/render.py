@@ -16,6 +16,7 @@ ACTION_TEXT = {
     "producer_receive": "producer receives the response to batch {batch} (attempt {attempt})",
     "producer_timeout": "producer times out batch {batch} (NetworkException / request.timeout.ms)",
     "producer_expire": "batch {batch} expires in the accumulator (delivery.timeout.ms, no leader)",
+    "other_producer_write": "another producer's record is appended by leader {broker}",
     "broker_handle_produce": "broker {broker} handles the produce request for batch {batch} (attempt {attempt})",
     "leader_timeout_produce": "broker {broker} times out acks=all batch {batch} (REQUEST_TIMED_OUT)",
     "follower_fetch": "broker {broker} fetches from its leader",

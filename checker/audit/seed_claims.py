@@ -127,9 +127,13 @@ def _judge_acksall(r):
         text.append("With `enable.idempotence=true` (the default since 3.0) the model finds no duplicate.")
     elif dup_new == "violated":
         text.append("With `enable.idempotence=true` (the default since 3.0) the model still finds a duplicate "
-                    "with 5 requests in flight (see the trace: a lost request, an out-of-order answer and an "
-                    "epoch bump re-send an already written batch)"
-                    + ("; with `max.in.flight.requests.per.connection=1` it finds none." if dup_fix else "."))
+                    "with 5 requests in flight: KAFKA-15591 (also KAFKA-14312, KAFKA-19880). The leader holds no "
+                    "state for the producer id, so it appends the second batch with sequence 1 while the first "
+                    "was refused (KAFKA-8710); its answer is lost, the first batch's retry gets "
+                    "OUT_OF_ORDER_SEQUENCE_NUMBER, and the client bumps its epoch and re-stamps the second batch "
+                    "(KAFKA-8805), which is appended again (see the trace)"
+                    + ("; with `max.in.flight.requests.per.connection=1` it finds none (at a throughput cost)."
+                       if dup_fix else "."))
     verdict = "nuanced" if (power1 or dup_new == "violated" or crash) else "refuted"
     return verdict, text
 
