@@ -39,6 +39,8 @@ def main(argv: list[str]) -> int:
                    help=f"largest record batch accepted (default {MESSAGE_MAX_BYTES})")
     p.add_argument("--os-flush-seconds", type=float, default=30.0, metavar="S",
                    help="the OS flusher writes each host's page cache out every S seconds (default 30)")
+    p.add_argument("--replica-lag-ms", type=float, default=0.0, metavar="MS",
+                   help="a batch becomes fetchable by the followers MS milliseconds after its append (default 0)")
     add_config_flags(p, bounds=False)
     args = p.parse_args(argv)
     if not 1 <= args.brokers <= 5:
@@ -49,6 +51,8 @@ def main(argv: list[str]) -> int:
         raise ConfigError(f"--segment-bytes {args.segment_bytes}: expected at least 1024")
     if args.socket_request_max_bytes < 1024 or args.message_max_bytes < 1024:
         raise ConfigError("--socket-request-max-bytes / --message-max-bytes: expected at least 1024")
+    if not 0 <= args.replica_lag_ms <= 10_000:
+        raise ConfigError(f"--replica-lag-ms {args.replica_lag_ms}: expected 0..10000")
     if args.os_flush_seconds <= 0:
         raise ConfigError(f"--os-flush-seconds {args.os_flush_seconds}: expected > 0")
     extra = [] if args.replication_factor is not None else [Setting("replication.factor", str(args.brokers),
@@ -80,6 +84,7 @@ def main(argv: list[str]) -> int:
         front = await run_until_stopped(config, data, args.brokers, args.port, stop, on_ready=ready,
                                         segment_bytes=args.segment_bytes, fsync=True,
                                         os_flush_seconds=args.os_flush_seconds,
+                                        replica_lag=args.replica_lag_ms / 1000,
                                         request_max_bytes=args.socket_request_max_bytes,
                                         message_max_bytes=args.message_max_bytes)
         print(f"stopped: {front.stats['requests']} request(s) served, {len(front.live.topics)} topic(s)",
