@@ -314,3 +314,62 @@ def test_kip966_partition_offline_forever():
 def test_before_elr_the_last_isr_member_comes_back_as_leader():
     r = run_check(build_config({}, kafka_version="3.6", max_crashes=2), ["eventually-leader"])
     assert r.verdict == "holds"
+
+
+def _brute_force_fair_set(n, edges, waiting):
+    """Is there a reachable set S of waiting states, strongly connected by its internal
+    edges (or one state), in which every fair action enabled at all states of S is taken
+    on an edge inside S? (Weak fairness, by definition, over every subset.)"""
+    from itertools import combinations
+
+    import networkx as nx
+
+    dg = nx.MultiDiGraph()
+    dg.add_nodes_from(range(n))
+    dg.add_edges_from((u, v) for u, v, _, _ in edges)
+    reach = nx.descendants(dg, 0) | {0}
+    cand = sorted(reach & waiting)
+    for k in range(1, len(cand) + 1):
+        for s in combinations(cand, k):
+            s = set(s)
+            inner = [(u, v, a) for u, v, a, _ in edges if u in s and v in s]
+            sub = nx.DiGraph()
+            sub.add_nodes_from(s)
+            sub.add_edges_from((u, v) for u, v, _ in inner)
+            if len(s) > 1 and not nx.is_strongly_connected(sub):
+                continue
+            enabled = [{a for u2, _, a, f in edges if u2 == u and f} for u in s]
+            everywhere = set.intersection(*enabled)
+            if everywhere <= {a for _, _, a in inner}:
+                return True
+    return False
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_fair_components_agree_with_brute_force(seed):
+    rng = random.Random(seed)
+    n = rng.randint(2, 7)
+    labels = ["a", "b", "c", "d"]
+    fair_label = {a: rng.random() < 0.7 for a in labels}
+    edges = [(i, i + 1, "p", False) for i in range(n - 1)]  # everything reachable
+    for _ in range(rng.randint(0, 3 * n)):
+        a = rng.choice(labels)
+        edges.append((rng.randrange(n), rng.randrange(n), a, fair_label[a]))
+    waiting = {i for i in range(n) if rng.random() < 0.7}
+    g = _graph(n, edges, waiting)
+    found = fair_component(g, 0)
+    assert (found is not None) == _brute_force_fair_set(n, edges, waiting)
+    if found is not None:
+        entry, comp = found
+        walk = _cycle(g, entry, comp)
+        members = set(comp)
+        if walk:
+            assert g.targets[walk[-1]] == entry
+            nodes = [entry] + [g.targets[e] for e in walk]
+            assert all(v in members for v in nodes)
+            assert all(e in g.out(nodes[i]) for i, e in enumerate(walk))  # a walk, edge after edge
+            taken = {g.edge_actions[e] for e in walk}
+            enabled = [{g.edge_actions[e] for e in g.out(u) if g.edge_fair[e]} for u in nodes]
+            assert set.intersection(*enabled) <= taken  # the loop itself is weakly fair
+        else:  # a stutter: nothing fair enabled where it stays
+            assert not any(g.edge_fair[e] for e in g.out(entry))
