@@ -22,6 +22,7 @@ usage: ackcheck COMMAND [options]   (ackcheck COMMAND --help for each)
 commands:
   audit        the guarantees of a Kafka config (defaults, or your .properties files)
   check        exhaustive model checking of one configuration within bounds
+  prove        symbolic model checking on z3: bounded (BMC) and for every depth (k-induction)
   graph        export the reachable state graph (graphml, dot, json)
   fuzz         Hypothesis stateful exploration: long random executions, shrunk failures
   matrix       check a space of configurations, render configs x invariants
@@ -55,6 +56,7 @@ COMMANDS = {
     "seed-claims": "seed_claims",
     "replay": "replay",
     "chaos": "chaos",
+    "prove": "prove",
     "graph": "graph",
     "serve": "serve",
     "clients": "clients",

@@ -1,0 +1,599 @@
+"""The protocol fragment `ackcheck prove` reasons about, as a transition relation.
+
+Every action here mirrors the method of the same name in model/protocol.py: the same
+arguments, the same enabling condition, the same effect, the same ghost updates. It is
+written once over ops.py, so it runs on concrete values (tests/test_prove_conformance.py
+compares it with `Model.successors` on thousands of states reached by random walks) and on
+z3 terms (the relation bmc.py unrolls).
+
+The state is a fixed-size vector (one partition, replication factor R, NB batches of one
+record each, logs of at most L = NB x attempts batches - each send attempt appends at most
+once anywhere):
+
+- per broker: alive, its log (record, leader epoch, producer epoch, base sequence per
+  slot; slots at or beyond the log end offset are don't-care), LEO, HW, the leader and
+  epoch it believes in, its view of follower LEOs and of the ISR (as leader), its pending
+  AlterPartition (ISR change) and unclean-shutdown flag;
+- the controller: leader, leader epoch, ISR, ELR; the LeaderAndIsr / metadata updates in
+  flight as "broker b has not yet taken epoch e" flags plus the decision of each epoch;
+- the producer: per batch its status, attempts, offset, maybe-appended flag, producer
+  epoch and sequence, and the one message of its current attempt that can be in the
+  network (request, parked in purgatory, or response) with a timestamp that orders the
+  messages of one connection (Kafka: one TCP connection per broker, delivered in order).
+
+What is not encoded (the command refuses it, naming the flag): power losses and the page
+cache, lost messages and request timeouts, delayed (stale) fetches, batches of more than
+one record, the consumer and its invariants, the pre-2.7 truncation eras (HW truncation,
+KIP-101's once-per-epoch Truncating state). Why: each adds state (flushed offsets,
+recovery points, a second message per attempt, fetch sessions) and the default era and
+perturbations already carry the questions this engine is for; `ackcheck check` covers them.
+"""
+
+from __future__ import annotations
+
+from ackcheck.checker.engines.prove.layout import (
+    M_NONE,
+    M_PURGATORY,
+    M_REQUEST,
+    M_RESPONSE,
+    TS_STEP,
+    Instance,
+    Layout,
+    S,
+    merge,
+)
+from ackcheck.checker.engines.prove.logs import check_sequence, truncate_kip279
+from ackcheck.checker.engines.prove.ops import (
+    AND,
+    COUNT,
+    EQ,
+    IMPLIES,
+    LE,
+    LT,
+    MAX,
+    MIN,
+    NE,
+    NOT,
+    OR,
+    ite,
+)
+from ackcheck.model.state import (
+    B_FAILED,
+    B_IN_FLIGHT,
+    B_INDETERMINATE,
+    B_OK,
+    B_QUEUED,
+    B_RETRY,
+    E_DUPLICATE_SEQUENCE_NUMBER,
+    E_INVALID_PRODUCER_EPOCH,
+    E_NONE,
+    E_NOT_ENOUGH_REPLICAS,
+    E_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+    E_NOT_LEADER_OR_FOLLOWER,
+    E_OUT_OF_ORDER_SEQUENCE_NUMBER,
+    E_UNKNOWN_PRODUCER_ID,
+)
+from ackcheck.traces.settings import Config
+
+
+class Encoding(Layout):
+    def __init__(self, config: Config):
+        self.config = config
+        b = config.bounds
+        self.R = config.replication_factor
+        self.NB = b.max_records  # one record per batch (check_fragment)
+        self.max_attempts = 1 if config.acks == "0" else min(config.retries + 1, b.max_attempts)
+        self.L = max(1, self.NB * self.max_attempts)
+        # every leader epoch after 0 comes from an election: a failover/ELR/unclean one
+        # needs the leader to crash first, a rebalance spends max_elections
+        self.E = b.max_crashes + b.max_elections
+        self.acks = config.acks
+        self.min_isr = config.min_insync_replicas
+        self.idempotent = config.enable_idempotence
+        self.max_in_flight = config.max_in_flight_requests_per_connection
+        self.fenced_epoch = config.rule("fenced_leader_epoch")
+        self.join_at_epoch_start = config.rule("isr_join_at_epoch_start")
+        self.strict_min_isr = config.rule("strict_min_isr")
+        self.maximal_isr = config.rule("maximal_isr")
+        self.kraft = config.rule("kraft_controller")
+        self.elr_enabled = config.rule("eligible_leader_replicas") and self.kraft
+        self.fenced_not_in_isr = config.rule("fenced_replicas_not_in_isr") and self.kraft
+        self.unclean = config.unclean_leader_election_enable
+        self.bounds = b
+        # bit-vector width of the integers: the largest value any field takes (error codes
+        # go to 7), one more for an increment, and the sign
+        top = max(8, self.L + 2, self.E + 2, self.NB * self.max_attempts + 2, self.R + 1,
+                  self.max_attempts + 2, b.max_crashes + 2, b.max_elections + 2, b.max_isr_shrinks + 2)
+        self.bits = top.bit_length() + 1
+        self.act_bits = max(2, (len(self._instances()) + 1).bit_length() + 1)
+        self.instances = self._instances()
+
+    # ---------------------------------------------------------------------- helpers
+    def _put(self, s: S, name, idx, value):
+        """s.name[idx] = value (idx may be symbolic: every slot becomes an ite)."""
+        v = getattr(s, name)
+        if isinstance(idx, int):  # (a branch not taken may compute an index past the end)
+            if 0 <= idx < len(v):
+                v[idx] = value
+        else:
+            for i in range(len(v)):
+                v[i] = ite(EQ(idx, i), value, v[i])
+
+    def _put2(self, s: S, name, a, idx, value):
+        row = getattr(s, name)[a]
+        if isinstance(idx, int):
+            if 0 <= idx < len(row):
+                row[idx] = value
+        else:
+            for i in range(len(row)):
+                row[i] = ite(EQ(idx, i), value, row[i])
+
+    def _new_ts(self, s: S, call: int, i: int):
+        return s.clock * TS_STEP + call * self.NB + i
+
+    def leader_of(self, s: S, b: int):
+        return AND(s.alive[b], EQ(s.rep_leader[b], b))
+
+    def hw_isr(self, s: S, b: int):
+        """_hw_isr: the pending change's effective ISR, else the replica's ISR."""
+        return [ite(s.ic[b], s.ic_eff[b][m], s.rep_isr[b][m]) for m in range(self.R)]
+
+    def leo_keepers(self, s: S, b: int):
+        return [OR(s.rep_isr[b][m], AND(s.ic[b], OR(s.ic_prop[b][m], s.ic_eff[b][m]))) for m in range(self.R)]
+
+    # _advance_hw(s, b)
+    def advance_hw(self, s: S, b: int, call: list) -> S:
+        s = s.copy()
+        isr = self.hw_isr(s, b)
+        new = s.leo[b]
+        for m in range(self.R):
+            if m != b:
+                new = ite(AND(isr[m], LT(s.fleo[b][m], new)), s.fleo[b][m], new)
+        new = MAX(new, s.hw[b])
+        if self.strict_min_isr:
+            new = ite(LT(COUNT(s.rep_isr[b]), self.min_isr), s.hw[b], new)
+        s.hw[b] = new
+        size = COUNT(isr)
+        err = ite(LE(self.min_isr, size), E_NONE, E_NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+        c = call[0]
+        call[0] += 1
+        for i in range(self.NB):
+            done = AND(EQ(s.mk[i], M_PURGATORY), EQ(s.mb[i], b), LE(s.mend[i], new))
+            s.mk[i] = ite(done, M_RESPONSE, s.mk[i])
+            s.merr[i] = ite(done, err, s.merr[i])
+            s.moff[i] = ite(done, s.mend[i] - 1, s.moff[i])
+            s.misr[i] = ite(done, size, s.misr[i])
+            s.mts[i] = ite(done, self._new_ts(s, c, i), s.mts[i])
+        return s
+
+    def trim_leos(self, s: S, ldr: int) -> S:
+        s = s.copy()
+        keep = self.leo_keepers(s, ldr)
+        for m in range(self.R):
+            if m != ldr:
+                s.fleo[ldr][m] = ite(keep[m], s.fleo[ldr][m], -1)
+        return s
+
+    def propose_isr(self, s: S, ldr: int, proposed, effective, call) -> S:
+        s = s.copy()
+        s.ic[ldr] = True
+        s.ic_epoch[ldr] = s.rep_epoch[ldr]
+        s.ic_base[ldr] = list(s.rep_isr[ldr])
+        s.ic_prop[ldr] = list(proposed)
+        s.ic_eff[ldr] = list(effective)
+        s.ic_stale[ldr] = False
+        return self.advance_hw(s, ldr, call)
+
+    def elr_after(self, isr, elr):
+        small = LT(COUNT(isr), self.min_isr)
+        return [AND(small, e) for e in elr]
+
+    def break_connection_to(self, s: S, b: int) -> S:
+        """_break_connection (with the crash's requests and purgatory): every message of
+        connection b vanishes; its in-flight batches fail with a retriable error."""
+        s = s.copy()
+        for i in range(self.NB):
+            on = AND(NE(s.mk[i], M_NONE), EQ(s.mb[i], b))
+            hit = AND(on, EQ(s.st[i], B_IN_FLIGHT))
+            s.st[i] = ite(hit, ite(LT(s.att[i], self.max_attempts), B_RETRY, B_INDETERMINATE), s.st[i])
+            s.maybe[i] = OR(s.maybe[i], hit)
+            s.mk[i] = ite(on, M_NONE, s.mk[i])
+        return s
+
+    # ==================================================================== producer
+    def is_next(self, s: S, i: int):
+        """_next_to_send(batches) == i"""
+        st = s.st
+        if self.idempotent:
+            cand = [OR(EQ(st[j], B_RETRY), EQ(st[j], B_QUEUED)) for j in range(self.NB)]
+            open_ = [OR(cand[j], EQ(st[j], B_IN_FLIGHT)) for j in range(self.NB)]
+            first = AND(cand[i], *[NOT(cand[j]) for j in range(i)])
+            return AND(first, IMPLIES(EQ(st[i], B_RETRY), AND(*[NOT(open_[j]) for j in range(i)])))
+        retry_first = AND(EQ(st[i], B_RETRY), *[NE(st[j], B_RETRY) for j in range(i)])
+        queued_first = AND(EQ(st[i], B_QUEUED), *[NE(st[j], B_QUEUED) for j in range(i)])
+        no_retry = AND(*[NE(st[j], B_RETRY) for j in range(self.NB)])
+        return OR(retry_first, AND(no_retry, queued_first))
+
+    def producer_send(self, s: S, i: int, b: int):
+        in_flight = COUNT([EQ(x, B_IN_FLIGHT) for x in s.st])
+        en = AND(self.is_next(s, i), LT(in_flight, self.max_in_flight), self.leader_of(s, b))
+        t = s.copy()
+        if self.idempotent:  # a batch stamped already keeps its stamp
+            stamped = LE(0, s.bseq[i])
+            t.bpe[i] = ite(stamped, s.bpe[i], s.producer_epoch)
+            t.bseq[i] = ite(stamped, s.bseq[i], s.next_sequence)
+            t.next_sequence = ite(stamped, s.next_sequence, s.next_sequence + 1)
+        else:
+            t.bpe[i], t.bseq[i] = -1, -1
+        t.att[i] = s.att[i] + 1
+        if self.acks == "0":
+            t.st[i], t.maybe[i] = B_OK, True
+        else:
+            t.st[i] = B_IN_FLIGHT
+        t.mk[i], t.mb[i], t.mts[i] = M_REQUEST, b, self._new_ts(s, 0, i)
+        t.mpe[i], t.mseq[i] = t.bpe[i], t.bseq[i]
+        return en, t
+
+    def _oldest(self, s: S, i: int, b: int, kind: int):
+        return AND(EQ(s.mk[i], kind), EQ(s.mb[i], b),
+                   *[NOT(AND(EQ(s.mk[j], kind), EQ(s.mb[j], b), LT(s.mts[j], s.mts[i])))
+                     for j in range(self.NB) if j != i])
+
+    def producer_receive(self, s: S, i: int, b: int):
+        """(2.5+ client: KAFKA-8805 epoch bump; UNKNOWN_PRODUCER_ID never comes from a 2.5+
+        broker, check_fragment keeps the era there)"""
+        en = self._oldest(s, i, b, M_RESPONSE)
+        t = s.copy()
+        t.mk[i] = M_NONE
+        err, off = s.merr[i], s.moff[i]
+        pe, acked = s.producer_epoch, s.last_acked
+        current = EQ(s.st[i], B_IN_FLIGHT)  # (the attempt is the batch's: from_state checks)
+        not_appended = OR(EQ(err, E_NOT_ENOUGH_REPLICAS), EQ(err, E_OUT_OF_ORDER_SEQUENCE_NUMBER),
+                          EQ(err, E_INVALID_PRODUCER_EPOCH), EQ(err, E_UNKNOWN_PRODUCER_ID))
+        maybe = OR(s.maybe[i], NOT(not_appended))
+        final = ite(maybe, B_INDETERMINATE, B_FAILED)
+        retry0 = LT(s.att[i], self.max_attempts)
+        ok = OR(EQ(err, E_NONE), EQ(err, E_DUPLICATE_SEQUENCE_NUMBER))
+        ipe = EQ(err, E_INVALID_PRODUCER_EPOCH)
+        retry = AND(NOT(ipe), retry0)
+        status = ite(ok, B_OK, ite(retry, B_RETRY, final))
+        st1 = list(s.st)
+        st1[i] = ite(current, status, s.st[i])
+        t.st[i] = st1[i]
+        t.off[i] = ite(AND(current, ok), off, s.off[i])
+        t.maybe[i] = ite(current, OR(ok, maybe), s.maybe[i])
+        acked_ok = ite(AND(LE(0, s.bseq[i]), EQ(s.bpe[i], pe)), MAX(acked, s.bseq[i]), acked)
+        # OUT_OF_ORDER: canRetry retries a re-stamped batch or one that is not the next after
+        # the last acknowledged unchanged; a real gap (or the final failure) bumps the epoch
+        next_one = AND(NOT(s.reseq[i]), EQ(s.bseq[i], acked + 1))
+        bump = AND(current, EQ(err, E_OUT_OF_ORDER_SEQUENCE_NUMBER), EQ(s.bpe[i], pe), OR(NOT(retry0), next_one))
+        # _bump: every unfinished stamped batch is re-stamped from 0 under epoch + 1
+        nseq = 0
+        for j in range(self.NB):
+            q = AND(bump, OR(EQ(st1[j], B_IN_FLIGHT), EQ(st1[j], B_RETRY)), LE(0, s.bseq[j]))
+            t.bpe[j] = ite(q, pe + 1, s.bpe[j])
+            t.bseq[j] = ite(q, nseq, s.bseq[j])
+            t.reseq[j] = OR(s.reseq[j], q)
+            nseq = nseq + ite(q, 1, 0)
+        t.producer_epoch = ite(bump, pe + 1, pe)
+        t.next_sequence = ite(bump, nseq, s.next_sequence)
+        t.last_acked = ite(bump, -1, ite(AND(current, ok), acked_ok, acked))
+        return en, t
+
+    def producer_timeout(self, s: S, i: int):
+        en = AND(EQ(s.st[i], B_IN_FLIGHT), EQ(s.mk[i], M_NONE))
+        t = s.copy()
+        t.st[i] = ite(LT(s.att[i], self.max_attempts), B_RETRY, B_INDETERMINATE)
+        t.maybe[i] = True
+        return en, t
+
+    def producer_expire(self, s: S, i: int):
+        en = AND(EQ(s.c_leader, -1), OR(EQ(s.st[i], B_QUEUED), EQ(s.st[i], B_RETRY)))
+        t = s.copy()
+        t.st[i] = ite(s.maybe[i], B_INDETERMINATE, B_FAILED)
+        return en, t
+
+    # ===================================================================== brokers
+    def broker_handle_produce(self, s: S, i: int, b: int):
+        # the connection is muted while a request of it is parked in purgatory
+        muted = OR(*[AND(EQ(s.mk[j], M_PURGATORY), EQ(s.mb[j], b)) for j in range(self.NB)])
+        en = AND(self._oldest(s, i, b, M_REQUEST), s.alive[b], NOT(muted))
+        s0 = s.copy()
+        s0.mk[i] = M_NONE
+        isr_size = COUNT(s.rep_isr[b])
+
+        def answer(err, off=-1) -> S:
+            t = s0.copy()
+            if self.acks == "0":
+                return t
+            t.mk[i], t.mb[i], t.merr[i], t.moff[i], t.misr[i] = M_RESPONSE, b, err, off, isr_size
+            t.mts[i] = self._new_ts(s, 0, i)
+            return t
+
+        not_leader = NE(s.rep_leader[b], b)
+        if self.acks == "all":
+            no_replicas = LT(isr_size, self.min_isr)
+        else:
+            no_replicas = False
+        # append
+        leo = s.leo[b]
+        a = s0.copy()
+        for name, v in (("lrec", i + 1), ("lep", s.rep_epoch[b]), ("lpe", s.mpe[i]), ("lseq", s.mseq[i])):
+            self._put2(a, name, b, leo, v)
+        a.leo[b] = leo + 1
+        a.fleo[b][b] = leo + 1
+        if self.acks == "1":
+            a.mk[i], a.mb[i], a.merr[i], a.moff[i], a.misr[i] = M_RESPONSE, b, E_NONE, leo, isr_size
+            a.mts[i] = self._new_ts(s, 0, i)
+        elif self.acks == "all":
+            a.mk[i], a.mb[i], a.mend[i] = M_PURGATORY, b, leo + 1
+        appended = self.advance_hw(a, b, [1])
+        if self.idempotent:
+            ok_seq, err, off = check_sequence(self, s, b, s.mpe[i], s.mseq[i])
+            if self.acks == "all":
+                d = s0.copy()
+                d.mk[i], d.mb[i], d.mend[i] = M_PURGATORY, b, off + 1
+                refused = merge(EQ(err, E_DUPLICATE_SEQUENCE_NUMBER), self.advance_hw(d, b, [1]), answer(err, off))
+            else:
+                refused = answer(err, off)
+            after_checks = merge(ok_seq, appended, refused)
+        else:
+            after_checks = appended
+        t = merge(not_leader, answer(E_NOT_LEADER_OR_FOLLOWER),
+                  merge(no_replicas, answer(E_NOT_ENOUGH_REPLICAS), after_checks))
+        return en, t
+
+    def leader_takes_fetch(self, s: S, ldr: int, r: int, offset, call):
+        keep = self.leo_keepers(s, ldr)
+        c1 = AND(NE(s.fleo[ldr][r], offset), keep[r])
+        a = s.copy()
+        a.fleo[ldr][r] = offset
+        s1 = merge(c1, self.advance_hw(a, ldr, call), s)
+        # _offset_caught_up on the leader after the first update
+        caught = LE(s1.hw[ldr], offset)
+        if self.join_at_epoch_start:
+            start = s1.leo[ldr]
+            for j in range(self.L - 1, -1, -1):
+                start = ite(AND(LT(j, s1.leo[ldr]), EQ(s1.lep[ldr][j], s1.rep_epoch[ldr])), j, start)
+            caught = AND(caught, LE(start, offset))
+        c2 = AND(NOT(s1.rep_isr[ldr][r]), NOT(s1.ic[ldr]), caught)
+        proposed = [OR(s1.rep_isr[ldr][m], m == r) for m in range(self.R)]
+        e = self.propose_isr(s1, ldr, proposed, proposed, call)
+        e.fleo[ldr][r] = offset
+        e = self.advance_hw(e, ldr, call)
+        return merge(c2, e, s1), OR(c1, c2)
+
+    def follower_fetch(self, s: S, r: int, ldr: int):
+        base_en = AND(s.alive[r], EQ(s.rep_leader[r], ldr), s.alive[ldr], EQ(s.rep_leader[ldr], ldr))
+        if self.fenced_epoch:
+            base_en = AND(base_en, EQ(s.rep_epoch[ldr], s.rep_epoch[r]))
+        leo, hw = s.leo[r], s.hw[r]
+        leader_hw_before = s.hw[ldr]
+        t_off = truncate_kip279(self, s, r, ldr)  # epoch_truncation with the 2.7+ diverging fetch
+        cut = LT(t_off, leo)
+        leo = ite(cut, t_off, leo)
+        hw = ite(cut, MIN(hw, leo), hw)
+        call = [0]
+        s1, took = self.leader_takes_fetch(s, ldr, r, leo, call)
+        copy = LT(leo, s1.leo[ldr])
+        t = s1.copy()
+        for name in ("lrec", "lep", "lpe", "lseq"):
+            for j in range(self.L):
+                getattr(t, name)[r][j] = ite(AND(copy, EQ(leo, j)), getattr(s1, name)[ldr][j], getattr(s, name)[r][j])
+        leo = ite(copy, leo + 1, leo)
+        new_hw = MIN(leader_hw_before, leo)
+        changed = OR(cut, took, copy, NE(new_hw, hw))
+        t.leo[r] = leo
+        t.hw[r] = new_hw
+        return AND(base_en, changed), t
+
+    def can_change_isr(self, s: S, ldr: int):
+        return AND(s.alive[ldr], EQ(s.rep_leader[ldr], ldr), NOT(s.ic[ldr]))
+
+    def leader_shrink_isr(self, s: S, ldr: int, f: int):
+        behind = AND(s.alive[f], LT(s.fleo[ldr][f], s.leo[ldr]), LT(s.isr_shrinks, self.bounds.max_isr_shrinks))
+        en = AND(self.can_change_isr(s, ldr), s.rep_isr[ldr][f], OR(NOT(s.alive[f]), behind))
+        proposed = [AND(s.rep_isr[ldr][m], m != f) for m in range(self.R)]
+        effective = list(s.rep_isr[ldr]) if self.maximal_isr else proposed
+        t = self.propose_isr(s, ldr, proposed, effective, [0])
+        t.isr_shrinks = ite(s.alive[f], s.isr_shrinks + 1, s.isr_shrinks)
+        return en, t
+
+    def broker_learn(self, s: S, b: int, epoch, ldr, isr, call) -> S:
+        """broker_learn(s, (b, epoch, ldr, isr)) - the message is dropped by the caller's
+        filter here too (every message for b not newer than epoch leaves the network)."""
+        s = s.copy()
+        for e in range(self.E + 1):
+            s.cm[b][e] = AND(s.cm[b][e], LT(epoch, e))
+        stale = LE(epoch, s.rep_epoch[b])
+        was_leader = EQ(s.rep_leader[b], b)
+        t = s.copy()
+        t.ic[b] = False
+        # becoming leader
+        lead = t.copy()
+        lead.fleo[b] = [ite(m == b, s.leo[b], -1) if True else 0 for m in range(self.R)]
+        lead.rep_epoch[b], lead.rep_leader[b], lead.rep_isr[b] = epoch, ldr, list(isr)
+        lead = self.advance_hw(lead, b, call)
+        # becoming follower
+        fol = t.copy()
+        fol.rep_epoch[b], fol.rep_leader[b] = epoch, ldr
+        fol.rep_isr[b] = [False] * self.R
+        fol.fleo[b] = [-1] * self.R
+        c = call[0]
+        call[0] += 1
+        for i in range(self.NB):
+            hit = AND(was_leader, EQ(s.mk[i], M_PURGATORY), EQ(s.mb[i], b))
+            fol.mk[i] = ite(hit, M_RESPONSE, fol.mk[i])
+            fol.merr[i] = ite(hit, E_NOT_LEADER_OR_FOLLOWER, fol.merr[i])
+            fol.moff[i] = ite(hit, -1, fol.moff[i])
+            fol.misr[i] = ite(hit, -1, fol.misr[i])
+            fol.mts[i] = ite(hit, self._new_ts(s, c, i), fol.mts[i])
+        return merge(stale, s, merge(EQ(ldr, b), lead, fol))
+
+    def broker_learn_action(self, s: S, b: int, e: int):
+        en = s.cm[b][e]
+        return en, self.broker_learn(s, b, e, s.dec_leader[e], s.dec_isr[e], [0])
+
+    # ================================================================== controller
+    def controller_alter_partition(self, s: S, ldr: int):
+        en = s.ic[ldr]
+        t = s.copy()
+        t.ic[ldr] = False
+        base, proposed = s.ic_base[ldr], s.ic_prop[ldr]
+        ok = AND(EQ(s.ic_epoch[ldr], s.c_epoch), EQ(s.c_leader, ldr),
+                 *[EQ(base[m], s.c_isr[m]) for m in range(self.R)])
+        if self.fenced_not_in_isr:
+            ok = AND(ok, NOT(s.ic_stale[ldr]), *[IMPLIES(proposed[m], s.alive[m]) for m in range(self.R)])
+        a = t.copy()
+        removed = [AND(base[m], NOT(proposed[m])) for m in range(self.R)]
+        elr = [AND(s.c_elr[m], NOT(proposed[m])) for m in range(self.R)]
+        if self.elr_enabled:
+            small = LT(COUNT(proposed), self.min_isr)
+            elr = [OR(elr[m], AND(small, removed[m])) for m in range(self.R)]
+        a.c_isr = list(proposed)
+        a.c_elr = self.elr_after(proposed, elr)
+        mine = EQ(s.rep_epoch[ldr], s.ic_epoch[ldr])
+        a.rep_isr[ldr] = [ite(mine, proposed[m], s.rep_isr[ldr][m]) for m in range(self.R)]
+        t = merge(ok, a, t)
+        t = merge(self.leader_of(t, ldr), self.advance_hw(self.trim_leos(t, ldr), ldr, [0]), t)
+        return en, t
+
+    def controller_elect(self, s: S, b: int, reason: str):
+        live_isr = OR(*[AND(s.c_isr[m], s.alive[m]) for m in range(self.R)])
+        live_elr = OR(*[AND(s.c_elr[m], s.alive[m]) for m in range(self.R)]) if self.elr_enabled else False
+        offline = EQ(s.c_leader, -1)
+        if reason == "failover":
+            en = AND(offline, s.c_isr[b], s.alive[b])
+        elif reason == "elr":
+            en = AND(offline, NOT(live_isr), s.c_elr[b], s.alive[b]) if self.elr_enabled else False
+        elif reason == "unclean":
+            en = AND(offline, NOT(live_isr), NOT(live_elr), s.alive[b]) if self.unclean else False
+        else:
+            en = AND(NOT(offline), LT(s.elections, self.bounds.max_elections), s.c_isr[b],
+                     NE(s.c_leader, b), s.alive[b])
+        en = AND(en, LT(s.c_epoch, self.E))
+        t = s.copy()
+        if reason == "rebalance":
+            isr = list(s.c_isr)
+            t.elections = s.elections + 1
+        else:
+            isr = [OR(AND(s.c_isr[m], s.alive[m]), m == b) for m in range(self.R)]
+        t.c_elr = self.elr_after(isr, [AND(s.c_elr[m], NOT(isr[m])) for m in range(self.R)])
+        epoch = s.c_epoch + 1
+        t.c_isr = isr
+        t.c_leader, t.c_epoch = b, epoch
+        for e in range(1, self.E + 1):
+            new = EQ(epoch, e)
+            for m in range(self.R):
+                t.cm[m][e] = OR(s.cm[m][e], AND(new, s.alive[m]))
+            t.dec_leader[e] = ite(new, b, s.dec_leader[e])
+            t.dec_isr[e] = [ite(new, isr[m], s.dec_isr[e][m]) for m in range(self.R)]
+        return en, t
+
+    # ====================================================================== faults
+    def crash(self, s: S, b: int):
+        en = AND(s.alive[b], LT(s.crashes, self.bounds.max_crashes))
+        t = self.break_connection_to(s, b)  # requests to b, its purgatory, its responses
+        t.alive[b] = False
+        t.rep_leader[b], t.rep_epoch[b] = -1, -1
+        t.fleo[b] = [-1] * self.R
+        t.rep_isr[b] = [False] * self.R
+        t.cm[b] = [False] * (self.E + 1)
+        t.ic[b] = False
+        if self.fenced_not_in_isr:
+            for c in range(self.R):
+                if c != b:
+                    t.ic_stale[c] = OR(s.ic_stale[c], AND(s.ic[c], s.ic_prop[c][b]))
+        if self.elr_enabled:
+            t.unclean[b] = True
+        t.crashes = s.crashes + 1
+        t.c_leader = ite(EQ(s.c_leader, b), -1, s.c_leader)
+        if self.kraft:
+            cond = s.c_isr[b]
+            if not self.elr_enabled:
+                cond = AND(cond, LT(1, COUNT(s.c_isr)))
+            t = merge(cond, self.controller_remove_dead(t, b), t)
+        return en, t
+
+    def controller_remove_dead(self, s: S, b: int) -> S:
+        t = s.copy()
+        isr = [AND(s.c_isr[m], m != b) for m in range(self.R)]
+        if self.elr_enabled:
+            t.c_elr[b] = OR(s.c_elr[b], LT(COUNT(isr), self.min_isr))
+        for e in range(self.E + 1):
+            cur = EQ(s.c_epoch, e)
+            t.dec_isr[e] = [ite(cur, isr[m], s.dec_isr[e][m]) for m in range(self.R)]
+        t.c_isr = isr
+        for ldr in range(self.R):
+            here = AND(EQ(t.c_leader, ldr), EQ(t.rep_epoch[ldr], t.c_epoch))
+            u = t.copy()
+            u.rep_isr[ldr] = list(isr)
+            u = merge(EQ(u.rep_leader[ldr], ldr), self.advance_hw(self.trim_leos(u, ldr), ldr, [0]), u)
+            t = merge(here, u, t)
+        return t
+
+    def restart(self, s: S, b: int):
+        en = NOT(s.alive[b])
+        t = s.copy()
+        t.alive[b] = True
+        t.hw[b] = MIN(s.hw[b], s.leo[b])
+        if self.elr_enabled:
+            t.c_elr[b] = AND(s.c_elr[b], NOT(s.unclean[b]))
+        t.unclean[b] = False
+        return en, self.broker_learn(t, b, s.c_epoch, s.c_leader, list(s.c_isr), [0])
+
+    # ================================================================== instances
+    def _instances(self) -> list[Instance]:
+        R, NB = self.R, self.NB
+        out = []
+
+        def add(name, args, fn, decode):
+            out.append(Instance(name, args, fn, decode))
+        for i in range(NB):
+            for b in range(R):
+                add("producer_send", (i, b), lambda s, i=i, b=b: self.producer_send(s, i, b),
+                    lambda v, i=i, b=b: ("producer_send", i, b))
+                add("producer_receive", (i, b), lambda s, i=i, b=b: self.producer_receive(s, i, b),
+                    lambda v, i=i: ("producer_receive", i, v["att"][i]))
+            add("producer_timeout", (i,), lambda s, i=i: self.producer_timeout(s, i),
+                lambda v, i=i: ("producer_timeout", i))
+            add("producer_expire", (i,), lambda s, i=i: self.producer_expire(s, i),
+                lambda v, i=i: ("producer_expire", i))
+            for b in range(R):
+                add("broker_handle_produce", (i, b), lambda s, i=i, b=b: self.broker_handle_produce(s, i, b),
+                    lambda v, i=i, b=b: ("broker_handle_produce", b, i, v["att"][i]))
+        for r in range(R):
+            for ldr in range(R):
+                if ldr != r:
+                    add("follower_fetch", (r, ldr), lambda s, r=r, ldr=ldr: self.follower_fetch(s, r, ldr),
+                        lambda v, r=r: ("follower_fetch", r))
+        for ldr in range(R):
+            for f in range(R):
+                if f != ldr:
+                    add("leader_shrink_isr", (ldr, f), lambda s, ldr=ldr, f=f: self.leader_shrink_isr(s, ldr, f),
+                        lambda v, ldr=ldr, f=f: ("leader_shrink_isr", ldr, f))
+        for b in range(R):
+            for e in range(1, self.E + 1):
+                add("broker_learn", (b, e), lambda s, b=b, e=e: self.broker_learn_action(s, b, e),
+                    lambda v, b=b, e=e: ("broker_learn", b, e))
+        for ldr in range(R):
+            add("controller_alter_partition", (ldr,), lambda s, ldr=ldr: self.controller_alter_partition(s, ldr),
+                lambda v, ldr=ldr: ("controller_alter_partition", ldr))
+        for b in range(R):
+            for reason in ("failover", "elr", "unclean", "rebalance"):
+                add("controller_elect", (b, reason), lambda s, b=b, r=reason: self.controller_elect(s, b, r),
+                    lambda v, b=b, r=reason: ("controller_elect", b, r))
+        for b in range(R):
+            add("crash", (b,), lambda s, b=b: self.crash(s, b), lambda v, b=b: ("crash", b))
+            add("restart", (b,), lambda s, b=b: self.restart(s, b), lambda v, b=b: ("restart", b))
+        return out
+
+    def step_all(self, s: S) -> list[tuple[object, S]]:
+        """(enabled, next) for every instance; each next carries clock + 1."""
+        out = []
+        for inst in self.instances:
+            en, t = inst.fn(s)
+            t = t.copy() if t is s else t
+            t.clock = s.clock + 1
+            out.append((en, t))
+        return out

@@ -1,0 +1,60 @@
+"""What the encoded logs answer (one record per batch): the leader's idempotence check and
+KIP-279 truncation, each mirroring its Model counterpart."""
+
+from __future__ import annotations
+
+from ackcheck.checker.engines.prove.layout import S
+from ackcheck.checker.engines.prove.ops import AND, EQ, LE, LT, MIN, NOT, OR, SELECT, ite
+from ackcheck.model.state import (
+    E_DUPLICATE_SEQUENCE_NUMBER,
+    E_INVALID_PRODUCER_EPOCH,
+    E_OUT_OF_ORDER_SEQUENCE_NUMBER,
+)
+
+
+def check_sequence(enc, s: S, b: int, pe, seq):
+    """_check_sequence over b's log: (append?, error, offset). Every batch is the one
+    idempotent producer's, and a log holds at most 5 (check_fragment), so the dedup
+    window is the whole log."""
+    leo = s.leo[b]
+    L = enc.L
+    cur = SELECT([s.lpe[b][j] for j in range(L)], leo - 1, 0)
+    last_seq = SELECT([s.lseq[b][j] for j in range(L)], leo - 1, 0)
+    dup_off = -1
+    for j in range(L - 1, -1, -1):
+        dup_off = ite(AND(LT(j, leo), EQ(s.lpe[b][j], pe), EQ(s.lseq[b][j], seq)), j, dup_off)
+    empty = EQ(leo, 0)
+    older = LT(pe, cur)
+    dup = LE(0, dup_off)
+    newer = LT(cur, pe)
+    append = OR(empty, AND(NOT(older), NOT(dup), ite(newer, EQ(seq, 0), EQ(seq, last_seq + 1))))
+    err = ite(older, E_INVALID_PRODUCER_EPOCH, ite(dup, E_DUPLICATE_SEQUENCE_NUMBER,
+                                                       E_OUT_OF_ORDER_SEQUENCE_NUMBER))
+    return append, err, ite(dup, dup_off, -1)
+
+
+def truncate_kip279(enc, s: S, r: int, ldr: int):
+    """truncation.truncate_kip279 for 1-record batches, the loop unrolled L times."""
+    L = enc.L
+    lleo = s.leo[ldr]
+    leo = s.leo[r]
+    done = False
+    for _ in range(L + 1):
+        requested = SELECT([s.lep[r][j] for j in range(L)], leo - 1, 0)
+        # the leader's cache: the last (in offset order) epoch <= requested
+        e = -1
+        for j in range(L):
+            e = ite(AND(LT(j, lleo), LE(s.lep[ldr][j], requested)), s.lep[ldr][j], e)
+        known = LE(0, e)
+        leader_end = lleo
+        follower_end = leo
+        for j in range(L - 1, -1, -1):
+            leader_end = ite(AND(LT(j, lleo), LT(e, s.lep[ldr][j])), j, leader_end)
+            follower_end = ite(AND(LT(j, leo), LT(e, s.lep[r][j])), j, follower_end)
+        t = MIN(MIN(leader_end, follower_end), leo)
+        empty = EQ(leo, 0)
+        stop = OR(empty, NOT(known), LE(leo, t))
+        new_leo = ite(empty, leo, ite(NOT(known), 0, ite(LE(leo, t), leo, t)))
+        leo = ite(done, leo, new_leo)
+        done = OR(done, stop)
+    return leo

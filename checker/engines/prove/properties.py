@@ -1,0 +1,189 @@
+"""Invariants over the encoded state: the catalogue's guarantees (as "bad state" predicates,
+each mirroring its function in invariants/catalogue.py) and the auxiliary invariants that
+strengthen k-induction (`--assume-invariant ID`).
+
+A counterexample is never reported from these predicates alone: the decoded trace is
+replayed on the Python model and judged by the catalogue's own functions (bmc.py).
+"""
+
+from __future__ import annotations
+
+from ackcheck.checker.engines.prove.encoding import M_REQUEST, Encoding, S
+from ackcheck.checker.engines.prove.ops import AND, COUNT, EQ, IMPLIES, LE, LT, NE, NOT, OR
+from ackcheck.model.state import B_FAILED, B_IN_FLIGHT, B_OK, B_RETRY
+
+# ------------------------------------------------------------------ catalogue invariants
+
+
+def _holds_at(enc: Encoding, s: S, b: int, off, rec):
+    """b's log holds record `rec` at offset `off`."""
+    return OR(*[AND(EQ(off, j), LT(j, s.leo[b]), EQ(s.lrec[b][j], rec)) for j in range(enc.L)])
+
+
+def _holds(enc: Encoding, s: S, b: int, rec):
+    return OR(*[AND(LT(j, s.leo[b]), EQ(s.lrec[b][j], rec)) for j in range(enc.L)])
+
+
+def bad_acked_write_survives(enc: Encoding, s: S):
+    out = []
+    for i in range(enc.NB):
+        rec = i + 1
+        ok = EQ(s.st[i], B_OK)
+        off = s.off[i]
+        # acks=0: sent counts as success; judged once the request left the network
+        lost0 = AND(NE(s.mk[i], M_REQUEST), ite_leader(enc, s, lambda b: NOT(_holds(enc, s, b, rec)),
+                                                        AND(*[NOT(_holds(enc, s, b, rec)) for b in range(enc.R)])))
+        lost = ite_leader(enc, s, lambda b: NOT(_holds_at(enc, s, b, off, rec)),
+                          AND(*[NOT(_holds_at(enc, s, b, off, rec)) for b in range(enc.R)]))
+        out.append(AND(ok, OR(AND(LT(off, 0), lost0), AND(LE(0, off), lost))))
+    return OR(*out)
+
+
+def ite_leader(enc: Encoding, s: S, with_leader, without):
+    """with_leader(b) for the controller's leader b, or `without` while offline."""
+    return OR(*[AND(EQ(s.c_leader, b), with_leader(b)) for b in range(enc.R)],
+              AND(EQ(s.c_leader, -1), without))
+
+
+def bad_committed_prefix_agreement(enc: Encoding, s: S):
+    out = []
+    for a in range(enc.R):
+        for b in range(a + 1, enc.R):
+            for j in range(enc.L):
+                below = AND(LT(j, s.hw[a]), LT(j, s.hw[b]))
+                in_a, in_b = LT(j, s.leo[a]), LT(j, s.leo[b])
+                differ = OR(NE(in_a, in_b),
+                            AND(in_a, in_b, OR(NE(s.lrec[a][j], s.lrec[b][j]), NE(s.lep[a][j], s.lep[b][j]))))
+                out.append(AND(below, differ))
+    return OR(*out)
+
+
+def bad_hw_bound(enc: Encoding, s: S):
+    out = []
+    for b in range(enc.R):
+        acting = AND(s.alive[b], EQ(s.rep_leader[b], b))
+        over = [LT(s.leo[b], s.hw[b])]
+        cur = EQ(s.rep_epoch[b], s.c_epoch)
+        for m in range(enc.R):
+            leo = s.leo[b] if m == b else s.fleo[b][m]
+            over.append(AND(cur, s.rep_isr[b][m], LE(0, leo), LT(leo, s.hw[b])))
+        out.append(AND(acting, OR(*over)))
+    return OR(*out)
+
+
+def bad_no_duplicates(enc: Encoding, s: S):
+    def dup(b):
+        return OR(*[AND(LT(k, s.leo[b]), EQ(s.lrec[b][j], s.lrec[b][k]))
+                    for j in range(enc.L) for k in range(j + 1, enc.L)])
+    return ite_leader(enc, s, dup, False)
+
+
+def bad_failed_write_invisible(enc: Encoding, s: S):
+    return OR(*[AND(EQ(s.st[i], B_FAILED), OR(*[_holds(enc, s, b, i + 1) for b in range(enc.R)]))
+                for i in range(enc.NB)])
+
+
+BAD = {
+    "acked-write-survives": bad_acked_write_survives,
+    "committed-prefix-agreement": bad_committed_prefix_agreement,
+    "hw-bound": bad_hw_bound,
+    "no-duplicates": bad_no_duplicates,
+    "failed-write-invisible": bad_failed_write_invisible,
+}
+
+# ------------------------------------------------------------------ auxiliary invariants
+
+
+def aux_types(enc: Encoding, s: S):
+    """Ranges every reachable state keeps (always assumed by k-induction)."""
+    R, E = enc.R, enc.E
+    c = [LE(-1, s.c_leader), LT(s.c_leader, R), LE(0, s.c_epoch), LE(s.c_epoch, E),
+         LE(0, s.crashes), LE(s.crashes, enc.bounds.max_crashes),
+         LE(0, s.elections), LE(s.elections, enc.bounds.max_elections),
+         LE(0, s.isr_shrinks), LE(s.isr_shrinks, enc.bounds.max_isr_shrinks)]
+    for b in range(R):
+        c += [LE(0, s.leo[b]), LE(s.leo[b], enc.L), LE(0, s.hw[b]), LE(-1, s.rep_leader[b]),
+              LT(s.rep_leader[b], R), LE(-1, s.rep_epoch[b]), LE(s.rep_epoch[b], s.c_epoch)]
+        c.append(IMPLIES(NOT(s.alive[b]), AND(EQ(s.rep_leader[b], -1), EQ(s.rep_epoch[b], -1))))
+        for j in range(enc.L):
+            c.append(IMPLIES(LT(j, s.leo[b]), AND(LE(1, s.lrec[b][j]), LE(s.lrec[b][j], enc.NB),
+                                                  LE(0, s.lep[b][j]), LE(s.lep[b][j], s.c_epoch))))
+    for i in range(enc.NB):
+        c += [LE(0, s.st[i]), LE(s.st[i], 5), LE(0, s.att[i]), LE(s.att[i], enc.max_attempts),
+              LE(0, s.mk[i]), LE(s.mk[i], 3), LE(0, s.mb[i]), LT(s.mb[i], R)]
+        c.append(IMPLIES(NE(s.mk[i], 0), OR(EQ(s.st[i], B_IN_FLIGHT), EQ(s.st[i], B_OK))))
+        c.append(IMPLIES(EQ(s.st[i], B_RETRY), LT(s.att[i], enc.max_attempts)))
+    return AND(*c)
+
+
+def aux_hw_le_leo(enc: Encoding, s: S):
+    """HW <= LEO on every replica."""
+    return AND(*[LE(s.hw[b], s.leo[b]) for b in range(enc.R)])
+
+
+def aux_leader_in_isr(enc: Encoding, s: S):
+    """The controller's leader is a live member of its ISR and knows no newer epoch than the controller."""
+    return AND(*[IMPLIES(EQ(s.c_leader, b), AND(s.c_isr[b], s.alive[b])) for b in range(enc.R)])
+
+
+def aux_leader_has_committed(enc: Encoding, s: S):
+    """The controller's leader's log holds, at the same offsets and epochs, every entry below
+    the HW of any replica: the committed prefix is on the leader."""
+    out = []
+    for ldr in range(enc.R):
+        for r in range(enc.R):
+            if r == ldr:
+                continue
+            for j in range(enc.L):
+                out.append(IMPLIES(AND(EQ(s.c_leader, ldr), LT(j, s.hw[r])),
+                                   AND(LT(j, s.leo[ldr]), EQ(s.lrec[ldr][j], s.lrec[r][j]),
+                                       EQ(s.lep[ldr][j], s.lep[r][j]))))
+    return AND(*out)
+
+
+def aux_isr_holds_committed(enc: Encoding, s: S):
+    """Every member of the controller's ISR holds every entry below any replica's HW."""
+    out = []
+    for m in range(enc.R):
+        for r in range(enc.R):
+            if r == m:
+                continue
+            for j in range(enc.L):
+                out.append(IMPLIES(AND(s.c_isr[m], LT(j, s.hw[r])),
+                                   AND(LT(j, s.leo[m]), EQ(s.lrec[m][j], s.lrec[r][j]),
+                                       EQ(s.lep[m][j], s.lep[r][j]))))
+    return AND(*out)
+
+
+def aux_acked_below_hw(enc: Encoding, s: S):
+    """(acks=all) a record acknowledged at offset o lies below some replica's HW, with that record there."""
+    out = []
+    for i in range(enc.NB):
+        at = OR(*[AND(LT(s.off[i], s.hw[b]), _holds_at(enc, s, b, s.off[i], i + 1)) for b in range(enc.R)])
+        out.append(IMPLIES(AND(EQ(s.st[i], B_OK), LE(0, s.off[i])), at))
+    return AND(*out)
+
+
+def aux_single_leader(enc: Encoding, s: S):
+    """At most one broker acts as leader in the controller's current epoch, and it is the controller's leader."""
+    return AND(*[IMPLIES(AND(s.alive[b], EQ(s.rep_leader[b], b), EQ(s.rep_epoch[b], s.c_epoch)),
+                         EQ(s.c_leader, b)) for b in range(enc.R)])
+
+
+def aux_isr_size(enc: Encoding, s: S):
+    """The controller's ISR is never empty."""
+    return LE(1, COUNT(s.c_isr))
+
+
+AUX = {
+    "types": aux_types,
+    "hw-le-leo": aux_hw_le_leo,
+    "leader-in-isr": aux_leader_in_isr,
+    "leader-has-committed": aux_leader_has_committed,
+    "isr-holds-committed": aux_isr_holds_committed,
+    "acked-below-hw": aux_acked_below_hw,
+    "single-leader": aux_single_leader,
+    "isr-nonempty": aux_isr_size,
+}
+
+AUX_DESCRIPTIONS = {k: (f.__doc__ or "").strip().splitlines()[0] for k, f in AUX.items()}

@@ -1,0 +1,98 @@
+"""`ackcheck prove`: BMC agrees with the explorer (verdict and shortest counterexample
+length), its traces are ordinary traces, verdicts and exit codes are the common ones."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ackcheck.checker.cli import main as cli
+from ackcheck.checker.engines.check import replay_on_model, run_check
+from ackcheck.checker.engines.prove.bmc import prove
+from ackcheck.checker.engines.prove.layout import ENCODED_INVARIANTS
+from ackcheck.traces.format import load_trace
+from ackcheck.traces.settings import build_config, parse_set
+
+SLOW = os.environ.get("ACKCHECK_SLOW") == "1"
+INVS = list(ENCODED_INVARIANTS)
+
+# (settings, bounds, BMC depth): violations BFS finds within a few steps
+CROSS = [
+    (["acks=1"], {}, 6),
+    (["acks=0"], dict(max_records=2), 4),
+    (["acks=1", "min.insync.replicas=2"], dict(max_crashes=0, max_elections=1), 5),
+]
+CROSS_SLOW = [
+    (["acks=all", "replication.factor=2", "unclean.leader.election.enable=true"], dict(max_crashes=2), 8),
+    (["acks=all", "unclean.leader.election.enable=true"], dict(max_crashes=2), 9),
+]
+
+
+def _config(settings, bounds):
+    return build_config(parse_set(settings), bounds=bounds)
+
+
+@pytest.mark.parametrize("case", CROSS + (CROSS_SLOW if SLOW else []), ids=lambda c: " ".join(c[0]))
+def test_bmc_and_bfs_agree_on_verdict_and_shortest_length(case, tmp_path):
+    settings, bounds, depth = case
+    config = _config(settings, bounds)
+    bfs = run_check(config, INVS)
+    result, info = prove(config, INVS, depth=depth)
+    assert result.verdict == bfs.verdict == "violated"
+    assert len(result.trace.steps) == len(bfs.trace.steps)
+    # the trace is an ordinary v1 trace that replays on the model with the same violation
+    result.trace.write(tmp_path / "t.json")
+    rep = replay_on_model(load_trace(tmp_path / "t.json"), INVS)
+    assert rep.ok and rep.mismatch is None and rep.violation is not None
+    assert rep.violation[2] == len(result.trace.steps) - 1
+
+
+def test_safe_configuration_bounded_verdict():
+    config = _config(["acks=all", "min.insync.replicas=2"], {})
+    assert run_check(config, INVS).verdict == "holds"
+    result, info = prove(config, INVS, depth=4)
+    assert result.verdict == "no-violation-up-to-depth" and result.exit_code == 0
+    assert info.depth_reached == 4 and len(info.per_depth) == 5
+
+
+def test_cli_json_and_exit_codes(tmp_path, capsys):
+    out = tmp_path / "t.json"
+    rc = cli(["prove", "--acks", "1", "--depth", "6", "--json", "--trace-out", str(out)])
+    j = json.loads(capsys.readouterr().out)
+    assert rc == 1 and j["verdict"] == "violated" and j["violation"]["invariant"] == "acked-write-survives"
+    assert j["stats"]["depth_reached"] == 5 and j["stats"]["solver_seconds"] >= 0
+    assert len(json.loads(out.read_text())["steps"]) == 6
+    assert cli(["replay", str(out), "--on", "model"]) == 0
+    capsys.readouterr()
+    rc = cli(["prove", "--acks", "all", "--min-insync-replicas", "2", "--depth", "2", "--json"])
+    j = json.loads(capsys.readouterr().out)
+    assert rc == 0 and j["verdict"] == "no-violation-up-to-depth"
+
+
+def test_cli_refuses_what_is_not_encoded(capsys):
+    assert cli(["prove", "--max-power-losses", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--max-power-losses is not encoded symbolically" in err[0]
+    assert cli(["prove", "--invariant", "read-durability"]) == 2
+    assert "read-durability is not encoded" in capsys.readouterr().err
+    assert cli(["prove", "--assume-invariant", "nonsense"]) == 2
+    assert cli(["prove", "--depth", "-1"]) == 2
+
+
+def test_timeout_is_unknown_not_holds(capsys):
+    rc = cli(["prove", "--acks", "all", "--min-insync-replicas", "2", "--depth", "30", "--timeout", "0.5",
+              "--json"])
+    j = json.loads(capsys.readouterr().out)
+    assert rc == 3 and j["verdict"] == "unknown"
+
+
+def test_induction_reports_a_counterexample_to_induction_as_such():
+    # without strengthening the step fails on an unreachable state: reported as a
+    # counterexample to induction, the verdict stays bounded
+    config = _config(["acks=1"], dict(max_crashes=0, max_isr_shrinks=0))
+    result, info = prove(config, ["hw-bound"], depth=1, induction=True)
+    assert result.verdict in ("no-violation-up-to-depth", "proved")
+    if result.verdict == "no-violation-up-to-depth":
+        assert info.induction == "cti" and info.cti["breaks"] and result.trace is None
