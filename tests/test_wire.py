@@ -200,7 +200,7 @@ def test_fuzz_mutated_requests_then_a_real_client_still_round_trips(served):
         s.close()
     assert sent >= min(n, 500)
     stats = served.front.stats
-    print(f"fuzz: {sent} mutated requests sent, {stats}")
+    print(f"fuzz: {sent} mutated requests sent, {stats}, topics {len(served.live.topics)}")
     # the mutations reached the handlers, and many were refused there or at the frame
     assert stats["requests"] >= sent // 4 and stats["closed_bad_request"] >= sent // 10, stats
     assert stats["handler_errors"] == 0, served.front.errors[:1]

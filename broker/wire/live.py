@@ -40,6 +40,9 @@ LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")  # Topic.validate
 FIRST_PRODUCER_ID = 1000
 # the fault budgets of a live cluster: faults are the schedule's business, not bounded
 UNBOUNDED = 1 << 30
+# a guard of the reference broker (every topic is a whole cluster, driven every tick):
+# past it, topics are no longer created on first use (UNKNOWN_TOPIC_OR_PARTITION)
+MAX_TOPICS = 1000
 
 
 def valid_topic(name: str) -> bool:
@@ -90,7 +93,7 @@ class LiveCluster:
     # ------------------------------------------------------------------ topics
     def topic(self, name: str, *, create: bool) -> Topic | None:
         t = self.topics.get(name)
-        if t is None and create and valid_topic(name):
+        if t is None and create and valid_topic(name) and len(self.topics) < MAX_TOPICS:
             c = Cluster(self.config, self.data_dir / name, segment_bytes=self.segment_bytes, consumer=False,
                         fsync=self.fsync)
             t = self.topics[name] = Topic(name, c)

@@ -324,7 +324,7 @@ class FrontEnd:
                 continue
             t = live.topic(p.topic, create=True)
             if t is None:
-                fail("INVALID_TOPIC_EXCEPTION")
+                fail("UNKNOWN_TOPIC_OR_PARTITION" if P.valid_name(p.topic) else "INVALID_TOPIC_EXCEPTION")
                 continue
             if p.index != 0:
                 fail("UNKNOWN_TOPIC_OR_PARTITION")
