@@ -241,3 +241,61 @@ def test_serve_refuses_bad_flags():
     r = subprocess.run([sys.executable, "-m", "ackcheck", "serve", "--brokers", "0"], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 2 and "--brokers" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_group_consumers_of_all_three_libraries_join_read_and_commit(served):
+    """JoinGroup / SyncGroup / Heartbeat / LeaveGroup and OffsetCommit through each library's
+    own group consumer (subscribe, not assign)."""
+    import asyncio
+
+    boot = served.bootstrap
+    from kafka import KafkaConsumer, KafkaProducer
+
+    p = KafkaProducer(bootstrap_servers=boot, acks="all", request_timeout_ms=5000)
+    for i in range(5):
+        p.send("grp-topic", str(i).encode()).get(timeout=10)
+    p.close(timeout=2)
+    want = [str(i) for i in range(5)]
+    c = KafkaConsumer("grp-topic", bootstrap_servers=boot, group_id="g1", auto_offset_reset="earliest",
+                      consumer_timeout_ms=3000, request_timeout_ms=5000)
+    got = [m.value.decode() for m in c]
+    c.commit()
+    c.close()
+    assert got == want
+    libs = ["g1"]
+    try:
+        from aiokafka import AIOKafkaConsumer
+
+        async def aio():
+            ac = AIOKafkaConsumer("grp-topic", bootstrap_servers=boot, group_id="g2", auto_offset_reset="earliest")
+            await ac.start()
+            try:
+                out = [(await asyncio.wait_for(ac.getone(), 10)).value.decode() for _ in range(5)]
+                await ac.commit()
+                return out
+            finally:
+                await ac.stop()
+
+        assert asyncio.run(aio()) == want
+        libs.append("g2")
+    except ImportError:
+        pass
+    try:
+        import confluent_kafka as ck
+
+        cc = ck.Consumer({"bootstrap.servers": boot, "group.id": "g3", "auto.offset.reset": "earliest",
+                          "log_level": 0})
+        cc.subscribe(["grp-topic"])
+        out, deadline = [], time.monotonic() + 15
+        while len(out) < 5 and time.monotonic() < deadline:
+            msg = cc.poll(0.2)
+            if msg is not None and not msg.error():
+                out.append(msg.value().decode())
+        cc.commit(asynchronous=False)
+        cc.close()
+        assert out == want
+        libs.append("g3")
+    except ImportError:
+        pass
+    assert {g: served.live.group_offsets.get((g, "grp-topic", 0)) for g in libs} == {g: 5 for g in libs}
+    assert served.front.stats["handler_errors"] == 0

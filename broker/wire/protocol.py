@@ -18,6 +18,7 @@ from ackcheck.broker.wire.codec import ProtocolError, Reader, Writer
 # api key -> (name, min version, max version, first flexible version)
 PRODUCE, FETCH, LIST_OFFSETS, METADATA = 0, 1, 2, 3
 OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR = 8, 9, 10
+JOIN_GROUP, HEARTBEAT, LEAVE_GROUP, SYNC_GROUP = 11, 12, 13, 14
 API_VERSIONS, INIT_PRODUCER_ID = 18, 22
 
 APIS: dict[int, tuple[str, int, int, int]] = {
@@ -28,6 +29,10 @@ APIS: dict[int, tuple[str, int, int, int]] = {
     OFFSET_COMMIT: ("OffsetCommit", 2, 7, 8),
     OFFSET_FETCH: ("OffsetFetch", 1, 5, 6),
     FIND_COORDINATOR: ("FindCoordinator", 0, 2, 3),
+    JOIN_GROUP: ("JoinGroup", 0, 5, 6),
+    HEARTBEAT: ("Heartbeat", 0, 3, 4),
+    LEAVE_GROUP: ("LeaveGroup", 0, 3, 4),
+    SYNC_GROUP: ("SyncGroup", 0, 3, 4),
     API_VERSIONS: ("ApiVersions", 0, 2, 3),
     INIT_PRODUCER_ID: ("InitProducerId", 0, 1, 2),
 }
@@ -422,3 +427,86 @@ def encode_offset_fetch(v: int, results: list[tuple[str, int, int]], error: int 
 def expect_end(r: Reader, api: str) -> None:
     if r.remaining():
         raise ProtocolError(f"{r.remaining()} bytes after the end of the {api} request")
+
+
+# ============================================= group membership (11, 14, 12, 13)
+class JoinGroupRequest(NamedTuple):
+    group_id: str
+    session_timeout_ms: int
+    member_id: str
+    protocol_type: str
+    protocols: list[tuple[str, bytes]]
+
+
+def parse_join_group(r: Reader, v: int) -> JoinGroupRequest:
+    group, session = r.string(), r.int32()
+    if v >= 1:
+        r.int32()  # rebalance_timeout_ms
+    member = r.string()
+    if v >= 5:
+        r.nullable_string()  # group_instance_id (static membership is not served)
+    ptype = r.string()
+    protocols = r.array(lambda r: (r.string(), r.bytes_()))
+    return JoinGroupRequest(group, session, member, ptype, protocols)
+
+
+def encode_join_group(v: int, error: int, generation: int, protocol: str, leader: str, member_id: str,
+                      members: list[tuple[str, bytes]]) -> bytes:
+    w = Writer()
+    if v >= 2:
+        w.int32(0)
+    w.int16(error).int32(generation).string(protocol).string(leader).string(member_id)
+
+    def member(w, m):
+        w.string(m[0])
+        if v >= 5:
+            w.string(None)
+        w.bytes_(m[1])
+
+    w.array(members, member)
+    return w.getvalue()
+
+
+def parse_sync_group(r: Reader, v: int) -> tuple[str, int, str, dict[str, bytes]]:
+    group, gen, member = r.string(), r.int32(), r.string()
+    if v >= 3:
+        r.nullable_string()
+    assignments = dict(r.array(lambda r: (r.string(), r.bytes_())))
+    return group, gen, member, assignments
+
+
+def encode_sync_group(v: int, error: int, assignment: bytes) -> bytes:
+    w = Writer()
+    if v >= 1:
+        w.int32(0)
+    return w.int16(error).bytes_(assignment).getvalue()
+
+
+def parse_heartbeat(r: Reader, v: int) -> tuple[str, int, str]:
+    group, gen, member = r.string(), r.int32(), r.string()
+    if v >= 3:
+        r.nullable_string()
+    return group, gen, member
+
+
+def encode_error_only(v: int, error: int) -> bytes:
+    """Heartbeat / LeaveGroup (v0-v2) answers: throttle_time_ms (v1+), error_code."""
+    w = Writer()
+    if v >= 1:
+        w.int32(0)
+    return w.int16(error).getvalue()
+
+
+def parse_leave_group(r: Reader, v: int) -> tuple[str, list[str]]:
+    group = r.string()
+    if v <= 2:
+        return group, [r.string()]
+    return group, [m for m, _ in r.array(lambda r: (r.string(), r.nullable_string()))]
+
+
+def encode_leave_group(v: int, error: int, members: list[str]) -> bytes:
+    if v <= 2:
+        return encode_error_only(v, error)
+    w = Writer().int32(0).int16(error)
+    w.array(members, lambda w, m: w.string(m).string(None).int16(0))
+    return w.getvalue()

@@ -80,7 +80,9 @@ class FrontEnd:
         self.produce_script: list[list[str]] = [[] for _ in range(live.brokers)]
         self.stats = {"requests": 0, "closed_bad_request": 0, "handler_errors": 0, "dropped_responses": 0}
         self.errors: list[str] = []
+        self.groups: dict[str, Group] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._client_id: str | None = None
         self._ticker: asyncio.Task | None = None
         self._stopping = False
 
@@ -262,7 +264,8 @@ class FrontEnd:
         if not P.supported(api_key, version):
             raise ProtocolError(f"API key {api_key} version {version} is not served")
         r.pos = 0
-        P.parse_header(r)
+        h = P.parse_header(r)
+        self._client_id = h.client_id
         body = await getattr(self, "_api_" + P.APIS[api_key][0])(b, r, version)
         if body is None:
             return None
@@ -449,6 +452,30 @@ class FrontEnd:
             return P.encode_find_coordinator(v, P.ERRORS["COORDINATOR_NOT_AVAILABLE"], (-1, "", -1))
         return P.encode_find_coordinator(v, 0, self._node_addr(c))
 
+    async def _api_JoinGroup(self, b, r, v):
+        return await _group_join(self, b, r, v)
+
+    async def _api_SyncGroup(self, b, r, v):
+        return await _group_sync(self, b, r, v)
+
+    async def _api_Heartbeat(self, b, r, v):
+        group, gen, member = P.parse_heartbeat(r, v)
+        P.expect_end(r, "Heartbeat")
+        if self._coordinator() != b:
+            return P.encode_error_only(v, P.ERRORS["NOT_COORDINATOR"])
+        g = self.groups.get(group)
+        return P.encode_error_only(v, P.ERRORS["UNKNOWN_MEMBER_ID"] if g is None else g.check(gen, member))
+
+    async def _api_LeaveGroup(self, b, r, v):
+        group, members = P.parse_leave_group(r, v)
+        P.expect_end(r, "LeaveGroup")
+        if self._coordinator() != b:
+            return P.encode_leave_group(v, P.ERRORS["NOT_COORDINATOR"], [])
+        g = self.groups.get(group)
+        if g is not None:
+            g.leave(members)
+        return P.encode_leave_group(v, 0, members)
+
     async def _api_OffsetCommit(self, b, r, v):
         req = P.parse_offset_commit(r, v)
         P.expect_end(r, "OffsetCommit")
@@ -467,6 +494,140 @@ class FrontEnd:
         if parts is None:
             parts = [(tp, part) for (g, tp, part) in go if g == group]
         return P.encode_offset_fetch(v, [(tp, part, go.get((group, tp, part), -1)) for tp, part in parts])
+
+
+class Group:
+    """A consumer group at the coordinator (GroupCoordinator, simplified): a rebalance
+    completes once every known member has rejoined, or after `REBALANCE_WINDOW` without
+    the missing ones (dropped); the first member to join leads and gets the member list;
+    the leader's SyncGroup carries every member's assignment."""
+
+    REBALANCE_WINDOW = 5.0
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.generation = 0
+        self.members: dict[str, list[tuple[str, bytes]]] = {}
+        self.leader = ""
+        self.protocol = ""
+        self.pending: dict[str, asyncio.Future] = {}
+        self.rebalancing = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.assignments: dict[str, bytes] | None = None
+        self.synced = asyncio.Event()
+        self.next_member = 0
+
+    def new_member_id(self, client_id: str | None) -> str:
+        self.next_member += 1
+        return f"{client_id or 'member'}-{self.next_member}"
+
+    def start_rebalance(self) -> None:
+        if not self.rebalancing:
+            self.rebalancing = True
+            self.assignments = None
+            self.synced = asyncio.Event()
+            self.timer = self.loop.call_later(self.REBALANCE_WINDOW, self.complete)
+
+    def join(self, member: str, protocols) -> asyncio.Future:
+        self.members[member] = protocols
+        fut = self.loop.create_future()
+        old = self.pending.pop(member, None)
+        if old is not None and not old.done():
+            old.cancel()
+        self.pending[member] = fut
+        self.start_rebalance()
+        if set(self.pending) >= set(self.members):
+            self.complete()
+        return fut
+
+    def complete(self) -> None:
+        if not self.rebalancing:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        self.rebalancing = False
+        self.members = {m: p for m, p in self.members.items() if m in self.pending}
+        if not self.members:
+            self.generation += 1
+            return
+        self.generation += 1
+        if self.leader not in self.members:
+            self.leader = next(iter(self.members))
+        names = [n for n, _ in self.members[self.leader]]
+        common = [n for n in names if all(n in [x for x, _ in p] for p in self.members.values())]
+        self.protocol = common[0] if common else (names[0] if names else "")
+        everyone = [(mid, dict(p).get(self.protocol, b"")) for mid, p in self.members.items()]
+        for mid, fut in self.pending.items():
+            if not fut.done():
+                fut.set_result((self.generation, self.protocol, self.leader, mid,
+                                everyone if mid == self.leader else []))
+        self.pending = {}
+
+    def leave(self, members) -> None:
+        for mid in members:
+            self.members.pop(mid, None)
+        if self.members:
+            self.start_rebalance()
+            if set(self.pending) >= set(self.members):
+                self.complete()
+        else:
+            self.generation += 1
+            self.rebalancing = False
+            if self.timer is not None:
+                self.timer.cancel()
+
+    def check(self, generation: int, member: str) -> int:
+        if member not in self.members:
+            return P.ERRORS["UNKNOWN_MEMBER_ID"]
+        if self.rebalancing:
+            return P.ERRORS["REBALANCE_IN_PROGRESS"]
+        if generation != self.generation:
+            return P.ERRORS["ILLEGAL_GENERATION"]
+        return 0
+
+
+async def _group_join(front: FrontEnd, b: int, r: Reader, v: int) -> bytes:
+    req = P.parse_join_group(r, v)
+    P.expect_end(r, "JoinGroup")
+    client_id = front._client_id
+    if front._coordinator() != b:
+        return P.encode_join_group(v, P.ERRORS["NOT_COORDINATOR"], -1, "", "", req.member_id, [])
+    g = front.groups.setdefault(req.group_id, Group(front.loop))
+    member = req.member_id or g.new_member_id(client_id)
+    if req.member_id and req.member_id not in g.members and not g.pending.get(req.member_id):
+        return P.encode_join_group(v, P.ERRORS["UNKNOWN_MEMBER_ID"], -1, "", "", req.member_id, [])
+    fut = g.join(member, req.protocols)
+    try:
+        gen, proto, leader, me, members = await asyncio.wait_for(asyncio.shield(fut), Group.REBALANCE_WINDOW + 1)
+    except (TimeoutError, asyncio.CancelledError):
+        return P.encode_join_group(v, P.ERRORS["REBALANCE_IN_PROGRESS"], -1, "", "", member, [])
+    return P.encode_join_group(v, 0, gen, proto, leader, me, members)
+
+
+async def _group_sync(front: FrontEnd, b: int, r: Reader, v: int) -> bytes:
+    group, gen, member, assignments = P.parse_sync_group(r, v)
+    P.expect_end(r, "SyncGroup")
+    if front._coordinator() != b:
+        return P.encode_sync_group(v, P.ERRORS["NOT_COORDINATOR"], b"")
+    g = front.groups.get(group)
+    if g is None:
+        return P.encode_sync_group(v, P.ERRORS["UNKNOWN_MEMBER_ID"], b"")
+    err = g.check(gen, member)
+    if err:
+        return P.encode_sync_group(v, err, b"")
+    if member == g.leader:
+        g.assignments = assignments
+        g.synced.set()
+    else:
+        synced = g.synced
+        try:
+            await asyncio.wait_for(synced.wait(), Group.REBALANCE_WINDOW)
+        except TimeoutError:
+            return P.encode_sync_group(v, P.ERRORS["REBALANCE_IN_PROGRESS"], b"")
+        err = g.check(gen, member)
+        if err:
+            return P.encode_sync_group(v, err, b"")
+    return P.encode_sync_group(v, 0, (g.assignments or {}).get(member, b""))
 
 
 def _epoch_error(requested: int, current: int) -> str | None:
