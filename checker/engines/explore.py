@@ -22,11 +22,13 @@ workers and however their work interleaves.
 
 Per level: every partition expands its frontier (`expand`: successors, step checks,
 fingerprints, a local first-key-wins dedup, candidates for each owner), owners pick each
-fingerprint's smallest key and keep the unseen ones (`absorb`), the generators state-check
-the winners and send them to their owners (`collect`, `receive`), and the coordinator
-sorts the winners' keys into the next ranks - that sorted array is also the level's
-parent-pointer table (8 bytes a state). A trace is rebuilt by walking the tables back to
-the initial state and replaying the chosen successor indices through the model.
+fingerprint's smallest key and keep the unseen ones (`absorb`), and each generator keeps
+and state-checks the winners among its own candidates (`collect`): a partition *owns*
+fingerprints but *holds* the states it generated, so states cross processes only when
+the coordinator evens out the next frontier (`give`, `take`). The coordinator sorts the
+winners' keys into the next ranks - that sorted array is also the level's parent-pointer
+table (8 bytes a state). A trace is rebuilt by walking the tables back to the initial
+state and replaying the chosen successor indices through the model.
 
 States are tuples of ints, so their hashes are the same in every process (PYTHONHASHSEED
 only salts str/bytes).
@@ -175,8 +177,8 @@ class Partition:
         self.next_keys = np.zeros(0, dtype=np.int64)
         self.next_fps = np.zeros(0, dtype=np.uint64)
         self.sent: list = []
-        self._own: list = []  # winners this partition owns itself, between collect and receive
         self.stop_flag = None  # set by a local pool: a multiprocessing.Event for Ctrl-C
+        self.ranked = True  # the frontier has its ranks (set_ranks done since the last collect)
 
     # -- level 0
     def start(self, fp: int, state) -> None:
@@ -191,10 +193,13 @@ class Partition:
         return len(self.frontier)
 
     # -- 1. successors
-    def expand(self, progress=None):
-        """Expand the frontier in rank order. Returns (candidates per owner as (fps, keys)
+    def expand(self, ranks=None, progress=None):
+        """Set the frontier's ranks (those the coordinator computed at the end of the last
+        level, if not set yet) and expand it in rank order. Returns (candidates per owner as (fps, keys)
         arrays, the first step-check violation (key, 1, order, invariant) or None,
         (ranks, successor counts) of the expanded states, interrupted)."""
+        if ranks is not None:
+            self.set_ranks(ranks)
         model = self.model
         successors = model.successors
         cfg = self.spec.config
@@ -296,56 +301,68 @@ class Partition:
 
     # -- 3. winners: state checks, then to their owners
     def collect(self, masks: list):
-        """The masks from every owner for this partition's candidates. Returns (per owner:
-        (keys, fps, pickled states) or None, the first state-check violation or None)."""
+        """The masks from every owner for this partition's candidates: the winners among
+        them are this partition's part of the next frontier (it holds the states; their
+        owners hold the fingerprints). Returns (their keys, the first state-check violation
+        among them or None)."""
         model_cfg = self.spec.config
         state_checks = self.state_checks
-        ship = []
         event = None
+        chosen: list = []
+        fps = []
         for j, mask in enumerate(masks):
             sel, items = self.sent[j]
             win = sel[mask]
-            chosen = [items[w] for w in win]
-            if state_checks:
-                # (on the explored form: a renaming of the successor changes no verdict)
-                for key, t in sorted(chosen, key=_first):
-                    if event is not None and key > event[0]:
+            chosen.extend(items[w] for w in win)
+            fps.append(self._cand_fps[win])
+        if state_checks:
+            # (on the explored form: a renaming of the successor changes no verdict)
+            for key, t in sorted(chosen, key=_first):
+                for inv_id, check in state_checks:
+                    if check(t, model_cfg):
+                        event = (key, 0, self.order[inv_id], inv_id)
                         break
-                    for inv_id, check in state_checks:
-                        if check(t, model_cfg):
-                            ev = (key, 0, self.order[inv_id], inv_id)
-                            if event is None or ev < event:
-                                event = ev
-                            break
-            keys = np.array([c[0] for c in chosen], dtype=np.int64)
-            states = [t for _, t in chosen]
-            fps = self._cand_fps[win]
-            if j == self.index:  # ours stay here
-                self._own = states
-                ship.append((keys, fps, None))
-            else:
-                ship.append((keys, fps, pickle.dumps(states, protocol=pickle.HIGHEST_PROTOCOL)))
+                if event is not None:
+                    break
         self.sent = []
         self._cand_fps = None
-        return ship, event
-
-    def receive(self, shipments: list) -> np.ndarray:
-        """This partition's winners from every partition: the next frontier (unranked).
-        Returns their keys."""
-        keys, fps, states = [], [], []
-        for k, f, st in shipments:
-            keys.append(k)
-            fps.append(f)
-            if st is None:
-                st = self._own
-                self._own = []
-            states.extend(st if isinstance(st, list) else pickle.loads(st))
-        self.next = states
-        self.next_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+        self.next = [t for _, t in chosen]
+        self.next_keys = np.array([c[0] for c in chosen], dtype=np.int64)
         self.next_fps = np.concatenate(fps) if fps else np.zeros(0, dtype=np.uint64)
+        self.ranked = False
+        return self.next_keys, event
+
+    def give(self, plan: list) -> list:
+        """Hand `k` states of the next frontier to partition `v` for each (v, k) in `plan`
+        (balancing the work of the next level). Returns per partition None or (keys, fps,
+        pickled states)."""
+        out: list = [None] * self.count
+        for v, k in plan:
+            n = len(self.next)
+            out[v] = (self.next_keys[n - k:], self.next_fps[n - k:],
+                      pickle.dumps(self.next[n - k:], protocol=pickle.HIGHEST_PROTOCOL))
+            del self.next[n - k:]
+            self.next_keys = self.next_keys[:n - k]
+            self.next_fps = self.next_fps[:n - k]
+        return out
+
+    def take(self, inbound: list) -> np.ndarray:
+        """States other partitions gave this one; returns the keys of its next frontier."""
+        for item in inbound:
+            if item is None:
+                continue
+            keys, fps, blob = item
+            self.next.extend(pickle.loads(blob))
+            self.next_keys = np.concatenate([self.next_keys, keys])
+            self.next_fps = np.concatenate([self.next_fps, fps])
         return self.next_keys
 
     def set_ranks(self, ranks: np.ndarray) -> None:
+        """The next frontier, with its ranks, becomes the frontier (once: later calls with
+        the same ranks change nothing)."""
+        if self.ranked:
+            return
+        self.ranked = True
         order = np.argsort(ranks, kind="stable")
         self.frontier = [self.next[k] for k in order]
         self.ranks = ranks[order]
@@ -375,6 +392,7 @@ class Partition:
             fps.append(fp[keep])
             frontier.extend(st[k] for k in keep)
         self.seen = FingerprintSet.of(np.concatenate(seen))
+        self.ranked = False
         self.next = frontier
         self.next_fps = np.concatenate(fps)
         self.set_ranks(np.concatenate(ranks))
@@ -395,6 +413,7 @@ class Partition:
         keep = np.flatnonzero(other.fps % cnt == me)
         self.next = [other.frontier[k] for k in keep]
         self.next_fps = other.fps[keep]
+        self.ranked = False
         self.set_ranks(other.ranks[keep])
 
     def witnessed(self) -> set:
@@ -421,7 +440,7 @@ class InProcess:
         for j, p in enumerate(self.parts):
             a = args[j] if args is not None else ()
             if method == "expand":
-                out.append(p.expand(progress))
+                out.append(p.expand(*a, progress=progress))
             else:
                 out.append(getattr(p, method)(*a))
         return out
@@ -524,6 +543,7 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
         backend.call("start", [(fp0, explored_init)] * count)
     frontier_size = len(parents[-1])
     found = None
+    pending = None  # the next level's ranks per partition, not yet sent
     last_save = time.perf_counter()
     phase = None
     gc_was_enabled = gc.isenabled()
@@ -543,13 +563,15 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
                 stats.complete = False
                 break
             phase = "expand"
-            ex = backend.call("expand", progress=level_progress if count == 1 else None)
+            ex = backend.call("expand", [(r,) for r in pending] if pending else [(None,)] * count,
+                              progress=level_progress if count == 1 else None)
+            pending = None
             phase = "exchange"
             if any(e[3] for e in ex):
                 raise KeyboardInterrupt
             masks = backend.call("absorb", [([ex[w][0][j] for w in range(count)],) for j in range(count)])
             col = backend.call("collect", [([masks[j][w] for j in range(count)],) for w in range(count)])
-            keys = backend.call("receive", [([col[w][0][j] for w in range(count)],) for j in range(count)])
+            keys = _balance(backend, [c[0] for c in col])
             events = [e[1] for e in ex if e[1] is not None] + [c[1] for c in col if c[1] is not None]
             allkeys = np.sort(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
             if events:
@@ -565,8 +587,8 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
                 break
             for _, counts in (e[2] for e in ex):
                 stats.transitions += int(counts.sum())
-            ranks = [np.searchsorted(allkeys, k) for k in keys]
-            backend.call("set_ranks", [(r,) for r in ranks])
+            # the ranks go out with the next level's expand call (one round trip less)
+            pending = [np.searchsorted(allkeys, k) for k in keys]
             phase = None
             stats.distinct_states += len(allkeys)
             frontier_size = len(allkeys)
@@ -577,6 +599,10 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
             stats.seconds = seconds_before + time.perf_counter() - t0
             if progress is not None:
                 progress(stats, frontier_size)
+            if pending and ((handover is not None and time.perf_counter() - t0 >= handover_after) or (
+                    checkpoint and time.perf_counter() - last_save >= checkpoint_every)):
+                backend.call("set_ranks", [(r,) for r in pending])
+                pending = None
             if handover is not None and frontier_size and time.perf_counter() - t0 >= handover_after:
                 backend = handover(backend)
                 count = backend.count
@@ -591,6 +617,8 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
         if phase == "expand":
             backend.interrupt()
             if checkpoint:  # the partitions are still at the level boundary
+                if pending:
+                    backend.call("set_ranks", [(r,) for r in pending])
                 stats.seconds = seconds_before + time.perf_counter() - t0
                 _write_checkpoint(checkpoint, backend, count, spec, depth, parents, stats)
     finally:
@@ -614,6 +642,36 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
         _found(result, spec, model, explored_init, init_pos, parents, level, rank, index, inv_id, judge)
     stats.seconds = seconds_before + time.perf_counter() - t0
     return result
+
+
+def _balance(backend, keys: list[np.ndarray]) -> list[np.ndarray]:
+    """Even out the next frontier over the partitions: a partition keeps the new states it
+    generated (no state crosses a process when the work is already balanced) and gives
+    its surplus over the mean to partitions below it. Who holds a state changes neither
+    its rank nor any result. Returns the keys each partition holds afterwards."""
+    count = len(keys)
+    sizes = [len(k) for k in keys]
+    total = sum(sizes)
+    if count == 1 or not total:
+        return keys
+    target = -(-total // count)  # ceil
+    slack = max(64, target // 20)  # balanced enough: moving states costs more than it saves
+    if max(sizes) <= target + slack:
+        return keys
+    surplus = [[w, sizes[w] - target] for w in range(count) if sizes[w] > target]
+    plans: list[list] = [[] for _ in range(count)]
+    for v in range(count):
+        need = target - sizes[v]
+        while need > 0 and surplus:
+            w, extra = surplus[0]
+            k = min(extra, need)
+            plans[w].append((v, k))
+            need -= k
+            surplus[0][1] -= k
+            if surplus[0][1] == 0:
+                surplus.pop(0)
+    given = backend.call("give", [(p,) for p in plans])
+    return backend.call("take", [([given[w][v] for w in range(count)],) for v in range(count)])
 
 
 def _path_indices(parents: list[np.ndarray], level: int, rank: int) -> list[int]:
