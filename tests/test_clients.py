@@ -181,3 +181,12 @@ def test_with_replication_lag_an_acks_1_leader_crash_loses_acknowledged_records(
                       replica_lag_ms=50)
     _complete(res)
     assert "acked-write-survives" not in {v["invariant"] for v in res.violations}, res.violations
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_acks_0_counts_sent_records_with_no_offset(client):
+    _need(client)
+    res = run_clients(_config(acks=0), client, records=5, seed=0, model=False)
+    _complete(res)
+    assert [(s.outcome, s.offset) for s in res.sends] == [("ok", -1)] * 5
+    assert res.reads == [(i, i + 1) for i in range(5)] and res.violations == []

@@ -98,7 +98,8 @@ def _produce_aiokafka(boot: str, cfg: Config, sends: list[Send], pace: float, si
                     continue
                 try:
                     md = await asyncio.wait_for(f, DELIVERY_TIMEOUT_MS / 1000 + 5)
-                    s.outcome, s.offset = "ok", md.offset
+                    # acks=0: aiokafka resolves the send with no metadata at all
+                    s.outcome, s.offset = "ok", (md.offset if md is not None else -1)
                 except Exception as e:
                     s.error = type(e).__name__
                     s.outcome = classify(getattr(e, "errno", None), s.error)
@@ -151,7 +152,8 @@ def _produce_confluent(boot: str, cfg: Config, sends: list[Send], pace: float, s
     def _report(err, msg):
         s = by_record[int(msg.value())]
         if err is None:
-            s.outcome, s.offset = "ok", msg.offset()
+            off = msg.offset()
+            s.outcome, s.offset = "ok", -1 if off is None else off
         else:
             s.error = err.name()
             s.outcome = classify(err.code() if err.code() > 0 else None, s.error)
