@@ -56,10 +56,16 @@ def _produce_kafka_python(boot: str, cfg: Config, sends: list[Send], pace: float
     futures = []
     try:
         for s in sends:
-            futures.append(p.send(TOPIC, str(s.record).encode()))
+            try:
+                futures.append(p.send(TOPIC, str(s.record).encode()))
+            except Exception as e:  # max.block.ms passed (no metadata, a full buffer): never sent
+                s.outcome, s.error = "failed", type(e).__name__
+                futures.append(None)
             time.sleep(pace)
         deadline = time.monotonic() + DELIVERY_TIMEOUT_MS / 1000 + 5
         for s, f in zip(sends, futures):
+            if f is None:
+                continue
             try:
                 md = f.get(timeout=max(0.1, deadline - time.monotonic()))
                 s.outcome, s.offset = "ok", md.offset
@@ -68,7 +74,8 @@ def _produce_kafka_python(boot: str, cfg: Config, sends: list[Send], pace: float
                 s.error = type(e).__name__
                 s.outcome = classify(errno, s.error) if f.is_done else "indeterminate"
     finally:
-        p.close(timeout=2)
+        with contextlib.suppress(Exception):  # close flushes; what is left was judged already
+            p.close(timeout=2)
     return None
 
 
