@@ -359,7 +359,7 @@ class FrontEnd:
             resp = fut.result() if fut.done() else m.ProduceResponse(key, 0, m.REQUEST_TIMED_OUT, -1, -1, b)
             err = resp.error
             if err == m.DUPLICATE_SEQUENCE_NUMBER:
-                # KAFKA-5793 (1.0): a duplicate is answered as a success with the offset
+                # KAFKA-5494 (1.0): a duplicate is answered as a success with the offset
                 # of the batch it duplicates
                 err = m.NONE
             results[i] = P.ProduceResult(p.topic, p.index, P.ERRORS[err], resp.base_offset)
