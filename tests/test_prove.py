@@ -88,11 +88,27 @@ def test_timeout_is_unknown_not_holds(capsys):
     assert rc == 3 and j["verdict"] == "unknown"
 
 
+STRENGTHENING = ["hw-le-leo", "fleo-le-leo", "leader-view", "single-leader", "followers-agree", "leader-in-isr",
+                 "current-epoch-on-leader", "hw-below-isr-leos"]
+
+
 def test_induction_reports_a_counterexample_to_induction_as_such():
     # without strengthening the step fails on an unreachable state: reported as a
-    # counterexample to induction, the verdict stays bounded
-    config = _config(["acks=1"], dict(max_crashes=0, max_isr_shrinks=0))
+    # counterexample to induction (no trace), the verdict stays bounded
+    config = _config(["acks=1", "replication.factor=2"], dict(max_crashes=0, max_isr_shrinks=0))
     result, info = prove(config, ["hw-bound"], depth=1, induction=True)
-    assert result.verdict in ("no-violation-up-to-depth", "proved")
-    if result.verdict == "no-violation-up-to-depth":
-        assert info.induction == "cti" and info.cti["breaks"] and result.trace is None
+    assert result.verdict == "no-violation-up-to-depth" and result.trace is None
+    assert info.induction == "cti" and info.cti["breaks"] and info.cti["actions"]
+
+
+def test_induction_proves_hw_bound_with_the_strengthening():
+    config = _config(["acks=1", "replication.factor=2"], dict(max_crashes=0, max_isr_shrinks=0))
+    result, info = prove(config, ["hw-bound"], depth=1, induction=True, assume=STRENGTHENING)
+    assert result.verdict == "proved" and result.exit_code == 0 and info.induction == "proved"
+
+
+def test_an_assumption_that_is_not_invariant_cannot_prove(capsys):
+    # isr-nonempty is false once KIP-966 empties the ISR of a crashed last member (RF 1)
+    config = _config(["acks=1", "replication.factor=1"], dict(max_crashes=1))
+    result, info = prove(config, ["hw-bound"], depth=2, induction=True, assume=["isr-nonempty"])
+    assert result.verdict == "unknown" and info.induction == "assumption-fails"

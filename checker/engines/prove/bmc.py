@@ -29,7 +29,7 @@ import z3
 from ackcheck.checker.engines.prove.encoding import Encoding, S
 from ackcheck.checker.engines.prove.layout import check_fragment
 from ackcheck.checker.engines.prove.ops import AND, EQ, INT_BITS, NOT, OR, ite, set_int_bits
-from ackcheck.checker.engines.prove.properties import AUX, BAD
+from ackcheck.checker.engines.prove.properties import AUX, BAD, types_parts
 from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.invariants.catalogue import Judge, select
 from ackcheck.model.protocol import ActionError, Model, action_str
@@ -394,6 +394,9 @@ def _induction_step(result, info, enc, ids, aux_ids, k, timed_check, say) -> Non
     end = unroll.values(m, k)
     broken = [i for i in ids if z3.is_true(m.eval(_as_z3(BAD[i](enc, last)), model_completion=True))]
     broken += [f"aux:{a}" for a in aux_ids if z3.is_false(m.eval(_as_z3(AUX[a](enc, last)), model_completion=True))]
+    if "aux:types" in broken:
+        broken += [f"types: {name}" for name, e in types_parts(enc, last)
+                   if z3.is_false(m.eval(_as_z3(e), model_completion=True))]
     info.induction = "cti"
     info.cti = {"k": k, "actions": actions, "breaks": broken,
                 "start": _summary(enc, unroll.values(m, 0)), "end": _summary(enc, end)}
@@ -407,7 +410,11 @@ def _summary(enc: Encoding, v: dict) -> dict:
         log = [f"{v['lrec'][b][j]}@e{v['lep'][b][j]}" for j in range(max(0, min(v["leo"][b], enc.L)))]
         reps.append({"broker": b, "alive": v["alive"][b], "leader": v["rep_leader"][b],
                      "leader_epoch": v["rep_epoch"][b], "log": log, "log_end_offset": v["leo"][b],
-                     "high_watermark": v["hw"][b]})
+                     "high_watermark": v["hw"][b], "isr_view": [m for m in range(enc.R) if v["rep_isr"][b][m]],
+                     "follower_leos": v["fleo"][b],
+                     "pending_isr_change": {"proposed": [m for m in range(enc.R) if v["ic_prop"][b][m]],
+                                            "effective": [m for m in range(enc.R) if v["ic_eff"][b][m]]}
+                     if v["ic"][b] else None})
     return {"controller": {"leader": v["c_leader"], "leader_epoch": v["c_epoch"],
                            "isr": [m for m in range(enc.R) if v["c_isr"][m]]},
             "replicas": reps,

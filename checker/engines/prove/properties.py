@@ -9,8 +9,8 @@ replayed on the Python model and judged by the catalogue's own functions (bmc.py
 from __future__ import annotations
 
 from ackcheck.checker.engines.prove.encoding import M_REQUEST, Encoding, S
-from ackcheck.checker.engines.prove.ops import AND, COUNT, EQ, IMPLIES, LE, LT, NE, NOT, OR
-from ackcheck.model.state import B_FAILED, B_IN_FLIGHT, B_OK, B_RETRY
+from ackcheck.checker.engines.prove.ops import AND, COUNT, EQ, IMPLIES, LE, LT, NE, NOT, OR, ite
+from ackcheck.model.state import B_FAILED, B_IN_FLIGHT, B_OK, B_QUEUED, B_RETRY
 
 # ------------------------------------------------------------------ catalogue invariants
 
@@ -94,26 +94,72 @@ BAD = {
 # ------------------------------------------------------------------ auxiliary invariants
 
 
+def types_parts(enc: Encoding, s: S) -> list[tuple[str, object]]:
+    """The `types` invariant as named parts (a counterexample to induction names the ones it breaks)."""
+    R, E, NB, L = enc.R, enc.E, enc.NB, enc.L
+    bd = enc.bounds
+    parts = [
+        ("controller ranges", AND(LE(-1, s.c_leader), LT(s.c_leader, R), LE(0, s.c_epoch), LE(s.c_epoch, E))),
+        ("budgets", AND(LE(0, s.crashes), LE(s.crashes, bd.max_crashes), LE(0, s.elections),
+                        LE(s.elections, bd.max_elections), LE(0, s.isr_shrinks), LE(s.isr_shrinks, bd.max_isr_shrinks))),
+        ("down only after a crash", LE(COUNT([NOT(a) for a in s.alive]), s.crashes)),
+    ]
+    for b in range(R):
+        parts.append((f"broker {b} ranges", AND(LE(0, s.leo[b]), LE(s.leo[b], L), LE(0, s.hw[b]),
+                                                LE(-1, s.rep_leader[b]), LT(s.rep_leader[b], R),
+                                                LE(-1, s.rep_epoch[b]), LE(s.rep_epoch[b], s.c_epoch))))
+        parts.append((f"broker {b} follower LEOs", AND(*[AND(LE(-1, s.fleo[b][m]), LE(s.fleo[b][m], L))
+                                                          for m in range(R)])))
+        parts.append((f"broker {b} down forgets", IMPLIES(NOT(s.alive[b]), AND(EQ(s.rep_leader[b], -1),
+                                                                               EQ(s.rep_epoch[b], -1)))))
+        parts.append((f"broker {b} up knows an epoch", IMPLIES(s.alive[b], LE(0, s.rep_epoch[b]))))
+        parts.append((f"broker {b} leader is its epoch's", IMPLIES(
+            AND(s.alive[b], LE(0, s.rep_leader[b])),
+            OR(*[AND(EQ(s.rep_leader[b], m), EQ(s.dec_leader[e], m), EQ(s.rep_epoch[b], e))
+                 for m in range(R) for e in range(1, E + 1)],
+               AND(EQ(s.rep_epoch[b], 0), EQ(s.rep_leader[b], 0))))))
+        parts.append((f"broker {b} log entries", AND(*[
+            IMPLIES(LT(j, s.leo[b]), AND(LE(1, s.lrec[b][j]), LE(s.lrec[b][j], NB), LE(0, s.lep[b][j]),
+                                         LE(s.lep[b][j], s.c_epoch))) for j in range(L)])))
+    for b in range(R):
+        for e in range(1, E + 1):
+            parts.append((f"update for broker {b} of epoch {e}", IMPLIES(s.cm[b][e], AND(
+                s.alive[b], LT(s.rep_epoch[b], e), LE(e, s.c_epoch), LE(0, s.dec_leader[e]), LT(s.dec_leader[e], R),
+                *[IMPLIES(EQ(s.dec_leader[e], m), OR(s.dec_isr[e][m], NE(m, b))) for m in range(R)]))))
+    for e in range(1, E + 1):
+        cur = EQ(s.c_epoch, e)
+        parts.append((f"epoch {e} decision", AND(
+            IMPLIES(AND(cur, LE(0, s.c_leader)), EQ(s.dec_leader[e], s.c_leader)),
+            IMPLIES(AND(cur, EQ(s.c_leader, -1)),
+                    AND(*[IMPLIES(EQ(s.dec_leader[e], m), NOT(s.cm[m][e])) for m in range(R)])))))
+    # every log entry came from a distinct handled produce request: no log is longer than
+    # the attempts made minus those still in the network (the log capacity L)
+    handled = 0
+    for i in range(NB):
+        handled = handled + s.att[i] - ite(EQ(s.mk[i], M_REQUEST), 1, 0)
+    parts.append(("logs no longer than handled requests", AND(*[LE(s.leo[b], handled) for b in range(R)])))
+    for i in range(NB):
+        parts.append((f"batch {i} ranges", AND(
+            LE(-1, s.off[i]), LE(s.off[i], L), LE(-1, s.moff[i]), LE(s.moff[i], L), LE(0, s.mend[i]),
+            LE(s.mend[i], L), LE(0, s.st[i]), LE(s.st[i], 5), LE(0, s.att[i]), LE(s.att[i], enc.max_attempts),
+            LE(0, s.mk[i]), LE(s.mk[i], 3), LE(0, s.mb[i]), LT(s.mb[i], R))))
+        parts.append((f"batch {i} message only while sent", IMPLIES(NE(s.mk[i], 0), OR(EQ(s.st[i], B_IN_FLIGHT),
+                                                                                      EQ(s.st[i], B_OK)))))
+        parts.append((f"batch {i} retry has attempts left", IMPLIES(EQ(s.st[i], B_RETRY),
+                                                                     LT(s.att[i], enc.max_attempts))))
+        parts.append((f"batch {i} queued is unsent", IMPLIES(EQ(s.st[i], B_QUEUED),
+                                                              AND(EQ(s.att[i], 0), EQ(s.mk[i], 0),
+                                                                  EQ(s.off[i], -1)))))
+        parts.append((f"batch {i} unsent is queued or expired", IMPLIES(
+            EQ(s.att[i], 0), AND(OR(EQ(s.st[i], B_QUEUED), EQ(s.st[i], B_FAILED)), EQ(s.mk[i], 0),
+                                 NOT(s.maybe[i])))))
+        parts.append((f"batch {i} offset only when acknowledged", IMPLIES(NE(s.st[i], B_OK), EQ(s.off[i], -1))))
+    return parts
+
+
 def aux_types(enc: Encoding, s: S):
     """Ranges every reachable state keeps (always assumed by k-induction)."""
-    R, E = enc.R, enc.E
-    c = [LE(-1, s.c_leader), LT(s.c_leader, R), LE(0, s.c_epoch), LE(s.c_epoch, E),
-         LE(0, s.crashes), LE(s.crashes, enc.bounds.max_crashes),
-         LE(0, s.elections), LE(s.elections, enc.bounds.max_elections),
-         LE(0, s.isr_shrinks), LE(s.isr_shrinks, enc.bounds.max_isr_shrinks)]
-    for b in range(R):
-        c += [LE(0, s.leo[b]), LE(s.leo[b], enc.L), LE(0, s.hw[b]), LE(-1, s.rep_leader[b]),
-              LT(s.rep_leader[b], R), LE(-1, s.rep_epoch[b]), LE(s.rep_epoch[b], s.c_epoch)]
-        c.append(IMPLIES(NOT(s.alive[b]), AND(EQ(s.rep_leader[b], -1), EQ(s.rep_epoch[b], -1))))
-        for j in range(enc.L):
-            c.append(IMPLIES(LT(j, s.leo[b]), AND(LE(1, s.lrec[b][j]), LE(s.lrec[b][j], enc.NB),
-                                                  LE(0, s.lep[b][j]), LE(s.lep[b][j], s.c_epoch))))
-    for i in range(enc.NB):
-        c += [LE(0, s.st[i]), LE(s.st[i], 5), LE(0, s.att[i]), LE(s.att[i], enc.max_attempts),
-              LE(0, s.mk[i]), LE(s.mk[i], 3), LE(0, s.mb[i]), LT(s.mb[i], R)]
-        c.append(IMPLIES(NE(s.mk[i], 0), OR(EQ(s.st[i], B_IN_FLIGHT), EQ(s.st[i], B_OK))))
-        c.append(IMPLIES(EQ(s.st[i], B_RETRY), LT(s.att[i], enc.max_attempts)))
-    return AND(*c)
+    return AND(*[e for _, e in types_parts(enc, s)])
 
 
 def aux_hw_le_leo(enc: Encoding, s: S):
@@ -170,6 +216,70 @@ def aux_single_leader(enc: Encoding, s: S):
                          EQ(s.c_leader, b)) for b in range(enc.R)])
 
 
+def aux_fleo_le_leo(enc: Encoding, s: S):
+    """A leader never believes a follower has more than the follower's log holds."""
+    return AND(*[IMPLIES(AND(s.alive[b], EQ(s.rep_leader[b], b), LE(0, s.fleo[b][m])), LE(s.fleo[b][m], s.leo[m]))
+                 for b in range(enc.R) for m in range(enc.R) if m != b])
+
+
+def aux_followers_agree(enc: Encoding, s: S):
+    """A live broker that knows the controller's epoch believes in the controller's leader
+    (while the partition is online)."""
+    return AND(*[IMPLIES(AND(s.alive[b], EQ(s.rep_epoch[b], s.c_epoch), LE(0, s.c_leader)),
+                         EQ(s.rep_leader[b], s.c_leader)) for b in range(enc.R)])
+
+
+def aux_leader_view(enc: Encoding, s: S):
+    """A broker acting as leader tracks its own LEO and only its ISR (and pending change) members."""
+    out = []
+    for b in range(enc.R):
+        acting = AND(s.alive[b], EQ(s.rep_leader[b], b))
+        out.append(IMPLIES(acting, AND(EQ(s.fleo[b][b], s.leo[b]), s.rep_isr[b][b])))
+        # its pending AlterPartition keeps itself, and was made in the epoch it leads
+        out.append(IMPLIES(s.ic[b], AND(acting, s.ic_prop[b][b], s.ic_eff[b][b], s.ic_base[b][b],
+                                        EQ(s.ic_epoch[b], s.rep_epoch[b]))))
+        # the proposal only adds to or only removes from the ISR it was made against; with
+        # the maximal ISR (KIP-497) the effective ISR holds both; the leader's ISR only
+        # shrinks in place while it waits (KRaft fencing)
+        for m in range(enc.R):
+            sub = [IMPLIES(s.ic_prop[b][m], s.ic_eff[b][m]), IMPLIES(s.rep_isr[b][m], s.ic_base[b][m])]
+            if enc.maximal_isr:
+                sub.append(IMPLIES(s.ic_base[b][m], s.ic_eff[b][m]))
+            out.append(IMPLIES(s.ic[b], AND(*sub)))
+        out.append(IMPLIES(NOT(acting), AND(*[EQ(s.fleo[b][m], -1) for m in range(enc.R)],
+                                            *[NOT(s.rep_isr[b][m]) for m in range(enc.R)], NOT(s.ic[b]))))
+    return AND(*out)
+
+
+def aux_current_epoch_on_leader(enc: Encoding, s: S):
+    """Every entry of the controller's current epoch, in any log, is on the current leader at
+    the same offset (only the leader of an epoch writes it; followers copy it in place)."""
+    out = []
+    for ldr in range(enc.R):
+        for b in range(enc.R):
+            if b == ldr:
+                continue
+            for j in range(enc.L):
+                out.append(IMPLIES(AND(EQ(s.c_leader, ldr), LT(j, s.leo[b]), EQ(s.lep[b][j], s.c_epoch)),
+                                   AND(LT(j, s.leo[ldr]), EQ(s.lrec[ldr][j], s.lrec[b][j]))))
+    return AND(*out)
+
+
+def aux_hw_below_isr_leos(enc: Encoding, s: S):
+    """A leader's HW is at most the actual LEO (and the known fetch offset) of every member of
+    the ISR it computes its HW over - the HW a new leader inherits was committed on them all."""
+    out = []
+    for b in range(enc.R):
+        acting = AND(s.alive[b], EQ(s.rep_leader[b], b))
+        isr = enc.hw_isr(s, b)
+        for m in range(enc.R):
+            if m != b:
+                member = AND(acting, OR(isr[m], s.rep_isr[b][m]))
+                out.append(IMPLIES(member, LE(s.hw[b], s.leo[m])))
+                out.append(IMPLIES(AND(member, LE(0, s.fleo[b][m])), LE(s.hw[b], s.fleo[b][m])))
+    return AND(*out)
+
+
 def aux_isr_size(enc: Encoding, s: S):
     """The controller's ISR is never empty."""
     return LE(1, COUNT(s.c_isr))
@@ -184,6 +294,11 @@ AUX = {
     "acked-below-hw": aux_acked_below_hw,
     "single-leader": aux_single_leader,
     "isr-nonempty": aux_isr_size,
+    "fleo-le-leo": aux_fleo_le_leo,
+    "followers-agree": aux_followers_agree,
+    "leader-view": aux_leader_view,
+    "current-epoch-on-leader": aux_current_epoch_on_leader,
+    "hw-below-isr-leos": aux_hw_below_isr_leos,
 }
 
 AUX_DESCRIPTIONS = {k: (f.__doc__ or "").strip().splitlines()[0] for k, f in AUX.items()}
