@@ -3,6 +3,8 @@
 Reference config (holds, so the whole space is explored): RF 3, acks=all, min ISR 2,
 2 records, 2 process crashes, no power loss; plus an idempotent-producer config and the
 time to the first violation for acks=1, each with and without broker symmetry.
+Peak memory is the process's resident peak so far (it only grows over the cases);
+bytes/state is the search's own tables (seen set, parent pointers) per distinct state.
 Run: python bench/bench_explore.py [--quick]
 """
 
@@ -38,4 +40,5 @@ if __name__ == "__main__":
             s = r.stats
             print(f"  symmetry={'on ' if sym else 'off'} verdict={r.verdict} distinct={s.distinct_states:,} "
                   f"transitions={s.transitions:,} depth={s.max_depth} seconds={s.seconds:.2f} "
-                  f"states/s={s.states_per_second:,.0f}", flush=True)
+                  f"states/s={s.states_per_second:,.0f} peak_memory={s.peak_memory_bytes / 2**20:,.0f}MB "
+                  f"bytes/state={s.bytes_per_state:.1f}", flush=True)

@@ -50,6 +50,11 @@ def _candidates(s: State) -> list[tuple[int, ...]] | None:
     or None when the identity is the only one."""
     sigs = _signatures(s)
     n = len(sigs)
+    for b in range(1, n):  # the common case: strictly increasing already
+        if not sigs[b - 1] < sigs[b]:
+            break
+    else:
+        return None
     ss = sorted(sigs)
     tie = False
     for b in range(1, n):
