@@ -25,6 +25,7 @@ runs on the front end's event loop.
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -60,7 +61,7 @@ class Topic:
 
 class LiveCluster:
     def __init__(self, config: Config, data_dir: str | Path, brokers: int, *, segment_bytes: int = 1 << 30,
-                 fsync: bool = False, os_flush_seconds: float = 30.0, replica_lag: float = 0.0):
+                 fsync: bool = False, os_flush_seconds: float = 30.0, replica_lag: float = 0.0, seed: int = 0):
         if brokers < config.replication_factor:
             raise ValueError(f"{brokers} broker(s) cannot hold replication factor {config.replication_factor}")
         self.config = config.with_bounds(max_crashes=UNBOUNDED, max_power_losses=UNBOUNDED, max_elections=UNBOUNDED,
@@ -85,6 +86,9 @@ class LiveCluster:
         # faults in force
         self.fetch_paused: dict[int, float] = {}  # follower -> until (monotonic)
         self.controller_delayed_until = 0.0
+        # late controller updates arrive in a seeded order (the metadata log is ordered,
+        # but which broker takes its update first is not)
+        self.rng = random.Random(seed)
         self.faults: list[tuple[float, str]] = []  # (seconds since start, what)
         self.started = time.monotonic()
         self.last_flush = self.started
@@ -201,7 +205,10 @@ class LiveCluster:
         c = t.cluster
         now = time.monotonic()
         if now >= self.controller_delayed_until:
-            for msg in sorted({(x.broker, x.leader_epoch) for x in c.controller_messages}):
+            msgs = sorted({(x.broker, x.leader_epoch) for x in c.controller_messages})
+            if len(msgs) > 1:
+                self.rng.shuffle(msgs)
+            for msg in msgs:
                 self._apply_if(t, ("broker_learn", *msg))
         if c.controller.leader == -1:
             cands = c.controller.election_candidates()

@@ -258,7 +258,8 @@ def run_clients(config: Config, client: str, *, records: int = 20, seed: int = 0
     try:
         # the OS flusher: often enough that a power loss loses only the last moments
         with serving(config, Path(data_dir), brokers=config.replication_factor,
-                     os_flush_seconds=round(rng.uniform(0.2, 0.6), 3), replica_lag=replica_lag_ms / 1000) as srv:
+                     os_flush_seconds=round(rng.uniform(0.2, 0.6), 3), replica_lag=replica_lag_ms / 1000,
+                     seed=seed) as srv:
             boot = srv.bootstrap
             # the topic first (auto-created on metadata), so faults find a leader
             srv.call(lambda: srv.live.topic(TOPIC, create=True))
