@@ -55,7 +55,6 @@ class Topic:
     name: str
     cluster: Cluster
     store: ContentStore = field(default_factory=ContentStore)
-    version: int = 0  # bumped when anything a fetch could see changes
     appended_at: dict[int, float] = field(default_factory=dict)  # leader batch base offset -> when
 
 
@@ -152,7 +151,6 @@ class LiveCluster:
         node.handle_produce(m.ProduceRequest(key, 0, b, acks, ids, pid, pepoch, seq), timestamp=timestamp)
         if node.log.leo > leo:
             t.appended_at[leo] = time.monotonic()
-        t.version += 1
         self.collect(t)
         self.replicate(t)
         return key if key >= 0 else None
@@ -169,7 +167,6 @@ class LiveCluster:
     def _apply_if(self, t: Topic, action) -> bool:
         if t.cluster.why_not(action) is None:
             t.cluster.apply(action)
-            t.version += 1
             return True
         return False
 
@@ -246,10 +243,6 @@ class LiveCluster:
         c = t.cluster.controller
         return c.leader, c.leader_epoch, tuple(c.isr)
 
-    def fetchable(self, t: Topic, b: int):
-        node = self.leader_node(t, b)
-        return node
-
     # ------------------------------------------------------------------ faults
     def note(self, what: str) -> None:
         self.faults.append((round(time.monotonic() - self.started, 3), what))
@@ -263,7 +256,6 @@ class LiveCluster:
             if b < self.rf and t.cluster.nodes[b] is not None:
                 self._drop_purgatory(t, b)
                 t.cluster.apply(("crash", b))
-                t.version += 1
             self._heal(t)
 
     def power_loss(self, b: int) -> None:
@@ -276,7 +268,6 @@ class LiveCluster:
                 if t.cluster.nodes[b] is not None:
                     self._drop_purgatory(t, b)
                 t.cluster.apply(("power_loss", b))
-                t.version += 1
             self._heal(t)
 
     def _drop_purgatory(self, t: Topic, b: int) -> None:
@@ -290,7 +281,6 @@ class LiveCluster:
         for t in self.topics.values():
             if b < self.rf and t.cluster.nodes[b] is None:
                 t.cluster.apply(("restart", b))
-                t.version += 1
         self.up[b] = True
         self.powered[b] = True
         for t in self.topics.values():
