@@ -34,6 +34,7 @@ from ackcheck.broker.pagecache import HostPageCache
 from ackcheck.traces.format import ACTIONS, Action
 from ackcheck.traces.observation import Batch, Observation, Replica
 from ackcheck.traces.perturbations import BROKER_KEYS, PERTURBATIONS
+from ackcheck.traces.render import action_str
 from ackcheck.traces.settings import Config
 
 GROUP = "ackcheck-group"
@@ -45,9 +46,6 @@ class ActionNotEnabled(ValueError):
     """The action cannot happen in the cluster's current state (the message says why)."""
 
 
-def action_text(a: Action) -> str:
-    name, *args = a
-    return f"{name}({', '.join(str(x) for x in args)})"
 
 
 class DeadHost:
@@ -494,7 +492,7 @@ class Cluster:
         action = tuple(action)
         why = self.why_not(action)
         if why is not None:
-            raise ActionNotEnabled(f"{action_text(action)} is not enabled: {why}")
+            raise ActionNotEnabled(f"{action_str(action)} is not enabled: {why}")
         name, *args = action
         getattr(self, "_do_" + name)(*args)
         self._drain_outboxes()

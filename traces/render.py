@@ -38,6 +38,12 @@ ACTION_TEXT = {
 }
 
 
+def action_str(action) -> str:
+    """An action as a call, `name(arg, ...)`: the one compact form used in every output."""
+    name, *args = action
+    return f"{name}({', '.join(str(x) for x in args)})"
+
+
 def describe_action(action) -> str:
     if action is None:
         return "initial state"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ackcheck.traces.format import ACTIONS, Trace, TraceError, observation_to_json
+from ackcheck.traces.render import action_str
 from ackcheck.traces.settings import Config, ConfigError, config_from_dict
 
 CONSUMER_ACTIONS = frozenset({"consumer_poll", "consumer_reset"})
@@ -53,11 +54,6 @@ def observation_difference(expected, actual):
     if expected == actual:
         return None
     return first_difference(observation_to_json(expected), observation_to_json(actual))
-
-
-def action_text(a) -> str:
-    name, *args = a
-    return f"{name}({', '.join(str(x) for x in args)})"
 
 
 # ------------------------------------------------------------------------- validation
@@ -188,7 +184,7 @@ def _diff_entry(k: int, action, expected, actual) -> dict | None:
     d = observation_difference(expected, actual)
     if d is None:
         return None
-    return {"step": k, "action": action_text(action) if action else None, "field": d[0],
+    return {"step": k, "action": action_str(action) if action else None, "field": d[0],
             "trace": d[1], "actual": d[2]}
 
 
@@ -227,7 +223,7 @@ def replay_on_broker(trace: Trace, *, config: Config | None = None, data_dir: st
             except ActionNotEnabled as e:
                 report.error = f"step {k}: {e}"
                 if report.first_difference is None:
-                    report.first_difference = {"step": k, "action": action_text(action), "field": "action",
+                    report.first_difference = {"step": k, "action": action_str(action), "field": "action",
                                                "trace": "enabled", "actual": str(e)}
                 break
             report.steps += 1
@@ -278,7 +274,7 @@ def replay_model(trace: Trace, *, config: Config | None = None, invariant_ids: l
         report.error = r.error
         if report.first_difference is None:
             k = len(r.steps)
-            report.first_difference = {"step": k, "action": action_text(trace.steps[k][0]), "field": "action",
+            report.first_difference = {"step": k, "action": action_str(trace.steps[k][0]), "field": "action",
                                        "trace": "enabled", "actual": r.error}
     report.violation = judge_steps(report.observations, config, ids) or judge_lasso(trace, report.observations,
                                                                                     config, ids)
