@@ -46,8 +46,6 @@ class ActionNotEnabled(ValueError):
     """The action cannot happen in the cluster's current state (the message says why)."""
 
 
-
-
 class DeadHost:
     """What is left of a broker whose process is down: its host's files. Its memory (the
     leader and epoch it knew, the ISR and follower LEOs it tracked) is gone."""
