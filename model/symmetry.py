@@ -48,13 +48,24 @@ def _signatures(s: State) -> list[tuple]:
 def _candidates(s: State) -> list[tuple[int, ...]] | None:
     """Every renaming `pos` (pos[b]: b's new name) that puts the brokers in signature order,
     or None when the identity is the only one."""
-    sigs = _signatures(s)
-    n = len(sigs)
-    for b in range(1, n):  # the common case: strictly increasing already
-        if not sigs[b - 1] < sigs[b]:
-            break
-    else:
+    reps = s[0]
+    ldr = s[1]
+    isr = s[3]
+    elr = s[4]
+    trunc = s[_TRUNCATING]
+    unclean = s[_UNCLEAN]
+    sigs = []
+    prev = None
+    ordered = True
+    for b, r in enumerate(reps):  # (_signatures, with the common case - already strictly increasing - on the way)
+        sig = (r[0], r[5], r[2], r[3], r[1], r[6] == b, b == ldr, b in isr, b in elr, trunc[b], unclean[b])
+        if ordered and prev is not None and not prev < sig:
+            ordered = False
+        sigs.append(sig)
+        prev = sig
+    if ordered:
         return None
+    n = len(sigs)
     ss = sorted(sigs)
     tie = False
     for b in range(1, n):
@@ -101,6 +112,9 @@ def canonical_state(s: State, fingerprint) -> tuple[int, tuple[int, ...] | None,
     cands = _candidates(s)
     if cands is None:
         return fingerprint(s), None, s
+    if len(cands) == 1:  # one order, and not the identity
+        t = permute(s, cands[0])
+        return fingerprint(t), cands[0], t
     best = None
     for pos in cands:
         if _identity(pos):
@@ -182,7 +196,7 @@ def permute(s: State, pos) -> State:
                                     for c in s[_CHANGES]]))
     for f in _PER_BROKER:
         t = s[f]
-        if len(set(t)) > 1:  # (all alike: nothing to reorder)
+        if t.count(t[0]) != len(t):  # (all alike: nothing to reorder)
             v[f] = tuple([t[o] for o in inverse])
     return _new(s.__class__, v)
 
