@@ -3,7 +3,8 @@ workload's records and reports every send's outcome as the library reported it, 
 consumer that reads the partition from offset 0 up to a given end.
 
 Settings follow the run's config (acks, enable.idempotence, max.in.flight, retries);
-timeouts are short so a run never hangs (request.timeout.ms 1.5 s, delivery.timeout.ms /
+timeouts are short so a run never hangs. Each producer sets `started` just before its
+first send: the fault schedule's clock starts there, not at the library's start-up (request.timeout.ms 1.5 s, delivery.timeout.ms /
 message.timeout.ms 10 s). aiokafka has no max.in.flight setting: it sends one batch per
 partition at a time, whatever the config says.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -43,7 +45,8 @@ def classify(errno: int | None, name: str) -> str:
 
 
 # ============================================================================ producers
-def _produce_kafka_python(boot: str, cfg: Config, sends: list[Send], pace: float, single: bool) -> str | None:
+def _produce_kafka_python(boot: str, cfg: Config, sends: list[Send], pace: float, single: bool,
+                          started: threading.Event) -> str | None:
     from kafka import KafkaProducer
 
     extra = {"batch_size": 1} if single else {}
@@ -54,6 +57,7 @@ def _produce_kafka_python(boot: str, cfg: Config, sends: list[Send], pace: float
         retry_backoff_ms=100, reconnect_backoff_ms=50, reconnect_backoff_max_ms=500, metadata_max_age_ms=1000,
         max_block_ms=DELIVERY_TIMEOUT_MS, linger_ms=0)
     futures = []
+    started.set()  # the fault schedule's clock starts with the first send
     try:
         for s in sends:
             try:
@@ -83,7 +87,8 @@ def _acks(cfg: Config):
     return {"all": "all", "1": 1, "0": 0}[cfg.acks]
 
 
-def _produce_aiokafka(boot: str, cfg: Config, sends: list[Send], pace: float, single: bool) -> str | None:
+def _produce_aiokafka(boot: str, cfg: Config, sends: list[Send], pace: float, single: bool,
+                      started: threading.Event) -> str | None:
     from aiokafka import AIOKafkaProducer
 
     async def run():
@@ -93,6 +98,7 @@ def _produce_aiokafka(boot: str, cfg: Config, sends: list[Send], pace: float, si
         await asyncio.wait_for(p.start(), DELIVERY_TIMEOUT_MS / 1000)
         try:
             futs = []
+            started.set()
             for s in sends:
                 try:
                     futs.append(await asyncio.wait_for(p.send(TOPIC, str(s.record).encode()), 5))
@@ -117,7 +123,8 @@ def _produce_aiokafka(boot: str, cfg: Config, sends: list[Send], pace: float, si
     return None
 
 
-def _produce_confluent(boot: str, cfg: Config, sends: list[Send], pace: float, single: bool) -> str | None:
+def _produce_confluent(boot: str, cfg: Config, sends: list[Send], pace: float, single: bool,
+                       started: threading.Event) -> str | None:
     import confluent_kafka as ck
 
     fatal: list[str] = []
@@ -166,6 +173,7 @@ def _produce_confluent(boot: str, cfg: Config, sends: list[Send], pace: float, s
             s.outcome = classify(err.code() if err.code() > 0 else None, s.error)
 
     left = 0
+    started.set()
     try:
         for s in sends:
             p.produce(TOPIC, str(s.record).encode(), on_delivery=report)

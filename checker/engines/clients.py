@@ -279,16 +279,26 @@ def run_clients(config: Config, client: str, *, records: int = 20, seed: int = 0
                 tm.daemon = True
                 timers.append(tm)
             say(f"{client}: {records} records, {len(plan)} fault(s): " + "; ".join(f.text() for f in plan))
-            for tm in timers:
-                tm.start()
+            started = threading.Event()
+
+            def start_timers():  # the schedule counts from the first send
+                if started.wait(30) and not stop.is_set():
+                    for tm in timers:
+                        tm.start()
+
+            starter = threading.Thread(target=start_timers, daemon=True)
+            starter.start()
             try:
                 if script:
                     srv.call(lambda: srv.front.produce_script.__setitem__(
                         srv.live.topics[TOPIC].cluster.controller.leader, list(script)))
-                res.fatal = PRODUCERS[client](boot, config, res.sends, pace, single)
+                res.fatal = PRODUCERS[client](boot, config, res.sends, pace, single, started)
             finally:
+                started.set()
+                starter.join(timeout=5)
                 for tm in timers:
-                    tm.join(timeout=max(0.0, window + 2))
+                    if tm.is_alive():
+                        tm.join(timeout=max(0.0, window + 2))
                 stop.set()
                 for tm in timers:
                     tm.cancel()
