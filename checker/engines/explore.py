@@ -105,8 +105,11 @@ class Spec:
     the config, the invariant ids, the model's options and symmetry (all picklable)."""
 
     def __init__(self, config, invariant_ids: list[str], *, consumer: bool, ghosts, symmetry: bool,
-                 watch: bool = False):
+                 watch: bool = False, invariants: list[Invariant] | None = None):
         self.config = config
+        # the invariant objects themselves, for partitions in this process or forked from it
+        # (callers may check invariants outside the catalogue); others rebuild them by id
+        self._invariants = invariants
         self.watch = watch  # evaluate vacuity witnesses (invariants/witnesses.py)
         self.invariant_ids = list(invariant_ids)
         self.consumer = consumer
@@ -116,12 +119,19 @@ class Spec:
     @classmethod
     def of(cls, model: Model, invariants: list[Invariant], symmetry: bool, watch: bool = False) -> Spec:
         return cls(model.config, [inv.id for inv in invariants], consumer=model.with_consumer,
-                   ghosts=model.ghosts, symmetry=symmetry, watch=watch)
+                   ghosts=model.ghosts, symmetry=symmetry, watch=watch, invariants=list(invariants))
+
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d["_invariants"] = None  # (another machine: rebuilt from the catalogue by id)
+        return d
 
     def model(self) -> Model:
         return Model(self.config, consumer=self.consumer, ghosts=self.ghosts)
 
     def invariants(self) -> list[Invariant]:
+        if self._invariants is not None:
+            return self._invariants
         return select(self.invariant_ids, self.config)
 
     def fingerprinter(self, model: Model):
@@ -193,7 +203,7 @@ class Partition:
         return len(self.frontier)
 
     # -- 1. successors
-    def expand(self, ranks=None, progress=None):
+    def expand(self, ranks=None, progress=None, progress_every: float = 0.5):
         """Set the frontier's ranks (those the coordinator computed at the end of the last
         level, if not set yet) and expand it in rank order. Returns (candidates per owner as (fps, keys)
         arrays, the first step-check violation (key, 1, order, invariant) or None,
@@ -250,7 +260,7 @@ class Partition:
                     break
                 if progress is not None:
                     now = time.perf_counter()
-                    if now - t_last >= 0.5:
+                    if now - t_last >= progress_every:
                         t_last = now
                         progress(done, len(local))
         if interrupted:
@@ -431,8 +441,9 @@ def _first(item):
 class InProcess:
     """Partitions in this process (a single-process search: one partition)."""
 
-    def __init__(self, spec: Spec, count: int = 1, watch=None):
+    def __init__(self, spec: Spec, count: int = 1, watch=None, progress_every: float = 0.5):
         self.parts = [Partition(spec, j, count, watch) for j in range(count)]
+        self.progress_every = progress_every
         self.count = count
 
     def call(self, method: str, args: list | None = None, progress=None) -> list:
@@ -440,7 +451,7 @@ class InProcess:
         for j, p in enumerate(self.parts):
             a = args[j] if args is not None else ()
             if method == "expand":
-                out.append(p.expand(*a, progress=progress))
+                out.append(p.expand(*a, progress=progress, progress_every=self.progress_every))
             else:
                 out.append(getattr(p, method)(*a))
         return out
@@ -763,7 +774,7 @@ def explore(
 
         backend = DaskPool(spec, workers if workers > 1 else None, None if cluster == "local" else cluster)
     else:
-        backend = InProcess(spec, 1, watch)
+        backend = InProcess(spec, 1, watch, progress_every)
         if workers > 1:
             from ackcheck.checker.engines.parallel import ProcessPool
 
