@@ -47,7 +47,7 @@ from ackcheck.traces.settings import (
 )
 
 _FINGERPRINTED = (
-    "ackcheck.model.protocol", "ackcheck.model.state", "ackcheck.model.truncation",
+    "ackcheck.model.protocol", "ackcheck.model.state", "ackcheck.model.truncation", "ackcheck.model.symmetry",
     "ackcheck.invariants.catalogue", "ackcheck.checker.engines.explore", "ackcheck.checker.engines.check",
     "ackcheck.traces.settings", "ackcheck.traces.eras", "ackcheck.traces.observation",
     "ackcheck.traces.format",
