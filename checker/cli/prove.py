@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     if args.list_assumptions:
         for k, text in AUX_DESCRIPTIONS.items():
-            print(f"{k:22} {text}")
+            print(f"{k:24} {text}")
         return 0
     if args.depth < 0:
         return err("--depth: must be >= 0")

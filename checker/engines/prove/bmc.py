@@ -115,6 +115,7 @@ class FreshSolver:
 
     def check(self, *assumptions):
         s = z3.SolverFor(self.logic)
+        s.set("ctrl_c", False)  # Ctrl-C reaches Python, which interrupts z3 (_check)
         for k, v in self.params.items():
             s.set(k, v)
         s.add(*self.assertions)
@@ -290,6 +291,8 @@ def prove(config: Config, invariant_ids: list[str] | None = None, *, depth: int 
                 stats.max_depth = k
                 say(f"depth {k}: violation found ({dt:.2f}s)")
                 return _finish(result, info, stats, t0)
+            if r == z3.unknown and solver.reason_unknown() in ("canceled", "interrupted from keyboard"):
+                raise KeyboardInterrupt
             if r == z3.unknown:
                 result.unknown = True
                 info.note = f"the solver gave up at depth {k} ({solver.reason_unknown()})"

@@ -168,7 +168,7 @@ def aux_hw_le_leo(enc: Encoding, s: S):
 
 
 def aux_leader_in_isr(enc: Encoding, s: S):
-    """The controller's leader is a live member of its ISR and knows no newer epoch than the controller."""
+    """The controller's leader is a live member of its ISR."""
     return AND(*[IMPLIES(EQ(s.c_leader, b), AND(s.c_isr[b], s.alive[b])) for b in range(enc.R)])
 
 
@@ -301,4 +301,4 @@ AUX = {
     "hw-below-isr-leos": aux_hw_below_isr_leos,
 }
 
-AUX_DESCRIPTIONS = {k: (f.__doc__ or "").strip().splitlines()[0] for k, f in AUX.items()}
+AUX_DESCRIPTIONS = {k: " ".join((f.__doc__ or "").split()) for k, f in AUX.items()}
