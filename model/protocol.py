@@ -45,6 +45,7 @@ from ackcheck.model.state import (
     initial_state,
     observe,
 )
+from ackcheck.traces import render
 from ackcheck.traces.format import Action
 from ackcheck.traces.observation import Batch
 from ackcheck.traces.settings import Config
@@ -1291,6 +1292,4 @@ def truncation_records(log) -> list[int]:
     return out
 
 
-def action_str(a: Action) -> str:
-    name, *args = a
-    return f"{name}({', '.join(str(x) for x in args)})"
+action_str = render.action_str  # the one formatting of actions, from the contract layer
