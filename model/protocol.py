@@ -47,7 +47,7 @@ from ackcheck.model.state import (
 )
 from ackcheck.traces import render
 from ackcheck.traces.format import Action
-from ackcheck.traces.observation import Batch
+from ackcheck.traces.observation import Batch, flat_records
 from ackcheck.traces.settings import Config
 
 # ProducerStateEntry.NUM_BATCHES_TO_RETAIN: the broker remembers the last 5 batches per
@@ -247,7 +247,7 @@ class Model:
         if new_hw != r.high_watermark:
             s = s._replace(replicas=_put(s.replicas, b, r._replace(high_watermark=new_hw)))
             if new_hw > len(s.committed_log) and self.keep_committed_log:
-                recs = truncation_records(r.log)
+                recs = flat_records(r.log)
                 s = s._replace(committed_log=s.committed_log + tuple(recs[len(s.committed_log):new_hw]))
         if s.purgatory:
             hw = s.replicas[b].high_watermark
@@ -1257,7 +1257,7 @@ class Model:
     def consumer_poll(self, s: State) -> State:
         rep = s.replicas[s.leader]
         pos = s.consumer_position
-        rec = truncation_records(rep.log)[pos]
+        rec = flat_records(rep.log)[pos]
         return s._replace(consumer_position=pos + 1, committed_offset=pos + 1,
                           consumer_read=s.consumer_read + ((pos, rec),))
 
@@ -1283,13 +1283,6 @@ def batch_at(log, offset: int):
         if off > offset:
             return None
     return None
-
-
-def truncation_records(log) -> list[int]:
-    out: list[int] = []
-    for b in log:
-        out.extend(b.records)
-    return out
 
 
 action_str = render.action_str  # the one formatting of actions, from the contract layer
