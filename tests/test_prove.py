@@ -18,11 +18,15 @@ from ackcheck.traces.settings import build_config, parse_set
 SLOW = os.environ.get("ACKCHECK_SLOW") == "1"
 INVS = list(ENCODED_INVARIANTS)
 
-# (settings, bounds, BMC depth): violations BFS finds within a few steps
+# (settings, bounds, BMC depth[, protocol rule overrides, version]): violations BFS finds
+# within a few steps
 CROSS = [
     (["acks=1"], {}, 6),
     (["acks=0"], dict(max_records=2), 4),
     (["acks=1", "min.insync.replicas=2"], dict(max_crashes=0, max_elections=1), 5),
+    (["acks=1"], {}, 6, [], "3.6"),  # ZooKeeper mode
+    (["acks=all", "min.insync.replicas=2"], {}, 5, ["maximal_isr=off"]),  # KIP-497
+    (["acks=1"], dict(max_crashes=0, max_elections=2, max_isr_shrinks=0), 5, ["fenced_leader_epoch=off"]),  # KIP-320
 ]
 CROSS_SLOW = [
     (["acks=all", "replication.factor=2", "unclean.leader.election.enable=true"], dict(max_crashes=2), 8),
@@ -30,14 +34,14 @@ CROSS_SLOW = [
 ]
 
 
-def _config(settings, bounds):
-    return build_config(parse_set(settings), bounds=bounds)
+def _config(settings, bounds, rules=(), version=None):
+    return build_config(parse_set(settings), bounds=bounds, rule_overrides=list(rules), kafka_version=version)
 
 
-@pytest.mark.parametrize("case", CROSS + (CROSS_SLOW if SLOW else []), ids=lambda c: " ".join(c[0]))
+@pytest.mark.parametrize("case", CROSS + (CROSS_SLOW if SLOW else []), ids=lambda c: " ".join(c[0] + [f"{k}={v}" for k, v in c[1].items()] + list(c[3:4] and c[3]) + list(c[4:])))
 def test_bmc_and_bfs_agree_on_verdict_and_shortest_length(case, tmp_path):
-    settings, bounds, depth = case
-    config = _config(settings, bounds)
+    settings, bounds, depth, *era = case
+    config = _config(settings, bounds, *era)
     bfs = run_check(config, INVS)
     result, info = prove(config, INVS, depth=depth)
     assert result.verdict == bfs.verdict == "violated"

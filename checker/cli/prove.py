@@ -24,8 +24,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--invariant", action="append", metavar="ID",
                    help=f"check only this invariant (repeatable; encoded: {', '.join(ENCODED_INVARIANTS)}; "
                         "default: those that apply)")
-    p.add_argument("--depth", type=int, default=10, metavar="K",
-                   help="steps to unroll: BMC looks for violations in 0..K steps; the induction step uses K (default 10)")
+    p.add_argument("--depth", type=int, default=None, metavar="K",
+                   help="steps to unroll: BMC looks for violations in 0..K steps; the induction step uses K "
+                        "(default: --max-depth if given, else 10)")
     p.add_argument("--induction", action="store_true",
                    help="after BMC to --depth, try the k-induction step: 'proved' means for every depth "
                         "(at this cluster size and these bounds)")
@@ -43,11 +44,13 @@ def main(argv: list[str]) -> int:
         for k, text in AUX_DESCRIPTIONS.items():
             print(f"{k:24} {text}")
         return 0
-    if args.depth < 0:
+    if args.depth is not None and args.depth < 0:
         return err("--depth: must be >= 0")
     if args.timeout is not None and args.timeout <= 0:
         return err("--timeout: must be > 0 seconds")
     config = config_from_args(args)
+    if args.depth is None:
+        args.depth = config.bounds.max_depth or 10
     from ackcheck.checker.engines.check import check_invariant_ids
 
     check_invariant_ids(args.invariant)
