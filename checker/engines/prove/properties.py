@@ -280,6 +280,38 @@ def aux_hw_below_isr_leos(enc: Encoding, s: S):
     return AND(*out)
 
 
+def aux_log_matching(enc: Encoding, s: S):
+    """Two logs with an entry of the same epoch at the same offset agree on it and on every
+    entry before it (Raft's log matching, for Kafka's epoch-stamped batches)."""
+    out = []
+    for a in range(enc.R):
+        for b in range(a + 1, enc.R):
+            for j in range(enc.L):
+                same = AND(LT(j, s.leo[a]), LT(j, s.leo[b]), EQ(s.lep[a][j], s.lep[b][j]))
+                agree = AND(*[AND(EQ(s.lrec[a][i], s.lrec[b][i]), EQ(s.lep[a][i], s.lep[b][i]))
+                              for i in range(j)], EQ(s.lrec[a][j], s.lrec[b][j]))
+                out.append(IMPLIES(same, agree))
+    return AND(*out)
+
+
+def aux_epochs_sorted(enc: Encoding, s: S):
+    """Epochs never decrease along a log."""
+    return AND(*[IMPLIES(LT(j + 1, s.leo[b]), LE(s.lep[b][j], s.lep[b][j + 1]))
+                 for b in range(enc.R) for j in range(enc.L - 1)])
+
+
+def aux_entries_known_epoch(enc: Encoding, s: S):
+    """(KIP-320, KRaft with ELR) a live broker holds no entry of an epoch it has not learned,
+    and a down broker is not in the ISR (the controller fenced it)."""
+    out = []
+    for b in range(enc.R):
+        if enc.fenced_epoch:
+            out += [IMPLIES(AND(s.alive[b], LT(j, s.leo[b])), LE(s.lep[b][j], s.rep_epoch[b])) for j in range(enc.L)]
+        if enc.elr_enabled:
+            out.append(IMPLIES(NOT(s.alive[b]), NOT(s.c_isr[b])))
+    return AND(*out)
+
+
 def aux_isr_size(enc: Encoding, s: S):
     """The controller's ISR is never empty."""
     return LE(1, COUNT(s.c_isr))
@@ -299,6 +331,9 @@ AUX = {
     "leader-view": aux_leader_view,
     "current-epoch-on-leader": aux_current_epoch_on_leader,
     "hw-below-isr-leos": aux_hw_below_isr_leos,
+    "log-matching": aux_log_matching,
+    "epochs-sorted": aux_epochs_sorted,
+    "entries-known-epoch": aux_entries_known_epoch,
 }
 
 AUX_DESCRIPTIONS = {k: " ".join((f.__doc__ or "").split()) for k, f in AUX.items()}
