@@ -53,6 +53,13 @@ def test_bmc_and_bfs_agree_on_verdict_and_shortest_length(case, tmp_path):
     assert rep.violation[2] == len(result.trace.steps) - 1
 
 
+def test_symmetry_breaking_keeps_the_shortest_length():
+    config = _config(["acks=1"], {})
+    on, _ = prove(config, INVS, depth=6)
+    off, _ = prove(config, INVS, depth=6, symmetry=False)
+    assert len(on.trace.steps) == len(off.trace.steps) == 6
+
+
 def test_safe_configuration_bounded_verdict():
     config = _config(["acks=all", "min.insync.replicas=2"], {})
     assert run_check(config, INVS).verdict == "holds"

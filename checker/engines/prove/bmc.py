@@ -183,12 +183,20 @@ def relation_for(enc: Encoding) -> Relation:
 class Unrolling:
     """States S_0..S_k and the transitions between them, added to a solver as they grow."""
 
-    def __init__(self, enc: Encoding, solver: z3.Solver, first: S, tag: str):
+    def __init__(self, enc: Encoding, solver: z3.Solver, first: S, tag: str, symmetry: bool = False):
         self.enc, self.solver, self.tag = enc, solver, tag
         self.rel = relation_for(enc)
         self.states = [first]
         self.acts = []
         self.names = self.rel.names
+        # Symmetry breaking (BMC from the initial state only): brokers 1..R-1 start alike and
+        # the relation treats them alike, so every path has a renaming, of the same length,
+        # in which they are first named by an action in the order 1, 2, ... Only such paths
+        # are searched. used[m]: broker m was named by an earlier action.
+        self.symmetry = symmetry and enc.R > 2
+        self.used = [False] * enc.R
+        self.names_broker = [[i for i, inst in enumerate(enc.instances) if m in _broker_args(inst)]
+                             for m in range(enc.R)]
 
     def extend(self) -> None:
         enc = self.enc
@@ -197,11 +205,25 @@ class Unrolling:
         nxt = enc.fresh(f"{self.tag}{k + 1}")
         act = z3.BitVec(f"act_{self.tag}{k}", enc.act_bits)
         self.solver.add(self.rel.instance([v for _, v in enc.leaves(s)], act, [v for _, v in enc.leaves(nxt)]))
+        if self.symmetry:
+            names = [OR(*[EQ(act, i) for i in self.names_broker[m]]) for m in range(enc.R)]
+            for m in range(2, enc.R):
+                self.solver.add(_as_z3(OR(NOT(names[m]), self.used[m - 1], names[m - 1])))
+            self.used = [OR(self.used[m], names[m]) for m in range(enc.R)]
         self.states.append(nxt)
         self.acts.append(act)
 
     def values(self, m: z3.ModelRef, k: int) -> dict:
         return _evaluate(self.states[k], m)
+
+
+_BROKER_ARGS = {"producer_send": (1,), "producer_receive": (1,), "broker_handle_produce": (1,),
+                "follower_fetch": (0, 1), "leader_shrink_isr": (0, 1), "broker_learn": (0,),
+                "controller_alter_partition": (0,), "controller_elect": (0,), "crash": (0,), "restart": (0,)}
+
+
+def _broker_args(inst) -> set[int]:
+    return {inst.args[p] for p in _BROKER_ARGS.get(inst.name, ())}
 
 
 def _rebuild(template: S, names: list[str], leaves: list) -> S:
@@ -243,7 +265,8 @@ def _aux(enc: Encoding, s: S, ids: list[str]):
 
 
 def prove(config: Config, invariant_ids: list[str] | None = None, *, depth: int = 10, induction: bool = False,
-          assume: list[str] | tuple = (), timeout: float | None = None, progress=None) -> tuple[Result, ProveInfo]:
+          assume: list[str] | tuple = (), timeout: float | None = None, progress=None,
+          symmetry: bool = True) -> tuple[Result, ProveInfo]:
     """Run BMC to `depth` (and the k-induction step with `induction`). `progress(text)` is
     called once per depth. Raises NotEncoded for configurations outside the fragment."""
     check_fragment(config, invariant_ids)
@@ -263,7 +286,7 @@ def prove(config: Config, invariant_ids: list[str] | None = None, *, depth: int 
     t0 = time.perf_counter()
     deadline = None if not timeout else t0 + timeout
     solver = FreshSolver()
-    unroll = Unrolling(enc, solver, enc.from_state(model.init()), "")
+    unroll = Unrolling(enc, solver, enc.from_state(model.init()), "", symmetry=symmetry)
 
     def timed_check(s, *assumptions):
         if deadline is not None:
