@@ -63,3 +63,35 @@ def test_cli_workers_flag_same_json_counts():
 def test_bad_workers_flag_is_one_line_exit_2():
     p = subprocess.run([sys.executable, "-m", "ackcheck", "check", "--workers", "0"], capture_output=True, text=True)
     assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "--workers" in p.stderr
+
+
+def test_workers_die_with_a_killed_coordinator():
+    import os
+    import signal
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "ackcheck", "check", "--acks", "all", "--min-insync-replicas", "2",
+                          "--max-records", "2", "--max-crashes", "1", "--max-elections", "1", "--json",
+                          "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kids: list[int] = []
+    deadline = time.time() + 60
+    while len(kids) < 2 and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+        out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout.split()
+        kids = [int(a) for a, b in zip(out[::2], out[1::2]) if int(b) == p.pid]
+    assert len(kids) == 2, "the search ended before it handed over to workers"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        alive = []
+        for k in kids:
+            try:
+                os.kill(k, 0)
+                alive.append(k)
+            except ProcessLookupError:
+                pass
+        if not alive:
+            break
+        time.sleep(0.2)
+    assert not alive

@@ -43,14 +43,32 @@ class WorkerError(RuntimeError):
     """A partition failed in a worker (its traceback is the message)."""
 
 
-def _serve(spec: Spec, index: int, count: int, conn, stop, inherited) -> None:
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the coordinator dies (even by SIGKILL)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux: the poll loop below notices
+        pass
+
+
+def _serve(spec: Spec, index: int, count: int, conn, stop, inherited, parent: int, others) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
+    _die_with_parent()
+    for c in others:  # the coordinator's ends of earlier workers' pipes: not ours to hold open
+        c.close()
+    if os.getppid() != parent:
+        return
     part = Partition(spec, index, count)
     part.stop_flag = stop
     if inherited is not None:
         part.take_share(inherited)
         inherited = None
     while True:
+        while not conn.poll(1.0):
+            if os.getppid() != parent:  # the coordinator is gone
+                return
         try:
             method, args = conn.recv()
         except EOFError:
@@ -76,7 +94,8 @@ class ProcessPool:
         self.owed: set[int] = set()
         for j in range(count):
             mine, theirs = ctx.Pipe()
-            p = ctx.Process(target=_serve, args=(spec, j, count, theirs, self.stop, inherited), daemon=True)
+            p = ctx.Process(target=_serve, args=(spec, j, count, theirs, self.stop, inherited, os.getpid(),
+                                                 list(self.conns)), daemon=True)
             p.start()
             theirs.close()
             self.conns.append(mine)
