@@ -103,6 +103,9 @@ def main(argv: list[str]) -> int:
         print_counterexample(result.trace, full=args.full, trace_out=args.trace_out)
     elif result.interrupted:
         print(f"INTERRUPTED: no violation among the states explored so far ({', '.join(result.invariants)})")
+        if args.checkpoint:
+            print(f"checkpoint in {args.checkpoint}: continue with the same flags and --resume {args.checkpoint}",
+                  file=sys.stderr)
     elif not result.stats.complete:
         print(f"NO VIOLATION up to depth {result.stats.max_depth} (--max-depth cut the search): "
               f"{', '.join(result.invariants)}")
