@@ -95,3 +95,13 @@ def test_workers_die_with_a_killed_coordinator():
             break
         time.sleep(0.2)
     assert not alive
+
+
+def test_vacuity_witnesses_merge_over_workers(at_once):
+    config = make_config({"acks": "1"}, max_records=2, max_crashes=0)
+    invs = ["acked-write-survives", "no-duplicates"]
+    one = run_check(config, invs, workers=1)
+    two = run_check(config, invs, workers=2)
+    assert one.warnings and two.warnings == one.warnings  # the same witnesses unreached
+    reached = run_check(make_config({"acks": "1"}, max_records=2, max_crashes=1), invs, workers=2)
+    assert len(reached.warnings) < len(one.warnings)  # a crash reaches the leader-change witness

@@ -639,9 +639,7 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
         stats.max_depth = depth
     if watch is not None:
         for part_reached in backend.call("witnessed"):
-            for name in part_reached - watch.reached:
-                watch.reached.add(name)
-                watch._pending.pop(name, None)
+            watch.mark_reached(part_reached - watch.reached)
     try:
         table_bytes = sum(backend.call("memory")) + sum(p.nbytes for p in parents)
         stats.peak_memory_bytes = backend.peak_memory()
