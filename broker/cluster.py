@@ -375,13 +375,6 @@ class Cluster:
             if bad_broker(args[0]) or bad_broker(args[1]):
                 return "no such broker"
             return self._why_not_shrink(*args)
-        if name == "leader_expand_isr":
-            if bad_broker(args[0]) or bad_broker(args[1]):
-                return "no such broker"
-            # the leader judges an expansion on the offset a fetch brings (it keeps no offset
-            # of a follower outside its ISR): it is never a step of its own
-            return (f"an ISR expansion is part of broker {args[1]}'s fetch "
-                    f"(follower_fetch({args[1]})), not a step of its own")
         if name == "controller_alter_partition":
             if bad_broker(args[0]):
                 return "no such broker"
@@ -448,8 +441,8 @@ class Cluster:
         return f"unknown action {name}"
 
     def enabled_actions(self) -> list[Action]:
-        """Every action enabled now, in a fixed order. (leader_expand_isr is not listed: an
-        ISR expansion happens as part of the follower's fetch, as in Kafka.)"""
+        """Every action enabled now, in a fixed order. (An ISR expansion is no action of its
+        own: it happens as part of the follower's fetch, as in Kafka.)"""
         cands: list[Action] = []
         p = self.producer
         nxt = p.next_to_send()

@@ -58,8 +58,6 @@ ACTION_KINDS: dict[str, tuple[str, str]] = {
     "leader_handle_delayed_fetch": (HEALING, "delivery of a delayed fetch request in flight"),
     "leader_shrink_isr": (HEALING, "the leader drops a dead follower after replica.lag.time.max.ms; dropping "
                                    "a live one spends --max-isr-shrinks and is a perturbation (see is_fair)"),
-    "leader_expand_isr": (HEALING, "a caught-up follower rejoins the ISR (part of its fetch: "
-                                   "Partition.maybeExpandIsr)"),
     "broker_learn": (HEALING, "delivery of a LeaderAndIsr request / metadata update in flight"),
     # controller
     "controller_elect": (HEALING, "the controller elects a leader for an offline partition (failover, ELR, "

@@ -1,8 +1,11 @@
 """The replication protocol of one Kafka partition as a pure state machine.
 
 One partition, `replication.factor` brokers (0..RF-1), one producer, one consumer group
-with one consumer, one controller. Every action is a small method headed by WHO acts,
-when it is enabled, and its effect (the style of the TLA+ Kafka specifications). Every
+with one consumer, one controller. Actions are data: ACTION_TABLE lists them in the order
+successors() gives them, and each is a pair of methods under one header saying WHO acts,
+when it is enabled and its effect (the style of the TLA+ Kafka specifications):
+`enabled_<name>(s)` gives the argument tuples it is enabled with and `<name>(s, *args)` the
+next state, charging the action's bound. step() is a lookup: guard, then effect. Every
 nondeterministic choice is an action argument, so traces replay exactly.
 
 Protocol eras are selected by named rules (traces/eras.py); each place a rule changes
@@ -11,8 +14,6 @@ they concern.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 from ackcheck.model import truncation
 from ackcheck.model.state import (
@@ -46,13 +47,60 @@ from ackcheck.model.state import (
     observe,
 )
 from ackcheck.traces import render
-from ackcheck.traces.format import Action
+from ackcheck.traces.format import ACTIONS, Action
 from ackcheck.traces.observation import Batch, flat_records
 from ackcheck.traces.settings import Config
 
 # ProducerStateEntry.NUM_BATCHES_TO_RETAIN: the broker remembers the last 5 batches per
 # producer id for deduplication (KIP-98; KAFKA-5494 made 5 in-flight requests safe).
 PRODUCER_STATE_BATCHES = 5
+
+
+# The actions, in the order successors() lists them (BFS order: traces, state counts and
+# counterexamples depend on it). Each action `name` is a pair of Model methods next to its
+# ACTION header: `enabled_<name>(s)` -> the argument tuples it is enabled with, and
+# `<name>(s, *args)` -> the next state, charging the action's bound if it has one. The
+# tuple is the per-broker group: those actions interleave broker by broker (crash(0),
+# power_loss(0), restart(0), flush(0), crash(1), ...), and their `enabled_<name>(s, b)`
+# answers for one broker.
+ACTION_TABLE = (
+    # producer
+    "producer_send", "producer_receive", "producer_timeout", "producer_expire", "other_producer_write",
+    # brokers
+    "broker_handle_produce", "leader_timeout_produce", "follower_fetch", "follower_fetch_delayed",
+    "leader_handle_delayed_fetch", "leader_shrink_isr", "broker_learn",
+    # controller
+    "controller_alter_partition", "controller_elect",
+    # faults
+    ("crash", "power_loss", "restart", "flush"),
+    "lose_request", "lose_response",
+    # consumer
+    "consumer_poll", "consumer_reset",
+)
+# Actions whose guard is cheap but whose "changes anything" is only known from the effect:
+# the effect returns the state itself then (a stutter), and the step is not listed.
+STUTTERING = frozenset({"follower_fetch"})
+# A necessary condition of an action's guard, cheap to read off the state: successors()
+# skips the enabled() call when it is false (each enabled() checks it again itself).
+QUICK_SKIP = {
+    "producer_receive": "s.responses",
+    "producer_expire": "s.leader == -1",
+    "broker_handle_produce": "s.requests",
+    "leader_timeout_produce": "s.purgatory",
+    "leader_handle_delayed_fetch": "s.delayed_fetches",
+    "broker_learn": "s.controller_messages",
+    "controller_alter_partition": "s.isr_changes",
+    "lose_request": "s.requests",
+    "lose_response": "s.responses",
+    "consumer_poll": "s.leader >= 0",
+    "consumer_reset": "s.leader >= 0",
+    "controller_elect": "s.leader == -1 or s.elections < bounds.max_elections",
+    "crash": "s.crashes < bounds.max_crashes",
+    "power_loss": "s.power_losses < bounds.max_power_losses",
+    "flush": "s.power_losses < bounds.max_power_losses",
+}
+_LISTED, _STUTTERS, _PER_BROKER = 0, 1, 2
+_NO_ARGS = ((),)
 
 
 class ActionError(ValueError):
@@ -98,6 +146,7 @@ class Model:
         self.min_isr = config.min_insync_replicas
         self.idempotent = config.enable_idempotence
         self.max_in_flight = config.max_in_flight_requests_per_connection
+        self.in_flight_can_fill = self.max_in_flight <= len(self.batch_records)
         # retries and delivery.timeout.ms: attempts per batch are bounded by both
         self.max_attempts = 1 if config.acks == "0" else min(config.retries + 1, config.bounds.max_attempts)
         self.flush_interval = config.log_flush_interval_messages
@@ -138,6 +187,7 @@ class Model:
         self.zero_offsets = (0,) * self.rf
         if self.bounds.max_power_losses == 0 and self.flush_interval >= 1 << 62:
             self.abstract = _same  # nothing is ever flushed: nothing to forget
+        self._build_table()
 
     # ------------------------------------------------------------------ model interface
     def init(self) -> State:
@@ -146,14 +196,25 @@ class Model:
     def observe(self, state: State):
         return observe(state)
 
-    def successors(self, s: State) -> Iterator[tuple[Action, State]]:
-        """Every enabled action with its next state, in a fixed order (determinism)."""
-        yield from self._producer_actions(s)
-        yield from self._broker_actions(s)
-        yield from self._controller_actions(s)
-        yield from self._fault_actions(s)
-        if self.with_consumer:
-            yield from self._consumer_actions(s)
+    def successors(self, s: State) -> list[tuple[Action, State]]:
+        """Every enabled action with its next state, in ACTION_TABLE order (determinism),
+        the per-broker group interleaved broker by broker. A stutter (see STUTTERING) is not
+        a transition. (_build_table replaces this with the same loop specialised to the
+        configuration; this is its plain reading.)"""
+        out = []
+        for entry in self._table:
+            if isinstance(entry[0], tuple):
+                for b in self.brokers:
+                    for name, is_enabled, effect in entry:
+                        if is_enabled(s, b):
+                            out.append(((name, b), effect(s, b)))
+                continue
+            name, enabled, effect = entry
+            for args in enabled(s):
+                nxt = effect(s, *args)
+                if name not in STUTTERING or nxt is not s:
+                    out.append(((name, *args), nxt))
+        return out
 
     def abstract(self, s: State) -> State:
         """The state with what can no longer matter forgotten: the explorer's seen-set key.
@@ -182,12 +243,130 @@ class Model:
     def actions(self, s: State) -> list[Action]:
         return [a for a, _ in self.successors(s)]
 
+    def enabled(self, s: State, name: str) -> list[tuple]:
+        """The argument tuples with which action `name` is enabled in s (empty for an action
+        this configuration never enables). A fetch that would change nothing is included:
+        successors() and step() leave such stutters out."""
+        row = self._by_name.get(name)
+        if row is None:
+            return []
+        enabled, _effect, kind = row
+        if kind == _PER_BROKER:
+            return [(b,) for b in self.brokers if enabled(s, b)]
+        return list(enabled(s))
+
     def step(self, s: State, action: Action) -> State:
-        """Apply one action (used by replay, fuzz and minimize). Raises ActionError."""
-        for a, nxt in self.successors(s):
-            if a == action:
-                return nxt
+        """Apply one action (used by replay, fuzz and minimize): a lookup of its pair in the
+        table, the guard, then the effect. Raises ActionError."""
+        row = self._by_name.get(action[0]) if action else None
+        if row is not None:
+            enabled, effect, kind = row
+            args = tuple(action[1:])
+            if kind == _PER_BROKER:
+                ok = len(args) == 1 and args[0] in self.brokers and enabled(s, args[0])
+            else:
+                ok = args in enabled(s)
+            if ok:
+                nxt = effect(s, *args)
+                if kind != _STUTTERS or nxt is not s:
+                    return nxt
         raise ActionError(f"action {action_str(action)} is not enabled here")
+
+    def _build_table(self) -> None:
+        """Bind each action's (enabled, effect) pair once, in ACTION_TABLE order, leaving out
+        the actions this configuration can never enable (a bound of 0, no consumer), and
+        specialise successors() to what is left: the hot loop of the explorer then calls
+        no enabled() whose answer is known to be empty (QUICK_SKIP), unpacks no rows and
+        builds each action tuple at its fixed arity."""
+        never = self._never_enabled()
+        self._by_name = {}
+        table = []
+        for entry in ACTION_TABLE:
+            if isinstance(entry, tuple):  # the per-broker group
+                group = tuple((name, getattr(self, "enabled_" + name), getattr(self, name))
+                              for name in entry if name not in never)
+                for name, is_enabled, effect in group:
+                    self._by_name[name] = (is_enabled, effect, _PER_BROKER)
+                if group:
+                    table.append((group,))
+                continue
+            if entry in never:
+                continue
+            row = (entry, getattr(self, "enabled_" + entry), getattr(self, entry))
+            table.append(row)
+            self._by_name[entry] = (row[1], row[2], _STUTTERS if entry in STUTTERING else _LISTED)
+        self._table = tuple(table)
+        self.successors = self._specialised_successors()
+
+    def _specialised_successors(self):
+        """successors() for this configuration's table, written out as straight-line code
+        (the same order and the same calls as the plain loop above)."""
+        env = {"bounds": self.bounds}
+        lines = ["def successors(s):", "    out = []", "    append = out.append"]
+        for k, entry in enumerate(self._table):
+            if isinstance(entry[0], tuple):
+                # the broker loop unrolled; each quick condition read once
+                for j, (name, is_enabled, effect) in enumerate(entry[0]):
+                    env[f"en{k}_{j}"], env[f"ef{k}_{j}"] = is_enabled, effect
+                    if name in QUICK_SKIP:
+                        lines.append(f"    q{k}_{j} = {QUICK_SKIP[name]}")
+                for b in self.brokers:
+                    for j, (name, is_enabled, effect) in enumerate(entry[0]):
+                        quick = f"q{k}_{j} and " if name in QUICK_SKIP else ""
+                        lines.append(f"    if {quick}en{k}_{j}(s, {b}):")
+                        lines.append(f"        append((({name!r}, {b}), ef{k}_{j}(s, {b})))")
+                continue
+            name, enabled, effect = entry
+            env[f"en{k}"], env[f"ef{k}"] = enabled, effect
+            params = ", ".join(f"a{i}" for i in range(len(ACTIONS[name])))
+            target = params or "_"
+            call_args = f"s, {params}" if params else "s"
+            action = f"({name!r}, {params})" if params else f"({name!r},)"
+            indent = "    "
+            quick = QUICK_SKIP.get(name)
+            if quick:
+                lines.append(f"    if {quick}:")
+                indent += "    "
+            lines.append(f"{indent}for {target}{',' if len(ACTIONS[name]) == 1 else ''} in en{k}(s):")
+            if name in STUTTERING:
+                lines.append(f"{indent}    nxt = ef{k}({call_args})")
+                lines.append(f"{indent}    if nxt is not s:")
+                lines.append(f"{indent}        append(({action}, nxt))")
+            else:
+                lines.append(f"{indent}    append(({action}, ef{k}({call_args})))")
+        lines.append("    return out")
+        self.successors_source = "\n".join(lines) + "\n"
+        exec(compile(self.successors_source, f"<successors of {self.config.kafka_version}>", "exec"), env)  # noqa: S102
+        return env["successors"]
+
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        for key in ("successors", "_table", "_by_name", "successors_source"):
+            d.pop(key, None)
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        self._build_table()
+
+    def _never_enabled(self) -> set[str]:
+        bd = self.bounds
+        never = set()
+        if not bd.max_other_writes:
+            never.add("other_producer_write")
+        if not bd.max_lost_messages:
+            never |= {"leader_timeout_produce", "lose_request", "lose_response"}
+        if not bd.max_delayed_fetches:
+            never |= {"follower_fetch_delayed", "leader_handle_delayed_fetch"}
+        if not bd.max_power_losses:
+            never |= {"power_loss", "flush"}
+            if not bd.max_crashes:
+                never.add("restart")  # every broker starts alive and none can go down
+        if not bd.max_crashes:
+            never.add("crash")
+        if not self.with_consumer:
+            never |= {"consumer_poll", "consumer_reset"}
+        return never
 
     # ------------------------------------------------------------------------ helpers
     def _outcomes(self, batches: tuple[ProducerBatch, ...]) -> tuple[tuple[int, int], ...]:
@@ -203,11 +382,6 @@ class Model:
         for req in requests:
             recs.update(self.batch_records[req.batch])
         return tuple(sorted(recs))
-
-    def _leader_of(self, s: State, b: int) -> bool:
-        """b is alive and believes itself the leader (in whatever epoch it knows)."""
-        r = s.replicas[b]
-        return r.alive and r.leader == b
 
     def _interval_flush(self, s: State, b: int, leo: int, flushed: int) -> tuple[int, State]:
         """log.flush.interval.messages: Kafka fsyncs once LEO - recovery point reaches N
@@ -280,36 +454,9 @@ class Model:
         return False
 
     # ======================================================================= producer
-    def _producer_actions(self, s: State):
-        batches = s.batches
-        in_flight = sum(1 for b in batches if b.status == B_IN_FLIGHT)
-        nxt = self._next_to_send(batches)
-        if nxt is not None and in_flight < self.max_in_flight:
-            for b in self.brokers:
-                if self._leader_of(s, b):
-                    yield ("producer_send", nxt, b), self.producer_send(s, nxt, b)
-        # each connection delivers in order: only the oldest response from each broker
-        seen = set()
-        for resp in s.responses:
-            if resp.broker in seen:
-                continue
-            seen.add(resp.broker)
-            yield ("producer_receive", resp.batch, resp.attempt), self.producer_receive(s, resp)
-        for i, b in enumerate(batches):
-            if b.status == B_IN_FLIGHT and not self._attempt_alive(s, i, b.attempts):
-                yield ("producer_timeout", i), self.producer_timeout(s, i)
-        if s.leader == -1:
-            for i, b in enumerate(batches):
-                if b.status in (B_QUEUED, B_RETRY):
-                    yield ("producer_expire", i), self.producer_expire(s, i)
-        if self.bounds.max_other_writes:
-            yield from self._other_writes(s)
-
-    def _other_writes(self, s: State):
-        if s.other_writes < self.bounds.max_other_writes:
-            for b in self.brokers:
-                if self._leader_of(s, b):
-                    yield ("other_producer_write", b), self.other_producer_write(s, b)
+    def _leaders(self, s: State) -> list[tuple[int]]:
+        """(b,) for every broker b that is alive and believes it leads."""
+        return [(b,) for b, r in enumerate(s.replicas) if r.alive and r.leader == b]
 
     def _next_to_send(self, batches) -> int | None:
         """Which batch the Sender drains next.
@@ -362,6 +509,20 @@ class Model:
     #          stamped keeps its stamp (re-stamping happens at an epoch bump, _bump).
     # Simplification: metadata refreshes are instantaneous and nondeterministic (any broker
     # that believes it leads may be targeted), a superset of what stale metadata allows.
+    def enabled_producer_send(self, s: State) -> list[tuple[int, int]]:
+        batches = s.batches
+        if self.in_flight_can_fill:
+            in_flight = 0
+            for b in batches:
+                if b.status == B_IN_FLIGHT:
+                    in_flight += 1
+            if in_flight >= self.max_in_flight:
+                return []
+        nxt = self._next_to_send(batches)
+        if nxt is None:
+            return []
+        return [(nxt, b) for b, r in enumerate(s.replicas) if r.alive and r.leader == b]
+
     def producer_send(self, s: State, i: int, broker: int) -> State:
         b = s.batches[i]
         attempt = b.attempts + 1
@@ -427,8 +588,24 @@ class Model:
     # Simplification: no unresolved sequences (a retried batch that expires in Kafka marks its
     #          sequence unresolved and holds new batches back until the partition drains,
     #          maybeResolveSequences); here a batch out of attempts is final at once.
-    def producer_receive(self, s: State, resp) -> State:
-        i, attempt, err, off, isr_size = resp.batch, resp.attempt, resp.error, resp.base_offset, resp.isr_size
+    def enabled_producer_receive(self, s: State) -> list[tuple[int, int]]:
+        # each connection delivers in order: only the oldest response from each broker
+        responses = s.responses
+        if not responses:
+            return []
+        seen = set()
+        out = []
+        for resp in responses:
+            if resp.broker not in seen:
+                seen.add(resp.broker)
+                out.append((resp.batch, resp.attempt))
+        return out
+
+    def producer_receive(self, s: State, batch: int, attempt: int) -> State:
+        for resp in s.responses:
+            if resp.batch == batch and resp.attempt == attempt:
+                break
+        i, err, off, isr_size = batch, resp.error, resp.base_offset, resp.isr_size
         responses = tuple(r for r in s.responses if r != resp)
         s = s._replace(responses=responses)
         b = s.batches[i]
@@ -500,6 +677,10 @@ class Model:
     #          request or response was lost, or the broker died holding it)
     # effect:  NetworkException / request.timeout.ms: the outcome is unknown; retry while
     #          attempts remain, else indeterminate. retries=0 makes the first error final.
+    def enabled_producer_timeout(self, s: State) -> list[tuple[int]]:
+        return [(i,) for i, b in enumerate(s.batches)
+                if b.status == B_IN_FLIGHT and not self._attempt_alive(s, i, b.attempts)]
+
     def producer_timeout(self, s: State, i: int) -> State:
         b = s.batches[i]
         if b.attempts < self.max_attempts:
@@ -513,6 +694,11 @@ class Model:
     # enabled: the partition is offline (no leader) and the batch waits in the accumulator
     # effect:  delivery.timeout.ms expires it: TimeoutException, a definite failure if it
     #          was never sent, indeterminate if an earlier attempt may have landed
+    def enabled_producer_expire(self, s: State) -> list[tuple[int]]:
+        if s.leader != -1:
+            return []
+        return [(i,) for i, b in enumerate(s.batches) if b.status == B_QUEUED or b.status == B_RETRY]
+
     def producer_expire(self, s: State, i: int) -> State:
         b = s.batches[i]
         nb = b._replace(status=B_INDETERMINATE if b.maybe_appended else B_FAILED)
@@ -529,6 +715,11 @@ class Model:
     # Simplification: other producers' answers, retries and acks settings are not modelled
     # (their records are not judged); they write on connections of their own, so muted
     # connections do not hold them back.
+    def enabled_other_producer_write(self, s: State) -> list[tuple[int]]:
+        if s.other_writes >= self.bounds.max_other_writes:
+            return []
+        return self._leaders(s)
+
     def other_producer_write(self, s: State, b: int) -> State:
         rep = s.replicas[b]
         rec = self.other_record_base + s.other_writes + 1
@@ -544,51 +735,6 @@ class Model:
         return self._advance_hw(s, b)
 
     # ======================================================================== brokers
-    def _broker_actions(self, s: State):
-        # A broker reads each connection in order and handles one request of it at a time:
-        # requests to one broker are never reordered; across brokers they may be. The
-        # SocketServer mutes a channel when it reads a request and unmutes it once the
-        # response is sent, so an acks=all request parked in purgatory holds back the next
-        # request on its connection (a response in the network does not: it was sent).
-        seen = {p.broker for p in s.purgatory} if s.purgatory else set()
-        for req in s.requests:
-            broker = req.broker
-            if broker in seen:
-                continue
-            seen.add(broker)
-            if s.replicas[broker].alive:
-                yield ("broker_handle_produce", broker, req.batch, req.attempt), self.broker_handle_produce(s, req)
-        if s.lost_messages < self.bounds.max_lost_messages:
-            for p in s.purgatory:
-                yield ("leader_timeout_produce", p.broker, p.batch, p.attempt), self.leader_timeout_produce(s, p)
-        for r in self.brokers:
-            nxt = self.follower_fetch(s, r)
-            if nxt is not None:
-                yield ("follower_fetch", r), nxt
-        if s.delayed_fetch_count < self.bounds.max_delayed_fetches:
-            for r in self.brokers:
-                rep = s.replicas[r]
-                if (rep.alive and rep.leader >= 0 and rep.leader != r and s.replicas[rep.leader].alive
-                        and not (self.track_truncating and s.fetcher_truncating[r])
-                        and not any(d.follower == r for d in s.delayed_fetches)):
-                    yield ("follower_fetch_delayed", r), self.follower_fetch_delayed(s, r)
-        for d in s.delayed_fetches:
-            yield ("leader_handle_delayed_fetch", d.leader, d.follower), self.leader_handle_delayed_fetch(s, d)
-        for ldr in self.brokers:
-            if not self._can_change_isr(s, ldr):
-                continue
-            rep = s.replicas[ldr]
-            for f in rep.isr:
-                if f == ldr:
-                    continue
-                if not s.replicas[f].alive:
-                    yield ("leader_shrink_isr", ldr, f), self.leader_shrink_isr(s, ldr, f)
-                elif rep.follower_leos[f] < rep.log_end_offset and s.isr_shrinks < self.bounds.max_isr_shrinks:
-                    nxt = self.leader_shrink_isr(s, ldr, f)
-                    yield ("leader_shrink_isr", ldr, f), nxt._replace(isr_shrinks=s.isr_shrinks + 1)
-        for msg in s.controller_messages:
-            yield ("broker_learn", msg.broker, msg.leader_epoch), self.broker_learn(s, msg)
-
     # ACTION broker_handle_produce(broker, batch, attempt)  WHO: broker
     # enabled: the request is in the network and the broker is alive
     # effect:  not leader -> NOT_LEADER_OR_FOLLOWER. acks=all with |ISR| < min ISR ->
@@ -598,8 +744,32 @@ class Model:
     #          or INVALID_PRODUCER_EPOCH. Otherwise the batch is appended, stamped with the
     #          leader epoch; acks=1 answers at once, acks=all parks the request until HW
     #          passes it, acks=0 answers nothing.
-    def broker_handle_produce(self, s: State, req) -> State:
-        i, attempt, broker, pe, seq = req.batch, req.attempt, req.broker, req.producer_epoch, req.base_sequence
+    def enabled_broker_handle_produce(self, s: State) -> list[tuple[int, int, int]]:
+        # A broker reads each connection in order and handles one request of it at a time:
+        # requests to one broker are never reordered; across brokers they may be. The
+        # SocketServer mutes a channel when it reads a request and unmutes it once the
+        # response is sent, so an acks=all request parked in purgatory holds back the next
+        # request on its connection (a response in the network does not: it was sent).
+        requests = s.requests
+        if not requests:
+            return []
+        seen = {p.broker for p in s.purgatory} if s.purgatory else set()
+        reps = s.replicas
+        out = []
+        for req in requests:
+            broker = req.broker
+            if broker in seen:
+                continue
+            seen.add(broker)
+            if reps[broker].alive:
+                out.append((broker, req.batch, req.attempt))
+        return out
+
+    def broker_handle_produce(self, s: State, broker: int, batch: int, attempt: int) -> State:
+        for req in s.requests:
+            if req.broker == broker and req.batch == batch and req.attempt == attempt:
+                break
+        i, pe, seq = batch, req.producer_epoch, req.base_sequence
         requests = tuple(q for q in s.requests if q != req)
         s = s._replace(requests=requests, in_flight=self._in_flight(requests))
         rep = s.replicas[broker]
@@ -688,7 +858,15 @@ class Model:
     #          perturbation, so it spends the lost-message budget
     # effect:  request.timeout.ms passes before HW reaches it: REQUEST_TIMED_OUT (the
     #          record stays in the log; a retry may duplicate it without idempotence)
-    def leader_timeout_produce(self, s: State, p) -> State:
+    def enabled_leader_timeout_produce(self, s: State) -> list[tuple[int, int, int]]:
+        if not s.purgatory or s.lost_messages >= self.bounds.max_lost_messages:
+            return []
+        return [(p.broker, p.batch, p.attempt) for p in s.purgatory]
+
+    def leader_timeout_produce(self, s: State, broker: int, batch: int, attempt: int) -> State:
+        for p in s.purgatory:
+            if p.broker == broker and p.batch == batch and p.attempt == attempt:
+                break
         return s._replace(
             purgatory=tuple(x for x in s.purgatory if x != p),
             responses=_add_responses(s.responses, (
@@ -708,19 +886,30 @@ class Model:
     # A request that is late is a separate, bounded perturbation (follower_fetch_delayed /
     # leader_handle_delayed_fetch). Late *responses* are not modelled: the fetcher drops a
     # response whose fetch offset or epoch no longer matches its partition state
-    # (AbstractFetcherThread.processFetchResponse), so one changes nothing.
-    def follower_fetch(self, s: State, r: int) -> State | None:
+    # A fetch that would truncate, copy, report and learn nothing is a stutter: the effect
+    # returns the state itself and the step is not listed (STUTTERING).
+    def enabled_follower_fetch(self, s: State) -> list[tuple[int]]:
+        reps = s.replicas
+        out = []
+        fenced_epoch = self.fenced_epoch
+        for r, rep in enumerate(reps):
+            ldr = rep.leader
+            if not rep.alive or ldr < 0 or ldr == r:
+                continue
+            lrep = reps[ldr]
+            if not lrep.alive or lrep.leader != ldr:
+                continue
+            # KIP-320: only a fetch in the leader's own epoch is served; before it the
+            # leader cannot tell which epoch a fetching follower is in
+            if fenced_epoch and lrep.leader_epoch != rep.leader_epoch:
+                continue
+            out.append((r,))
+        return out
+
+    def follower_fetch(self, s: State, r: int) -> State:
         rep = s.replicas[r]
         ldr = rep.leader
-        if not rep.alive or ldr < 0 or ldr == r:
-            return None
         lrep = s.replicas[ldr]
-        if not lrep.alive or lrep.leader != ldr:
-            return None
-        # KIP-320: only a fetch in the leader's own epoch is served; before it the leader
-        # cannot tell which epoch a fetching follower is in
-        if self.fenced_epoch and lrep.leader_epoch != rep.leader_epoch:
-            return None
         log, leo, hw, flushed = rep.log, rep.log_end_offset, rep.high_watermark, rep.flushed_offset
         # the response carries the HW as read with the data, before this fetch's offset moved
         # it (ReplicaManager reads the log, then updates follower state): followers lag a round
@@ -754,7 +943,7 @@ class Model:
             hw = new_hw
             changed = True
         if not changed:
-            return None
+            return s  # a stutter
         rep = rep._replace(log=log, log_end_offset=leo, high_watermark=hw, flushed_offset=flushed)
         return s._replace(replicas=_put(s.replicas, r, rep))
 
@@ -766,6 +955,18 @@ class Model:
     # effect:  r's fetch request (its leader epoch, its fetch offset = LEO, the epoch of its
     #          last batch) is held up in the network. r's fetcher times it out and goes on
     #          fetching; the request may still reach l later (leader_handle_delayed_fetch).
+    def enabled_follower_fetch_delayed(self, s: State) -> list[tuple[int]]:
+        if s.delayed_fetch_count >= self.bounds.max_delayed_fetches:
+            return []
+        reps = s.replicas
+        out = []
+        for r, rep in enumerate(reps):
+            if (rep.alive and rep.leader >= 0 and rep.leader != r and reps[rep.leader].alive
+                    and not (self.track_truncating and s.fetcher_truncating[r])
+                    and not any(d.follower == r for d in s.delayed_fetches)):
+                out.append((r,))
+        return out
+
     def follower_fetch_delayed(self, s: State, r: int) -> State:
         rep = s.replicas[r]
         last_epoch = rep.log[-1].leader_epoch if rep.log else -1
@@ -786,7 +987,13 @@ class Model:
     #          request's fetch offset as r's (updateFollowerFetchState), may advance its HW,
     #          and may propose r into the ISR if that offset is caught up. The response is
     #          dropped: r no longer waits for it.
-    def leader_handle_delayed_fetch(self, s: State, d) -> State:
+    def enabled_leader_handle_delayed_fetch(self, s: State) -> list[tuple[int, int]]:
+        return [(d.leader, d.follower) for d in s.delayed_fetches]
+
+    def leader_handle_delayed_fetch(self, s: State, leader: int, follower: int) -> State:
+        for d in s.delayed_fetches:
+            if d.leader == leader and d.follower == follower:
+                break
         r, ldr, epoch, offset, last_epoch = d.follower, d.leader, d.leader_epoch, d.fetch_offset, d.last_fetched_epoch
         s = s._replace(delayed_fetches=tuple(x for x in s.delayed_fetches if x != d))
         lrep = s.replicas[ldr]
@@ -826,18 +1033,11 @@ class Model:
             changed = True
         if (r not in lrep.isr and not self._isr_change_pending(s, ldr)
                 and self._offset_caught_up(lrep, offset)):
-            s = self.leader_expand_isr(s, ldr, r)
+            s = self._expand_isr(s, ldr, r)
             lrep = s.replicas[ldr]._replace(follower_leos=_put(s.replicas[ldr].follower_leos, r, offset))
             s = self._advance_hw(s._replace(replicas=_put(s.replicas, ldr, lrep)), ldr)
             changed = True
         return s, changed
-
-    def _can_change_isr(self, s: State, ldr: int) -> bool:
-        """A broker that believes it leads may propose an ISR change when none of its own is
-        pending (Partition: no new AlterPartition while one is in flight). Whether it goes
-        through is the controller's decision (controller_alter_partition)."""
-        rep = s.replicas[ldr]
-        return rep.alive and rep.leader == ldr and not self._isr_change_pending(s, ldr)
 
     def _leo_keepers(self, s: State, ldr: int) -> tuple[int, ...]:
         """The followers whose fetch offsets leader ldr keeps: its ISR and any replica in
@@ -875,17 +1075,38 @@ class Model:
         return True
 
     # ACTION leader_shrink_isr(l, f)  WHO: leader l
-    # enabled: l alive, believes it leads, has no ISR change pending; f in l's ISR is dead,
+    # enabled: l alive, believes it leads, has no ISR change pending (Partition: no new
+    #          AlterPartition while one is in flight; whether it goes through is the
+    #          controller's decision, controller_alter_partition); f in l's ISR is dead,
     #          or alive but behind l's LEO (not caught up within replica.lag.time.max.ms -
     #          time is abstracted, so a live follower's drop-out is a bounded perturbation)
     # effect:  l sends AlterPartition(ISR - f) to the controller (KIP-497; before 2.7 a
     #          ZooKeeper conditional write) and waits for the answer. Meanwhile it computes
     #          its HW over the maximal ISR, which still holds f (maximal_isr); with the rule
     #          off it uses the proposed ISR at once (the hypothetical that rule prevents).
+    #          Dropping a live follower spends the ISR-shrink budget (max_isr_shrinks).
+    def enabled_leader_shrink_isr(self, s: State) -> list[tuple[int, int]]:
+        reps = s.replicas
+        budget = s.isr_shrinks < self.bounds.max_isr_shrinks
+        changes = s.isr_changes
+        out = []
+        for ldr, rep in enumerate(reps):
+            if not rep.alive or rep.leader != ldr or (changes and self._isr_change_pending(s, ldr)):
+                continue
+            for f in rep.isr:
+                if f == ldr:
+                    continue
+                if not reps[f].alive or (budget and rep.follower_leos[f] < rep.log_end_offset):
+                    out.append((ldr, f))
+        return out
+
     def leader_shrink_isr(self, s: State, ldr: int, f: int) -> State:
         rep = s.replicas[ldr]
         proposed = tuple(m for m in rep.isr if m != f)
-        return self._propose_isr(s, ldr, proposed, rep.isr if self.maximal_isr else proposed)
+        s = self._propose_isr(s, ldr, proposed, rep.isr if self.maximal_isr else proposed)
+        if s.replicas[f].alive:
+            s = s._replace(isr_shrinks=s.isr_shrinks + 1)
+        return s
 
     def _propose_isr(self, s: State, ldr: int, proposed, effective) -> State:
         rep = s.replicas[ldr]
@@ -907,7 +1128,13 @@ class Model:
     # Simplification: the answer reaches l in the same step. Delaying it would only delay
     #          l's use of an ISR the controller already holds; with the maximal ISR that
     #          changes no safety property, and without it l already uses the proposal.
-    def controller_alter_partition(self, s: State, change) -> State:
+    def enabled_controller_alter_partition(self, s: State) -> list[tuple[int]]:
+        return [(change.leader,) for change in s.isr_changes]
+
+    def controller_alter_partition(self, s: State, leader: int) -> State:
+        for change in s.isr_changes:
+            if change.leader == leader:
+                break
         ldr, epoch, base, proposed = change.leader, change.leader_epoch, change.base_isr, change.proposed_isr
         s = s._replace(isr_changes=tuple(c for c in s.isr_changes if c != change))
         ok = epoch == s.leader_epoch and ldr == s.leader and base == s.isr
@@ -932,13 +1159,15 @@ class Model:
         min ISR the HW can move without the ELR members again, so the ELR is cleared."""
         return () if len(isr) >= self.min_isr else elr
 
-    # leader_expand_isr(l, f)  WHO: leader l, part of f's fetch
+    # ISR expansion (Partition.maybeExpandIsr) is not an action of its own: a leader judges
+    # it on every fetch it serves (_leader_takes_fetch), on the offset that fetch brings.
+    # WHO: leader l, part of f's fetch
     # when:    l believes it leads, has no ISR change pending; f follows l (in l's epoch,
     #          KIP-320) and has fetched up to l's HW (and, KAFKA-7128, to the start offset
     #          of l's epoch)
     # effect:  l proposes ISR + f to the controller (see controller_alter_partition) and
     #          counts f at once: the maximal ISR only grows an expansion
-    def leader_expand_isr(self, s: State, ldr: int, f: int) -> State:
+    def _expand_isr(self, s: State, ldr: int, f: int) -> State:
         proposed = tuple(sorted(s.replicas[ldr].isr + (f,)))
         return self._propose_isr(s, ldr, proposed, proposed)
 
@@ -952,7 +1181,16 @@ class Model:
     #          kept (it may lag the old leader's, KIP-207). Becoming follower: pending
     #          acks=all requests fail with NOT_LEADER_OR_FOLLOWER; before KIP-101 the
     #          follower truncates its log to its own HW here.
-    def broker_learn(self, s: State, msg, queued: bool = True) -> State:
+    def enabled_broker_learn(self, s: State) -> list[tuple[int, int]]:
+        return [(msg.broker, msg.leader_epoch) for msg in s.controller_messages]
+
+    def broker_learn(self, s: State, broker: int, leader_epoch: int) -> State:
+        for msg in s.controller_messages:
+            if msg.broker == broker and msg.leader_epoch == leader_epoch:
+                break
+        return self._learn(s, msg)
+
+    def _learn(self, s: State, msg, queued: bool = True) -> State:
         b, epoch, ldr, isr = msg.broker, msg.leader_epoch, msg.leader, msg.isr
         if queued or s.controller_messages:
             s = s._replace(controller_messages=tuple(
@@ -996,27 +1234,6 @@ class Model:
         return s
 
     # ===================================================================== controller
-    def _controller_actions(self, s: State):
-        for change in s.isr_changes:
-            yield ("controller_alter_partition", change.leader), self.controller_alter_partition(s, change)
-        reps = s.replicas
-        if s.leader == -1:
-            live_isr = [b for b in s.isr if reps[b].alive]
-            for b in live_isr:
-                yield ("controller_elect", b, "failover"), self.controller_elect(s, b, "failover")
-            if not live_isr:
-                live_elr = [b for b in s.elr if reps[b].alive] if self.elr_enabled else []
-                for b in live_elr:
-                    yield ("controller_elect", b, "elr"), self.controller_elect(s, b, "elr")
-                if not live_elr and self.config.unclean_leader_election_enable:
-                    for b in self.brokers:
-                        if reps[b].alive:
-                            yield ("controller_elect", b, "unclean"), self.controller_elect(s, b, "unclean")
-        elif s.elections < self.bounds.max_elections:
-            for b in s.isr:
-                if b != s.leader and reps[b].alive:
-                    yield ("controller_elect", b, "rebalance"), self.controller_elect(s, b, "rebalance")
-
     # ACTION controller_elect(b, reason)  WHO: controller
     # enabled: failover: the partition is offline and b is a live ISR member;
     #          elr (KIP-966): no live ISR member, b a live eligible leader replica;
@@ -1028,6 +1245,22 @@ class Model:
     #          from a LeaderAndIsr/metadata update and may act as leader until then.
     # effect:  leader_epoch + 1, leader = b; ISR keeps its live members (and b); the decision
     #          is sent to every live replica as a message that may arrive late.
+    def enabled_controller_elect(self, s: State) -> list[tuple[int, str]]:
+        reps = s.replicas
+        if s.leader == -1:
+            live_isr = [b for b in s.isr if reps[b].alive]
+            if live_isr:
+                return [(b, "failover") for b in live_isr]
+            live_elr = [b for b in s.elr if reps[b].alive] if self.elr_enabled else []
+            if live_elr:
+                return [(b, "elr") for b in live_elr]
+            if self.config.unclean_leader_election_enable:
+                return [(b, "unclean") for b in self.brokers if reps[b].alive]
+            return []
+        if s.elections < self.bounds.max_elections:
+            return [(b, "rebalance") for b in s.isr if b != s.leader and reps[b].alive]
+        return []
+
     def controller_elect(self, s: State, b: int, reason: str) -> State:
         reps = s.replicas
         if reason == "rebalance":
@@ -1048,26 +1281,6 @@ class Model:
         )
 
     # ========================================================================= faults
-    def _fault_actions(self, s: State):
-        bd = self.bounds
-        for b in self.brokers:
-            alive = s.replicas[b].alive
-            if alive and s.crashes < bd.max_crashes:
-                yield ("crash", b), self.crash(s, b, power_loss=False)
-            if s.power_losses < bd.max_power_losses:
-                yield ("power_loss", b), self.crash(s, b, power_loss=True)
-            if not alive:
-                yield ("restart", b), self.restart(s, b)
-            # The OS flusher only matters while a power loss can still happen: after the
-            # last one, flushing changes nothing observable later (a state-space reduction).
-            if s.power_losses < bd.max_power_losses and s.replicas[b].flushed_offset < s.replicas[b].log_end_offset:
-                yield ("flush", b), self.flush(s, b)
-        if s.lost_messages < bd.max_lost_messages:
-            for q in s.requests:
-                yield ("lose_request", q.batch, q.attempt), self.lose_request(s, q)
-            for r in s.responses:
-                yield ("lose_response", r.batch, r.attempt), self.lose_response(s, r)
-
     # ACTION crash(b) / power_loss(b)  WHO: environment
     # enabled: crash: b alive, crash budget left; power_loss: power-loss budget left
     #          (the host may lose power while its broker is already down)
@@ -1081,7 +1294,19 @@ class Model:
     #          election. KRaft: b is fenced and leaves the ISR unless it is the last
     #          member (with KIP-966 it leaves anyway, into the ELR if the ISR drops below
     #          min ISR); see _controller_remove_dead.
-    def crash(self, s: State, b: int, *, power_loss: bool) -> State:
+    def enabled_crash(self, s: State, b: int) -> bool:
+        return s.crashes < self.bounds.max_crashes and s.replicas[b].alive
+
+    def crash(self, s: State, b: int) -> State:
+        return self._crash(s, b, power_loss=False)
+
+    def enabled_power_loss(self, s: State, b: int) -> bool:
+        return s.power_losses < self.bounds.max_power_losses
+
+    def power_loss(self, s: State, b: int) -> State:
+        return self._crash(s, b, power_loss=True)
+
+    def _crash(self, s: State, b: int, *, power_loss: bool) -> State:
         rep = s.replicas[b]
         was_alive = rep.alive
         if power_loss:
@@ -1172,6 +1397,9 @@ class Model:
     #          log ends at the last valid batch (here: what survived); the HW checkpoint is
     #          clamped to the log end; b then learns the controller's current leader, epoch
     #          and ISR (see broker_learn). KIP-966: an unclean shutdown removes b from ELR.
+    def enabled_restart(self, s: State, b: int) -> bool:
+        return not s.replicas[b].alive
+
     def restart(self, s: State, b: int) -> State:
         rep = s.replicas[b]
         rep = rep._replace(alive=True, high_watermark=min(rep.high_watermark, rep.log_end_offset))
@@ -1184,11 +1412,16 @@ class Model:
         # (KRaft: it replays the metadata log before it is unfenced; ZooKeeper mode: the
         # controller's LeaderAndIsr on broker startup). It is passive until then, so doing
         # it in the same step hides no behaviour.
-        return self.broker_learn(s, LeaderAndIsr(b, s.leader_epoch, s.leader, s.isr), queued=False)
+        return self._learn(s, LeaderAndIsr(b, s.leader_epoch, s.leader, s.isr), queued=False)
 
     # ACTION flush(b)  WHO: the OS flusher on b's host
-    # enabled: b's page cache holds unflushed data
+    # enabled: b's page cache holds unflushed data, and a power loss can still happen: after
+    #          the last one, flushing changes nothing observable later (a state-space reduction)
     # effect:  everything written so far reaches the disk
+    def enabled_flush(self, s: State, b: int) -> bool:
+        rep = s.replicas[b]
+        return s.power_losses < self.bounds.max_power_losses and rep.flushed_offset < rep.log_end_offset
+
     def flush(self, s: State, b: int) -> State:
         rep = s.replicas[b]
         return s._replace(replicas=_put(s.replicas, b, rep._replace(flushed_offset=rep.log_end_offset)))
@@ -1229,31 +1462,45 @@ class Model:
     # effect:  the message is lost or late past request.timeout.ms: the connection it
     #          travels on breaks (see _break_connection) and the producer fails every
     #          in-flight request of that connection with a retriable NetworkException
-    def lose_request(self, s: State, q) -> State:
+    def enabled_lose_request(self, s: State) -> list[tuple[int, int]]:
+        if not s.requests or s.lost_messages >= self.bounds.max_lost_messages:
+            return []
+        return [(q.batch, q.attempt) for q in s.requests]
+
+    def lose_request(self, s: State, batch: int, attempt: int) -> State:
+        for q in s.requests:
+            if q.batch == batch and q.attempt == attempt:
+                break
         s = self._break_connection(s, q.broker)
         return s._replace(lost_messages=s.lost_messages + 1)
 
-    def lose_response(self, s: State, r) -> State:
+    def enabled_lose_response(self, s: State) -> list[tuple[int, int]]:
+        if not s.responses or s.lost_messages >= self.bounds.max_lost_messages:
+            return []
+        return [(r.batch, r.attempt) for r in s.responses]
+
+    def lose_response(self, s: State, batch: int, attempt: int) -> State:
+        for r in s.responses:
+            if r.batch == batch and r.attempt == attempt:
+                break
         s = self._break_connection(s, r.broker)
         return s._replace(lost_messages=s.lost_messages + 1)
 
     # ======================================================================= consumer
-    def _consumer_actions(self, s: State):
-        ldr = s.leader
-        if ldr >= 0 and self._leader_of(s, ldr):
-            rep = s.replicas[ldr]
-            pos = s.consumer_position
-            if pos < rep.high_watermark:
-                yield ("consumer_poll",), self.consumer_poll(s)
-            elif pos > rep.log_end_offset:
-                yield ("consumer_reset",), self.consumer_reset(s)
-
     # ACTION consumer_poll()  WHO: consumer
     # enabled: the leader is alive and knows it leads; position < its HW (read_uncommitted)
     # effect:  the consumer reads the record at its position, moves on by one and commits
     #          the new position (a commitSync after every poll: the consumer's commit is
     #          folded into its poll to keep the state space small; lag still shows as
     #          HW - committed)
+    def enabled_consumer_poll(self, s: State) -> tuple | list:
+        ldr = s.leader
+        if ldr >= 0:
+            rep = s.replicas[ldr]
+            if rep.alive and rep.leader == ldr and s.consumer_position < rep.high_watermark:
+                return _NO_ARGS
+        return []
+
     def consumer_poll(self, s: State) -> State:
         rep = s.replicas[s.leader]
         pos = s.consumer_position
@@ -1266,6 +1513,14 @@ class Model:
     #          e.g. after an unclean election truncated the log)
     # effect:  auto.offset.reset: latest -> the leader's HW (what is written there next is
     #          skipped or re-read under other offsets), earliest -> 0 (re-read)
+    def enabled_consumer_reset(self, s: State) -> tuple | list:
+        ldr = s.leader
+        if ldr >= 0:
+            rep = s.replicas[ldr]
+            if rep.alive and rep.leader == ldr and s.consumer_position > rep.log_end_offset:
+                return _NO_ARGS
+        return []
+
     def consumer_reset(self, s: State) -> State:
         rep = s.replicas[s.leader]
         pos = rep.high_watermark if self.config.auto_offset_reset == "latest" else 0

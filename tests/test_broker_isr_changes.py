@@ -16,6 +16,7 @@ from ackcheck.broker import messages as m
 from ackcheck.broker.cluster import ActionNotEnabled
 from ackcheck.checker.engines.replay import replay_on_broker
 from ackcheck.model.protocol import ActionError
+from ackcheck.traces.format import ACTIONS
 
 
 class Lockstep(lockstep.Lockstep):
@@ -449,8 +450,9 @@ def test_an_expansion_is_judged_on_every_fetch(tmp_path):
 
 
 def test_an_expansion_is_never_a_step_of_its_own(tmp_path):
+    assert "leader_expand_isr" not in ACTIONS  # judged on every fetch (Partition.maybeExpandIsr)
     run = Lockstep(config([], max_records=1, max_isr_shrinks=1), tmp_path).do(*EXPAND_2[:-1])
-    with pytest.raises(ActionNotEnabled, match="part of broker 2's fetch"):
+    with pytest.raises(ActionNotEnabled, match="unknown action"):
         run.c.apply(("leader_expand_isr", 0, 2))
     with pytest.raises(ActionError):
         run.model.step(run.s, ("leader_expand_isr", 0, 2))

@@ -47,7 +47,6 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "follower_fetch_delayed": ("broker",),
     "leader_handle_delayed_fetch": ("broker", "follower"),
     "leader_shrink_isr": ("broker", "follower"),
-    "leader_expand_isr": ("broker", "follower"),
     "broker_learn": ("broker", "leader_epoch"),
     # controller
     "controller_elect": ("broker", "reason"),

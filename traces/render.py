@@ -23,7 +23,6 @@ ACTION_TEXT = {
     "follower_fetch_delayed": "broker {broker}'s fetch request is held up in the network (its fetcher moves on)",
     "leader_handle_delayed_fetch": "broker {broker} handles {follower}'s delayed fetch request",
     "leader_shrink_isr": "leader {broker} proposes to remove {follower} from the ISR (AlterPartition)",
-    "leader_expand_isr": "leader {broker} adds {follower} to the ISR",
     "broker_learn": "broker {broker} learns the controller's decision for epoch {leader_epoch}",
     "controller_elect": "controller elects broker {broker} ({reason})",
     "controller_alter_partition": "controller handles leader {broker}'s ISR change (commits or rejects it)",

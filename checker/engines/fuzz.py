@@ -71,7 +71,7 @@ FAMILIES: dict[str, tuple[str, ...]] = fuzz_families({
     "producer": ("producer_send", "producer_receive", "producer_timeout", "producer_expire"),
     "broker_produce": ("broker_handle_produce",),
     "fetch": ("follower_fetch", "leader_handle_delayed_fetch"),
-    "isr": ("leader_shrink_isr", "leader_expand_isr", "controller_alter_partition"),
+    "isr": ("leader_shrink_isr", "controller_alter_partition"),
     "metadata": ("broker_learn",),
     "controller": ("controller_elect",),
     "crash": (),
