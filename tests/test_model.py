@@ -6,7 +6,7 @@ from conftest import make_config
 from ackcheck.model.protocol import ActionError, Model
 from ackcheck.model.state import B_IN_FLIGHT, B_OK, B_RETRY, E_NONE, E_NOT_ENOUGH_REPLICAS
 from ackcheck.model.truncation import epoch_cache, truncate_kip101, truncate_kip279
-from ackcheck.traces.observation import Batch
+from ackcheck.traces.observation import OK, Batch
 
 
 def model(props=None, version=None, **bounds):
@@ -32,7 +32,7 @@ def test_producer_send_and_acks1_answer():
     s = run(m, [("producer_send", 0, 0), ("broker_handle_produce", 0, 0, 1)])
     assert s.replicas[0].log_end_offset == 1 and s.replicas[0].log[0].leader_epoch == 0
     s = m.step(s, ("producer_receive", 0, 1))
-    assert s.batches[0].status == B_OK and s.outcomes[0] == (2, 0)
+    assert s.batches[0].status == B_OK and s.outcomes[0] == (OK, 0)  # (outcome, offset)
 
 
 def test_acks_all_waits_for_hw_two_fetch_rounds():
