@@ -49,6 +49,7 @@ import numpy as np
 from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.checker.engines.seen import FingerprintSet, as_fingerprints
 from ackcheck.invariants.catalogue import Invariant, Judge, select
+from ackcheck.invariants.witnesses import Watcher  # (imported before any fork: workers import nothing)
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
 from ackcheck.model.symmetry import canonical_state, permute
@@ -165,8 +166,6 @@ class Partition:
     def __init__(self, spec: Spec, index: int, count: int, watch=None):
         self.spec = spec
         if watch is None and spec.watch:
-            from ackcheck.invariants.witnesses import Watcher
-
             watch = Watcher(spec.invariant_ids, spec.config)
         self.watcher = watch  # vacuity witnesses seen on this partition's transitions
         self.watching = watch is not None
