@@ -1,32 +1,7 @@
-"""``ackcheck audit``: what a Kafka configuration guarantees, one line per guarantee.
-
-```
-ackcheck audit                                   # Kafka's defaults, newest version, RF 3
-ackcheck audit --producer producer.properties --broker server.properties \\
-               [--topic topic.properties] [--consumer consumer.properties] [--kafka-version 3.6]
-```
-
-Each *guarantee* is an operator's sentence ("no acknowledged write is lost when a broker
-process crashes") mapped to invariants of the catalogue and checked exhaustively within
-small, explicit *fault assumptions* (a bounds profile per guarantee, adjustable with the
---max-* flags and printed with every result). A violated guarantee shows its shortest
-counterexample, writes the full trace, and the smallest configuration change that
-restores it, found by re-checking neighbouring configurations (or the Kafka version that
-would, when no setting does).
-
-This module also holds the machinery `matrix` and `seed-claims` share:
-- a *run* is one exhaustive check (config + bounds + invariant ids), keyed by a canonical
-  form of the config (settings the model cannot distinguish within the bounds are folded:
-  retries beyond the attempt bound, in-flight beyond the batch count), the ackcheck
-  version and a fingerprint of the model's source, and cached on disk as JSON;
-- a *group* run checks the invariants of several guarantees that share one bounds profile
-  in one exploration; on a violation the violated invariant is set aside and the rest
-  re-checked (BFS: the first violation found is a shortest one for that invariant too);
-- runs go to a process pool (one per core).
-
-Exit status: 0 every guarantee holds (or, with --require, every required one holds);
-1 otherwise; 2 bad usage or bad input (one line naming the flag, key or file:line).
-"""
+"""The fix search: the smallest configuration change that restores a violated guarantee,
+found by re-checking neighbouring configurations (or the Kafka version that would, when no
+setting does), with the cost of each change; and the `ackcheck check` command line that
+reproduces a run."""
 
 from __future__ import annotations
 

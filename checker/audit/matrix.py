@@ -1,21 +1,6 @@
-"""``ackcheck matrix``: the audit's guarantees over a space of Kafka configurations.
-
-```
-ackcheck matrix [--acks 1,all] [--min-insync-replicas 1,2] [--unclean false,true]
-                [--idempotence false,true] [--max-in-flight 1,5] [--retries 0,3]
-                [--replication-factor 3] [--kafka-version X.Y] [--no-seed]
-                [--format markdown|json|html] [--out FILE] [--trace-dir DIR]
-                [--jobs N] [--cache-dir DIR | --no-cache] [--max-crashes N ...]
-```
-
-Rows are configurations (the product of the value sets, then the seed notes' scenarios),
-columns the audit's guarantees (each names its invariants and its fault assumptions).
-A cell holds (with the states explored) or is violated (with its trace file). Settings
-Kafka rejects (enable.idempotence=true set explicitly with acks=1 or retries=0) are shown
-as "invalid (Kafka rejects)". Cells run in parallel over the cores through the audit's
-runner: guarantees sharing fault assumptions are checked in one exploration, equivalent
-configurations share a run, and results are cached by config + bounds + ackcheck version.
-"""
+"""The matrix: the audit's guarantees (columns) over a space of Kafka configurations and the
+seed notes' scenarios (rows), run through the audit's runner, rendered as markdown, JSON or
+HTML (violated cells link to their trace and its viewer page)."""
 
 from __future__ import annotations
 

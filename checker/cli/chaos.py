@@ -1,20 +1,7 @@
-"""`ackcheck chaos`: seeded fault injection against the reference broker.
-
-Random schedules (`random.Random(SEED)`) of produce / deliver / fetch / consume, process
-crashes, power losses (real unflushed bytes dropped, sometimes a torn batch left for
-recovery to cut), elections, stale controller messages and lost messages, within the
-configuration's bounds, against a cluster writing real files; every invariant is judged
-after every step. When a cluster reaches a state where nothing can happen any more, a
-fresh one starts (a new *life*) until the run's step budget is spent.
-
-Any violation is written as an ordinary trace (`--trace-out`), replayable with
-`ackcheck replay` and reproducible from the seed. Reverse conformance: every life's
-steps are replayed on the model (`replay_on_model`), so the model cannot silently lack a
-behaviour the broker has; the first difference is reported.
+"""`ackcheck chaos`: seeded fault injection against the reference broker (checker/engines/chaos.py).
 
 Exit status: 0 no violation; 1 a violation (or, with --fail-on-divergence, a model
-divergence); 2 bad usage or input.
-"""
+divergence); 2 bad usage or input."""
 
 from __future__ import annotations
 

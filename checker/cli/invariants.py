@@ -1,4 +1,4 @@
-"""The `ackcheck` command line. Exit status: 0 holds, 1 violated, 2 bad usage or input."""
+"""`ackcheck invariants [-v]`: the invariant ids with one-line descriptions (and justifications)."""
 
 from __future__ import annotations
 

@@ -1,29 +1,4 @@
-"""Trace tools: `ackcheck minimize` (delta debugging) and `ackcheck export --itf`.
-
-minimize
-    ddmin (Zeller and Hildebrandt, "Simplifying and Isolating Failure-Inducing Input")
-    over the trace's action list. A candidate subsequence is replayed on the model from
-    the initial state; actions that are no longer enabled where they come are skipped; the
-    candidate is kept if the *same invariant* still breaks. Only that invariant is judged
-    (another one breaking earlier does not end the replay). The kept trace is the executed
-    actions up to the violation, so every step of the result is enabled and
-    `replay_on_model` reaches the recorded violation at the recorded (last) step.
-    Useful for traces that did not come from BFS (fuzz, broker chaos runs, hand-made);
-    a BFS trace is already a shortest one.
-
-export --itf
-    The Informal Trace Format of Apalache and Quint
-    (https://apalache-mc.org/docs/adr/015adr-trace.html): `{"#meta", "vars", "states"}`,
-    one state per trace step with `"#meta": {"index": k}`. Integers are
-    `{"#bigint": "n"}`, lists are JSON arrays (ITF sequences), the ISR, ELR and in-flight
-    records are `{"#set": [...]}` (they are sets), and structures are ITF records (JSON
-    objects). Variables: the observation's fields (`leader`, `leader_epoch`, `isr`,
-    `elr`, `replicas`, `producer`, `in_flight`, `ack_isr_sizes`, `consumer`,
-    `committed_log`), `action` - the action that led to the state as an ITF variant
-    `{"tag": name, "value": {args}}` (`init` for step 0) - and `mbt::actionTaken` (the
-    action name, as Quint's model-based-testing traces carry it). The run's config and
-    the violation are in the top-level `#meta`.
-"""
+"""`ackcheck minimize TRACE`: shorten a trace while the same invariant still breaks (checker/engines/minimize.py)."""
 
 from __future__ import annotations
 

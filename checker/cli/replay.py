@@ -1,14 +1,8 @@
-"""`ackcheck replay`: execute a trace on the reference broker (or the model) and compare.
-
-Every action of the trace is applied to a fresh cluster writing real files; after each
-step the broker's own observation is compared field by field with the trace's (the first
-difference is reported with the step, the field and both values), and the invariants are
-judged on the broker's observations. A counterexample is *confirmed* when the same
-invariant breaks at the same step.
+"""`ackcheck replay TRACE --on broker|model`: execute a trace on the reference broker (or the model)
+and compare (checker/engines/replay.py).
 
 Exit status: 0 confirmed and conformant (a trace without violation: conformant and no
-violation); 1 a divergence, or not confirmed; 2 bad input.
-"""
+violation); 1 a divergence, or not confirmed; 2 bad input."""
 
 from __future__ import annotations
 

@@ -1,23 +1,5 @@
-"""``ackcheck seed-claims``: the seed notes' claims, each checked by the model.
-
-```
-ackcheck seed-claims [--out docs/seed-claims.md] [--trace-dir DIR] [--jobs N] [--cache-dir DIR | --no-cache]
-```
-
-Every claim of the study note the project started from (a Korean study note on Kafka's
-durability settings, its claims quoted in English) becomes a section of a generated page: the claim, the
-verdict (confirmed / refuted / nuanced / outdated / set aside), the configurations and
-bounds checked, each result with its shortest trace (summary lines on the page, the full
-trace under seed-traces/ beside it). Verdicts are computed from the check results, so a
-model change that contradicts a claim changes the page.
-
-Two kinds of checks:
-- a *guarantee* check: one of the audit's guarantees (its invariants and fault profile);
-- a *witness*: a scenario the claim describes (e.g. "the partition is offline and a send
-  expires"), searched breadth-first like a violated invariant, so the trace found is the
-  shortest execution that reaches it.
-The claims also appear in `ackcheck matrix` as seed scenario rows (SEED_SCENARIOS).
-"""
+"""`ackcheck seed-claims [--out docs/seed-claims.md] [--trace-dir DIR] [--jobs N] [--cache-dir DIR | --no-cache]`:
+regenerate the page of the seed notes' claims (checker/audit/seed_claims.py)."""
 
 from __future__ import annotations
 

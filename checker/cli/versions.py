@@ -1,4 +1,4 @@
-"""The `ackcheck` command line. Exit status: 0 holds, 1 violated, 2 bad usage or input."""
+"""`ackcheck versions [--doc FILE]`: the Kafka version presets and the protocol rules (KIPs) in each."""
 
 from __future__ import annotations
 

@@ -10,11 +10,7 @@ fresh one starts (a new *life*) until the run's step budget is spent.
 Any violation is written as an ordinary trace (`--trace-out`), replayable with
 `ackcheck replay` and reproducible from the seed. Reverse conformance: every life's
 steps are replayed on the model (`replay_on_model`), so the model cannot silently lack a
-behaviour the broker has; the first difference is reported.
-
-Exit status: 0 no violation; 1 a violation (or, with --fail-on-divergence, a model
-divergence); 2 bad usage or input.
-"""
+behaviour the broker has; the first difference is reported."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Trace tools: `ackcheck minimize` (delta debugging) and `ackcheck export --itf`.
+"""Trace export for `ackcheck export --itf`.
+
+export --itf`.
 
 minimize
     ddmin (Zeller and Hildebrandt, "Simplifying and Isolating Failure-Inducing Input")
@@ -22,8 +24,7 @@ export --itf
     `committed_log`), `action` - the action that led to the state as an ITF variant
     `{"tag": name, "value": {args}}` (`init` for step 0) - and `mbt::actionTaken` (the
     action name, as Quint's model-based-testing traces carry it). The run's config and
-    the violation are in the top-level `#meta`.
-"""
+    the violation are in the top-level `#meta`."""
 
 from __future__ import annotations
 

@@ -4,11 +4,7 @@ Every action of the trace is applied to a fresh cluster writing real files; afte
 step the broker's own observation is compared field by field with the trace's (the first
 difference is reported with the step, the field and both values), and the invariants are
 judged on the broker's observations. A counterexample is *confirmed* when the same
-invariant breaks at the same step.
-
-Exit status: 0 confirmed and conformant (a trace without violation: conformant and no
-violation); 1 a divergence, or not confirmed; 2 bad input.
-"""
+invariant breaks at the same step."""
 
 from __future__ import annotations
 

@@ -1,13 +1,5 @@
-"""``ackcheck lag``: Burrow's consumer-lag evaluation of offset histories people already collect.
-
-Reads kafka-consumer-groups captures, CSV offset histories and ackcheck traces (see
-``lag_inputs``), evaluates every partition of every consumer group with Burrow's rules
-(``burrow``), and prints a table per group, ``--json``, the status over time (``--over-time``)
-and/or a plot of lag with status bands (``--plot``).
-
-Exit status: 0 every group is OK, 1 some group is not (WARN, ERR or NOTFOUND), 2 bad usage or
-bad input (a one-line error naming the file and line).
-"""
+"""A lag evaluation reported: per-group results, tables, JSON, the status over time and a plot
+of lag with status bands (the command line is checker/cli/lag.py)."""
 
 from __future__ import annotations
 
