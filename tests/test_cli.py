@@ -86,3 +86,12 @@ def test_config_file_and_notes(capsys, tmp_path):
     rc, out, err = run(capsys, "check", "--config", str(p), "--invariant", "acked-write-survives")
     assert rc == 1
     assert "set aside" in err and "idempotence turned off" in err
+
+
+@pytest.mark.parametrize("command", [["check", "--acks", "1"], ["prove", "--acks", "1", "--depth", "6"]])
+def test_unwritable_trace_out_is_a_one_line_error(command, capsys, tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    rc = main([*command, "--trace-out", str(blocked / "t.json")])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ackcheck: error")]
+    assert rc == 2 and len(errors) == 1 and errors[0].startswith("ackcheck: error: --trace-out")

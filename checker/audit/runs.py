@@ -114,6 +114,22 @@ class Cache:
             pass  # a cache that cannot be written is only slower
 
 
+def run_summary(r, invariants) -> dict:
+    """A run's result as the cache, the audit, the matrix and the seed claims keep it."""
+    return {
+        "verdict": r.verdict,  # the one verdict function (engines/result.py): never holds for a cut search
+        "complete": r.stats.complete,
+        "invariants": list(invariants),
+        "violation": {"invariant": r.violation[0], "message": r.violation[1]} if r.violation else None,
+        "trace": r.trace.as_dict() if r.trace else None,
+        "states": r.stats.distinct_states,
+        "transitions": r.stats.transitions,
+        "depth": r.stats.max_depth,
+        "seconds": round(r.stats.seconds, 3),
+        "warnings": list(r.warnings),  # vacuity witnesses never reached (invariants/witnesses.py)
+    }
+
+
 def run_one(config: Config, invariants: Iterable[str], cache_dir: str | None = None) -> dict:
     """One exhaustive check, from the cache when possible. Returns a JSON-able dict."""
     from ackcheck.checker.engines.check import run_check
@@ -133,18 +149,7 @@ def run_one(config: Config, invariants: Iterable[str], cache_dir: str | None = N
             hit["trace"]["config"] = config.as_dict()
         return hit
     r = run_check(config, list(invariants))
-    out = {
-        "verdict": r.verdict,  # the one verdict function (engines/result.py): never holds for a cut search
-        "complete": r.stats.complete,
-        "invariants": list(invariants),
-        "violation": {"invariant": r.violation[0], "message": r.violation[1]} if r.violation else None,
-        "trace": r.trace.as_dict() if r.trace else None,
-        "states": r.stats.distinct_states,
-        "transitions": r.stats.transitions,
-        "depth": r.stats.max_depth,
-        "seconds": round(r.stats.seconds, 3),
-        "warnings": list(r.warnings),  # vacuity witnesses never reached (invariants/witnesses.py)
-    }
+    out = run_summary(r, invariants)
     if not r.interrupted:
         cache.put(key, out)
     out["cached"] = False

@@ -120,6 +120,7 @@ STEP_WITNESSES = frozenset({"min-isr-refuses"})
 def run_witness(config: Config, witness: str) -> dict:
     """Breadth-first search for the witness scenario; the first state reaching it gives
     the shortest trace. Same result shape as audit.run_one ("reached" / "unreachable")."""
+    from ackcheck.checker.audit.runs import run_summary
     from ackcheck.checker.engines.check import model_for
     from ackcheck.checker.engines.explore import explore
     from ackcheck.invariants.catalogue import Invariant
@@ -129,16 +130,8 @@ def run_witness(config: Config, witness: str) -> dict:
                     step=witness in STEP_WITNESSES, needs_consumer=witness in CONSUMER_WITNESSES)
     model = model_for(config, [inv])
     r = explore(model, [inv])
-    return {
-        # a cut-short search (engines/result.py verdict_of) is not "unreachable"
-        "verdict": "reached" if r.violation else "unreachable" if r.verdict == "holds" else r.verdict,
-        "complete": r.stats.complete,
-        "invariants": [inv.id],
-        "violation": {"invariant": r.violation[0], "message": r.violation[1]} if r.violation else None,
-        "trace": r.trace.as_dict() if r.trace else None,
-        "states": r.stats.distinct_states,
-        "transitions": r.stats.transitions,
-        "depth": r.stats.max_depth,
-        "seconds": round(r.stats.seconds, 3),
-        "cached": False,
-    }
+    out = run_summary(r, [inv.id])
+    # a cut-short search (engines/result.py verdict_of) is not "unreachable"
+    out["verdict"] = "reached" if r.violation else "unreachable" if r.verdict == "holds" else r.verdict
+    out["cached"] = False
+    return out

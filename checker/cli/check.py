@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ackcheck.checker.cli.common import describe_config, err, print_counterexample
+from ackcheck.checker.cli.common import describe_config, err, print_counterexample, write_trace_out
 from ackcheck.checker.cli.options import ArgumentParser, add_config_flags, config_from_args
 
 
@@ -71,12 +71,9 @@ def main(argv: list[str]) -> int:
     except (WorkerError, OSError) as e:
         where = f"--cluster {args.cluster}: " if args.cluster else ""
         return err(f"{where}{e}")
-    if args.trace_out and result.trace is not None:
-        try:
-            result.trace.write(args.trace_out)
-        except OSError as e:
-            print(json.dumps(result.as_dict()) if args.json else "", end="")
-            return err(f"--trace-out {args.trace_out}: {e.strerror}")
+    if problem := write_trace_out(result.trace, args.trace_out):
+        print(json.dumps(result.as_dict()) if args.json else "", end="")
+        return err(problem)
     if args.html and result.trace is not None:
         from ackcheck.checker.cli.view import write_trace_page
 

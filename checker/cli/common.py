@@ -40,3 +40,14 @@ def describe_config(config) -> str:
     off = [k for k, v in config.rules if not v]
     return (f"kafka {config.kafka_version}: {kv}\nbounds: {bounds}"
             + (f"\nrules off: {', '.join(off)}" if off else ""))
+
+
+def write_trace_out(trace, path: str | None) -> str | None:
+    """Keep a counterexample where --trace-out asks; the error line if that fails."""
+    if not path or trace is None:
+        return None
+    try:
+        trace.write(path)
+    except OSError as e:
+        return f"--trace-out {path}: {e.strerror}"
+    return None

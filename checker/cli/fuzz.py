@@ -98,7 +98,7 @@ def config_for_fuzz(args):
 
 
 def main(argv: list[str]) -> int:
-    from ackcheck.checker.cli.common import describe_config, err, print_counterexample
+    from ackcheck.checker.cli.common import describe_config, err, print_counterexample, write_trace_out
     from ackcheck.checker.engines.check import check_invariant_ids
     from ackcheck.checker.engines.fuzz import run_fuzz
     from ackcheck.checker.engines.minimize import minimize_trace
@@ -149,11 +149,8 @@ def main(argv: list[str]) -> int:
         "shrunk_steps": shrunk_steps,
         "minimized_steps": minimized_steps,
     }
-    if args.trace_out and result.trace is not None:
-        try:
-            result.trace.write(args.trace_out)
-        except OSError as e:
-            return err(f"--trace-out {args.trace_out}: {e.strerror}")
+    if problem := write_trace_out(result.trace, args.trace_out):
+        return err(problem)
     if args.json:
         d = result.as_dict()
         d["fuzz"] = fuzz_info

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ackcheck.checker.cli.common import describe_config, err, print_counterexample
+from ackcheck.checker.cli.common import describe_config, err, print_counterexample, write_trace_out
 from ackcheck.checker.cli.options import ArgumentParser, add_config_flags, config_from_args
 
 
@@ -66,11 +66,8 @@ def main(argv: list[str]) -> int:
     except Disagreement as e:
         print(f"ackcheck: internal error: the symbolic and Python models disagree: {e}", file=sys.stderr)
         return 3
-    if args.trace_out and result.trace is not None:
-        try:
-            result.trace.write(args.trace_out)
-        except OSError as e:
-            return err(f"--trace-out {args.trace_out}: {e.strerror}")
+    if problem := write_trace_out(result.trace, args.trace_out):
+        return err(problem)
     if args.json:
         d = result.as_dict()
         d["stats"].update({"depth_reached": info.depth_reached, "solver_seconds": round(info.solver_seconds, 3)})
