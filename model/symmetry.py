@@ -146,14 +146,28 @@ def _ids(t, pos):
     return tuple(sorted([pos[m] for m in t]))
 
 
+_RENAMINGS: dict = {}
+
+
+def _renaming(pos) -> tuple[tuple[int, ...], dict]:
+    """(inverse of pos, pos's memo of renamed broker-id sets): per renaming, computed once
+    (there are n! renamings and at most 2^n sets of brokers)."""
+    r = _RENAMINGS.get(pos)
+    if r is None:
+        inverse = [0] * len(pos)
+        for old, new in enumerate(pos):
+            inverse[new] = old
+        r = _RENAMINGS[pos] = (tuple(inverse), {})
+    return r
+
+
 def permute(s: State, pos) -> State:
     """The state with broker b renamed pos[b]. Messages keep their own tuple type."""
-    n = len(pos)
-    inverse = [0] * n
-    for old, new in enumerate(pos):
-        inverse[new] = old
+    if pos.__class__ is not tuple:
+        pos = tuple(pos)
+    inverse, ids = _renaming(pos)
     reps = s[0]
-    unknown = _unknown(n)
+    unknown = _unknown(len(pos))
     new_reps = []
     for old in inverse:
         r = reps[old]
@@ -163,18 +177,32 @@ def permute(s: State, pos) -> State:
         if ldr < 0 and not isr and fl == unknown:
             new_reps.append(r)  # a dead broker or one that knows no leader: nothing to rename
             continue
+        if isr:
+            ri = ids.get(isr)
+            if ri is None:
+                ri = ids[isr] = _ids(isr, pos)
+        else:
+            ri = isr
         new_reps.append(_new(Replica, (
             r[0], r[1], r[2], r[3], r[4], r[5], pos[ldr] if ldr >= 0 else -1,
-            fl if fl == unknown else tuple([fl[o] for o in inverse]),
-            _ids(isr, pos) if isr else isr)))
+            fl if fl == unknown else (fl[inverse[0]], fl[inverse[1]], fl[inverse[2]]) if len(fl) == 3
+            else tuple([fl[o] for o in inverse]), ri)))
     v = list(s)
     v[0] = tuple(new_reps)
     ldr = s[1]
     if ldr >= 0:
         v[1] = pos[ldr]
-    v[3] = _ids(s[3], pos)
-    if s[4]:
-        v[4] = _ids(s[4], pos)
+    t = s[3]
+    ri = ids.get(t)
+    if ri is None:
+        ri = ids[t] = _ids(t, pos)
+    v[3] = ri
+    t = s[4]
+    if t:
+        ri = ids.get(t)
+        if ri is None:
+            ri = ids[t] = _ids(t, pos)
+        v[4] = ri
     if s[_REQUESTS]:
         v[_REQUESTS] = tuple(sorted([_new(q.__class__, (q[0], q[1], pos[q[2]], q[3], q[4])) for q in s[_REQUESTS]],
                                     key=_by_broker2))
@@ -185,7 +213,7 @@ def permute(s: State, pos) -> State:
                                      key=_by_broker5))
     if s[_MESSAGES]:
         v[_MESSAGES] = tuple(sorted([_new(m.__class__, (pos[m[0]], m[1], pos[m[2]] if m[2] >= 0 else -1,
-                                                        _ids(m[3], pos)))
+                                                        ids[m[3]] if m[3] in ids else _ids(m[3], pos)))
                                      for m in s[_MESSAGES]]))
     if s[_DELAYED]:
         v[_DELAYED] = tuple(sorted([_new(d.__class__, (pos[d[0]], pos[d[1]], d[2], d[3], d[4]))
