@@ -197,14 +197,19 @@ def generate(out=sys.stdout, progress=None) -> None:
         w(f"\n### {rule.reference}: `{sc.rule}`\n\n{rule.summary}.\n\n")
         w(f"`ackcheck check {sc.flags()} --rule {sc.rule}=off`\n\n")
         if off.trace is not None:
-            w(f"Without the rule: **{off.violation[0]} violated** "
-              f"({off.stats.distinct_states:,} states, {off.stats.seconds:.1f} s):\n\n```\n")
-            w("\n".join(summary_lines(off.trace, limit=30)) + "\n```\n\n")
+            write_counterexample(w, "Without the rule", off)
         else:
             w(f"Without the rule: no violation within these bounds ({off.stats.distinct_states:,} states).\n\n")
         w(f"With the rule: **{on.verdict}** ({on.stats.distinct_states:,} states, {on.stats.seconds:.1f} s).\n")
         if sc.rule == "fenced_leader_epoch":
             generate_stale_fetch(out, progress)
+
+
+def write_counterexample(w, lead: str, result) -> None:
+    """`lead: **invariant violated** (states, seconds):` and the trace's summary lines."""
+    w(f"{lead}: **{result.violation[0]} violated** "
+      f"({result.stats.distinct_states:,} states, {result.stats.seconds:.1f} s):\n\n```\n")
+    w("\n".join(summary_lines(result.trace, limit=30)) + "\n```\n\n")
 
 
 def generate_opening(out, sc: EraScenario, rule) -> None:
@@ -216,9 +221,7 @@ def generate_opening(out, sc: EraScenario, rule) -> None:
     w(f"\n### {rule.reference}: `{sc.rule}` (opens a hole)\n\n{rule.summary}.\n\n")
     w(f"`ackcheck check {sc.flags()}`\n\n")
     if on.trace is not None:
-        w(f"With the rule (Kafka {rule.since} on): **{on.violation[0]} violated** "
-          f"({on.stats.distinct_states:,} states, {on.stats.seconds:.1f} s):\n\n```\n")
-        w("\n".join(summary_lines(on.trace, limit=30)) + "\n```\n\n")
+        write_counterexample(w, f"With the rule (Kafka {rule.since} on)", on)
         rep = replay_on_model(on.trace, [sc.invariant], config=sc.config(False))
         if rep.error:
             w(f"Replayed with `--rule {sc.rule}=off` the trace is refused ({rep.error}).\n")
@@ -246,8 +249,6 @@ def generate_stale_fetch(out, progress=None) -> None:
     if off.trace is None:
         w(f"Without the rule: no violation within these bounds ({off.stats.distinct_states:,} states).\n")
         return
-    w(f"Without the rule: **{off.violation[0]} violated** ({off.stats.distinct_states:,} states, "
-      f"{off.stats.seconds:.1f} s):\n\n```\n")
-    w("\n".join(summary_lines(off.trace, limit=30)) + "\n```\n\n")
+    write_counterexample(w, "Without the rule", off)
     w(replay_with_rule(sc, off.trace) + " (Replayed, not explored: these bounds are too large to exhaust with "
       "the rule on; the exhaustive check of the fix is the scenario above.)\n")
