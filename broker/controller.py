@@ -20,6 +20,7 @@ from ackcheck.broker import messages as m
 from ackcheck.broker.messages import AlterPartition, AlterPartitionResponse, LeaderAndIsr
 
 FAILOVER, UNCLEAN, ELR, REBALANCE = "failover", "unclean", "elr", "rebalance"
+LAST_KNOWN_LEADER = "last_known_leader"
 
 
 class Controller:
@@ -40,6 +41,9 @@ class Controller:
         self.partition_epoch = 0
         self.isr: tuple[int, ...] = tuple(range(replication_factor))
         self.elr: tuple[int, ...] = ()
+        # KIP-966 (PartitionRegistration.lastKnownElr): the broker that led when the ISR
+        # became empty, kept until the partition has a leader again; -1: none
+        self.last_known_leader = -1
         self.alive = [True] * replication_factor
         # every registration gets a new, larger broker epoch (KRaft: the registration
         # record's offset)
@@ -57,7 +61,15 @@ class Controller:
             if not live_isr:
                 live_elr = [b for b in self.elr if self.alive[b]] if self.elr_enabled else []
                 out += [(b, ELR) for b in live_elr]
-                if not live_elr and self.unclean_enabled:
+                # KIP-966 balanced recovery (PartitionChangeBuilder.electAnyLeader): with the
+                # ISR and the ELR both empty (a fenced ELR member still counts) the last
+                # known leader is taken back once it is registered (unfenced) again - an
+                # unclean election, whatever unclean.leader.election.enable says, and tried
+                # before any other replica
+                lkl = self.last_known_leader
+                if not self.isr and not self.elr and self.elr_enabled and lkl >= 0 and self.alive[lkl]:
+                    out += [(lkl, LAST_KNOWN_LEADER)]
+                elif not live_elr and self.unclean_enabled:
                     out += [(b, UNCLEAN) for b in range(self.rf) if self.alive[b]]
         else:
             out += [(b, REBALANCE) for b in self.isr if b != self.leader and self.alive[b]]
@@ -74,7 +86,11 @@ class Controller:
             isr = self.isr
         else:
             isr = tuple(sorted({r for r in self.isr if self.alive[r]} | {b}))
-        self.elr = self._elr_kept(isr, [r for r in self.elr if r not in isr])
+        if reason == LAST_KNOWN_LEADER:
+            self.elr = ()  # unclean: the ISR is [b] alone and the ELR is cleared
+        else:
+            self.elr = self._elr_kept(isr, [r for r in self.elr if r not in isr])
+        self.last_known_leader = -1  # the partition has a leader again
         self.isr = isr
         self.leader = b
         self.leader_epoch += 1
@@ -101,6 +117,11 @@ class Controller:
         if self.elr_enabled and len(isr) < self.min_isr and b not in self.elr:
             self.elr = tuple(sorted(self.elr + (b,)))
         self.isr = isr
+        if self.elr_enabled and not isr and self.last_known_leader == -1:
+            # KIP-966: the first time the ISR becomes empty, its leader at that moment is
+            # remembered: the fenced b, which led (or, if the leader died just before, was
+            # the one replica the controller would have made leader in the same change)
+            self.last_known_leader = b
         self.partition_epoch += 1
         return True
 

@@ -61,7 +61,7 @@ ACTION_KINDS: dict[str, tuple[str, str]] = {
     "broker_learn": (HEALING, "delivery of a LeaderAndIsr request / metadata update in flight"),
     # controller
     "controller_elect": (HEALING, "the controller elects a leader for an offline partition (failover, ELR, "
-                                  "unclean when enabled); a move of a live leader (rebalance) spends "
+                                  "last known leader (KIP-966), unclean when enabled); a move of a live leader (rebalance) spends "
                                   "--max-elections and is a perturbation (see is_fair)"),
     "controller_alter_partition": (HEALING, "the controller answers a pending AlterPartition request"),
     # faults and healing
@@ -225,7 +225,8 @@ LIVENESS: tuple[LivenessProperty, ...] = (
         "",
         "Dead brokers restart and a live ISR member (or ELR member, KIP-966) is elected. With "
         "unclean.leader.election.enable=false the partition stays offline when no eligible replica "
-        "can come back (KIP-966: a last ELR member that shut down uncleanly is not eligible).",
+        "can come back - except that with KIP-966 the controller re-elects its last known leader "
+        "(the leader when the ISR became empty) once it is back, as an unclean election.",
         _leader_goals,
     ),
     LivenessProperty(

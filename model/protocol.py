@@ -1237,6 +1237,16 @@ class Model:
     # ACTION controller_elect(b, reason)  WHO: controller
     # enabled: failover: the partition is offline and b is a live ISR member;
     #          elr (KIP-966): no live ISR member, b a live eligible leader replica;
+    #          last_known_leader (KIP-966, ELR rule): the ISR and the ELR are both empty
+    #          (canElectLastKnownLeader: a dead ELR member still blocks it), b is the
+    #          controller's last known leader (the leader when the ISR became empty) and
+    #          alive - even with unclean.leader.election.enable=false, and before any
+    #          other unclean candidate (PartitionChangeBuilder.electAnyLeader,
+    #          canElectLastKnownLeader; useLastKnownLeaderInBalancedRecovery defaults to
+    #          true; KAFKA-19522 made its acceptable-leader check effective in 4.1). It is
+    #          an unclean election (ElectionResult(lastKnownElr[0], true)): ISR = [b], ELR
+    #          emptied (maybeUpdateRecordElr). Simplification: the leader recovery state
+    #          (RECOVERING) is not modelled; b leads with its log as it is;
     #          unclean: unclean.leader.election.enable, no live ISR (or ELR) member, b alive;
     #          rebalance: the leader is alive but leadership moves anyway - preferred-leader
     #          rebalancing (auto.leader.rebalance.enable), controlled shutdown in a rolling
@@ -1244,7 +1254,9 @@ class Model:
     #          bounded by max_elections. The old leader is not told directly: it learns
     #          from a LeaderAndIsr/metadata update and may act as leader until then.
     # effect:  leader_epoch + 1, leader = b; ISR keeps its live members (and b); the decision
-    #          is sent to every live replica as a message that may arrive late.
+    #          is sent to every live replica as a message that may arrive late. The
+    #          partition has a leader again: the last known leader is cleared
+    #          (PartitionChangeBuilder.maybeUpdateLastKnownLeader).
     def enabled_controller_elect(self, s: State) -> list[tuple[int, str]]:
         reps = s.replicas
         if s.leader == -1:
@@ -1254,6 +1266,9 @@ class Model:
             live_elr = [b for b in s.elr if reps[b].alive] if self.elr_enabled else []
             if live_elr:
                 return [(b, "elr") for b in live_elr]
+            lkl = s.last_known_leader
+            if lkl >= 0 and not s.isr and not s.elr and reps[lkl].alive:  # (set only with the ELR rule)
+                return [(lkl, "last_known_leader")]
             if self.config.unclean_leader_election_enable:
                 return [(b, "unclean") for b in self.brokers if reps[b].alive]
             return []
@@ -1269,7 +1284,10 @@ class Model:
         else:
             isr = tuple(sorted({m for m in s.isr if reps[m].alive} | {b}))
             elections = s.elections
-        elr = self._elr_after(isr, tuple(m for m in s.elr if m not in isr))
+        if reason == "last_known_leader":
+            elr = ()  # an unclean election clears the ELR (maybeUpdateRecordElr)
+        else:
+            elr = self._elr_after(isr, tuple(m for m in s.elr if m not in isr))
         epoch = s.leader_epoch + 1
         msgs = list(s.controller_messages)
         for m in self.brokers:
@@ -1277,7 +1295,7 @@ class Model:
                 msgs.append(LeaderAndIsr(m, epoch, b, isr))
         return s._replace(
             leader=b, leader_epoch=epoch, isr=isr, elr=elr, elections=elections,
-            controller_messages=tuple(sorted(msgs)),
+            controller_messages=tuple(sorted(msgs)), last_known_leader=-1,
         )
 
     # ========================================================================= faults
@@ -1373,6 +1391,16 @@ class Model:
         if msgs:
             msgs = tuple(m if m.leader_epoch != epoch else m._replace(isr=isr) for m in msgs)
         s = s._replace(isr=isr, elr=elr, controller_messages=msgs)
+        if self.elr_enabled and not isr and s.last_known_leader == -1:
+            # KIP-966 (PartitionChangeBuilder.maybeUpdateLastKnownLeader): the first time
+            # the ISR becomes empty the controller records the partition's leader as its
+            # last known leader. Only fencing empties the ISR here (a leader never drops
+            # itself), and the fenced broker b is its last member. Simplification: this
+            # model elects a failover leader in a separate step after the leader dies, so
+            # the partition may be leaderless for a moment with ISR [b]; Kafka elects in
+            # the same PartitionChangeRecord that fences the leader, so there b would be
+            # the leader. Either way the last known leader is b.
+            s = s._replace(last_known_leader=b)
         if s.leader >= 0:
             lrep = s.replicas[s.leader]
             if lrep.leader_epoch == epoch:

@@ -199,6 +199,10 @@ class _StateFields(NamedTuple):
     next_sequence: int
     last_acked_sequence: int
     unclean_shutdown: tuple[bool, ...]  # per broker: down without a clean shutdown (KIP-966)
+    # the KRaft controller's last known leader (KIP-966, PartitionRegistration.lastKnownElr):
+    # the leader when the ISR became empty, kept until the partition has a leader again
+    # (-1: none; only set with the eligible_leader_replicas rule)
+    last_known_leader: int
     # per broker: Kafka's recovery point (what Kafka itself fsynced); the OS flusher writes
     # pages without moving it, so log.flush.interval.messages counts from here
     recovery_points: tuple[int, ...]
@@ -270,6 +274,7 @@ def initial_state(config: Config) -> State:
         next_sequence=0,
         last_acked_sequence=-1,
         unclean_shutdown=(False,) * rf,
+        last_known_leader=-1,
         recovery_points=(0,) * rf,
         crashes=0,
         power_losses=0,

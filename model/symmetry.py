@@ -11,7 +11,8 @@ renaming of the other, up to 64-bit fingerprint collisions), and cheap in the co
 1. every broker gets a *signature* built only from what it is and holds, never from its
    name (alive, leader epoch, LEO, HW, log, whether it acts as leader, whether the
    controller names it leader, ISR / ELR membership, its fetcher state, its unclean
-   shutdown flag). A renaming of the state renames the signatures with it, so sorting
+   shutdown flag, whether the controller holds it as last known leader). A renaming of
+   the state renames the signatures with it, so sorting
    brokers by signature puts every member of a class in the same signature order;
 2. brokers with equal signatures (ties) are not told apart by name: every ordering of
    each tie group is tried, and the one whose renamed state has the smallest fingerprint
@@ -41,7 +42,8 @@ def _signatures(s: State) -> list[tuple]:
     elr = s[4]
     trunc = s[_TRUNCATING]
     unclean = s[_UNCLEAN]
-    return [(r[0], r[5], r[2], r[3], r[1], r[6] == b, b == ldr, b in isr, b in elr, trunc[b], unclean[b])
+    lkl = s[_LAST_KNOWN]
+    return [(r[0], r[5], r[2], r[3], r[1], r[6] == b, b == ldr, b in isr, b in elr, trunc[b], unclean[b], b == lkl)
             for b, r in enumerate(reps)]
 
 
@@ -54,11 +56,13 @@ def _candidates(s: State) -> list[tuple[int, ...]] | None:
     elr = s[4]
     trunc = s[_TRUNCATING]
     unclean = s[_UNCLEAN]
+    lkl = s[_LAST_KNOWN]
     sigs = []
     prev = None
     ordered = True
     for b, r in enumerate(reps):  # (_signatures, with the common case - already strictly increasing - on the way)
-        sig = (r[0], r[5], r[2], r[3], r[1], r[6] == b, b == ldr, b in isr, b in elr, trunc[b], unclean[b])
+        sig = (r[0], r[5], r[2], r[3], r[1], r[6] == b, b == ldr, b in isr, b in elr, trunc[b], unclean[b],
+               b == lkl)
         if ordered and prev is not None and not prev < sig:
             ordered = False
         sigs.append(sig)
@@ -192,6 +196,9 @@ def permute(s: State, pos) -> State:
     ldr = s[1]
     if ldr >= 0:
         v[1] = pos[ldr]
+    lkl = s[_LAST_KNOWN]
+    if lkl >= 0:
+        v[_LAST_KNOWN] = pos[lkl]
     t = s[3]
     ri = ids.get(t)
     if ri is None:
@@ -243,6 +250,7 @@ _F = {f: i for i, f in enumerate(State._fields)}
 _REQUESTS, _PURGATORY, _RESPONSES = _F["requests"], _F["purgatory"], _F["responses"]
 _MESSAGES, _CHANGES, _DELAYED = _F["controller_messages"], _F["isr_changes"], _F["delayed_fetches"]
 _TRUNCATING, _UNCLEAN = _F["fetcher_truncating"], _F["unclean_shutdown"]
+_LAST_KNOWN = _F["last_known_leader"]
 _PER_BROKER = (_F["unclean_shutdown"], _F["recovery_points"], _F["fetcher_truncating"])
 
 

@@ -63,7 +63,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "consumer_reset": (),
 }
 
-ELECTION_REASONS = ("failover", "unclean", "elr", "rebalance")
+ELECTION_REASONS = ("failover", "unclean", "elr", "last_known_leader", "rebalance")
 
 Action = tuple  # (name, *args), e.g. ("follower_fetch", 1)
 

@@ -14,7 +14,7 @@ once anywhere):
   slot; slots at or beyond the log end offset are don't-care), LEO, HW, the leader and
   epoch it believes in, its view of follower LEOs and of the ISR (as leader), its pending
   AlterPartition (ISR change) and unclean-shutdown flag;
-- the controller: leader, leader epoch, ISR, ELR; the LeaderAndIsr / metadata updates in
+- the controller: leader, leader epoch, ISR, ELR, last known leader (KIP-966); the LeaderAndIsr / metadata updates in
   flight as "broker b has not yet taken epoch e" flags plus the decision of each epoch;
 - the producer: per batch its status, attempts, offset, maybe-appended flag, producer
   epoch and sequence, and the one message of its current attempt that can be in the
@@ -466,8 +466,13 @@ class Encoding(Layout):
             en = AND(offline, s.c_isr[b], s.alive[b])
         elif reason == "elr":
             en = AND(offline, NOT(live_isr), s.c_elr[b], s.alive[b]) if self.elr_enabled else False
+        elif reason == "last_known_leader":
+            en = AND(offline, NOT(OR(*s.c_isr)), NOT(OR(*s.c_elr)), EQ(s.c_lkl, b), s.alive[b]) \
+                if self.elr_enabled else False
         elif reason == "unclean":
-            en = AND(offline, NOT(live_isr), NOT(live_elr), s.alive[b]) if self.unclean else False
+            lkl_up = AND(NOT(OR(*s.c_isr)), NOT(OR(*s.c_elr)),
+                         OR(*[AND(EQ(s.c_lkl, m), s.alive[m]) for m in range(self.R)])) if self.elr_enabled else False
+            en = AND(offline, NOT(live_isr), NOT(live_elr), NOT(lkl_up), s.alive[b]) if self.unclean else False
         else:
             en = AND(NOT(offline), LT(s.elections, self.bounds.max_elections), s.c_isr[b],
                      NE(s.c_leader, b), s.alive[b])
@@ -478,7 +483,11 @@ class Encoding(Layout):
             t.elections = s.elections + 1
         else:
             isr = [OR(AND(s.c_isr[m], s.alive[m]), m == b) for m in range(self.R)]
-        t.c_elr = self.elr_after(isr, [AND(s.c_elr[m], NOT(isr[m])) for m in range(self.R)])
+        if reason == "last_known_leader":
+            t.c_elr = [False] * self.R
+        else:
+            t.c_elr = self.elr_after(isr, [AND(s.c_elr[m], NOT(isr[m])) for m in range(self.R)])
+        t.c_lkl = -1
         epoch = s.c_epoch + 1
         t.c_isr = isr
         t.c_leader, t.c_epoch = b, epoch
@@ -524,6 +533,8 @@ class Encoding(Layout):
             cur = EQ(s.c_epoch, e)
             t.dec_isr[e] = [ite(cur, isr[m], s.dec_isr[e][m]) for m in range(self.R)]
         t.c_isr = isr
+        if self.elr_enabled:  # maybeUpdateLastKnownLeader: the first time the ISR empties
+            t.c_lkl = ite(AND(NOT(OR(*isr)), EQ(s.c_lkl, -1)), b, s.c_lkl)
         for ldr in range(self.R):
             here = AND(EQ(t.c_leader, ldr), EQ(t.rep_epoch[ldr], t.c_epoch))
             u = t.copy()
@@ -580,7 +591,7 @@ class Encoding(Layout):
             add("controller_alter_partition", (ldr,), lambda s, ldr=ldr: self.controller_alter_partition(s, ldr),
                 lambda v, ldr=ldr: ("controller_alter_partition", ldr))
         for b in range(R):
-            for reason in ("failover", "elr", "unclean", "rebalance"):
+            for reason in ("failover", "elr", "last_known_leader", "unclean", "rebalance"):
                 add("controller_elect", (b, reason), lambda s, b=b, r=reason: self.controller_elect(s, b, r),
                     lambda v, b=b, r=reason: ("controller_elect", b, r))
         for b in range(R):

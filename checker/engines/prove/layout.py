@@ -132,7 +132,7 @@ class Layout:
         R, L, NB, E = self.R, self.L, self.NB, self.E
         out = {}
         for n in ("c_leader", "c_epoch", "producer_epoch", "next_sequence", "crashes", "elections",
-                  "isr_shrinks", "clock", "last_acked"):
+                  "isr_shrinks", "clock", "last_acked", "c_lkl"):
             out[n] = ("I", ())
         for n in ("alive", "unclean", "ic", "ic_stale", "c_isr", "c_elr"):
             out[n] = ("B", (R,))
@@ -191,6 +191,7 @@ class Layout:
             "c_leader": st.leader, "c_epoch": st.leader_epoch, "producer_epoch": st.producer_epoch,
             "next_sequence": st.next_sequence, "crashes": st.crashes, "elections": st.elections,
             "isr_shrinks": st.isr_shrinks, "last_acked": st.last_acked_sequence,
+            "c_lkl": st.last_known_leader,
             "clock": 1 + len(st.requests) + len(st.responses),
             "alive": [r.alive for r in st.replicas], "unclean": list(st.unclean_shutdown),
             "leo": [r.log_end_offset for r in st.replicas], "hw": [r.high_watermark for r in st.replicas],
@@ -284,7 +285,7 @@ class Layout:
         ics = tuple((b, f["ic_epoch"][b], tuple(f["ic_base"][b]), tuple(f["ic_prop"][b]), tuple(f["ic_eff"][b]),
                      f["ic_stale"][b]) for b in range(R) if f["ic"][b])
         plain = tuple((k, _tup(f[k])) for k in ("c_leader", "c_epoch", "producer_epoch", "next_sequence", "crashes",
-                                                "elections", "isr_shrinks", "last_acked", "alive", "unclean", "leo", "hw",
+                                                "elections", "isr_shrinks", "last_acked", "c_lkl", "alive", "unclean", "leo", "hw",
                                                 "rep_epoch", "rep_leader", "fleo", "rep_isr", "c_isr", "c_elr",
                                                 "st", "att", "off", "maybe", "bpe", "bseq", "reseq"))
         return plain + (("logs", logs), ("msgs", tuple(msgs)), ("order", order), ("cm", cms), ("ic", ics))

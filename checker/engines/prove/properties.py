@@ -99,7 +99,8 @@ def types_parts(enc: Encoding, s: S) -> list[tuple[str, object]]:
     R, E, NB, L = enc.R, enc.E, enc.NB, enc.L
     bd = enc.bounds
     parts = [
-        ("controller ranges", AND(LE(-1, s.c_leader), LT(s.c_leader, R), LE(0, s.c_epoch), LE(s.c_epoch, E))),
+        ("controller ranges", AND(LE(-1, s.c_leader), LT(s.c_leader, R), LE(0, s.c_epoch), LE(s.c_epoch, E),
+                                  LE(-1, s.c_lkl), LT(s.c_lkl, R) if enc.elr_enabled else EQ(s.c_lkl, -1))),
         ("budgets", AND(LE(0, s.crashes), LE(s.crashes, bd.max_crashes), LE(0, s.elections),
                         LE(s.elections, bd.max_elections), LE(0, s.isr_shrinks), LE(s.isr_shrinks, bd.max_isr_shrinks))),
         ("down only after a crash", LE(COUNT([NOT(a) for a in s.alive]), s.crashes)),
