@@ -287,7 +287,9 @@ def test_the_last_isr_member_stays_unless_kip966(tmp_path, version):
     """Replication factor 2: leader 0 dies, broker 1 takes over and dies too. KRaft without
     KIP-966 keeps broker 1 as the ISR's last member, so once restarted it is elected again;
     with KIP-966 it leaves into the ELR - and, a crash being an unclean shutdown, leaves
-    the ELR when it registers again: the partition stays offline."""
+    the ELR when it registers again. The controller remembered it as the last known
+    leader, so it is elected again anyway, as an unclean election
+    (PartitionChangeBuilder.canElectLastKnownLeader)."""
     cfg = config([("replication.factor", "2")], version, max_records=1, max_crashes=2, max_elections=1)
     run = Lockstep(cfg, tmp_path).do(("crash", 0))
     assert run.obs().isr == ((0, 1) if version == "3.9" else (1,))
@@ -299,7 +301,9 @@ def test_the_last_isr_member_stays_unless_kip966(tmp_path, version):
     o = run.obs()
     elections = [a for a in run.c.enabled_actions() if a[0] == "controller_elect"]
     if kip966:
-        assert (o.isr, o.elr) == ((), ()) and elections == []
+        assert (o.isr, o.elr) == ((), ()) and elections == [("controller_elect", 1, "last_known_leader")]
+        run.do(("controller_elect", 1, "last_known_leader"))
+        assert (run.obs().leader, run.obs().isr, run.obs().elr) == (1, (1,), ())
     else:
         assert elections == [("controller_elect", 1, "failover")]
         run.do(("controller_elect", 1, "failover"))

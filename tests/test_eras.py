@@ -113,12 +113,28 @@ def test_version_presets_pre_0_11_loses_and_4_1_keeps():
 
 
 def test_last_replica_standing_39_vs_41():
+    """Two ISR shrinks leave the leader alone in the ISR, and it loses power: 3.9 re-elects
+    it with an empty log; 4.1's strict min ISR and ELR keep the record."""
     props = {"acks": "all", "replication.factor": "3", "min.insync.replicas": "2"}
-    bounds = dict(max_crashes=1, max_power_losses=1)
+    bounds = dict(max_crashes=0, max_power_losses=1, max_isr_shrinks=2)
     old = run_check(make_config(props, version="3.9", **bounds), ["acked-write-survives"])
     assert old.violation is not None
     assert any(a[0] == "power_loss" for a in old.trace.actions)
     assert run_check(make_config(props, version="4.1", **bounds), ["acked-write-survives"]).verdict == "holds"
+
+
+def test_last_known_leader_loses_with_a_crash_and_a_power_loss():
+    """KIP-966's last-known-leader election (PartitionChangeBuilder.canElectLastKnownLeader):
+    with the ISR and the ELR both empty, 4.1 re-elects the last leader as an unclean
+    election although unclean.leader.election.enable=false. One crash and one power loss
+    are enough to lose an acknowledged record at min ISR 2; the election is the one that
+    loses it."""
+    props = {"acks": "all", "replication.factor": "3", "min.insync.replicas": "2"}
+    r = run_check(make_config(props, version="4.1", max_crashes=1, max_power_losses=1), ["acked-write-survives"])
+    assert r.violation is not None and r.violation[0] == "acked-write-survives"
+    acts = r.trace.actions
+    assert any(a[0] == "power_loss" for a in acts) and any(a[0] == "crash" for a in acts)
+    assert acts[-1][0] == "controller_elect" and acts[-1][2] == "last_known_leader"
 
 
 def assert_opens(rule: str):

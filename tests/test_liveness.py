@@ -296,18 +296,34 @@ def test_liveness_ids_only_where_they_can_be_judged(capsys):
     assert rc == 2 and "liveness property" in err and len(err.strip().splitlines()) == 1
 
 
-def test_kip966_partition_offline_forever():
+def test_kip966_last_known_leader_brings_the_partition_back():
     """Kafka 4.1 (KIP-966 ELR), unclean election off: the last ISR member shuts down
-    uncleanly, leaves the ELR when it comes back, and no broker is eligible any more."""
+    uncleanly and leaves the ELR when it comes back, so every broker is up and none is in
+    the ISR or the ELR. The engine reaches that state; there the controller's last-known-
+    leader election is enabled (PartitionChangeBuilder.canElectLastKnownLeader), and
+    eventually-leader holds."""
+    from ackcheck.checker.engines.check import model_for
+    from ackcheck.checker.engines.explore import explore
+    from ackcheck.invariants.catalogue import Invariant
+
     cfg = build_config({}, max_crashes=2)
-    r = run_check(cfg, ["eventually-leader"])
-    assert r.verdict == "violated"
-    t = r.trace
-    last = t.steps[-1][1]
-    assert t.loop_start == len(t.steps) - 1  # nothing fair left: it stays there
-    assert last.leader == -1 and last.isr == () and last.elr == ()
-    assert all(rep.alive for rep in last.replicas)
-    assert sum(a[0] == "crash" for a in t.actions) == 2
+
+    def not_stranded(obs, config):
+        if obs.leader == -1 and obs.isr == () and obs.elr == () and all(r.alive for r in obs.replicas):
+            return "every broker is up and none is eligible"
+        return None
+
+    stranded = Invariant("stranded", "", "", "", not_stranded)
+    found = explore(model_for(cfg, [stranded]), [stranded])
+    assert found.violation is not None and found.violation[0] == "stranded"
+    assert sum(a[0] == "crash" for a in found.trace.actions) == 2
+    model = model_for(cfg, [])
+    state = model.init()
+    for action in found.trace.actions:
+        state = model.step(state, action)
+    elections = [a for a, _ in model.successors(state) if a[0] == "controller_elect"]
+    assert elections and all(a[2] == "last_known_leader" for a in elections)
+    assert run_check(cfg, ["eventually-leader"]).verdict == "holds"
 
 
 @pytest.mark.skipif(os.environ.get("ACKCHECK_SLOW") != "1", reason="about 15 s: ACKCHECK_SLOW=1")

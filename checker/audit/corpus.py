@@ -93,6 +93,10 @@ def _command(props: dict[str, str], version: str | None, bounds: dict[str, int],
 
 
 AWS = "acked-write-survives"
+# a power loss and ISR shrinks but no process crash: with a crash on top, Kafka 4.1 loses
+# acknowledged data at min.insync.replicas=2 anyway, through KIP-966's last-known-leader
+# election (PartitionChangeBuilder.canElectLastKnownLeader), so neither fix would hold
+POWER_LOSS_NO_CRASH = {"max_crashes": 0, "max_power_losses": 1, "max_isr_shrinks": 2, "max_attempts": 1}
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -108,7 +112,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "minisr1-power-loss",
         "acks=all with min.insync.replicas=1: the ISR shrinks to the leader, which acknowledges alone "
         "and loses its unflushed page cache in a power loss (docs/kafka.md, section 5, known holes).",
-        AWS, {"acks": "all", "min.insync.replicas": "1"}, {"max_power_losses": 1, "max_attempts": 1},
+        AWS, {"acks": "all", "min.insync.replicas": "1"}, POWER_LOSS_NO_CRASH,
         fix="min.insync.replicas=2",
         fixed_settings={"min.insync.replicas": "2"},
         slow=True,
@@ -159,7 +163,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "is re-elected as the last ISR member; acknowledged data is gone everywhere (KIP-966, fixed "
         "by eligible leader replicas in 4.1).",
         AWS, {"acks": "all", "replication.factor": "3", "min.insync.replicas": "2"},
-        {"max_power_losses": 1, "max_attempts": 1}, kafka_version="3.9",
+        POWER_LOSS_NO_CRASH, kafka_version="3.9",
         fix="Kafka 4.1 (KIP-966: eligible leader replicas)",
         fixed_version="4.1",
         slow=True,

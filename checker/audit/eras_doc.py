@@ -50,6 +50,8 @@ class EraScenario:
 
 IDEMPOTENT_PROPS = {"acks": "all", "replication.factor": "3", "min.insync.replicas": "2",
                     "enable.idempotence": "true", "retries": "3"}
+ONE_POWER_LOSS_TWO_SHRINKS = {"max_records": 1, "max_crashes": 0, "max_power_losses": 1, "max_elections": 0,
+                              "max_isr_shrinks": 2, "max_attempts": 1}
 KAFKA_15591_BOUNDS = {"max_records": 2, "max_crashes": 0, "max_isr_shrinks": 2, "max_lost_messages": 1,
                       "max_other_writes": 1, "max_attempts": 2}
 
@@ -76,18 +78,20 @@ ERA_SCENARIOS: tuple[EraScenario, ...] = (
     EraScenario("isr_join_at_epoch_start", {"acks": "all", "replication.factor": "3", "min.insync.replicas": "2"},
                 {"max_records": 2, "max_crashes": 1, "max_elections": 1, "max_isr_shrinks": 1, "max_attempts": 1},
                 "acked-write-survives", slow=True),
+    # The three KRaft-era rules below are shown with one power loss and two ISR shrinks but
+    # no crash: with a crash on top, Kafka 4.1's last-known-leader election (KIP-966,
+    # PartitionChangeBuilder.canElectLastKnownLeader) loses the record even with every
+    # rule on (see test_last_known_leader_loses_with_a_crash_and_a_power_loss), so those
+    # bounds could not show what each rule fixes.
     EraScenario("strict_min_isr", {"acks": "all", "replication.factor": "3", "min.insync.replicas": "2"},
-                {"max_records": 1, "max_crashes": 1, "max_power_losses": 1, "max_elections": 0,
-                 "max_isr_shrinks": 1, "max_attempts": 1},
-                "leader-completeness"),
+                ONE_POWER_LOSS_TWO_SHRINKS, "leader-completeness"),
     EraScenario("eligible_leader_replicas", {"acks": "all", "replication.factor": "3", "min.insync.replicas": "2"},
-                {"max_records": 1, "max_crashes": 1, "max_power_losses": 1, "max_elections": 0,
-                 "max_isr_shrinks": 1, "max_attempts": 1},
-                "acked-write-survives"),
+                ONE_POWER_LOSS_TWO_SHRINKS, "acked-write-survives"),
     # a leader's pending ISR expansion reaches the controller after the added replica lost
-    # power (and its unflushed copy of the record)
+    # power (and its unflushed copy of the record); a leadership move (a rebalance or a
+    # controlled shutdown) then hands the partition to it
     EraScenario("fenced_replicas_not_in_isr", {"acks": "all", "replication.factor": "3", "min.insync.replicas": "2"},
-                {"max_records": 1, "max_crashes": 1, "max_power_losses": 1, "max_elections": 0,
+                {"max_records": 1, "max_crashes": 0, "max_power_losses": 1, "max_elections": 1,
                  "max_isr_shrinks": 1, "max_attempts": 1},
                 "acked-write-survives"),
     # KAFKA-15591 without a crash: another producer's record lets a follower fall behind and
@@ -98,9 +102,7 @@ ERA_SCENARIOS: tuple[EraScenario, ...] = (
     EraScenario("any_first_sequence", IDEMPOTENT_PROPS, KAFKA_15591_BOUNDS, "no-duplicates"),
     EraScenario("idempotent_epoch_bump", IDEMPOTENT_PROPS, KAFKA_15591_BOUNDS, "no-duplicates"),
     EraScenario("kraft_controller", {"acks": "all", "replication.factor": "3", "min.insync.replicas": "2"},
-                {"max_records": 1, "max_crashes": 1, "max_power_losses": 1, "max_elections": 0,
-                 "max_isr_shrinks": 1, "max_attempts": 1},
-                "acked-write-survives"),
+                ONE_POWER_LOSS_TWO_SHRINKS, "acked-write-survives"),
 )
 
 
