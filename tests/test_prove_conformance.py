@@ -21,6 +21,7 @@ import z3
 from ackcheck.checker.engines.prove.bmc import Relation, _as_z3
 from ackcheck.checker.engines.prove.encoding import Encoding
 from ackcheck.checker.engines.prove.layout import NotEncoded, check_fragment
+from ackcheck.model import truncation
 from ackcheck.model.protocol import Model
 from ackcheck.traces.settings import build_config, parse_set
 
@@ -35,13 +36,33 @@ CONFIGS = [
      dict(max_crashes=2, max_elections=1)),
     ("kafka 3.6 (ZooKeeper) acks=all records=2", ["acks=all"], dict(max_records=2, max_crashes=2), "3.6"),
     ("idempotent records=2 crash+rebalance", ["acks=all"], dict(max_records=2, max_crashes=1, max_elections=1)),
+    # power losses and the page cache: the OS flusher, and log.flush.interval.messages
+    ("power loss minISR=2 crash isr-shrink", ["acks=all", "min.insync.replicas=2"],
+     dict(max_power_losses=1, max_crashes=1, max_isr_shrinks=1, max_attempts=1)),
+    ("power losses=2 flush.interval=1 acks=1 records=2", ["acks=1", "log.flush.interval.messages=1"],
+     dict(max_records=2, max_power_losses=2, max_crashes=0)),
+    ("power loss flush.interval=2 ZooKeeper no idempotence", ["acks=all", "log.flush.interval.messages=2",
+                                                              "enable.idempotence=false"],
+     dict(max_records=2, max_power_losses=1, max_crashes=1), "3.6"),
+    # lost requests/responses, purgatory timeouts, other producers' writes (KAFKA-15591's bounds)
+    ("idempotent lost messages + other writes", ["acks=all", "min.insync.replicas=2", "retries=3"],
+     dict(max_records=2, max_crashes=0, max_isr_shrinks=2, max_lost_messages=1, max_other_writes=1, max_attempts=2)),
+    ("acks=1 lost messages=2 other writes=2 crash", ["acks=1", "enable.idempotence=false"],
+     dict(max_records=2, max_lost_messages=2, max_other_writes=2, max_crashes=1)),
+    # delayed (stale) fetches, with and without KIP-320
+    ("delayed fetch minISR=2 crash elections=2", ["acks=all", "min.insync.replicas=2"],
+     dict(max_records=2, max_crashes=1, max_elections=2, max_isr_shrinks=0, max_attempts=1,
+          max_delayed_fetches=1)),
+    ("delayed fetches=2 KIP-320 off acks=1", ["acks=1"],
+     dict(max_records=2, max_crashes=0, max_elections=2, max_isr_shrinks=1, max_attempts=1,
+          max_delayed_fetches=2), None, ["fenced_leader_epoch=off"]),
 ]
 WALKS, LENGTH = 9, 30  # about 270 states a configuration (2,100 in all)
 Z3_EVERY = 60  # every 60th state is also checked through the z3 formula
 
 
-def _config(settings, bounds, version=None):
-    return build_config(parse_set(settings), bounds=bounds, kafka_version=version)
+def _config(settings, bounds, version=None, rules=()):
+    return build_config(parse_set(settings), bounds=bounds, kafka_version=version, rule_overrides=list(rules))
 
 
 def _compare(enc: Encoding, s, successors) -> tuple[dict, str | None]:
@@ -80,8 +101,8 @@ def _z3_agrees(enc: Encoding, rel: Relation, s) -> str | None:
 
 @pytest.mark.parametrize("case", CONFIGS, ids=[c[0] for c in CONFIGS])
 def test_relation_matches_model(case):
-    name, settings, bounds, *version = case
-    config = _config(settings, bounds, *version)
+    name, settings, bounds, *era = case
+    config = _config(settings, bounds, *era)
     check_fragment(config)
     enc = Encoding(config)
     rel = Relation(enc)
@@ -107,18 +128,91 @@ def test_relation_matches_model(case):
             taken[a[0]] += 1
     assert n >= WALKS * 5
     # the walks exercise the protocol, not just the producer
-    assert {"producer_send", "broker_handle_produce", "follower_fetch", "crash", "restart",
-            "controller_elect", "broker_learn", "controller_alter_partition"} <= seen_actions, seen_actions
+    b = config.bounds
+    want = {"producer_send", "broker_handle_produce", "follower_fetch", "controller_alter_partition"}
+    want |= {"restart"} if b.max_crashes + b.max_power_losses else set()
+    want |= {"controller_elect", "broker_learn"} if b.max_crashes + b.max_power_losses + b.max_elections else set()
+    want |= {"crash"} if b.max_crashes else set()
+    want |= {"power_loss"} if b.max_power_losses else set()
+    want |= {"flush"} if b.max_power_losses and config.log_flush_interval_messages > 100 else set()
+    want |= {"other_producer_write"} if b.max_other_writes else set()
+    want |= {"follower_fetch_delayed", "leader_handle_delayed_fetch"} if b.max_delayed_fetches else set()
+    if b.max_lost_messages:
+        want.add("lose_request" if "lose_request" in seen_actions else "lose_response")
+        want |= {"leader_timeout_produce"} if config.acks == "all" else set()
+    assert want <= seen_actions, want - seen_actions
 
 
 def test_fragment_limits_are_refused_by_name():
     for settings, bounds, flag in [
-        (["acks=1"], dict(max_power_losses=1), "--max-power-losses"),
-        (["acks=1"], dict(max_lost_messages=1), "--max-lost-messages"),
-        (["acks=1"], dict(max_delayed_fetches=1), "--max-delayed-fetches"),
         (["acks=1", "records.per.batch=2"], dict(max_records=2), "records.per.batch"),
     ]:
         with pytest.raises(NotEncoded, match=flag):
             check_fragment(_config(settings, bounds))
     with pytest.raises(NotEncoded, match="epoch_truncation"):
         check_fragment(_config(["acks=1"], {}, "0.10"))
+
+
+# Branches random walks seldom reach: each is searched breadth-first on the Model (fast),
+# and the encoding is compared with the Model on the first state where the branch decides.
+def _delayed(s, a):
+    return [d for d in s.delayed_fetches if d.follower == a[2]][0]
+
+
+def _served_lead(m, s, a):
+    d = _delayed(s, a)
+    ldr = s.replicas[d.leader]
+    return ldr.alive and ldr.leader == d.leader and (not m.fenced_epoch or d.leader_epoch == ldr.leader_epoch)
+
+
+def _diverging(m, s, a):
+    d = _delayed(s, a)
+    ldr = s.replicas[d.leader]
+    return (_served_lead(m, s, a) and 0 < d.fetch_offset <= ldr.log_end_offset
+            and truncation.diverges(ldr.log, ldr.log_end_offset, d.last_fetched_epoch, d.fetch_offset))
+
+
+def _superseded(m, s, a):
+    d = _delayed(s, a)
+    ldr = s.replicas[d.leader]
+    return (_served_lead(m, s, a) and d.fetch_offset <= ldr.log_end_offset
+            and d.follower in m._leo_keepers(s, d.leader) and d.fetch_offset < ldr.follower_leos[d.follower])
+
+
+def _beyond_leo(m, s, a):
+    d = _delayed(s, a)
+    return _served_lead(m, s, a) and d.fetch_offset > s.replicas[d.leader].log_end_offset
+
+
+DELAYED = (["acks=1"], dict(max_records=2, max_crashes=0, max_elections=2, max_isr_shrinks=0, max_attempts=1,
+                            max_delayed_fetches=1))
+RARE = [
+    ("delayed fetch diverges (2.7+ fetch check)", *DELAYED, ["fenced_leader_epoch=off"], _diverging),
+    ("delayed fetch older than the leader's view", *DELAYED, [], _superseded),
+    ("delayed fetch beyond the leader's LEO", *DELAYED, ["fenced_leader_epoch=off"], _beyond_leo),
+]
+
+
+@pytest.mark.parametrize("case", RARE, ids=[c[0] for c in RARE])
+def test_rare_branches_match_model(case):
+    name, settings, bounds, rules, pred = case
+    config = _config(settings, bounds, None, rules)
+    enc = Encoding(config)
+    model = Model(config, consumer=False)
+    seen = {model.init()}
+    frontier = [model.init()]
+    while frontier and len(seen) < 400_000:
+        nxt = []
+        for s in frontier:
+            succ = model.successors(s)
+            if any(a[0] == "leader_handle_delayed_fetch" and pred(model, s, a) for a, _ in succ):
+                _, problem = _compare(enc, s, succ)
+                assert problem is None, f"{name}: {problem}\nstate: {s}"
+                assert _z3_agrees(enc, Relation(enc), s) is None
+                return
+            for _, t in succ:
+                if t not in seen:
+                    seen.add(t)
+                    nxt.append(t)
+        frontier = nxt
+    pytest.fail(f"{name}: not reached in {len(seen)} states")

@@ -219,7 +219,9 @@ class Unrolling:
 
 _BROKER_ARGS = {"producer_send": (1,), "producer_receive": (1,), "broker_handle_produce": (1,),
                 "follower_fetch": (0, 1), "leader_shrink_isr": (0, 1), "broker_learn": (0,),
-                "controller_alter_partition": (0,), "controller_elect": (0,), "crash": (0,), "restart": (0,)}
+                "controller_alter_partition": (0,), "controller_elect": (0,), "crash": (0,), "restart": (0,),
+                "power_loss": (0,), "flush": (0,), "other_producer_write": (0,), "lose_request": (1,),
+                "lose_response": (1,), "follower_fetch_delayed": (0,), "leader_handle_delayed_fetch": (0, 1)}
 
 
 def _broker_args(inst) -> set[int]:
@@ -277,7 +279,7 @@ def prove(config: Config, invariant_ids: list[str] | None = None, *, depth: int 
             raise ConfigError(f"--assume-invariant {a}: unknown auxiliary invariant{suggest(a, AUX)} "
                               f"(known: {', '.join(AUX)})")
     aux_ids = (["types"] if induction else []) + [a for a in assume if a != "types"]
-    enc = Encoding(config)
+    enc = Encoding(config, committed_log="leader-completeness" in ids)
     set_int_bits(enc.bits)
     model = Model(config)
     stats = Stats(complete=False)

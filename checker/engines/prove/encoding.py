@@ -21,16 +21,25 @@ once anywhere):
   network (request, parked in purgatory, or response) with a timestamp that orders the
   messages of one connection (Kafka: one TCP connection per broker, delivered in order).
 
-What is not encoded (the command refuses it, naming the flag): power losses and the page
-cache, lost messages and request timeouts, delayed (stale) fetches, batches of more than
-one record, the consumer and its invariants, the pre-2.7 truncation eras (HW truncation,
-KIP-101's once-per-epoch Truncating state). Why: each adds state (flushed offsets,
-recovery points, a second message per attempt, fetch sessions) and the default era and
-perturbations already carry the questions this engine is for; `ackcheck check` covers them.
+Optional parts, present only when the bounds can change them: flushed offsets and
+recovery points (power losses, log.flush.interval.messages), the lost-message budget,
+one delayed fetch request per follower (its leader, epoch, fetch offset and last fetched
+epoch), other producers' records (ids above this producer's, producer epoch -1) and the
+committed-log ghost leader-completeness reads. The actions on them live in faults.py
+(crashes, power losses, the flusher, lost messages, purgatory timeouts, delayed fetches)
+and controller.py (AlterPartition, elections).
+
+What is not encoded (the command refuses it, naming the flag or rule): batches of more
+than one record, the consumer and its invariants, the truncation eras before 2.7 (HW
+truncation, KIP-101's once-per-epoch Truncating state) and the producer before 2.5 (producer
+id resets, UNKNOWN_PRODUCER_ID). Each is a second version of an action (or, for the
+consumer, a history that grows with every poll); `ackcheck check` covers them.
 """
 
 from __future__ import annotations
 
+from ackcheck.checker.engines.prove.controller import ControllerActions
+from ackcheck.checker.engines.prove.faults import FaultActions
 from ackcheck.checker.engines.prove.layout import (
     M_NONE,
     M_PURGATORY,
@@ -76,17 +85,27 @@ from ackcheck.model.state import (
 from ackcheck.traces.settings import Config
 
 
-class Encoding(Layout):
-    def __init__(self, config: Config):
+class Encoding(ControllerActions, FaultActions, Layout):
+    def __init__(self, config: Config, *, committed_log: bool = True):
         self.config = config
         b = config.bounds
         self.R = config.replication_factor
         self.NB = b.max_records  # one record per batch (check_fragment)
         self.max_attempts = 1 if config.acks == "0" else min(config.retries + 1, b.max_attempts)
-        self.L = max(1, self.NB * self.max_attempts)
+        # each send attempt and each other producer's record is appended at most once anywhere
+        self.L = max(1, self.NB * self.max_attempts + b.max_other_writes)
         # every leader epoch after 0 comes from an election: a failover/ELR/unclean one
-        # needs the leader to crash first, a rebalance spends max_elections
-        self.E = b.max_crashes + b.max_elections
+        # needs the leader to crash or lose power first, a rebalance spends max_elections
+        self.E = b.max_crashes + b.max_power_losses + b.max_elections
+        # optional parts of the state (layout.shapes): only what this configuration can change
+        n = config.log_flush_interval_messages
+        self.flush_n = n if n <= self.L else None  # a longer interval never fills a log of L
+        self.track_rp = self.flush_n is not None
+        self.track_flush = b.max_power_losses > 0 or self.track_rp
+        self.lossy = b.max_lost_messages > 0
+        self.delayed = b.max_delayed_fetches > 0
+        self.others = b.max_other_writes > 0
+        self.committed_log = committed_log  # the ghost leader-completeness reads
         self.acks = config.acks
         self.min_isr = config.min_insync_replicas
         self.idempotent = config.enable_idempotence
@@ -103,7 +122,9 @@ class Encoding(Layout):
         # bit-vector width of the integers: the largest value any field takes (error codes
         # go to 7), one more for an increment, and the sign
         top = max(8, self.L + 2, self.E + 2, self.NB * self.max_attempts + 2, self.R + 1,
-                  self.max_attempts + 2, b.max_crashes + 2, b.max_elections + 2, b.max_isr_shrinks + 2)
+                  self.max_attempts + 2, b.max_crashes + 2, b.max_elections + 2, b.max_isr_shrinks + 2,
+                  b.max_power_losses + 2, b.max_lost_messages + 2, b.max_delayed_fetches + 2,
+                  self.NB + b.max_other_writes + 2)
         self.bits = top.bit_length() + 1
         self.act_bits = max(2, (len(self._instances()) + 1).bit_length() + 1)
         self.instances = self._instances()
@@ -127,6 +148,20 @@ class Encoding(Layout):
         else:
             for i in range(len(row)):
                 row[i] = ite(EQ(idx, i), value, row[i])
+
+    def interval_flush(self, t: S, b: int, leo) -> None:
+        """_interval_flush: log.flush.interval.messages - an fsync once LEO - recovery point
+        reaches N; the recovery point moves to the LEO (t is changed in place)."""
+        if self.flush_n is None:
+            return
+        hit = LE(self.flush_n, leo - t.rp[b])
+        t.flushed[b] = ite(hit, leo, t.flushed[b])
+        t.rp[b] = ite(hit, leo, t.rp[b])
+
+    def clamp_rp(self, t: S, b: int, leo) -> None:
+        """_clamp_recovery_point (t is changed in place)."""
+        if self.track_rp:
+            t.rp[b] = MIN(t.rp[b], leo)
 
     def _new_ts(self, s: S, call: int, i: int):
         return s.clock * TS_STEP + call * self.NB + i
@@ -152,6 +187,11 @@ class Encoding(Layout):
         new = MAX(new, s.hw[b])
         if self.strict_min_isr:
             new = ite(LT(COUNT(s.rep_isr[b]), self.min_isr), s.hw[b], new)
+        if self.committed_log:  # the ghost: every record below the highest HW ever reached
+            grow = AND(NE(new, s.hw[b]), LT(s.cl_len, new))
+            for j in range(self.L):
+                s.cl[j] = ite(AND(grow, LE(s.cl_len, j), LT(j, new)), s.lrec[b][j], s.cl[j])
+            s.cl_len = ite(grow, new, s.cl_len)
         s.hw[b] = new
         size = COUNT(isr)
         err = ite(LE(self.min_isr, size), E_NONE, E_NOT_ENOUGH_REPLICAS_AFTER_APPEND)
@@ -293,6 +333,18 @@ class Encoding(Layout):
         t.st[i] = ite(s.maybe[i], B_INDETERMINATE, B_FAILED)
         return en, t
 
+    def other_producer_write(self, s: S, b: int):
+        en = AND(LT(s.other_writes, self.bounds.max_other_writes), s.alive[b], EQ(s.rep_leader[b], b))
+        t = s.copy()
+        leo = s.leo[b]
+        for name, v in (("lrec", self.NB + s.other_writes + 1), ("lep", s.rep_epoch[b]), ("lpe", -1), ("lseq", -1)):
+            self._put2(t, name, b, leo, v)
+        t.leo[b] = leo + 1
+        t.fleo[b][b] = leo + 1
+        self.interval_flush(t, b, leo + 1)
+        t.other_writes = s.other_writes + 1
+        return en, self.advance_hw(t, b, [0])
+
     # ===================================================================== brokers
     def broker_handle_produce(self, s: S, i: int, b: int):
         # the connection is muted while a request of it is parked in purgatory
@@ -322,6 +374,7 @@ class Encoding(Layout):
             self._put2(a, name, b, leo, v)
         a.leo[b] = leo + 1
         a.fleo[b][b] = leo + 1
+        self.interval_flush(a, b, leo + 1)
         if self.acks == "1":
             a.mk[i], a.mb[i], a.merr[i], a.moff[i], a.misr[i] = M_RESPONSE, b, E_NONE, leo, isr_size
             a.mts[i] = self._new_ts(s, 0, i)
@@ -373,14 +426,23 @@ class Encoding(Layout):
         cut = LT(t_off, leo)
         leo = ite(cut, t_off, leo)
         hw = ite(cut, MIN(hw, leo), hw)
+        s0 = s
+        if self.track_flush:
+            s0 = s.copy()
+            s0.flushed[r] = ite(cut, MIN(s.flushed[r], leo), s.flushed[r])
+            self.clamp_rp(s0, r, leo)
         call = [0]
-        s1, took = self.leader_takes_fetch(s, ldr, r, leo, call)
+        s1, took = self.leader_takes_fetch(s0, ldr, r, leo, call)
         copy = LT(leo, s1.leo[ldr])
         t = s1.copy()
         for name in ("lrec", "lep", "lpe", "lseq"):
             for j in range(self.L):
                 getattr(t, name)[r][j] = ite(AND(copy, EQ(leo, j)), getattr(s1, name)[ldr][j], getattr(s, name)[r][j])
         leo = ite(copy, leo + 1, leo)
+        if self.flush_n is not None:
+            c = t.copy()
+            self.interval_flush(c, r, leo)
+            t = merge(copy, c, t)
         new_hw = MIN(leader_hw_before, leo)
         changed = OR(cut, took, copy, NE(new_hw, hw))
         t.leo[r] = leo
@@ -434,125 +496,6 @@ class Encoding(Layout):
         en = s.cm[b][e]
         return en, self.broker_learn(s, b, e, s.dec_leader[e], s.dec_isr[e], [0])
 
-    # ================================================================== controller
-    def controller_alter_partition(self, s: S, ldr: int):
-        en = s.ic[ldr]
-        t = s.copy()
-        t.ic[ldr] = False
-        base, proposed = s.ic_base[ldr], s.ic_prop[ldr]
-        ok = AND(EQ(s.ic_epoch[ldr], s.c_epoch), EQ(s.c_leader, ldr),
-                 *[EQ(base[m], s.c_isr[m]) for m in range(self.R)])
-        if self.fenced_not_in_isr:
-            ok = AND(ok, NOT(s.ic_stale[ldr]), *[IMPLIES(proposed[m], s.alive[m]) for m in range(self.R)])
-        a = t.copy()
-        removed = [AND(base[m], NOT(proposed[m])) for m in range(self.R)]
-        elr = [AND(s.c_elr[m], NOT(proposed[m])) for m in range(self.R)]
-        if self.elr_enabled:
-            small = LT(COUNT(proposed), self.min_isr)
-            elr = [OR(elr[m], AND(small, removed[m])) for m in range(self.R)]
-        a.c_isr = list(proposed)
-        a.c_elr = self.elr_after(proposed, elr)
-        mine = EQ(s.rep_epoch[ldr], s.ic_epoch[ldr])
-        a.rep_isr[ldr] = [ite(mine, proposed[m], s.rep_isr[ldr][m]) for m in range(self.R)]
-        t = merge(ok, a, t)
-        t = merge(self.leader_of(t, ldr), self.advance_hw(self.trim_leos(t, ldr), ldr, [0]), t)
-        return en, t
-
-    def controller_elect(self, s: S, b: int, reason: str):
-        live_isr = OR(*[AND(s.c_isr[m], s.alive[m]) for m in range(self.R)])
-        live_elr = OR(*[AND(s.c_elr[m], s.alive[m]) for m in range(self.R)]) if self.elr_enabled else False
-        offline = EQ(s.c_leader, -1)
-        if reason == "failover":
-            en = AND(offline, s.c_isr[b], s.alive[b])
-        elif reason == "elr":
-            en = AND(offline, NOT(live_isr), s.c_elr[b], s.alive[b]) if self.elr_enabled else False
-        elif reason == "last_known_leader":
-            en = AND(offline, NOT(OR(*s.c_isr)), NOT(OR(*s.c_elr)), EQ(s.c_lkl, b), s.alive[b]) \
-                if self.elr_enabled else False
-        elif reason == "unclean":
-            lkl_up = AND(NOT(OR(*s.c_isr)), NOT(OR(*s.c_elr)),
-                         OR(*[AND(EQ(s.c_lkl, m), s.alive[m]) for m in range(self.R)])) if self.elr_enabled else False
-            en = AND(offline, NOT(live_isr), NOT(live_elr), NOT(lkl_up), s.alive[b]) if self.unclean else False
-        else:
-            en = AND(NOT(offline), LT(s.elections, self.bounds.max_elections), s.c_isr[b],
-                     NE(s.c_leader, b), s.alive[b])
-        en = AND(en, LT(s.c_epoch, self.E))
-        t = s.copy()
-        if reason == "rebalance":
-            isr = list(s.c_isr)
-            t.elections = s.elections + 1
-        else:
-            isr = [OR(AND(s.c_isr[m], s.alive[m]), m == b) for m in range(self.R)]
-        if reason == "last_known_leader":
-            t.c_elr = [False] * self.R
-        else:
-            t.c_elr = self.elr_after(isr, [AND(s.c_elr[m], NOT(isr[m])) for m in range(self.R)])
-        t.c_lkl = -1
-        epoch = s.c_epoch + 1
-        t.c_isr = isr
-        t.c_leader, t.c_epoch = b, epoch
-        for e in range(1, self.E + 1):
-            new = EQ(epoch, e)
-            for m in range(self.R):
-                t.cm[m][e] = OR(s.cm[m][e], AND(new, s.alive[m]))
-            t.dec_leader[e] = ite(new, b, s.dec_leader[e])
-            t.dec_isr[e] = [ite(new, isr[m], s.dec_isr[e][m]) for m in range(self.R)]
-        return en, t
-
-    # ====================================================================== faults
-    def crash(self, s: S, b: int):
-        en = AND(s.alive[b], LT(s.crashes, self.bounds.max_crashes))
-        t = self.break_connection_to(s, b)  # requests to b, its purgatory, its responses
-        t.alive[b] = False
-        t.rep_leader[b], t.rep_epoch[b] = -1, -1
-        t.fleo[b] = [-1] * self.R
-        t.rep_isr[b] = [False] * self.R
-        t.cm[b] = [False] * (self.E + 1)
-        t.ic[b] = False
-        if self.fenced_not_in_isr:
-            for c in range(self.R):
-                if c != b:
-                    t.ic_stale[c] = OR(s.ic_stale[c], AND(s.ic[c], s.ic_prop[c][b]))
-        if self.elr_enabled:
-            t.unclean[b] = True
-        t.crashes = s.crashes + 1
-        t.c_leader = ite(EQ(s.c_leader, b), -1, s.c_leader)
-        if self.kraft:
-            cond = s.c_isr[b]
-            if not self.elr_enabled:
-                cond = AND(cond, LT(1, COUNT(s.c_isr)))
-            t = merge(cond, self.controller_remove_dead(t, b), t)
-        return en, t
-
-    def controller_remove_dead(self, s: S, b: int) -> S:
-        t = s.copy()
-        isr = [AND(s.c_isr[m], m != b) for m in range(self.R)]
-        if self.elr_enabled:
-            t.c_elr[b] = OR(s.c_elr[b], LT(COUNT(isr), self.min_isr))
-        for e in range(self.E + 1):
-            cur = EQ(s.c_epoch, e)
-            t.dec_isr[e] = [ite(cur, isr[m], s.dec_isr[e][m]) for m in range(self.R)]
-        t.c_isr = isr
-        if self.elr_enabled:  # maybeUpdateLastKnownLeader: the first time the ISR empties
-            t.c_lkl = ite(AND(NOT(OR(*isr)), EQ(s.c_lkl, -1)), b, s.c_lkl)
-        for ldr in range(self.R):
-            here = AND(EQ(t.c_leader, ldr), EQ(t.rep_epoch[ldr], t.c_epoch))
-            u = t.copy()
-            u.rep_isr[ldr] = list(isr)
-            u = merge(EQ(u.rep_leader[ldr], ldr), self.advance_hw(self.trim_leos(u, ldr), ldr, [0]), u)
-            t = merge(here, u, t)
-        return t
-
-    def restart(self, s: S, b: int):
-        en = NOT(s.alive[b])
-        t = s.copy()
-        t.alive[b] = True
-        t.hw[b] = MIN(s.hw[b], s.leo[b])
-        if self.elr_enabled:
-            t.c_elr[b] = AND(s.c_elr[b], NOT(s.unclean[b]))
-        t.unclean[b] = False
-        return en, self.broker_learn(t, b, s.c_epoch, s.c_leader, list(s.c_isr), [0])
-
     # ================================================================== instances
     def _instances(self) -> list[Instance]:
         R, NB = self.R, self.NB
@@ -596,7 +539,32 @@ class Encoding(Layout):
                     lambda v, b=b, r=reason: ("controller_elect", b, r))
         for b in range(R):
             add("crash", (b,), lambda s, b=b: self.crash(s, b), lambda v, b=b: ("crash", b))
+            if self.bounds.max_power_losses:
+                add("power_loss", (b,), lambda s, b=b: self.power_loss(s, b), lambda v, b=b: ("power_loss", b))
+                add("flush", (b,), lambda s, b=b: self.flush(s, b), lambda v, b=b: ("flush", b))
             add("restart", (b,), lambda s, b=b: self.restart(s, b), lambda v, b=b: ("restart", b))
+        if self.others:
+            for b in range(R):
+                add("other_producer_write", (b,), lambda s, b=b: self.other_producer_write(s, b),
+                    lambda v, b=b: ("other_producer_write", b))
+        if self.lossy:
+            for i in range(NB):
+                add("leader_timeout_produce", (i,), lambda s, i=i: self.leader_timeout_produce(s, i),
+                    lambda v, i=i: ("leader_timeout_produce", v["mb"][i], i, v["att"][i]))
+                for b in range(R):
+                    add("lose_request", (i, b), lambda s, i=i, b=b: self.lose_message(s, i, b, M_REQUEST),
+                        lambda v, i=i: ("lose_request", i, v["att"][i]))
+                    add("lose_response", (i, b), lambda s, i=i, b=b: self.lose_message(s, i, b, M_RESPONSE),
+                        lambda v, i=i: ("lose_response", i, v["att"][i]))
+        if self.delayed:
+            for r in range(R):
+                add("follower_fetch_delayed", (r,), lambda s, r=r: self.follower_fetch_delayed(s, r),
+                    lambda v, r=r: ("follower_fetch_delayed", r))
+                for ldr in range(R):
+                    if ldr != r:
+                        add("leader_handle_delayed_fetch", (ldr, r),
+                            lambda s, ldr=ldr, r=r: self.leader_handle_delayed_fetch(s, ldr, r),
+                            lambda v, ldr=ldr, r=r: ("leader_handle_delayed_fetch", ldr, r))
         return out
 
     def step_all(self, s: S) -> list[tuple[object, S]]:

@@ -17,7 +17,7 @@ TS_STEP = 64  # timestamps: clock * TS_STEP + (call within the step) * NB + batc
 
 # invariants encoded symbolically (the others are judged by `ackcheck check` only)
 ENCODED_INVARIANTS = ("acked-write-survives", "committed-prefix-agreement", "hw-bound", "no-duplicates",
-                      "failed-write-invisible")
+                      "failed-write-invisible", "leader-completeness", "producer-order")
 
 
 class NotEncoded(ValueError):
@@ -26,18 +26,13 @@ class NotEncoded(ValueError):
 
 def check_fragment(config: Config, invariant_ids=None) -> None:
     b = config.bounds
-    for flag, value in (("--max-power-losses", b.max_power_losses), ("--max-lost-messages", b.max_lost_messages),
-                        ("--max-delayed-fetches", b.max_delayed_fetches),
-                        ("--max-other-writes", getattr(b, "max_other_writes", 0))):
-        if value:
-            raise NotEncoded(f"{flag} is not encoded symbolically; use ackcheck check")
     if config.records_per_batch != 1:
         raise NotEncoded("records.per.batch other than 1 is not encoded symbolically; use ackcheck check")
     for rule in ("epoch_truncation", "epoch_truncation_fast_failover", "diverging_epoch_fetch",
                  "any_first_sequence", "idempotent_epoch_bump"):
         if _rule(config, rule) is False:
-            raise NotEncoded(f"--rule {rule}=off (the truncation rules before 2.7) is not encoded symbolically; "
-                             "use ackcheck check")
+            raise NotEncoded(f"--rule {rule}=off (the truncation rules before 2.7, the producer before 2.5) "
+                             "is not encoded symbolically; use ackcheck check")
     attempts = 1 if config.acks == "0" else min(config.retries + 1, b.max_attempts)
     if config.enable_idempotence and b.max_records * attempts > 5:
         raise NotEncoded("more than 5 batches per log with enable.idempotence=true (the broker's 5-batch "
@@ -151,6 +146,24 @@ class Layout:
         out["cm"] = ("B", (R, E + 1))
         out["dec_leader"] = ("I", (E + 1,))
         out["dec_isr"] = ("B", (E + 1, R))
+        # optional parts, present only when the configuration can change them
+        if self.track_flush:  # power losses / log.flush.interval.messages
+            out["flushed"] = ("I", (R,))
+            out["power_losses"] = ("I", ())
+        if self.track_rp:
+            out["rp"] = ("I", (R,))
+        if self.lossy:
+            out["lost"] = ("I", ())
+        if self.delayed:
+            out["df"] = ("B", (R,))
+            for n in ("df_leader", "df_epoch", "df_off", "df_lastep"):
+                out[n] = ("I", (R,))
+            out["dfc"] = ("I", ())
+        if self.others:
+            out["other_writes"] = ("I", ())
+        if self.committed_log:
+            out["cl_len"] = ("I", ())
+            out["cl"] = ("I", (L,))
         return out
 
     def fresh(self, tag: str) -> S:
@@ -256,8 +269,44 @@ class Layout:
             f["ic_base"][ldr] = [m in base for m in range(R)]
             f["ic_prop"][ldr] = [m in proposed for m in range(R)]
             f["ic_eff"][ldr] = [m in effective for m in range(R)]
-        if any(st.fetcher_truncating) or st.delayed_fetches:
-            raise NotEncoded("fetcher Truncating state / delayed fetches")
+        if any(st.fetcher_truncating):
+            raise NotEncoded("fetcher Truncating state")
+        if self.track_flush:
+            f["flushed"] = [r.flushed_offset for r in st.replicas]
+            f["power_losses"] = st.power_losses
+        elif any(r.flushed_offset for r in st.replicas) or st.power_losses:
+            raise NotEncoded("flushed offsets without power losses or a flush interval")
+        if self.track_rp:
+            f["rp"] = list(st.recovery_points)
+        elif any(st.recovery_points):
+            raise NotEncoded("recovery points without a flush interval")
+        if self.lossy:
+            f["lost"] = st.lost_messages
+        elif st.lost_messages:
+            raise NotEncoded("lost messages")
+        if self.delayed:
+            f["dfc"] = st.delayed_fetch_count
+            f["df"] = [False] * R
+            for n in ("df_leader", "df_epoch", "df_off", "df_lastep"):
+                f[n] = [0] * R
+            for d in st.delayed_fetches:
+                r = d.follower
+                if f["df"][r]:
+                    raise NotEncoded("two delayed fetches of one follower")
+                f["df"][r] = True
+                f["df_leader"][r], f["df_epoch"][r] = d.leader, d.leader_epoch
+                f["df_off"][r], f["df_lastep"][r] = d.fetch_offset, d.last_fetched_epoch
+        elif st.delayed_fetches or st.delayed_fetch_count:
+            raise NotEncoded("delayed fetches")
+        if self.others:
+            f["other_writes"] = st.other_writes
+        elif st.other_writes:
+            raise NotEncoded("other producers' writes")
+        if self.committed_log:
+            if len(st.committed_log) > L:
+                raise NotEncoded("a committed log longer than the log capacity")
+            f["cl_len"] = len(st.committed_log)
+            f["cl"] = list(st.committed_log) + [0] * (L - len(st.committed_log))
         return S(f)
 
     def project(self, s: S) -> tuple:
@@ -288,7 +337,14 @@ class Layout:
                                                 "elections", "isr_shrinks", "last_acked", "c_lkl", "alive", "unclean", "leo", "hw",
                                                 "rep_epoch", "rep_leader", "fleo", "rep_isr", "c_isr", "c_elr",
                                                 "st", "att", "off", "maybe", "bpe", "bseq", "reseq"))
-        return plain + (("logs", logs), ("msgs", tuple(msgs)), ("order", order), ("cm", cms), ("ic", ics))
+        opt = tuple((k, _tup(f[k])) for k in ("flushed", "power_losses", "rp", "lost", "dfc", "other_writes",
+                                                "cl_len") if k in f)
+        if "df" in f:
+            opt += (("df", tuple((r, f["df_leader"][r], f["df_epoch"][r], f["df_off"][r], f["df_lastep"][r])
+                                 for r in range(R) if f["df"][r])),)
+        if "cl" in f:
+            opt += (("cl", tuple(f["cl"][:f["cl_len"]])),)
+        return plain + opt + (("logs", logs), ("msgs", tuple(msgs)), ("order", order), ("cm", cms), ("ic", ics))
 
 
 def _tup(v):

@@ -13,17 +13,21 @@ from ackcheck.model.state import (
 
 
 def check_sequence(enc, s: S, b: int, pe, seq):
-    """_check_sequence over b's log: (append?, error, offset). Every batch is the one
-    idempotent producer's, and a log holds at most 5 (check_fragment), so the dedup
-    window is the whole log."""
+    """_check_sequence over b's log: (append?, error, offset). The producer state is folded
+    from the entries of the one idempotent producer (producer epoch >= 0; other producers'
+    records carry -1); it has at most 5 batches in a log (check_fragment), so the dedup
+    window is all of them."""
     leo = s.leo[b]
     L = enc.L
-    cur = SELECT([s.lpe[b][j] for j in range(L)], leo - 1, 0)
-    last_seq = SELECT([s.lseq[b][j] for j in range(L)], leo - 1, 0)
+    mine = [AND(LT(j, leo), LE(0, s.lpe[b][j])) for j in range(L)]
+    cur, last_seq = 0, 0
+    for j in range(L):
+        cur = ite(mine[j], s.lpe[b][j], cur)
+        last_seq = ite(mine[j], s.lseq[b][j], last_seq)
     dup_off = -1
     for j in range(L - 1, -1, -1):
-        dup_off = ite(AND(LT(j, leo), EQ(s.lpe[b][j], pe), EQ(s.lseq[b][j], seq)), j, dup_off)
-    empty = EQ(leo, 0)
+        dup_off = ite(AND(mine[j], EQ(s.lpe[b][j], pe), EQ(s.lseq[b][j], seq)), j, dup_off)
+    empty = NOT(OR(*mine))
     older = LT(pe, cur)
     dup = LE(0, dup_off)
     newer = LT(cur, pe)

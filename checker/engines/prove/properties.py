@@ -83,7 +83,40 @@ def bad_failed_write_invisible(enc: Encoding, s: S):
                 for i in range(enc.NB)])
 
 
+def bad_leader_completeness(enc: Encoding, s: S):
+    """leader_completeness: the controller's leader lacks a record of the committed log (the
+    records below the highest HW ever reached, a ghost)."""
+    def lacks(b):
+        return OR(*[AND(LT(j, s.cl_len), OR(LE(s.leo[b], j), NE(s.lrec[b][j], s.cl[j]))) for j in range(enc.L)])
+    return ite_leader(enc, s, lacks, False)
+
+
+def bad_producer_order(enc: Encoding, s: S):
+    """producer_order: of two acknowledged records, the one sent later landed at a lower
+    offset (acks=0: its position in the leader's log; a record not there is not judged)."""
+    pos, valid = [], []
+    for i in range(enc.NB):
+        ok = EQ(s.st[i], B_OK)
+        if enc.acks == "0":
+            at, there = -1, False
+            for b in range(enc.R):
+                first = -1
+                for j in range(enc.L - 1, -1, -1):
+                    first = ite(AND(LT(j, s.leo[b]), EQ(s.lrec[b][j], i + 1)), j, first)
+                at = ite(EQ(s.c_leader, b), first, at)
+                there = OR(there, AND(EQ(s.c_leader, b), LE(0, first)))
+            known = LE(0, s.off[i])
+            pos.append(ite(known, s.off[i], at))
+            valid.append(AND(ok, OR(known, there)))
+        else:
+            pos.append(s.off[i])
+            valid.append(AND(ok, LE(0, s.off[i])))
+    return OR(*[AND(valid[i], valid[j], LT(pos[j], pos[i])) for i in range(enc.NB) for j in range(i + 1, enc.NB)])
+
+
 BAD = {
+    "leader-completeness": bad_leader_completeness,
+    "producer-order": bad_producer_order,
     "acked-write-survives": bad_acked_write_survives,
     "committed-prefix-agreement": bad_committed_prefix_agreement,
     "hw-bound": bad_hw_bound,
@@ -102,9 +135,28 @@ def types_parts(enc: Encoding, s: S) -> list[tuple[str, object]]:
         ("controller ranges", AND(LE(-1, s.c_leader), LT(s.c_leader, R), LE(0, s.c_epoch), LE(s.c_epoch, E),
                                   LE(-1, s.c_lkl), LT(s.c_lkl, R) if enc.elr_enabled else EQ(s.c_lkl, -1))),
         ("budgets", AND(LE(0, s.crashes), LE(s.crashes, bd.max_crashes), LE(0, s.elections),
-                        LE(s.elections, bd.max_elections), LE(0, s.isr_shrinks), LE(s.isr_shrinks, bd.max_isr_shrinks))),
-        ("down only after a crash", LE(COUNT([NOT(a) for a in s.alive]), s.crashes)),
+                        LE(s.elections, bd.max_elections), LE(0, s.isr_shrinks), LE(s.isr_shrinks, bd.max_isr_shrinks),
+                        *[AND(LE(0, getattr(s, n)), LE(getattr(s, n), top))
+                          for n, top in (("power_losses", bd.max_power_losses), ("lost", bd.max_lost_messages),
+                                         ("dfc", bd.max_delayed_fetches), ("other_writes", bd.max_other_writes))
+                          if n in s.f])),
+        ("down only after a crash or power loss",
+         LE(COUNT([NOT(a) for a in s.alive]), s.crashes + (s.power_losses if "power_losses" in s.f else 0))),
     ]
+    others = s.other_writes if "other_writes" in s.f else 0
+    if "flushed" in s.f:
+        parts += [(f"broker {b} flushed offset", AND(LE(0, s.flushed[b]), LE(s.flushed[b], s.leo[b])))
+                  for b in range(R)]
+    if "rp" in s.f:
+        parts += [(f"broker {b} recovery point", AND(LE(0, s.rp[b]), LE(s.rp[b], s.leo[b]))) for b in range(R)]
+    if "cl" in s.f:
+        parts.append(("committed log length", AND(LE(0, s.cl_len), LE(s.cl_len, L))))
+    if "df" in s.f:
+        for r in range(R):
+            parts.append((f"delayed fetch of {r}", IMPLIES(s.df[r], AND(
+                LE(0, s.df_leader[r]), LT(s.df_leader[r], R), NE(s.df_leader[r], r), LE(0, s.df_off[r]),
+                LE(s.df_off[r], L), LE(-1, s.df_lastep[r]), LE(s.df_lastep[r], s.c_epoch), LE(-1, s.df_epoch[r]),
+                LE(s.df_epoch[r], s.c_epoch)))))
     for b in range(R):
         parts.append((f"broker {b} ranges", AND(LE(0, s.leo[b]), LE(s.leo[b], L), LE(0, s.hw[b]),
                                                 LE(-1, s.rep_leader[b]), LT(s.rep_leader[b], R),
@@ -120,7 +172,8 @@ def types_parts(enc: Encoding, s: S) -> list[tuple[str, object]]:
                  for m in range(R) for e in range(1, E + 1)],
                AND(EQ(s.rep_epoch[b], 0), EQ(s.rep_leader[b], 0))))))
         parts.append((f"broker {b} log entries", AND(*[
-            IMPLIES(LT(j, s.leo[b]), AND(LE(1, s.lrec[b][j]), LE(s.lrec[b][j], NB), LE(0, s.lep[b][j]),
+            IMPLIES(LT(j, s.leo[b]), AND(LE(1, s.lrec[b][j]), LE(s.lrec[b][j], NB + bd.max_other_writes),
+                                         LE(0, s.lep[b][j]),
                                          LE(s.lep[b][j], s.c_epoch))) for j in range(L)])))
     for b in range(R):
         for e in range(1, E + 1):
@@ -138,7 +191,8 @@ def types_parts(enc: Encoding, s: S) -> list[tuple[str, object]]:
     handled = 0
     for i in range(NB):
         handled = handled + s.att[i] - ite(EQ(s.mk[i], M_REQUEST), 1, 0)
-    parts.append(("logs no longer than handled requests", AND(*[LE(s.leo[b], handled) for b in range(R)])))
+    parts.append(("logs no longer than handled requests and other writes",
+                  AND(*[LE(s.leo[b], handled + others) for b in range(R)])))
     for i in range(NB):
         parts.append((f"batch {i} ranges", AND(
             LE(-1, s.off[i]), LE(s.off[i], L), LE(-1, s.moff[i]), LE(s.moff[i], L), LE(0, s.mend[i]),
