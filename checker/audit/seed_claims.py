@@ -105,6 +105,7 @@ def _judge_acksall(r):
     crash = _v(r, "acksall-crash") == "holds"
     power1 = _v(r, "acksall-power-minisr1") == "violated"
     power2 = _v(r, "acksall-power-minisr2") == "holds"
+    power_crash2 = _v(r, "acksall-power-crash-minisr2") == "violated"
     dup_old = _v(r, "acksall-dup-no-idem") == "violated"
     dup_new = _v(r, "acksall-dup-idem")
     dup_fix = _v(r, "acksall-dup-idem-1") == "holds"
@@ -121,6 +122,11 @@ def _judge_acksall(r):
                     "writes: the lone in-sync leader acknowledges and loses its unflushed page cache."
                     + (" `min.insync.replicas=2` restores it (Kafka 4.1, with eligible leader replicas)."
                        if power2 else ""))
+    if power_crash2:
+        text.append("Not once a process crash joins the power loss: on Kafka 4.1 with `min.insync.replicas=2` a "
+                    "follower that holds the record crashes and leaves the eligible leader replicas on restart "
+                    "(an unclean shutdown), the leader loses power, and the controller re-elects it as the last "
+                    "known leader (KIP-966), an unclean election even with `unclean.leader.election.enable=false`.")
     if dup_old:
         text.append("May duplicate: confirmed without idempotence (a retry after a lost response appends again).")
     if dup_new == "holds":
@@ -307,6 +313,9 @@ CLAIMS: tuple[Claim, ...] = (
                  guarantee="no-acked-loss-power-loss"),
            Check("acksall-power-minisr2", "acks=all, min ISR 2: lost under a power loss?",
                  (("min.insync.replicas", "2"),), guarantee="no-acked-loss-power-loss"),
+           Check("acksall-power-crash-minisr2", "acks=all, min ISR 2: lost under a power loss and a process crash?",
+                 (("min.insync.replicas", "2"), ("replication.factor", "3")), invariants=("acked-write-survives",),
+                 bounds=(("max_crashes", 1), ("max_power_losses", 1), ("max_isr_shrinks", 1))),
            Check("acksall-dup-no-idem", "acks=all, idempotence off (the note's era): duplicates?",
                  (("enable.idempotence", "false"),), guarantee="no-duplicates"),
            Check("acksall-dup-idem", "acks=all, idempotence on (default since 3.0): duplicates?",
