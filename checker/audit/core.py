@@ -177,7 +177,7 @@ def internal_topic_warnings(settings: list[Setting]) -> list[str]:
 
 
 def run_audit(base: Base, config: Config, guarantees: list[Guarantee], *, overrides: dict[str, int],
-              cache_dir: str | None, jobs: int | None, fixes: bool = True,
+              cache_dir: str | None, jobs: int | None, fixes: bool = True, cluster: str | None = None,
               progress: Callable[[str], None] | None = None) -> list[GuaranteeResult]:
     """Check the guarantees (groups sharing bounds in one exploration), then search fixes
     for the violated ones; everything in parallel over the pool."""
@@ -185,7 +185,7 @@ def run_audit(base: Base, config: Config, guarantees: list[Guarantee], *, overri
     groups: dict[tuple, list[Guarantee]] = {}
     for g in guarantees:
         groups.setdefault(tuple(sorted(results[g.id].bounds.items())), []).append(g)
-    pool = Pool(jobs)
+    pool = Pool(jobs, cluster)
     n_tasks = [0, 0]
 
     def note(msg: str) -> None:

@@ -127,7 +127,7 @@ class Matrix:
 
 def run_matrix(rows: list[Row], guarantees: list[Guarantee], *, overrides: dict[str, int], rf: int,
                rule_overrides: list[str], cache_dir: str | None, jobs: int | None, trace_dir: Path,
-               link_base: Path | None, progress: bool) -> Matrix:
+               link_base: Path | None, progress: bool, cluster: str | None = None) -> Matrix:
     t0 = time.perf_counter()
     bounds = {g.id: profile_bounds(g.profile, overrides) for g in guarantees}
     groups: dict[tuple, list[Guarantee]] = {}
@@ -155,7 +155,7 @@ def run_matrix(rows: list[Row], guarantees: list[Guarantee], *, overrides: dict[
     m = Matrix(rows, guarantees, bounds, {}, rows[0].config.kafka_version if rows and rows[0].config else
                eras.NEWEST, rf)
     bar = _progress(len(tasks)) if progress else None
-    pool = Pool(jobs)
+    pool = Pool(jobs, cluster)
 
     def record(out: dict, users, *, shared: bool = False) -> None:
         per = out["per_invariant"]

@@ -25,6 +25,7 @@ from pathlib import Path
 from ackcheck import __version__
 from ackcheck.traces.settings import (
     Config,
+    ConfigError,
 )
 
 _FINGERPRINTED = (
@@ -196,12 +197,17 @@ class Pool:
     concurrent.futures executor: the same engine `check --cluster` uses (docs/reach.md)."""
 
     def __init__(self, jobs: int | None, cluster: str | None = None):
+        cluster_flag = bool(cluster)
         cluster = cluster or os.environ.get(CLUSTER_ENV) or None
         self.client = None
         if cluster:
             from distributed import Client
 
-            self.client = Client(cluster, timeout="10s")
+            try:
+                self.client = Client(cluster, timeout="10s")
+            except (OSError, TimeoutError, ValueError) as e:
+                src = "--cluster" if cluster_flag else CLUSTER_ENV
+                raise ConfigError(f"{src}: cannot reach a Dask scheduler at {cluster!r}: {e}") from None
             self.jobs = max(1, len(self.client.scheduler_info()["workers"]))
             self.ex = self.client.get_executor(pure=False)
         else:

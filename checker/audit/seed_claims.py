@@ -421,9 +421,10 @@ def _run_check(check: Check, cache_dir: str | None) -> dict:
     return run_one(config, check.invariant_ids(), cache_dir)
 
 
-def run_claims(claims=CLAIMS, *, cache_dir: str | None, jobs: int | None) -> dict[str, Outcome]:
+def run_claims(claims=CLAIMS, *, cache_dir: str | None, jobs: int | None,
+               cluster: str | None = None) -> dict[str, Outcome]:
     outcomes: dict[str, Outcome] = {}
-    pool = Pool(jobs)
+    pool = Pool(jobs, cluster)
     for claim in claims:
         for check in claim.checks:
             def done(result: dict, check=check) -> None:

@@ -63,6 +63,10 @@ def add_run_flags(p) -> None:
     g.add_argument("--cache-dir", metavar="DIR", default=".ackcheck-cache",
                    help="results cache, keyed by config + bounds + ackcheck version (default .ackcheck-cache/)")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    g.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help="run the checks on the Dask distributed cluster whose scheduler is at ADDRESS "
+                        "(tcp://host:8786) instead of local processes; default: the environment variable "
+                        "ACKCHECK_CLUSTER, else local (docs/reach.md)")
 
 
 def build_parser():
@@ -125,7 +129,7 @@ def main(argv: list[str]) -> int:
     status = _status_line(quiet=args.json or args.markdown)
     try:
         results = run_audit(base, config, guarantees, overrides=overrides, cache_dir=cache_dir, jobs=args.jobs,
-                            fixes=not args.no_fix, progress=status.update if status else None)
+                            cluster=args.cluster, fixes=not args.no_fix, progress=status.update if status else None)
     finally:
         if status:
             status.stop()

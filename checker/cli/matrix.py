@@ -146,7 +146,7 @@ def main(argv: list[str]) -> int:
     else:
         trace_dir = Path("ackcheck-traces") / "matrix"
     m = run_matrix(rows, guarantees, overrides=overrides, rf=args.replication_factor, rule_overrides=args.rule,
-                   cache_dir=None if args.no_cache else args.cache_dir, jobs=args.jobs, trace_dir=trace_dir,
+                   cache_dir=None if args.no_cache else args.cache_dir, jobs=args.jobs, cluster=args.cluster, trace_dir=trace_dir,
                    link_base=out.parent if out is not None else None, progress=True)
     m.space = {prop: values[prop] for _, prop, _ in DIMENSIONS}
     if pages:

@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     out = Path(args.out)
     trace_dir = Path(args.trace_dir) if args.trace_dir else out.parent / "seed-traces"
-    outcomes = run_claims(cache_dir=None if args.no_cache else args.cache_dir, jobs=args.jobs)
+    outcomes = run_claims(cache_dir=None if args.no_cache else args.cache_dir, jobs=args.jobs, cluster=args.cluster)
     try:
         write_traces(outcomes, trace_dir, out.parent)
         page = render(outcomes)
