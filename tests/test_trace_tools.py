@@ -142,6 +142,20 @@ def test_itf_round_trips_through_itf_py_writer():
         itf_py.trace_from_json(raw).states[-1].values["committed_log"]
 
 
+def test_itf_export_of_a_lasso_carries_its_loop():
+    """A liveness counterexample found by the engine: ITF's `loop` is its loop_start, and
+    itf-py reads it back."""
+    from ackcheck import build_config
+    from ackcheck.checker.engines.check import run_check
+
+    r = run_check(build_config({"acks": "1"}), ["eventually-visible"])
+    assert r.verdict == "violated" and r.trace.loop_start is not None
+    raw = trace_to_itf(r.trace)
+    assert raw["loop"] == r.trace.loop_start
+    assert itf_py.trace_from_json(raw).loop == r.trace.loop_start
+    assert "loop" not in trace_to_itf(load_trace(CORPUS / "duplicate-without-idempotence.json"))
+
+
 def test_export_bad_usage(capsys, tmp_path):
     rc, _, err = run(capsys, "export", str(CORPUS / "acks1-leader-loss.json"))
     assert rc == 2 and "--itf" in err

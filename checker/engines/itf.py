@@ -1,19 +1,5 @@
 """Trace export for `ackcheck export --itf`.
 
-export --itf`.
-
-minimize
-    ddmin (Zeller and Hildebrandt, "Simplifying and Isolating Failure-Inducing Input")
-    over the trace's action list. A candidate subsequence is replayed on the model from
-    the initial state; actions that are no longer enabled where they come are skipped; the
-    candidate is kept if the *same invariant* still breaks. Only that invariant is judged
-    (another one breaking earlier does not end the replay). The kept trace is the executed
-    actions up to the violation, so every step of the result is enabled and
-    `replay_on_model` reaches the recorded violation at the recorded (last) step.
-    Useful for traces that did not come from BFS (fuzz, broker chaos runs, hand-made);
-    a BFS trace is already a shortest one.
-
-export --itf
     The Informal Trace Format of Apalache and Quint
     (https://apalache-mc.org/docs/adr/015adr-trace.html): `{"#meta", "vars", "states"}`,
     one state per trace step with `"#meta": {"index": k}`. Integers are
@@ -24,7 +10,9 @@ export --itf
     `committed_log`), `action` - the action that led to the state as an ITF variant
     `{"tag": name, "value": {args}}` (`init` for step 0) - and `mbt::actionTaken` (the
     action name, as Quint's model-based-testing traces carry it). The run's config and
-    the violation are in the top-level `#meta`."""
+    the violation are in the top-level `#meta`. A liveness counterexample (a lasso) carries
+    ITF's top-level `"loop"`: the index of the state the last state returns to (the
+    trace's `loop_start`)."""
 
 from __future__ import annotations
 
@@ -86,4 +74,7 @@ def trace_to_itf(trace: Trace, *, source: str | None = None) -> dict:
         "ackcheck": {"trace-format-version": 1, "config": trace.config,
                      "violation": trace.violation.as_dict() if trace.violation else None},
     }
-    return {"#meta": meta, "vars": list(ITF_VARS), "states": states}
+    out = {"#meta": meta, "vars": list(ITF_VARS), "states": states}
+    if trace.loop_start is not None:
+        out["loop"] = trace.loop_start
+    return out
