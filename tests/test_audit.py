@@ -88,6 +88,27 @@ def test_defaults_duplicate_kafka_15591_fixed_by_one_in_flight(defaults_json):
     assert load_trace(dup["trace_file"]).violation.invariant == "no-duplicates"
 
 
+def test_min_isr_2_loses_a_write_to_a_crash_and_a_power_loss_on_41(tmp_path, capsys, cache):
+    """Kafka 4.1 with min.insync.replicas=2 keeps every write under a crash and under a
+    power loss, but not under both: the last-known-leader election (KIP-966) re-elects the
+    broker that lost its page cache. The fix found and re-checked is min.insync.replicas=3
+    or an fsync per message."""
+    rc, out, _ = run_audit(capsys, tmp_path, cache, "--json", "--set", "min.insync.replicas=2",
+                           "--guarantee", "no-acked-loss", "--guarantee", "no-acked-loss-power-loss",
+                           "--guarantee", "no-acked-loss-crash-and-power-loss")
+    by = {x["id"]: x for x in json.loads(out)["guarantees"]}
+    assert rc == 1
+    assert by["no-acked-loss"]["verdict"] == "holds" and by["no-acked-loss-power-loss"]["verdict"] == "holds"
+    mixed = by["no-acked-loss-crash-and-power-loss"]
+    assert mixed["verdict"] == "violated"
+    assert mixed["bounds"]["max_crashes"] == 1 and mixed["bounds"]["max_power_losses"] == 1
+    trace = load_trace(mixed["trace_file"])
+    last = trace.steps[-1][0]
+    assert last[0] == "controller_elect" and last[2] == "last_known_leader"
+    assert mixed["fix"]["found"]
+    assert mixed["fix"]["changes"] in ({"min.insync.replicas": "3"}, {"log.flush.interval.messages": "1"})
+
+
 def test_power_loss_profile_is_separate(defaults_json):
     by = {x["id"]: x for x in defaults_json["guarantees"]}
     assert by["no-acked-loss"]["bounds"]["max_power_losses"] == 0

@@ -28,6 +28,12 @@ PROFILES: dict[str, dict[str, int]] = {
                   "max_isr_shrinks": 2, "max_attempts": 1, "max_depth": 0},
     "power": {"max_records": 1, "max_crashes": 0, "max_power_losses": 1, "max_elections": 0, "max_lost_messages": 0,
                   "max_isr_shrinks": 2, "max_attempts": 1, "max_depth": 0},
+    # one process crash and one power loss, on different brokers or the same: the mix that
+    # Kafka 4.1's last-known-leader election (KIP-966, PartitionChangeBuilder.
+    # canElectLastKnownLeader) turns into a loss at min.insync.replicas=2 (docs/kafka.md,
+    # section 6)
+    "crash-and-power": {"max_records": 1, "max_crashes": 1, "max_power_losses": 1, "max_elections": 0,
+                        "max_lost_messages": 0, "max_isr_shrinks": 2, "max_attempts": 1, "max_depth": 0},
     "producer": {"max_records": 2, "max_crashes": 0, "max_power_losses": 0, "max_elections": 1, "max_lost_messages": 1,
                      "max_isr_shrinks": 0, "max_attempts": 2, "max_depth": 0},
 }
@@ -49,6 +55,9 @@ GUARANTEES: tuple[Guarantee, ...] = (
     Guarantee("no-acked-loss-power-loss",
               "no acknowledged write is lost when a broker's host loses power (its unflushed page cache is lost)",
               ("acked-write-survives",), "power", ("acks", "min_isr", "unclean", "flush")),
+    Guarantee("no-acked-loss-crash-and-power-loss",
+              "no acknowledged write is lost when one broker process crashes and a broker's host loses power",
+              ("acked-write-survives",), "crash-and-power", ("acks", "min_isr", "unclean", "flush")),
     Guarantee("no-duplicates",
               "a record is written once, even when the producer retries",
               ("no-duplicates",), "producer", ("idempotence", "in_flight")),
