@@ -1,10 +1,12 @@
-"""The controller in the encoded relation: AlterPartition handling and elections, each
-mirroring its Model namesake (model/protocol.py). A mixin of Encoding."""
+"""The controller in the encoded relation: AlterPartition handling, elections and brokers
+learning its decisions (LeaderAndIsr / metadata), each mirroring its Model namesake
+(model/protocol.py). A mixin of Encoding."""
 
 from __future__ import annotations
 
-from ackcheck.checker.engines.prove.layout import S, merge
-from ackcheck.checker.engines.prove.ops import AND, COUNT, EQ, IMPLIES, LT, NE, NOT, OR, ite
+from ackcheck.checker.engines.prove.layout import M_PURGATORY, M_RESPONSE, S, merge
+from ackcheck.checker.engines.prove.ops import AND, COUNT, EQ, IMPLIES, LE, LT, MIN, NE, NOT, OR, ite
+from ackcheck.model.state import E_NOT_LEADER_OR_FOLLOWER
 
 
 class ControllerActions:
@@ -72,3 +74,48 @@ class ControllerActions:
             t.dec_leader[e] = ite(new, b, s.dec_leader[e])
             t.dec_isr[e] = [ite(new, isr[m], s.dec_isr[e][m]) for m in range(self.R)]
         return en, t
+
+    # ======================================================= LeaderAndIsr / metadata
+    def broker_learn(self, s: S, b: int, epoch, ldr, isr, call) -> S:
+        """broker_learn(s, (b, epoch, ldr, isr)) - the message is dropped by the caller's
+        filter here too (every message for b not newer than epoch leaves the network)."""
+        s = s.copy()
+        for e in range(self.E + 1):
+            s.cm[b][e] = AND(s.cm[b][e], LT(epoch, e))
+        stale = LE(epoch, s.rep_epoch[b])
+        was_leader = EQ(s.rep_leader[b], b)
+        t = s.copy()
+        t.ic[b] = False
+        if self.track_truncating:  # the fetcher restarts in the Truncating state for a new epoch
+            t.ftr[b] = AND(LT(0, s.leo[b]), NE(ldr, b))
+        # becoming leader
+        lead = t.copy()
+        lead.fleo[b] = [ite(m == b, s.leo[b], -1) if True else 0 for m in range(self.R)]
+        lead.rep_epoch[b], lead.rep_leader[b], lead.rep_isr[b] = epoch, ldr, list(isr)
+        lead = self.advance_hw(lead, b, call)
+        # becoming follower
+        fol = t.copy()
+        fol.rep_epoch[b], fol.rep_leader[b] = epoch, ldr
+        fol.rep_isr[b] = [False] * self.R
+        fol.fleo[b] = [-1] * self.R
+        if not self.epoch_truncation:  # before KIP-101: truncate to the own HW on becoming follower
+            hwcut = AND(LE(0, ldr), LT(s.hw[b], s.leo[b]))
+            fol.leo[b] = ite(hwcut, s.hw[b], s.leo[b])
+            if self.track_flush:
+                fol.flushed[b] = ite(hwcut, MIN(s.flushed[b], s.hw[b]), s.flushed[b])
+            if self.track_rp:
+                fol.rp[b] = ite(hwcut, MIN(s.rp[b], s.hw[b]), s.rp[b])
+        c = call[0]
+        call[0] += 1
+        for i in range(self.NB):
+            hit = AND(was_leader, EQ(s.mk[i], M_PURGATORY), EQ(s.mb[i], b))
+            fol.mk[i] = ite(hit, M_RESPONSE, fol.mk[i])
+            fol.merr[i] = ite(hit, E_NOT_LEADER_OR_FOLLOWER, fol.merr[i])
+            fol.moff[i] = ite(hit, -1, fol.moff[i])
+            fol.misr[i] = ite(hit, -1, fol.misr[i])
+            fol.mts[i] = ite(hit, self._new_ts(s, c, i), fol.mts[i])
+        return merge(stale, s, merge(EQ(ldr, b), lead, fol))
+
+    def broker_learn_action(self, s: S, b: int, e: int):
+        en = s.cm[b][e]
+        return en, self.broker_learn(s, b, e, s.dec_leader[e], s.dec_isr[e], [0])

@@ -51,7 +51,7 @@ from ackcheck.checker.engines.prove.layout import (
     S,
     merge,
 )
-from ackcheck.checker.engines.prove.logs import check_sequence, truncate_kip279
+from ackcheck.checker.engines.prove.logs import check_sequence, truncate_kip101, truncate_kip279
 from ackcheck.checker.engines.prove.ops import (
     AND,
     COUNT,
@@ -111,6 +111,11 @@ class Encoding(ControllerActions, FaultActions, Layout):
         self.idempotent = config.enable_idempotence
         self.max_in_flight = config.max_in_flight_requests_per_connection
         self.fenced_epoch = config.rule("fenced_leader_epoch")
+        self.epoch_truncation = config.rule("epoch_truncation")  # KIP-101
+        self.fast_failover = config.rule("epoch_truncation_fast_failover")  # KIP-279
+        self.diverging_fetch = config.rule("diverging_epoch_fetch")  # KAFKA-10554, 2.7
+        # before 2.7 a follower truncates once per epoch: the fetcher's Truncating state
+        self.track_truncating = self.epoch_truncation and not self.diverging_fetch
         self.join_at_epoch_start = config.rule("isr_join_at_epoch_start")
         self.strict_min_isr = config.rule("strict_min_isr")
         self.maximal_isr = config.rule("maximal_isr")
@@ -422,13 +427,23 @@ class Encoding(ControllerActions, FaultActions, Layout):
             base_en = AND(base_en, EQ(s.rep_epoch[ldr], s.rep_epoch[r]))
         leo, hw = s.leo[r], s.hw[r]
         leader_hw_before = s.hw[ldr]
-        t_off = truncate_kip279(self, s, r, ldr)  # epoch_truncation with the 2.7+ diverging fetch
+        # OFFSET_OUT_OF_RANGE truncates to the leader's LEO; KIP-101/279 truncation happens on
+        # every fetch from 2.7 (diverging epoch), before that once per epoch (Truncating state)
+        by_offset = MIN(leo, s.leo[ldr])
+        if not self.epoch_truncation:
+            t_off = by_offset
+        else:
+            epochs = (truncate_kip279 if self.fast_failover else truncate_kip101)(self, s, r, ldr)
+            t_off = epochs if self.diverging_fetch else ite(s.ftr[r], epochs, by_offset)
         cut = LT(t_off, leo)
         leo = ite(cut, t_off, leo)
         hw = ite(cut, MIN(hw, leo), hw)
         s0 = s
-        if self.track_flush:
+        if self.track_truncating:
             s0 = s.copy()
+            s0.ftr[r] = False
+        if self.track_flush:
+            s0 = s0.copy()
             s0.flushed[r] = ite(cut, MIN(s.flushed[r], leo), s.flushed[r])
             self.clamp_rp(s0, r, leo)
         call = [0]
@@ -444,7 +459,7 @@ class Encoding(ControllerActions, FaultActions, Layout):
             self.interval_flush(c, r, leo)
             t = merge(copy, c, t)
         new_hw = MIN(leader_hw_before, leo)
-        changed = OR(cut, took, copy, NE(new_hw, hw))
+        changed = OR(cut, took, copy, NE(new_hw, hw), s.ftr[r] if self.track_truncating else False)
         t.leo[r] = leo
         t.hw[r] = new_hw
         return AND(base_en, changed), t
@@ -460,41 +475,6 @@ class Encoding(ControllerActions, FaultActions, Layout):
         t = self.propose_isr(s, ldr, proposed, effective, [0])
         t.isr_shrinks = ite(s.alive[f], s.isr_shrinks + 1, s.isr_shrinks)
         return en, t
-
-    def broker_learn(self, s: S, b: int, epoch, ldr, isr, call) -> S:
-        """broker_learn(s, (b, epoch, ldr, isr)) - the message is dropped by the caller's
-        filter here too (every message for b not newer than epoch leaves the network)."""
-        s = s.copy()
-        for e in range(self.E + 1):
-            s.cm[b][e] = AND(s.cm[b][e], LT(epoch, e))
-        stale = LE(epoch, s.rep_epoch[b])
-        was_leader = EQ(s.rep_leader[b], b)
-        t = s.copy()
-        t.ic[b] = False
-        # becoming leader
-        lead = t.copy()
-        lead.fleo[b] = [ite(m == b, s.leo[b], -1) if True else 0 for m in range(self.R)]
-        lead.rep_epoch[b], lead.rep_leader[b], lead.rep_isr[b] = epoch, ldr, list(isr)
-        lead = self.advance_hw(lead, b, call)
-        # becoming follower
-        fol = t.copy()
-        fol.rep_epoch[b], fol.rep_leader[b] = epoch, ldr
-        fol.rep_isr[b] = [False] * self.R
-        fol.fleo[b] = [-1] * self.R
-        c = call[0]
-        call[0] += 1
-        for i in range(self.NB):
-            hit = AND(was_leader, EQ(s.mk[i], M_PURGATORY), EQ(s.mb[i], b))
-            fol.mk[i] = ite(hit, M_RESPONSE, fol.mk[i])
-            fol.merr[i] = ite(hit, E_NOT_LEADER_OR_FOLLOWER, fol.merr[i])
-            fol.moff[i] = ite(hit, -1, fol.moff[i])
-            fol.misr[i] = ite(hit, -1, fol.misr[i])
-            fol.mts[i] = ite(hit, self._new_ts(s, c, i), fol.mts[i])
-        return merge(stale, s, merge(EQ(ldr, b), lead, fol))
-
-    def broker_learn_action(self, s: S, b: int, e: int):
-        en = s.cm[b][e]
-        return en, self.broker_learn(s, b, e, s.dec_leader[e], s.dec_isr[e], [0])
 
     # ================================================================== instances
     def _instances(self) -> list[Instance]:

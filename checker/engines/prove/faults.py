@@ -42,6 +42,8 @@ class FaultActions:
         t.rep_isr[b] = [False] * self.R
         t.cm[b] = [False] * (self.E + 1)
         t.ic[b] = False
+        if self.track_truncating:
+            t.ftr[b] = False
         if self.delayed:  # a delayed fetch to or from b dies with b's connections
             for r in range(self.R):
                 t.df[r] = False if r == b else AND(s.df[r], NE(s.df_leader[r], b))
@@ -116,6 +118,8 @@ class FaultActions:
         ldr = s.rep_leader[r]
         leader_up = OR(*[AND(EQ(ldr, m), s.alive[m]) for m in range(self.R) if m != r])
         en = AND(LT(s.dfc, self.bounds.max_delayed_fetches), s.alive[r], leader_up, NOT(s.df[r]))
+        if self.track_truncating:  # before 2.7 the fetcher truncates first (OffsetsForLeaderEpoch)
+            en = AND(en, NOT(s.ftr[r]))
         t = s.copy()
         t.df[r] = True
         t.df_leader[r], t.df_epoch[r], t.df_off[r] = ldr, s.rep_epoch[r], s.leo[r]
@@ -143,7 +147,8 @@ class FaultActions:
         serve = AND(s.alive[ldr], EQ(s.rep_leader[ldr], ldr), LE(off, s.leo[ldr]))
         if self.fenced_epoch:
             serve = AND(serve, EQ(s.df_epoch[r], s.rep_epoch[ldr]))
-        serve = AND(serve, NOT(AND(LT(0, off), self.diverges(s, ldr, s.df_lastep[r], off))))
+        if self.diverging_fetch:
+            serve = AND(serve, NOT(AND(LT(0, off), self.diverges(s, ldr, s.df_lastep[r], off))))
         serve = AND(serve, NOT(AND(self.leo_keepers(s, ldr)[r], LT(off, s.fleo[ldr][r]))))
         served, _ = self.leader_takes_fetch(t, ldr, r, off, [0])
         return en, merge(serve, served, t)

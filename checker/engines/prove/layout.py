@@ -28,11 +28,12 @@ def check_fragment(config: Config, invariant_ids=None) -> None:
     b = config.bounds
     if config.records_per_batch != 1:
         raise NotEncoded("records.per.batch other than 1 is not encoded symbolically; use ackcheck check")
-    for rule in ("epoch_truncation", "epoch_truncation_fast_failover", "diverging_epoch_fetch",
-                 "any_first_sequence", "idempotent_epoch_bump"):
-        if _rule(config, rule) is False:
-            raise NotEncoded(f"--rule {rule}=off (the truncation rules before 2.7, the producer before 2.5) "
-                             "is not encoded symbolically; use ackcheck check")
+    if config.enable_idempotence:  # (without idempotence the producer rules change nothing)
+        for rule, what in (("any_first_sequence", "the broker before 2.5 and its UNKNOWN_PRODUCER_ID"),
+                           ("idempotent_epoch_bump", "the producer before 2.5 and its producer id resets")):
+            if _rule(config, rule) is False:
+                raise NotEncoded(f"--rule {rule}=off ({what}) with enable.idempotence=true is not encoded "
+                                 "symbolically; use ackcheck check")
     attempts = 1 if config.acks == "0" else min(config.retries + 1, b.max_attempts)
     if config.enable_idempotence and b.max_records * attempts > 5:
         raise NotEncoded("more than 5 batches per log with enable.idempotence=true (the broker's 5-batch "
@@ -159,6 +160,8 @@ class Layout:
             for n in ("df_leader", "df_epoch", "df_off", "df_lastep"):
                 out[n] = ("I", (R,))
             out["dfc"] = ("I", ())
+        if self.track_truncating:
+            out["ftr"] = ("B", (R,))
         if self.others:
             out["other_writes"] = ("I", ())
         if self.committed_log:
@@ -269,7 +272,9 @@ class Layout:
             f["ic_base"][ldr] = [m in base for m in range(R)]
             f["ic_prop"][ldr] = [m in proposed for m in range(R)]
             f["ic_eff"][ldr] = [m in effective for m in range(R)]
-        if any(st.fetcher_truncating):
+        if self.track_truncating:
+            f["ftr"] = list(st.fetcher_truncating)
+        elif any(st.fetcher_truncating):
             raise NotEncoded("fetcher Truncating state")
         if self.track_flush:
             f["flushed"] = [r.flushed_offset for r in st.replicas]
@@ -338,7 +343,7 @@ class Layout:
                                                 "rep_epoch", "rep_leader", "fleo", "rep_isr", "c_isr", "c_elr",
                                                 "st", "att", "off", "maybe", "bpe", "bseq", "reseq"))
         opt = tuple((k, _tup(f[k])) for k in ("flushed", "power_losses", "rp", "lost", "dfc", "other_writes",
-                                                "cl_len") if k in f)
+                                                "cl_len", "ftr") if k in f)
         if "df" in f:
             opt += (("df", tuple((r, f["df_leader"][r], f["df_epoch"][r], f["df_off"][r], f["df_lastep"][r])
                                  for r in range(R) if f["df"][r])),)

@@ -62,3 +62,15 @@ def truncate_kip279(enc, s: S, r: int, ldr: int):
         leo = ite(done, leo, new_leo)
         done = OR(done, stop)
     return leo
+
+
+def truncate_kip101(enc, s: S, r: int, ldr: int):
+    """truncation.truncate_kip101: OffsetsForLeaderEpoch once, for the follower's last epoch -
+    the leader's start offset of its first later epoch (its LEO if none), capped by the
+    follower's LEO; 0 for an empty log."""
+    leo, lleo = s.leo[r], s.leo[ldr]
+    last = SELECT([s.lep[r][j] for j in range(enc.L)], leo - 1, 0)
+    end = lleo
+    for j in range(enc.L - 1, -1, -1):
+        end = ite(AND(LT(j, lleo), LT(last, s.lep[ldr][j])), j, end)
+    return ite(EQ(leo, 0), 0, MIN(end, leo))
