@@ -48,7 +48,7 @@ from ackcheck.model.state import (
 )
 from ackcheck.traces import render
 from ackcheck.traces.format import ACTIONS, Action
-from ackcheck.traces.observation import Batch, flat_records
+from ackcheck.traces.observation import Batch, Replica, flat_records
 from ackcheck.traces.settings import Config
 
 # ProducerStateEntry.NUM_BATCHES_TO_RETAIN: the broker remembers the last 5 batches per
@@ -103,8 +103,22 @@ _LISTED, _STUTTERS, _PER_BROKER = 0, 1, 2
 _NO_ARGS = ((),)
 
 
+_SF = {f: i for i, f in enumerate(State._fields)}
+_S_MESSAGES, _S_ISR_CHANGES, _S_TRUNCATING = _SF["controller_messages"], _SF["isr_changes"], _SF["fetcher_truncating"]
+_S_PURGATORY, _S_RESPONSES, _S_REQUESTS = _SF["purgatory"], _SF["responses"], _SF["requests"]
+_RF = {f: i for i, f in enumerate(Replica._fields)}
+_R_LOG, _R_LEO, _R_HW, _R_FLUSHED = _RF["log"], _RF["log_end_offset"], _RF["high_watermark"], _RF["flushed_offset"]
+_R_LEADER_EPOCH, _R_LEADER, _R_FOLLOWER_LEOS, _R_ISR = (_RF["leader_epoch"], _RF["leader"], _RF["follower_leos"],
+                                                        _RF["isr"])
+assert tuple(Replica._fields) == ("alive", "log", "log_end_offset", "high_watermark", "flushed_offset", "leader_epoch",
+                                  "leader", "follower_leos", "isr")  # (the positional effects rely on it)
+
+
 class ActionError(ValueError):
     """An action that is not enabled in the given state (replay of a foreign trace)."""
+
+
+_new = tuple.__new__
 
 
 def _same(s):
@@ -113,6 +127,12 @@ def _same(s):
 
 def _put(t: tuple, i: int, v) -> tuple:
     return t[:i] + (v,) + t[i + 1:]
+
+
+def _with_replica(s: State, b: int, rep) -> State:
+    """s._replace(replicas=_put(s.replicas, b, rep)), by position (replicas is field 0)."""
+    reps = s[0]
+    return _new(State, (reps[:b] + (rep,) + reps[b + 1:],) + s[1:])
 
 
 def _by_broker(message) -> int:
@@ -174,7 +194,7 @@ class Model:
         # KIP-841 / KIP-903 are checks of the KRaft controller too
         self.fenced_not_in_isr = config.rule("fenced_replicas_not_in_isr") and config.rule("kraft_controller")
         self.kraft = config.rule("kraft_controller")
-        self.truncate = truncation.truncate_kip279 if self.fast_failover else truncation.truncate_kip101
+        self.truncate = truncation.truncate_kip279_memo if self.fast_failover else truncation.truncate_kip101_memo
         # the consumer's actions can be left out when no selected invariant looks at it
         self.with_consumer = consumer
         self.unknown_leos = (-1,) * self.rf
@@ -419,7 +439,7 @@ class Model:
             if new_hw < r.high_watermark:
                 new_hw = r.high_watermark
         if new_hw != r.high_watermark:
-            s = s._replace(replicas=_put(s.replicas, b, r._replace(high_watermark=new_hw)))
+            s = _with_replica(s, b, _new(Replica, (r[0], r[1], r[2], new_hw, r[4], r[5], r[6], r[7], r[8])))
             if new_hw > len(s.committed_log) and self.keep_committed_log:
                 recs = flat_records(r.log)
                 s = s._replace(committed_log=s.committed_log + tuple(recs[len(s.committed_log):new_hw]))
@@ -809,7 +829,7 @@ class Model:
             flushed_offset=flushed,
             follower_leos=_put(rep.follower_leos, broker, leo),
         )
-        s = s._replace(replicas=_put(s.replicas, broker, rep))
+        s = _with_replica(s, broker, rep)
         if self.acks == "1":
             s = answer(E_NONE, base)
         elif self.acks == "all":
@@ -907,20 +927,23 @@ class Model:
         return out
 
     def follower_fetch(self, s: State, r: int) -> State:
-        rep = s.replicas[r]
-        ldr = rep.leader
-        lrep = s.replicas[ldr]
-        log, leo, hw, flushed = rep.log, rep.log_end_offset, rep.high_watermark, rep.flushed_offset
+        # (fields read by position: _R_* / _S_* indices; the second most frequent step)
+        reps = s[0]
+        rep = reps[r]
+        ldr = rep[_R_LEADER]
+        lrep = reps[ldr]
+        log, leo, hw, flushed = rep[_R_LOG], rep[_R_LEO], rep[_R_HW], rep[_R_FLUSHED]
+        l_leo = lrep[_R_LEO]
         # the response carries the HW as read with the data, before this fetch's offset moved
         # it (ReplicaManager reads the log, then updates follower state): followers lag a round
-        leader_hw_before = lrep.high_watermark
-        truncating = self.track_truncating and s.fetcher_truncating[r]
+        leader_hw_before = lrep[_R_HW]
+        truncating = self.track_truncating and s[_S_TRUNCATING][r]
         if self.epoch_truncation and leo and (self.diverging_fetch or truncating):
-            t = self.truncate(log, leo, lrep.log, lrep.log_end_offset)
+            t = self.truncate(log, leo, lrep[_R_LOG], l_leo)
         else:
             # before KIP-101, and between truncations before 2.7 (the fetcher fetches by
             # offset): only OFFSET_OUT_OF_RANGE truncates, to the leader's LEO
-            t = min(leo, lrep.log_end_offset)
+            t = leo if leo <= l_leo else l_leo
         if truncating:
             s = s._replace(fetcher_truncating=_put(s.fetcher_truncating, r, False))
         if t < leo:
@@ -929,23 +952,24 @@ class Model:
             s = self._clamp_recovery_point(s, r, leo)
         # judged on r's fetch offset, before r appends this response's data
         s, took = self._leader_takes_fetch(s, ldr, r, leo)
-        changed = log is not rep.log or truncating or took
-        lrep = s.replicas[ldr]
-        if leo < lrep.log_end_offset:
-            nb = batch_at(lrep.log, leo)
+        changed = log is not rep[_R_LOG] or truncating or took
+        if took:
+            lrep = s[0][ldr]
+            l_leo = lrep[_R_LEO]
+        if leo < l_leo:
+            nb = batch_at(lrep[_R_LOG], leo)
             if nb is not None:
                 log = log + (nb,)
-                leo += len(nb.records)
+                leo += len(nb[1])
                 flushed, s = self._interval_flush(s, r, leo, flushed)
                 changed = True
-        new_hw = min(leader_hw_before, leo)
+        new_hw = leader_hw_before if leader_hw_before < leo else leo
         if new_hw != hw:
             hw = new_hw
             changed = True
         if not changed:
             return s  # a stutter
-        rep = rep._replace(log=log, log_end_offset=leo, high_watermark=hw, flushed_offset=flushed)
-        return s._replace(replicas=_put(s.replicas, r, rep))
+        return _with_replica(s, r, _new(Replica, (rep[0], log, leo, hw, flushed, rep[5], rep[6], rep[7], rep[8])))
 
     # ACTION follower_fetch_delayed(r)  WHO: follower r / the network
     # enabled: delayed-fetch budget left; r alive and follows a leader l that is alive (a
@@ -1028,14 +1052,14 @@ class Model:
         lrep = s.replicas[ldr]
         if lrep.follower_leos[r] != offset and r in self._leo_keepers(s, ldr):
             lrep = lrep._replace(follower_leos=_put(lrep.follower_leos, r, offset))
-            s = self._advance_hw(s._replace(replicas=_put(s.replicas, ldr, lrep)), ldr)
+            s = self._advance_hw(_with_replica(s, ldr, lrep), ldr)
             lrep = s.replicas[ldr]
             changed = True
         if (r not in lrep.isr and not self._isr_change_pending(s, ldr)
                 and self._offset_caught_up(lrep, offset)):
             s = self._expand_isr(s, ldr, r)
             lrep = s.replicas[ldr]._replace(follower_leos=_put(s.replicas[ldr].follower_leos, r, offset))
-            s = self._advance_hw(s._replace(replicas=_put(s.replicas, ldr, lrep)), ldr)
+            s = self._advance_hw(_with_replica(s, ldr, lrep), ldr)
             changed = True
         return s, changed
 
@@ -1055,7 +1079,7 @@ class Model:
         leos = rep.follower_leos
         if any(x >= 0 and m != ldr and m not in keep for m, x in enumerate(leos)):
             leos = tuple(x if m == ldr or m in keep else -1 for m, x in enumerate(leos))
-            s = s._replace(replicas=_put(s.replicas, ldr, rep._replace(follower_leos=leos)))
+            s = _with_replica(s, ldr, rep._replace(follower_leos=leos))
         return s
 
     def _offset_caught_up(self, rep, leo: int) -> bool:
@@ -1148,7 +1172,7 @@ class Model:
             s = s._replace(isr=proposed, elr=self._elr_after(proposed, elr))
             rep = s.replicas[ldr]
             if rep.leader_epoch == epoch:
-                s = s._replace(replicas=_put(s.replicas, ldr, rep._replace(isr=proposed)))
+                s = _with_replica(s, ldr, rep._replace(isr=proposed))
         rep = s.replicas[ldr]
         if rep.alive and rep.leader == ldr:
             s = self._advance_hw(self._trim_leos(s, ldr), ldr)
@@ -1191,47 +1215,58 @@ class Model:
         return self._learn(s, msg)
 
     def _learn(self, s: State, msg, queued: bool = True) -> State:
-        b, epoch, ldr, isr = msg.broker, msg.leader_epoch, msg.leader, msg.isr
-        if queued or s.controller_messages:
-            s = s._replace(controller_messages=tuple(
-                m for m in s.controller_messages if m.broker != b or m.leader_epoch > epoch))
-        rep = s.replicas[b]
-        if epoch <= rep.leader_epoch:
-            return s
-        was_leader = rep.leader == b
-        if s.isr_changes:
+        # (the effect written on the state's fields by position: it is the most frequent
+        # step of a search; _S_* are State field indices, _R_* Replica ones)
+        b, epoch, ldr, isr = msg
+        msgs = s[_S_MESSAGES]
+        v = None
+        if queued or msgs:
+            v = list(s)
+            v[_S_MESSAGES] = tuple([m for m in msgs if m[0] != b or m[1] > epoch])
+        reps = s[0]
+        rep = reps[b]
+        if epoch <= rep[_R_LEADER_EPOCH]:
+            return s if v is None else _new(State, v)
+        if v is None:
+            v = list(s)
+        was_leader = rep[_R_LEADER] == b
+        changes = s[_S_ISR_CHANGES]
+        if changes:
             # a new epoch resets the partition state: an AlterPartition b still has in flight
             # can only be rejected by the controller now (stale leader epoch)
-            s = s._replace(isr_changes=tuple(c for c in s.isr_changes if c.leader != b))
-        if self.track_truncating and (rep.log or s.fetcher_truncating[b]):
-            # the fetcher is (re)added for the new epoch in the Truncating state (before 2.7
-            # AbstractFetcherThread skips truncation only if the epoch did not change); an
-            # empty log has nothing to truncate, and a leader does not fetch
-            s = s._replace(fetcher_truncating=_put(s.fetcher_truncating, b, bool(rep.log) and ldr != b))
+            v[_S_ISR_CHANGES] = tuple([c for c in changes if c[0] != b])
+        if self.track_truncating:
+            truncating = s[_S_TRUNCATING]
+            if rep[_R_LOG] or truncating[b]:
+                # the fetcher is (re)added for the new epoch in the Truncating state (before
+                # 2.7 AbstractFetcherThread skips truncation only if the epoch did not
+                # change); an empty log has nothing to truncate, and a leader does not fetch
+                v[_S_TRUNCATING] = _put(truncating, b, bool(rep[_R_LOG]) and ldr != b)
         if ldr == b:
             # remote LEOs are unknown (-1) until each follower fetches
-            leos = tuple(rep.log_end_offset if m == b else -1 for m in self.brokers)
-            rep = rep._replace(leader_epoch=epoch, leader=ldr, isr=isr, follower_leos=leos)
-            s = s._replace(replicas=_put(s.replicas, b, rep))
-            return self._advance_hw(s, b)
+            leo = rep[_R_LEO]
+            leos = tuple([leo if m == b else -1 for m in self.brokers])
+            v[0] = reps[:b] + (_new(Replica, (rep[0], rep[1], leo, rep[3], rep[4], epoch, ldr, leos, isr)),) \
+                + reps[b + 1:]
+            return self._advance_hw(_new(State, v), b)
         if ldr >= 0 and not self.epoch_truncation and rep.high_watermark < rep.log_end_offset:
             log, leo = truncation.cut(rep.log, rep.high_watermark)
             rep = rep._replace(log=log, log_end_offset=leo, flushed_offset=min(rep.flushed_offset, leo),
                                high_watermark=min(rep.high_watermark, leo))
-            s = self._clamp_recovery_point(s, b, leo)
+            v = list(self._clamp_recovery_point(_new(State, v), b, leo))
         # a follower keeps no view of the ISR or of other replicas' LEOs (only a leader uses
         # them, and a broker that becomes leader takes both afresh)
-        rep = rep._replace(leader_epoch=epoch, leader=ldr, isr=(), follower_leos=self.unknown_leos)
-        s = s._replace(replicas=_put(s.replicas, b, rep))
-        if was_leader and s.purgatory:
-            failed = [p for p in s.purgatory if p.broker == b]
-            if failed:
-                s = s._replace(
-                    purgatory=tuple(p for p in s.purgatory if p.broker != b),
-                    responses=_add_responses(s.responses, tuple(
-                        ProduceResponse(p.batch, p.attempt, E_NOT_LEADER_OR_FOLLOWER, -1, -1, b) for p in failed)),
-                )
-        return s
+        v[0] = reps[:b] + (_new(Replica, (rep[0], rep[1], rep[2], rep[3], rep[4], epoch, ldr, self.unknown_leos,
+                                          ())),) + reps[b + 1:]
+        if was_leader:
+            purgatory = s[_S_PURGATORY]
+            if purgatory:
+                failed = [p for p in purgatory if p[0] == b]
+                if failed:
+                    v[_S_PURGATORY] = tuple([p for p in purgatory if p[0] != b])
+                    v[_S_RESPONSES] = _add_responses(s[_S_RESPONSES], tuple([
+                        ProduceResponse(p.batch, p.attempt, E_NOT_LEADER_OR_FOLLOWER, -1, -1, b) for p in failed]))
+        return _new(State, v)
 
     # ===================================================================== controller
     # ACTION controller_elect(b, reason)  WHO: controller
@@ -1404,7 +1439,7 @@ class Model:
         if s.leader >= 0:
             lrep = s.replicas[s.leader]
             if lrep.leader_epoch == epoch:
-                s = s._replace(replicas=_put(s.replicas, s.leader, lrep._replace(isr=isr)))
+                s = _with_replica(s, s.leader, lrep._replace(isr=isr))
                 if lrep.leader == s.leader:  # only a broker acting as leader moves its HW
                     s = self._advance_hw(self._trim_leos(s, s.leader), s.leader)
         return s
@@ -1452,7 +1487,7 @@ class Model:
 
     def flush(self, s: State, b: int) -> State:
         rep = s.replicas[b]
-        return s._replace(replicas=_put(s.replicas, b, rep._replace(flushed_offset=rep.log_end_offset)))
+        return _with_replica(s, b, rep._replace(flushed_offset=rep.log_end_offset))
 
     def _break_connection(self, s: State, b: int, requests=None, purgatory=None) -> State:
         """The producer's connection to broker b is gone: every request on it fails.

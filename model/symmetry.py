@@ -102,6 +102,9 @@ def _candidates(s: State) -> list[tuple[int, ...]] | None:
     return out
 
 
+candidates = _candidates
+
+
 def _identity(pos) -> bool:
     for b, p in enumerate(pos):
         if b != p:
@@ -109,11 +112,13 @@ def _identity(pos) -> bool:
     return True
 
 
-def canonical_state(s: State, fingerprint) -> tuple[int, tuple[int, ...] | None, State]:
+def canonical_state(s: State, fingerprint, cands=False) -> tuple[int, tuple[int, ...] | None, State]:
     """(fingerprint of the canonical form, pos, the canonical form) where pos[b] is broker
     b's new name in it (None: the state is its own canonical form). `fingerprint(state) ->
-    int` hashes a state (the explorer's hash of the abstraction)."""
-    cands = _candidates(s)
+    int` hashes a state (the explorer's hash of the abstraction). `cands`, if given, is
+    `candidates(s)` computed already."""
+    if cands is False:
+        cands = _candidates(s)
     if cands is None:
         return fingerprint(s), None, s
     if len(cands) == 1:  # one order, and not the identity

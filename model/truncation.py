@@ -90,3 +90,31 @@ def cut(log: tuple[Batch, ...], offset: int) -> tuple[tuple[Batch, ...], int]:
             return log[:i], off
         off += n
     return log, off
+
+
+# A truncation rule is a pure function of two logs and their end offsets, and a search asks
+# the same few pairs again and again: the model calls these, which remember the answers
+# (a bounded memo per rule; a full one is cleared).
+_MEMO_SIZE = 1 << 16
+_memo_101: dict = {}
+_memo_279: dict = {}
+
+
+def truncate_kip101_memo(follower, f_leo: int, leader, l_leo: int) -> int:
+    key = (follower, f_leo, leader, l_leo)
+    t = _memo_101.get(key)
+    if t is None:
+        if len(_memo_101) >= _MEMO_SIZE:
+            _memo_101.clear()
+        t = _memo_101[key] = truncate_kip101(follower, f_leo, leader, l_leo)
+    return t
+
+
+def truncate_kip279_memo(follower, f_leo: int, leader, l_leo: int) -> int:
+    key = (follower, f_leo, leader, l_leo)
+    t = _memo_279.get(key)
+    if t is None:
+        if len(_memo_279) >= _MEMO_SIZE:
+            _memo_279.clear()
+        t = _memo_279[key] = truncate_kip279(follower, f_leo, leader, l_leo)
+    return t

@@ -52,7 +52,7 @@ from ackcheck.invariants.catalogue import Invariant, Judge, select
 from ackcheck.invariants.witnesses import Watcher  # (imported before any fork: workers import nothing)
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
-from ackcheck.model.symmetry import canonical_state, permute
+from ackcheck.model.symmetry import candidates, canonical_state, permute
 from ackcheck.traces.format import ACTIONS, Trace, Violation
 
 Progress = Callable[[Stats, int], None]  # (stats so far, frontier size)
@@ -188,6 +188,7 @@ class Partition:
         self.sent: list = []
         self.stop_flag = None  # set by a local pool: a multiprocessing.Event for Ctrl-C
         self.ranked = True  # the frontier has its ranks (set_ranks done since the last collect)
+        self._memo: dict = {}  # the last level's canonical forms by hash of the raw successor (expand)
 
     # -- level 0
     def start(self, fp: int, state) -> None:
@@ -215,7 +216,17 @@ class Partition:
         step_checks = self.step_checks
         symmetry = self.spec.symmetry
         fpf = self.fingerprint
+        plain = fpf is hash  # the fingerprint of a state is its hash (Model.abstract forgets nothing)
         canon = canonical_state
+        cands_of = candidates
+        # Successors reached again and again (diamonds of commuting actions, crash-restart
+        # cycles) are canonicalised once: the memo maps hash(raw successor) to (fingerprint
+        # of its explored form, renaming), for this level's successors and the last level's
+        # (the generations that hold almost every repeat). Keyed by the 64-bit hash, as the
+        # seen set is: two raw states sharing one is the fingerprint collision the search
+        # already accepts (probability about n^2 / 2^65 over the memo's n states).
+        memo_old = self._memo
+        self._memo = memo = {}
         local: dict = {}
         seen_here = 0
         event = None
@@ -232,10 +243,27 @@ class Partition:
                 key = base | i
                 i += 1
                 if symmetry:
-                    fp, pos, t = canon(raw, fpf)
+                    h = hash(raw)
+                    known = memo.get(h)
+                    if known is None:
+                        known = memo_old.get(h)
+                        if known is None:
+                            cands = cands_of(raw)
+                            if cands is None:
+                                known = (h if plain else fpf(raw), None)
+                            else:
+                                fp, pos, t = canon(raw, fpf, cands)
+                                known = (fp, pos)
+                                if fp not in local:
+                                    local[fp] = (key, t, None)
+                        memo[h] = known
+                    fp = known[0]
+                    if fp not in local:  # the first (smallest) key wins here
+                        local[fp] = (key, raw, known[1])  # (renamed in collect if it wins)
                 else:
-                    fp, t = fpf(raw), raw
-                local.setdefault(fp, (key, t))  # the first (smallest) key wins here
+                    fp = fpf(raw)
+                    if fp not in local:
+                        local[fp] = (key, raw, None)
                 if watch is not None and not watch(s, raw):
                     watch = None
                     self.watching = False
@@ -322,7 +350,9 @@ class Partition:
         for j, mask in enumerate(masks):
             sel, items = self.sent[j]
             win = sel[mask]
-            chosen.extend(items[w] for w in win)
+            for w in win:
+                key, t, pos = items[w]
+                chosen.append((key, t if pos is None else permute(t, pos)))
             fps.append(self._cand_fps[win])
         if state_checks:
             # (on the explored form: a renaming of the successor changes no verdict)
