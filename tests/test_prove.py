@@ -123,3 +123,20 @@ def test_an_assumption_that_is_not_invariant_cannot_prove(capsys):
     config = _config(["acks=1", "replication.factor=1"], dict(max_crashes=1))
     result, info = prove(config, ["hw-bound"], depth=2, induction=True, assume=["isr-nonempty"])
     assert result.verdict == "unknown" and info.induction == "assumption-fails"
+
+
+ACROSS_LEADER_CHANGE = STRENGTHENING + ["isr-holds-leader-prefix", "entries-known-epoch", "epochs-sorted", "log-matching",
+                                        "fetched-prefix-matches", "isr-holds-committed", "elr-below-min-isr",
+                                        "leader-isr-is-controllers", "deposed-only-by-rebalance"]
+
+
+def test_induction_proves_across_a_leader_change():
+    # one crash at RF 2: the leader fails over, the follower leads the next epoch
+    config = _config(["acks=1", "replication.factor=2"], dict(max_crashes=1, max_isr_shrinks=1))
+    result, info = prove(config, ["hw-bound", "committed-prefix-agreement"], depth=1, induction=True,
+                         assume=ACROSS_LEADER_CHANGE)
+    assert result.verdict == "proved" and info.induction == "proved"
+    # without the lemma relating the leader's ISR view to the controller's, the step fails
+    result, info = prove(config, ["hw-bound", "committed-prefix-agreement"], depth=1, induction=True,
+                         assume=[a for a in ACROSS_LEADER_CHANGE if a != "leader-isr-is-controllers"])
+    assert result.verdict == "no-violation-up-to-depth" and info.induction == "cti"

@@ -243,14 +243,17 @@ def aux_leader_has_committed(enc: Encoding, s: S):
 
 
 def aux_isr_holds_committed(enc: Encoding, s: S):
-    """Every member of the controller's ISR holds every entry below any replica's HW."""
+    """Every member of the controller's ISR (and, with KIP-966, of its ELR, and its last known
+    leader) holds every entry
+    below any replica's HW, at the same offsets and epochs."""
     out = []
     for m in range(enc.R):
         for r in range(enc.R):
             if r == m:
                 continue
             for j in range(enc.L):
-                out.append(IMPLIES(AND(s.c_isr[m], LT(j, s.hw[r])),
+                holder = OR(s.c_isr[m], s.c_elr[m], EQ(s.c_lkl, m)) if enc.elr_enabled else s.c_isr[m]
+                out.append(IMPLIES(AND(holder, LT(j, s.hw[r])),
                                    AND(LT(j, s.leo[m]), EQ(s.lrec[m][j], s.lrec[r][j]),
                                        EQ(s.lep[m][j], s.lep[r][j]))))
     return AND(*out)
@@ -290,6 +293,11 @@ def aux_leader_view(enc: Encoding, s: S):
     for b in range(enc.R):
         acting = AND(s.alive[b], EQ(s.rep_leader[b], b))
         out.append(IMPLIES(acting, AND(EQ(s.fleo[b][b], s.leo[b]), s.rep_isr[b][b])))
+        # it keeps the fetch offsets of its ISR and pending-change members only (_trim_leos)
+        keep = enc.leo_keepers(s, b)
+        out += [IMPLIES(AND(acting, NOT(keep[m])), EQ(s.fleo[b][m], -1)) for m in range(enc.R) if m != b]
+        # and never believes a follower is past its own log end (a fetch offset is truncated to it)
+        out += [IMPLIES(acting, LE(s.fleo[b][m], s.leo[b])) for m in range(enc.R) if m != b]
         # its pending AlterPartition keeps itself, and was made in the epoch it leads
         out.append(IMPLIES(s.ic[b], AND(acting, s.ic_prop[b][b], s.ic_eff[b][b], s.ic_base[b][b],
                                         EQ(s.ic_epoch[b], s.rep_epoch[b]))))
@@ -316,7 +324,8 @@ def aux_current_epoch_on_leader(enc: Encoding, s: S):
                 continue
             for j in range(enc.L):
                 out.append(IMPLIES(AND(EQ(s.c_leader, ldr), LT(j, s.leo[b]), EQ(s.lep[b][j], s.c_epoch)),
-                                   AND(LT(j, s.leo[ldr]), EQ(s.lrec[ldr][j], s.lrec[b][j]))))
+                                   AND(LT(j, s.leo[ldr]), EQ(s.lrec[ldr][j], s.lrec[b][j]),
+                                       EQ(s.lep[ldr][j], s.c_epoch))))
     return AND(*out)
 
 
@@ -333,6 +342,73 @@ def aux_hw_below_isr_leos(enc: Encoding, s: S):
                 out.append(IMPLIES(member, LE(s.hw[b], s.leo[m])))
                 out.append(IMPLIES(AND(member, LE(0, s.fleo[b][m])), LE(s.hw[b], s.fleo[b][m])))
     return AND(*out)
+
+
+def aux_isr_holds_leader_prefix(enc: Encoding, s: S):
+    """Every member of the ISR the leader of the controller's current epoch computes its HW
+    over (its view, or its pending change) holds the leader's entries below the leader's HW, at the same offsets and
+    epochs - hw-below-isr-leos restated on log contents, so that it survives a follower's
+    truncation and carries a committed prefix to the next leader."""
+    out = []
+    for b in range(enc.R):
+        acting = AND(s.alive[b], EQ(s.rep_leader[b], b), EQ(s.rep_epoch[b], s.c_epoch))
+        isr = enc.hw_isr(s, b)
+        for m in range(enc.R):
+            if m == b:
+                continue
+            member = AND(acting, OR(isr[m], s.rep_isr[b][m]))
+            for j in range(enc.L):
+                out.append(IMPLIES(AND(member, LT(j, s.hw[b])),
+                                   AND(LT(j, s.leo[m]), EQ(s.lrec[m][j], s.lrec[b][j]), EQ(s.lep[m][j], s.lep[b][j]))))
+    return AND(*out)
+
+
+def aux_fetched_prefix_matches(enc: Encoding, s: S):
+    """The leader of the controller's current epoch knows a follower's fetch offset only for
+    a prefix the follower holds as the leader does (it fetched it from this leader, after
+    truncating to their divergence point)."""
+    out = []
+    for b in range(enc.R):
+        cur = AND(s.alive[b], EQ(s.rep_leader[b], b), EQ(s.rep_epoch[b], s.c_epoch))
+        for m in range(enc.R):
+            if m == b:
+                continue
+            for j in range(enc.L):
+                out.append(IMPLIES(AND(cur, LT(j, s.fleo[b][m])),
+                                   AND(LT(j, s.leo[m]), EQ(s.lrec[m][j], s.lrec[b][j]), EQ(s.lep[m][j], s.lep[b][j]))))
+    return AND(*out)
+
+
+def aux_elr_below_min_isr(enc: Encoding, s: S):
+    """(KIP-966) The ELR is only non-empty while the ISR is below min.insync.replicas, no
+    broker is in both, and a last known leader is only kept while the partition is offline."""
+    if not enc.elr_enabled:
+        return True
+    return AND(IMPLIES(OR(*s.c_elr), LT(COUNT(s.c_isr), enc.min_isr)),
+               *[NOT(AND(s.c_isr[m], s.c_elr[m])) for m in range(enc.R)],
+               IMPLIES(LE(0, s.c_leader), EQ(s.c_lkl, -1)))
+
+
+def aux_leader_isr_is_controllers(enc: Encoding, s: S):
+    """The leader of the controller's current epoch works with the controller's ISR: once it
+    has learned the epoch its ISR view is the controller's ISR (AlterPartition and KRaft
+    fencing change both at once), and until then the decision on its way to it carries the
+    controller's ISR (only fencing changes the ISR meanwhile, and it updates the decision)."""
+    out = []
+    for b in range(enc.R):
+        cur = AND(s.alive[b], EQ(s.rep_leader[b], b), EQ(s.rep_epoch[b], s.c_epoch))
+        out += [IMPLIES(cur, EQ(s.rep_isr[b][m], s.c_isr[m])) for m in range(enc.R)]
+        for e in range(1, enc.E + 1):
+            pending = AND(s.cm[b][e], EQ(s.c_epoch, e), EQ(s.dec_leader[e], b))
+            out += [IMPLIES(pending, EQ(s.dec_isr[e][m], s.c_isr[m])) for m in range(enc.R)]
+    return AND(*out)
+
+
+def aux_deposed_only_by_rebalance(enc: Encoding, s: S):
+    """A broker still acting as leader of an older epoch exists only after a leadership move
+    without a crash (a rebalance): a failover needs the old leader to go down first."""
+    return AND(*[IMPLIES(AND(s.alive[b], EQ(s.rep_leader[b], b), EQ(s.elections, 0)), EQ(s.rep_epoch[b], s.c_epoch))
+                 for b in range(enc.R)])
 
 
 def aux_log_matching(enc: Encoding, s: S):
@@ -386,6 +462,11 @@ AUX = {
     "leader-view": aux_leader_view,
     "current-epoch-on-leader": aux_current_epoch_on_leader,
     "hw-below-isr-leos": aux_hw_below_isr_leos,
+    "isr-holds-leader-prefix": aux_isr_holds_leader_prefix,
+    "fetched-prefix-matches": aux_fetched_prefix_matches,
+    "elr-below-min-isr": aux_elr_below_min_isr,
+    "leader-isr-is-controllers": aux_leader_isr_is_controllers,
+    "deposed-only-by-rebalance": aux_deposed_only_by_rebalance,
     "log-matching": aux_log_matching,
     "epochs-sorted": aux_epochs_sorted,
     "entries-known-epoch": aux_entries_known_epoch,
