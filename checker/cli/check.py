@@ -50,7 +50,19 @@ def main(argv: list[str]) -> int:
     p.add_argument("--resume", metavar="DIR",
                    help="continue the search from the checkpoint in DIR (same configuration, bounds and "
                         "invariants; any number of workers)")
+    p.add_argument("--memory-limit", metavar="SIZE",
+                   help="resident memory for the search (512M, 4G, 2GiB; split over the workers): past it each "
+                        "BFS level is expanded from temporary files on disk instead of memory - same counts, "
+                        "verdict and trace (default: no limit; docs/reach.md)")
     args = p.parse_args(argv)
+    memory_limit = None
+    if args.memory_limit is not None:
+        from ackcheck.checker.engines.spill import parse_size
+
+        try:
+            memory_limit = parse_size(args.memory_limit)
+        except ValueError as e:
+            return err(f"--memory-limit {args.memory_limit}: {e}")
     if args.workers is not None and args.workers < 1:
         return err(f"--workers {args.workers}: must be at least 1")
     if args.checkpoint_every < 0:
@@ -65,7 +77,8 @@ def main(argv: list[str]) -> int:
     try:
         result = run_check(config, args.invariant, progress=not args.json, symmetry=args.symmetry == "on",
                            workers=args.workers or default_workers(), cluster=args.cluster,
-                           checkpoint=args.checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every)
+                           checkpoint=args.checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every,
+                           memory_limit=memory_limit)
     except CheckpointError as e:
         return err(str(e))
     except (WorkerError, OSError) as e:

@@ -48,6 +48,7 @@ import numpy as np
 
 from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.checker.engines.seen import FingerprintSet, as_fingerprints
+from ackcheck.checker.engines.spill import SpillDir, SpilledStates, resident_bytes
 from ackcheck.invariants.catalogue import Invariant, Judge, select
 from ackcheck.invariants.witnesses import Watcher  # (imported before any fork: workers import nothing)
 from ackcheck.model.protocol import Model
@@ -106,8 +107,11 @@ class Spec:
     the config, the invariant ids, the model's options and symmetry (all picklable)."""
 
     def __init__(self, config, invariant_ids: list[str], *, consumer: bool, ghosts, symmetry: bool,
-                 watch: bool = False, invariants: list[Invariant] | None = None):
+                 watch: bool = False, invariants: list[Invariant] | None = None, memory_limit: int | None = None):
         self.config = config
+        # resident bytes for the whole search: past its share, a partition keeps the level it
+        # expands on disk (checker/engines/spill.py); no part of the result depends on it
+        self.memory_limit = memory_limit
         # the invariant objects themselves, for partitions in this process or forked from it
         # (callers may check invariants outside the catalogue); others rebuild them by id
         self._invariants = invariants
@@ -118,9 +122,11 @@ class Spec:
         self.symmetry = symmetry
 
     @classmethod
-    def of(cls, model: Model, invariants: list[Invariant], symmetry: bool, watch: bool = False) -> Spec:
+    def of(cls, model: Model, invariants: list[Invariant], symmetry: bool, watch: bool = False,
+           memory_limit: int | None = None) -> Spec:
         return cls(model.config, [inv.id for inv in invariants], consumer=model.with_consumer,
-                   ghosts=model.ghosts, symmetry=symmetry, watch=watch, invariants=list(invariants))
+                   ghosts=model.ghosts, symmetry=symmetry, watch=watch, invariants=list(invariants),
+                   memory_limit=memory_limit)
 
     def __getstate__(self):
         d = dict(self.__dict__)
@@ -189,6 +195,10 @@ class Partition:
         self.stop_flag = None  # set by a local pool: a multiprocessing.Event for Ctrl-C
         self.ranked = True  # the frontier has its ranks (set_ranks done since the last collect)
         self._memo: dict = {}  # the last level's canonical forms by hash of the raw successor (expand)
+        limit = getattr(spec, "memory_limit", None)
+        self.memory_limit = None if limit is None else limit // count  # this partition's share
+        self.spill_dir = SpillDir()
+        self.spilled_levels = 0  # levels this partition expanded from disk
 
     # -- level 0
     def start(self, fp: int, state) -> None:
@@ -403,17 +413,22 @@ class Partition:
             return
         self.ranked = True
         order = np.argsort(ranks, kind="stable")
+        if not isinstance(self.frontier, list):  # a spilled level, expanded: its files go
+            self.frontier.discard()
         self.frontier = [self.next[k] for k in order]
         self.ranks = ranks[order]
         self.fps = self.next_fps[order]
         self.next = []
+        if self.memory_limit is not None and self.frontier and resident_bytes() > self.memory_limit:
+            self.frontier = SpilledStates(self.frontier, self.spill_dir)  # (read back in rank order)
+            self.spilled_levels += 1
 
     # -- checkpoints
     def save(self, directory: str) -> None:
         d = Path(directory)
         np.save(d / f"seen-{self.index}.npy", self.seen.values())
         with open(d / f"frontier-{self.index}.pkl", "wb") as f:
-            pickle.dump((self.ranks, self.fps, self.frontier), f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((self.ranks, self.fps, list(self.frontier)), f, protocol=pickle.HIGHEST_PROTOCOL)
 
     def load(self, directory: str, parts: int) -> None:
         """Take this partition's share of a checkpoint written by `parts` partitions."""
@@ -450,7 +465,8 @@ class Partition:
         v = other.seen.values()
         self.seen = FingerprintSet.of(v[v % cnt == me])
         keep = np.flatnonzero(other.fps % cnt == me)
-        self.next = [other.frontier[k] for k in keep]
+        frontier = other.frontier if isinstance(other.frontier, list) else list(other.frontier)
+        self.next = [frontier[k] for k in keep]
         self.next_fps = other.fps[keep]
         self.ranked = False
         self.set_ranks(other.ranks[keep])
@@ -788,13 +804,16 @@ def explore(
     watch: Callable | None = None,
     workers: int = 1,
     cluster: str | None = None,
+    memory_limit: int | None = None,
 ) -> Result:
     """The search, in this process (`workers` 1), handed over to `workers` local processes
     after the first second (checker/engines/parallel.py), or on the Dask cluster at
     `cluster` ("local": a local Dask cluster of `workers` processes). Results are the same
     in every case. `watch(prev, state)`, if given, sees the initial state (prev None) and
-    every transition until it returns False (vacuity witnesses, invariants/witnesses.py)."""
-    spec = Spec.of(model, invariants, symmetry, watch=watch is not None)
+    every transition until it returns False (vacuity witnesses, invariants/witnesses.py).
+    `memory_limit` (bytes of resident memory, split over the partitions): past it a level is
+    expanded from disk (checker/engines/spill.py), with the same results."""
+    spec = Spec.of(model, invariants, symmetry, watch=watch is not None, memory_limit=memory_limit)
     handover = None
     if cluster:
         from ackcheck.checker.engines.parallel import DaskPool

@@ -1,0 +1,108 @@
+"""A frontier on disk: the states of a BFS level in pickled chunk files, read back in order.
+
+`--memory-limit SIZE` gives the search a budget of resident memory (split evenly over the
+partitions). When a partition's process is past its share at a level boundary, the level
+it is about to expand goes to disk (`SpilledStates`, chunks of CHUNK states in a private
+temporary directory) and is read back one chunk at a time while it is expanded, so the
+frontier costs one chunk of memory instead of a whole level. Spilling changes no order:
+the states are read back in the order they were written (their rank order), so the
+counts, the verdict and the trace are those of an in-memory run. What stays in memory:
+the seen set (8-16 bytes a state), the parent tables (8 bytes a state), and the new
+states of the level being built (they are spilled in turn when that level starts).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import shutil
+import tempfile
+
+CHUNK = 20_000  # states per chunk file
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1000, "kib": 1 << 10, "m": 1 << 20, "mb": 1000 ** 2, "mib": 1 << 20,
+          "g": 1 << 30, "gb": 1000 ** 3, "gib": 1 << 30, "t": 1 << 40, "tb": 1000 ** 4, "tib": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """'512M', '4G', '1.5GiB', '2000000' -> bytes (K/M/G/T and KiB/MiB/GiB/TiB are powers of
+    1024, KB/MB/GB/TB powers of 1000). ValueError with the reason for anything else."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    if not m:
+        raise ValueError("expected a size such as 512M, 4G or 2GiB")
+    unit = m.group(2).lower()
+    if unit not in _UNITS:
+        raise ValueError(f"unknown unit {m.group(2)!r} (use K, M, G, T, KB, MB, GB, KiB, MiB or GiB)")
+    size = int(float(m.group(1)) * _UNITS[unit])
+    if size < 1 << 20:
+        raise ValueError("must be at least 1M")
+    return size
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux /proc; elsewhere its peak)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class SpillDir:
+    """A private temporary directory for one partition's chunk files, removed with it."""
+
+    def __init__(self):
+        self.path: str | None = None
+        self.serial = 0
+
+    def new_file(self) -> str:
+        if self.path is None:
+            self.path = tempfile.mkdtemp(prefix="ackcheck-frontier-")
+        self.serial += 1
+        return os.path.join(self.path, f"chunk-{self.serial:08d}.pkl")
+
+    def remove(self) -> None:
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.path = None
+
+    def __del__(self):
+        self.remove()
+
+
+class SpilledStates:
+    """A list of states on disk, written once, iterated in order as often as needed (a
+    checkpoint reads it again); `discard` removes its files once the level is done."""
+
+    def __init__(self, states: list, where: SpillDir, chunk: int | None = None):
+        chunk = chunk or CHUNK
+        self.files: list[str] = []
+        self.length = len(states)
+        for i in range(0, len(states), chunk):
+            name = where.new_file()
+            with open(name, "wb") as f:
+                pickle.dump(states[i:i + chunk], f, protocol=pickle.HIGHEST_PROTOCOL)
+            self.files.append(name)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self):
+        for name in self.files:
+            with open(name, "rb") as f:
+                chunk = pickle.load(f)
+            yield from chunk
+
+    def materialise(self) -> list:
+        return list(self)
+
+    def discard(self) -> None:
+        for name in self.files:
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+        self.files = []
