@@ -106,6 +106,11 @@ _NO_ARGS = ((),)
 _SF = {f: i for i, f in enumerate(State._fields)}
 _S_MESSAGES, _S_ISR_CHANGES, _S_TRUNCATING = _SF["controller_messages"], _SF["isr_changes"], _SF["fetcher_truncating"]
 _S_PURGATORY, _S_RESPONSES, _S_REQUESTS = _SF["purgatory"], _SF["responses"], _SF["requests"]
+_S_BATCHES, _S_OUTCOMES, _S_ACK_ISR_SIZES = _SF["batches"], _SF["outcomes"], _SF["ack_isr_sizes"]
+_S_PRODUCER_EPOCH, _S_NEXT_SEQUENCE, _S_LAST_ACKED_SEQUENCE = (_SF["producer_epoch"], _SF["next_sequence"],
+                                                                _SF["last_acked_sequence"])
+_S_IN_FLIGHT, _S_DELAYED, _S_UNCLEAN = _SF["in_flight"], _SF["delayed_fetches"], _SF["unclean_shutdown"]
+_S_CRASHES, _S_POWER_LOSSES, _S_ELR = _SF["crashes"], _SF["power_losses"], _SF["elr"]
 _RF = {f: i for i, f in enumerate(Replica._fields)}
 _R_LOG, _R_LEO, _R_HW, _R_FLUSHED = _RF["log"], _RF["log_end_offset"], _RF["high_watermark"], _RF["flushed_offset"]
 _R_LEADER_EPOCH, _R_LEADER, _R_FOLLOWER_LEOS, _R_ISR = (_RF["leader_epoch"], _RF["leader"], _RF["follower_leos"],
@@ -626,11 +631,12 @@ class Model:
             if resp.batch == batch and resp.attempt == attempt:
                 break
         i, err, off, isr_size = batch, resp.error, resp.base_offset, resp.isr_size
-        responses = tuple(r for r in s.responses if r != resp)
-        s = s._replace(responses=responses)
+        responses = tuple([r for r in s.responses if r != resp])
         b = s.batches[i]
         if b.status != B_IN_FLIGHT or b.attempts != attempt:
-            return s
+            return s._replace(responses=responses)
+        v = list(s)  # (the next state, by field position)
+        v[_S_RESPONSES] = responses
         pe = s.producer_epoch
         nseq = s.next_sequence
         acked = s.last_acked_sequence
@@ -645,7 +651,7 @@ class Model:
                 sizes = list(s.ack_isr_sizes)
                 for rec in self.batch_records[i]:
                     sizes[rec - 1] = isr_size
-                s = s._replace(ack_isr_sizes=tuple(sizes))
+                v[_S_ACK_ISR_SIZES] = tuple(sizes)
         elif err == E_INVALID_PRODUCER_EPOCH:
             retry = False
             nb = b
@@ -673,6 +679,7 @@ class Model:
                             out[j] = x._replace(base_sequence=nseq, resequenced=True)
                             nseq += len(self.batch_records[j])
                     s = s._replace(batches=tuple(out))
+                    v[_S_BATCHES] = s.batches
                     b = s.batches[i]
                 else:
                     retry = False
@@ -689,8 +696,12 @@ class Model:
         if bump:
             batches, pe, nseq = self._bump(batches, pe)
             acked = -1
-        return s._replace(batches=batches, outcomes=self._outcomes(batches), producer_epoch=pe,
-                          next_sequence=nseq, last_acked_sequence=acked)
+        v[_S_BATCHES] = batches
+        v[_S_OUTCOMES] = self._outcomes(batches)
+        v[_S_PRODUCER_EPOCH] = pe
+        v[_S_NEXT_SEQUENCE] = nseq
+        v[_S_LAST_ACKED_SEQUENCE] = acked
+        return _new(State, v)
 
     # ACTION producer_timeout(batch)  WHO: producer
     # enabled: batch in flight and nothing of its current attempt is left anywhere (the
@@ -1360,44 +1371,49 @@ class Model:
         return self._crash(s, b, power_loss=True)
 
     def _crash(self, s: State, b: int, *, power_loss: bool) -> State:
-        rep = s.replicas[b]
-        was_alive = rep.alive
+        # (the next state built by field position: _S_* / _R_* indices)
+        reps = s[0]
+        rep = reps[b]
+        was_alive = rep[0]
         if power_loss:
             log, leo = truncation.cut(rep.log, rep.flushed_offset)
             rep = rep._replace(log=log, log_end_offset=leo, flushed_offset=leo,
                                high_watermark=min(rep.high_watermark, leo))
             s = self._clamp_recovery_point(s, b, leo)
+        v = list(s)
         # A dead broker's memory (known leader and epoch, its view of follower LEOs) is
         # gone: reset it now, so states that differ only in forgotten memory coincide.
-        rep = rep._replace(alive=False, leader=-1, leader_epoch=-1, follower_leos=self.unknown_leos, isr=())
-        old_requests, old_purgatory = s.requests, s.purgatory
-        requests = tuple(q for q in s.requests if q.broker != b)
-        s = s._replace(
-            replicas=_put(s.replicas, b, rep),
-            requests=requests,
-            in_flight=self._in_flight(requests),
-            purgatory=tuple(p for p in s.purgatory if p.broker != b),
-            controller_messages=tuple(m for m in s.controller_messages if m.broker != b),
-            # a delayed fetch to or from b dies with b's connections
-            delayed_fetches=tuple(d for d in s.delayed_fetches if b not in (d.follower, d.leader))
-            if s.delayed_fetches else (),
-            # the controller fences a dead broker: its pending ISR change can only fail;
-            # a pending change adding b now names a stale broker epoch (KIP-903)
-            isr_changes=self._isr_changes_after_crash(s.isr_changes, b) if s.isr_changes else (),
-            fetcher_truncating=_put(s.fetcher_truncating, b, False) if s.fetcher_truncating[b]
-            else s.fetcher_truncating,
-            unclean_shutdown=_put(s.unclean_shutdown, b, True) if self.elr_enabled else s.unclean_shutdown,
-        )
+        v[0] = reps[:b] + (_new(Replica, (False, rep[1], rep[2], rep[3], rep[4], -1, -1, self.unknown_leos, ())),) \
+            + reps[b + 1:]
+        old_requests, old_purgatory = s[_S_REQUESTS], s[_S_PURGATORY]
+        requests = tuple([q for q in old_requests if q.broker != b])
+        v[_S_REQUESTS] = requests
+        v[_S_IN_FLIGHT] = self._in_flight(requests)
+        v[_S_PURGATORY] = tuple([p for p in old_purgatory if p.broker != b])
+        v[_S_MESSAGES] = tuple([m for m in s[_S_MESSAGES] if m.broker != b])
+        # a delayed fetch to or from b dies with b's connections
+        delayed = s[_S_DELAYED]
+        v[_S_DELAYED] = tuple([d for d in delayed if b not in (d.follower, d.leader)]) if delayed else ()
+        # the controller fences a dead broker: its pending ISR change can only fail;
+        # a pending change adding b now names a stale broker epoch (KIP-903)
+        changes = s[_S_ISR_CHANGES]
+        v[_S_ISR_CHANGES] = self._isr_changes_after_crash(changes, b) if changes else ()
+        truncating = s[_S_TRUNCATING]
+        if truncating[b]:
+            v[_S_TRUNCATING] = _put(truncating, b, False)
+        if self.elr_enabled:
+            v[_S_UNCLEAN] = _put(s[_S_UNCLEAN], b, True)
         if power_loss:
-            s = s._replace(power_losses=s.power_losses + 1)
+            v[_S_POWER_LOSSES] = s.power_losses + 1
         else:
-            s = s._replace(crashes=s.crashes + 1)
+            v[_S_CRASHES] = s.crashes + 1
             # A killed process's sockets are reset by its (live) kernel: the producer sees
             # the disconnect at once. A host that loses power sends no reset: the
             # producer only times out later (producer_timeout).
-            s = self._break_connection(s, b, old_requests, old_purgatory)
-        if s.leader == b:
-            s = s._replace(leader=-1)
+            self._break_connection_into(v, s, b, old_requests, old_purgatory)
+        if s[1] == b:
+            v[1] = -1
+        s = _new(State, v)
         # (a host that loses power while its broker is already down sends nothing new)
         if self.kraft and was_alive and b in s.isr and (self.elr_enabled or len(s.isr) > 1):
             s = self._controller_remove_dead(s, b)
@@ -1464,13 +1480,17 @@ class Model:
         return not s.replicas[b].alive
 
     def restart(self, s: State, b: int) -> State:
-        rep = s.replicas[b]
-        rep = rep._replace(alive=True, high_watermark=min(rep.high_watermark, rep.log_end_offset))
-        elr = s.elr
-        if self.elr_enabled and s.unclean_shutdown[b] and b in elr:
-            elr = tuple(m for m in elr if m != b)
-        s = s._replace(replicas=_put(s.replicas, b, rep), elr=elr,
-                       unclean_shutdown=_put(s.unclean_shutdown, b, False))
+        reps = s[0]
+        rep = reps[b]
+        hw, leo = rep[_R_HW], rep[_R_LEO]
+        v = list(s)  # (by field position)
+        v[0] = reps[:b] + (_new(Replica, (True, rep[1], leo, hw if hw < leo else leo, rep[4], rep[5], rep[6], rep[7],
+                                          rep[8])),) + reps[b + 1:]
+        unclean = s[_S_UNCLEAN]
+        if self.elr_enabled and unclean[b] and b in s.elr:
+            v[_S_ELR] = tuple([m for m in s.elr if m != b])
+        v[_S_UNCLEAN] = _put(unclean, b, False)
+        s = _new(State, v)
         # The restarted broker takes the controller's current decision before it serves
         # (KRaft: it replays the metadata log before it is unfenced; ZooKeeper mode: the
         # controller's LeaderAndIsr on broker startup). It is passive until then, so doing
@@ -1488,6 +1508,26 @@ class Model:
     def flush(self, s: State, b: int) -> State:
         rep = s.replicas[b]
         return _with_replica(s, b, rep._replace(flushed_offset=rep.log_end_offset))
+
+    def _break_connection_into(self, v: list, s: State, b: int, requests, purgatory) -> None:
+        """_break_connection for a crash of b, written into v (the next state's fields, whose
+        requests and purgatory hold nothing of b's any more); `requests` and `purgatory` are
+        s's before the crash took b's out. The same answer as _break_connection."""
+        responses = s[_S_RESPONSES]
+        dropped = [(r.batch, r.attempt) for r in responses if r.broker == b]
+        dropped += [(q.batch, q.attempt) for q in requests if q.broker == b]
+        dropped += [(p.batch, p.attempt) for p in purgatory if p.broker == b]
+        if responses:
+            v[_S_RESPONSES] = tuple([r for r in responses if r.broker != b])
+        batches = s[_S_BATCHES]
+        for i, attempt in dropped:
+            bt = batches[i]
+            if bt.status == B_IN_FLIGHT and bt.attempts == attempt:
+                status = B_RETRY if bt.attempts < self.max_attempts else B_INDETERMINATE
+                batches = _put(batches, i, bt._replace(status=status, maybe_appended=True))
+        if batches is not s[_S_BATCHES]:
+            v[_S_BATCHES] = batches
+            v[_S_OUTCOMES] = self._outcomes(batches)
 
     def _break_connection(self, s: State, b: int, requests=None, purgatory=None) -> State:
         """The producer's connection to broker b is gone: every request on it fails.
