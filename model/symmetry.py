@@ -57,18 +57,28 @@ def _candidates(s: State) -> list[tuple[int, ...]] | None:
     trunc = s[_TRUNCATING]
     unclean = s[_UNCLEAN]
     lkl = s[_LAST_KNOWN]
-    sigs = []
-    prev = None
-    ordered = True
-    for b, r in enumerate(reps):  # (_signatures, with the common case - already strictly increasing - on the way)
-        sig = (r[0], r[5], r[2], r[3], r[1], r[6] == b, b == ldr, b in isr, b in elr, trunc[b], unclean[b],
-               b == lkl)
-        if ordered and prev is not None and not prev < sig:
-            ordered = False
-        sigs.append(sig)
-        prev = sig
-    if ordered:
-        return None
+    # (_signatures, written out; the common case - already strictly increasing - returns first)
+    if len(reps) == 3:
+        r0, r1, r2 = reps
+        s0 = (r0[0], r0[5], r0[2], r0[3], r0[1], r0[6] == 0, 0 == ldr, 0 in isr, 0 in elr, trunc[0], unclean[0],
+              0 == lkl)
+        s1 = (r1[0], r1[5], r1[2], r1[3], r1[1], r1[6] == 1, 1 == ldr, 1 in isr, 1 in elr, trunc[1], unclean[1],
+              1 == lkl)
+        s2 = (r2[0], r2[5], r2[2], r2[3], r2[1], r2[6] == 2, 2 == ldr, 2 in isr, 2 in elr, trunc[2], unclean[2],
+              2 == lkl)
+        if s0 < s1 < s2:
+            return None
+        return _reorderings([s0, s1, s2])
+    sigs = [(r[0], r[5], r[2], r[3], r[1], r[6] == b, b == ldr, b in isr, b in elr, trunc[b], unclean[b], b == lkl)
+            for b, r in enumerate(reps)]
+    for b in range(1, len(sigs)):
+        if not sigs[b - 1] < sigs[b]:
+            return _reorderings(sigs)
+    return None
+
+
+def _reorderings(sigs: list[tuple]) -> list[tuple[int, ...]] | None:
+    """_candidates for brokers whose signatures are not strictly increasing."""
     n = len(sigs)
     ss = sorted(sigs)
     tie = False

@@ -194,7 +194,6 @@ class Partition:
         self.sent: list = []
         self.stop_flag = None  # set by a local pool: a multiprocessing.Event for Ctrl-C
         self.ranked = True  # the frontier has its ranks (set_ranks done since the last collect)
-        self._memo: dict = {}  # the last level's canonical forms by hash of the raw successor (expand)
         limit = getattr(spec, "memory_limit", None)
         self.memory_limit = None if limit is None else limit // count  # this partition's share
         self.spill_dir = SpillDir()
@@ -229,14 +228,6 @@ class Partition:
         plain = fpf is hash  # the fingerprint of a state is its hash (Model.abstract forgets nothing)
         canon = canonical_state
         cands_of = candidates
-        # Successors reached again and again (diamonds of commuting actions, crash-restart
-        # cycles) are canonicalised once: the memo maps hash(raw successor) to (fingerprint
-        # of its explored form, renaming), for this level's successors and the last level's
-        # (the generations that hold almost every repeat). Keyed by the 64-bit hash, as the
-        # seen set is: two raw states sharing one is the fingerprint collision the search
-        # already accepts (probability about n^2 / 2^65 over the memo's n states).
-        memo_old = self._memo
-        self._memo = memo = {}
         local: dict = {}
         seen_here = 0
         event = None
@@ -253,27 +244,18 @@ class Partition:
                 key = base | i
                 i += 1
                 if symmetry:
-                    h = hash(raw)
-                    known = memo.get(h)
-                    if known is None:
-                        known = memo_old.get(h)
-                        if known is None:
-                            cands = cands_of(raw)
-                            if cands is None:
-                                known = (h if plain else fpf(raw), None)
-                            else:
-                                fp, pos, t = canon(raw, fpf, cands)
-                                known = (fp, pos)
-                                if fp not in local:
-                                    local[fp] = (key, t, None)
-                        memo[h] = known
-                    fp = known[0]
+                    cands = cands_of(raw)
+                    if cands is None:  # (most successors: already their class's canonical form)
+                        fp = hash(raw) if plain else fpf(raw)
+                        t = raw
+                    else:
+                        fp, _, t = canon(raw, fpf, cands)
                     if fp not in local:  # the first (smallest) key wins here
-                        local[fp] = (key, raw, known[1])  # (renamed in collect if it wins)
+                        local[fp] = (key, t)
                 else:
                     fp = fpf(raw)
                     if fp not in local:
-                        local[fp] = (key, raw, None)
+                        local[fp] = (key, raw)
                 if watch is not None and not watch(s, raw):
                     watch = None
                     self.watching = False
@@ -360,9 +342,7 @@ class Partition:
         for j, mask in enumerate(masks):
             sel, items = self.sent[j]
             win = sel[mask]
-            for w in win:
-                key, t, pos = items[w]
-                chosen.append((key, t if pos is None else permute(t, pos)))
+            chosen.extend(items[w] for w in win)
             fps.append(self._cand_fps[win])
         if state_checks:
             # (on the explored form: a renaming of the successor changes no verdict)
