@@ -23,6 +23,7 @@ from ackcheck.checker.engines.prove.encoding import Encoding
 from ackcheck.checker.engines.prove.layout import NotEncoded, check_fragment
 from ackcheck.model import truncation
 from ackcheck.model.protocol import Model
+from ackcheck.model.state import B_IN_FLIGHT, E_UNKNOWN_PRODUCER_ID
 from ackcheck.traces.settings import build_config, parse_set
 
 CONFIGS = [
@@ -61,6 +62,17 @@ CONFIGS = [
     ("kafka 2.4 power loss flush.interval=1 unclean", ["acks=1", "log.flush.interval.messages=1",
                                                        "unclean.leader.election.enable=true"],
      dict(max_records=2, max_crashes=1, max_power_losses=1), "2.4"),
+    # the idempotent producer before 2.5: producer id resets, UNKNOWN_PRODUCER_ID (KAFKA-8710 /
+    # KAFKA-8805 off together, and each alone), a rebalance giving a leader without state
+    ("kafka 2.4 idempotent lost messages + other writes", ["acks=all", "enable.idempotence=true", "retries=3"],
+     dict(max_records=2, max_crashes=0, max_isr_shrinks=2, max_lost_messages=1, max_other_writes=1, max_attempts=2),
+     "2.4"),
+    ("KAFKA-8710 off: rebalance and lost messages", ["acks=all", "retries=3"],
+     dict(max_records=2, max_crashes=0, max_elections=1, max_lost_messages=1, max_attempts=2), None,
+     ["any_first_sequence=off"]),
+    ("KAFKA-8805 off: rebalance, lost messages, other writes", ["acks=all", "retries=3"],
+     dict(max_records=2, max_crashes=0, max_elections=1, max_lost_messages=1, max_other_writes=1,
+          max_isr_shrinks=1, max_attempts=2), None, ["idempotent_epoch_bump=off"]),
     # delayed (stale) fetches, with and without KIP-320
     ("delayed fetch minISR=2 crash elections=2", ["acks=all", "min.insync.replicas=2"],
      dict(max_records=2, max_crashes=1, max_elections=2, max_isr_shrinks=0, max_attempts=1,
@@ -158,11 +170,12 @@ def test_relation_matches_model(case):
 def test_fragment_limits_are_refused_by_name():
     for settings, bounds, flag in [
         (["acks=1", "records.per.batch=2"], dict(max_records=2), "records.per.batch"),
+        (["acks=all"], dict(max_records=3, max_attempts=2), "more than 5 batches"),
     ]:
         with pytest.raises(NotEncoded, match=flag):
             check_fragment(_config(settings, bounds))
-    with pytest.raises(NotEncoded, match="any_first_sequence"):
-        check_fragment(_config(["acks=all", "enable.idempotence=true"], {}, "2.4"))
+    with pytest.raises(NotEncoded, match="read-durability"):
+        check_fragment(_config(["acks=all"], {}), ["read-durability"])
 
 
 # Branches random walks seldom reach: each is searched breadth-first on the Model (fast),
@@ -196,18 +209,39 @@ def _beyond_leo(m, s, a):
     return _served_lead(m, s, a) and d.fetch_offset > s.replicas[d.leader].log_end_offset
 
 
+def _unknown_pid(acked_before: bool):
+    def pred(m, s, a):
+        resp = next(r for r in s.responses if r.batch == a[1] and r.attempt == a[2])
+        b = s.batches[a[1]]
+        return (resp.error == E_UNKNOWN_PRODUCER_ID and b.status == B_IN_FLIGHT and b.attempts == a[2]
+                and b.attempts < m.max_attempts and not b.resequenced
+                and (s.last_acked_sequence >= 0) == acked_before)
+    return pred
+
+
 DELAYED = (["acks=1"], dict(max_records=2, max_crashes=0, max_elections=2, max_isr_shrinks=0, max_attempts=1,
                             max_delayed_fetches=1))
+# a rebalance gives a leader without this producer's state (2.4 broker: UNKNOWN_PRODUCER_ID)
+PRE25 = (["acks=all", "retries=3", "max.in.flight.requests.per.connection=5"],
+         dict(max_records=2, max_crashes=0, max_elections=1, max_isr_shrinks=1, max_lost_messages=1, max_attempts=2))
 RARE = [
     ("delayed fetch diverges (2.7+ fetch check)", *DELAYED, ["fenced_leader_epoch=off"], _diverging),
     ("delayed fetch older than the leader's view", *DELAYED, [], _superseded),
     ("delayed fetch beyond the leader's LEO", *DELAYED, ["fenced_leader_epoch=off"], _beyond_leo),
+    ("2.4 UNKNOWN_PRODUCER_ID, nothing acknowledged: re-stamp", *PRE25,
+     ["any_first_sequence=off", "idempotent_epoch_bump=off"], _unknown_pid(False)),
+    ("2.4 UNKNOWN_PRODUCER_ID after an acknowledgement: reset", *PRE25,
+     ["any_first_sequence=off", "idempotent_epoch_bump=off"], _unknown_pid(True)),
+    ("2.5 client, 2.4 broker: UNKNOWN_PRODUCER_ID bumps", *PRE25, ["any_first_sequence=off"], _unknown_pid(True)),
 ]
+ACTION_OF = {_diverging: "leader_handle_delayed_fetch", _superseded: "leader_handle_delayed_fetch",
+             _beyond_leo: "leader_handle_delayed_fetch"}
 
 
 @pytest.mark.parametrize("case", RARE, ids=[c[0] for c in RARE])
 def test_rare_branches_match_model(case):
     name, settings, bounds, rules, pred = case
+    action = ACTION_OF.get(pred, "producer_receive")
     config = _config(settings, bounds, None, rules)
     enc = Encoding(config)
     model = Model(config, consumer=False)
@@ -217,7 +251,7 @@ def test_rare_branches_match_model(case):
         nxt = []
         for s in frontier:
             succ = model.successors(s)
-            if any(a[0] == "leader_handle_delayed_fetch" and pred(model, s, a) for a, _ in succ):
+            if any(a[0] == action and pred(model, s, a) for a, _ in succ):
                 _, problem = _compare(enc, s, succ)
                 assert problem is None, f"{name}: {problem}\nstate: {s}"
                 assert _z3_agrees(enc, Relation(enc), s) is None

@@ -111,6 +111,9 @@ class Encoding(ControllerActions, FaultActions, Layout):
         self.idempotent = config.enable_idempotence
         self.max_in_flight = config.max_in_flight_requests_per_connection
         self.fenced_epoch = config.rule("fenced_leader_epoch")
+        self.any_first_sequence = config.rule("any_first_sequence")  # KAFKA-8710, broker 2.5
+        self.epoch_bump = config.rule("idempotent_epoch_bump")  # KAFKA-8805, client 2.5
+        self.pid_resets = not self.epoch_bump  # before 2.5: one producer state per producer id
         self.epoch_truncation = config.rule("epoch_truncation")  # KIP-101
         self.fast_failover = config.rule("epoch_truncation_fast_failover")  # KIP-279
         self.diverging_fetch = config.rule("diverging_epoch_fetch")  # KAFKA-10554, 2.7
@@ -285,8 +288,10 @@ class Encoding(ControllerActions, FaultActions, Layout):
                      for j in range(self.NB) if j != i])
 
     def producer_receive(self, s: S, i: int, b: int):
-        """(2.5+ client: KAFKA-8805 epoch bump; UNKNOWN_PRODUCER_ID never comes from a 2.5+
-        broker, check_fragment keeps the era there)"""
+        """Sender.completeBatch as the Model has it: the 2.5+ client bumps its epoch and
+        re-stamps (KAFKA-8805); the 2.4 client resets its producer id (a new generation,
+        stamps kept) and answers UNKNOWN_PRODUCER_ID from a pre-2.5 broker by re-stamping
+        from 0 while nothing was acknowledged."""
         en = self._oldest(s, i, b, M_RESPONSE)
         t = s.copy()
         t.mk[i] = M_NONE
@@ -300,7 +305,22 @@ class Encoding(ControllerActions, FaultActions, Layout):
         retry0 = LT(s.att[i], self.max_attempts)
         ok = OR(EQ(err, E_NONE), EQ(err, E_DUPLICATE_SEQUENCE_NUMBER))
         ipe = EQ(err, E_INVALID_PRODUCER_EPOCH)
-        retry = AND(NOT(ipe), retry0)
+        ooo = EQ(err, E_OUT_OF_ORDER_SEQUENCE_NUMBER)
+        upi = AND(EQ(err, E_UNKNOWN_PRODUCER_ID), retry0, NOT(s.reseq[i]))
+        same_epoch = EQ(s.bpe[i], pe)
+        # OUT_OF_ORDER: canRetry retries a re-stamped batch or one that is not the next after
+        # the last acknowledged unchanged; a real gap (or the final failure) bumps the epoch
+        # (2.5+) or, not retriable before 2.5, resets the producer id
+        next_one = AND(NOT(s.reseq[i]), EQ(s.bseq[i], acked + 1))
+        bump_ooo = AND(ooo, same_epoch, OR(NOT(retry0), next_one))
+        if self.epoch_bump:
+            retry = AND(NOT(ipe), retry0)
+            bump = AND(current, OR(bump_ooo, AND(upi, same_epoch)))
+            restamp = False
+        else:
+            retry = AND(NOT(ipe), retry0, NOT(AND(ooo, next_one)), NOT(AND(upi, LE(0, acked))))
+            bump = AND(current, OR(bump_ooo, AND(upi, LE(0, acked), same_epoch)))
+            restamp = AND(current, upi, LT(acked, 0))  # 2.4 startSequencesAtBeginning, same producer id
         status = ite(ok, B_OK, ite(retry, B_RETRY, final))
         st1 = list(s.st)
         st1[i] = ite(current, status, s.st[i])
@@ -308,20 +328,22 @@ class Encoding(ControllerActions, FaultActions, Layout):
         t.off[i] = ite(AND(current, ok), off, s.off[i])
         t.maybe[i] = ite(current, OR(ok, maybe), s.maybe[i])
         acked_ok = ite(AND(LE(0, s.bseq[i]), EQ(s.bpe[i], pe)), MAX(acked, s.bseq[i]), acked)
-        # OUT_OF_ORDER: canRetry retries a re-stamped batch or one that is not the next after
-        # the last acknowledged unchanged; a real gap (or the final failure) bumps the epoch
-        next_one = AND(NOT(s.reseq[i]), EQ(s.bseq[i], acked + 1))
-        bump = AND(current, EQ(err, E_OUT_OF_ORDER_SEQUENCE_NUMBER), EQ(s.bpe[i], pe), OR(NOT(retry0), next_one))
-        # _bump: every unfinished stamped batch is re-stamped from 0 under epoch + 1
         nseq = 0
         for j in range(self.NB):
-            q = AND(bump, OR(EQ(st1[j], B_IN_FLIGHT), EQ(st1[j], B_RETRY)), LE(0, s.bseq[j]))
-            t.bpe[j] = ite(q, pe + 1, s.bpe[j])
+            if self.epoch_bump:  # _bump: every unfinished stamped batch re-stamped from 0 under epoch + 1
+                q = AND(bump, OR(EQ(st1[j], B_IN_FLIGHT), EQ(st1[j], B_RETRY)), LE(0, s.bseq[j]))
+                t.bpe[j] = ite(q, pe + 1, s.bpe[j])
+            else:
+                q = AND(restamp, OR(EQ(s.st[j], B_IN_FLIGHT), EQ(s.st[j], B_RETRY)), LE(0, s.bseq[j]),
+                        EQ(s.bpe[j], pe))
             t.bseq[j] = ite(q, nseq, s.bseq[j])
             t.reseq[j] = OR(s.reseq[j], q)
             nseq = nseq + ite(q, 1, 0)
         t.producer_epoch = ite(bump, pe + 1, pe)
-        t.next_sequence = ite(bump, nseq, s.next_sequence)
+        if self.epoch_bump:
+            t.next_sequence = ite(bump, nseq, s.next_sequence)
+        else:
+            t.next_sequence = ite(bump, 0, ite(restamp, nseq, s.next_sequence))
         t.last_acked = ite(bump, -1, ite(AND(current, ok), acked_ok, acked))
         return en, t
 
@@ -395,6 +417,14 @@ class Encoding(ControllerActions, FaultActions, Layout):
             else:
                 refused = answer(err, off)
             after_checks = merge(ok_seq, appended, refused)
+            if not self.any_first_sequence:
+                # before 2.5 (KAFKA-8710): a producer id the leader holds no state for must
+                # start at sequence 0 (ProducerStateManager 2.4 checkSequence)
+                pe = s.mpe[i]
+                has_state = OR(*[AND(LT(j, s.leo[b]), LE(0, s.lpe[b][j]),
+                                     EQ(s.lpe[b][j], pe) if self.pid_resets else True) for j in range(self.L)])
+                unknown = AND(ok_seq, NE(s.mseq[i], 0), NOT(has_state))
+                after_checks = merge(unknown, answer(E_UNKNOWN_PRODUCER_ID), after_checks)
         else:
             after_checks = appended
         t = merge(not_leader, answer(E_NOT_LEADER_OR_FOLLOWER),

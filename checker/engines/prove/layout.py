@@ -28,12 +28,6 @@ def check_fragment(config: Config, invariant_ids=None) -> None:
     b = config.bounds
     if config.records_per_batch != 1:
         raise NotEncoded("records.per.batch other than 1 is not encoded symbolically; use ackcheck check")
-    if config.enable_idempotence:  # (without idempotence the producer rules change nothing)
-        for rule, what in (("any_first_sequence", "the broker before 2.5 and its UNKNOWN_PRODUCER_ID"),
-                           ("idempotent_epoch_bump", "the producer before 2.5 and its producer id resets")):
-            if _rule(config, rule) is False:
-                raise NotEncoded(f"--rule {rule}=off ({what}) with enable.idempotence=true is not encoded "
-                                 "symbolically; use ackcheck check")
     attempts = 1 if config.acks == "0" else min(config.retries + 1, b.max_attempts)
     if config.enable_idempotence and b.max_records * attempts > 5:
         raise NotEncoded("more than 5 batches per log with enable.idempotence=true (the broker's 5-batch "
@@ -42,13 +36,6 @@ def check_fragment(config: Config, invariant_ids=None) -> None:
         if i not in ENCODED_INVARIANTS:
             raise NotEncoded(f"--invariant {i} is not encoded symbolically (encoded: "
                              f"{', '.join(ENCODED_INVARIANTS)}); use ackcheck check")
-
-
-def _rule(config: Config, name: str):
-    try:
-        return config.rule(name)
-    except KeyError:  # a rule this release of the contract does not know
-        return None
 
 
 class S:

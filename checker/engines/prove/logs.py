@@ -19,7 +19,8 @@ def check_sequence(enc, s: S, b: int, pe, seq):
     window is all of them."""
     leo = s.leo[b]
     L = enc.L
-    mine = [AND(LT(j, leo), LE(0, s.lpe[b][j])) for j in range(L)]
+    # before 2.5 (a producer id reset per generation) each generation has a state of its own
+    mine = [AND(LT(j, leo), LE(0, s.lpe[b][j]), EQ(s.lpe[b][j], pe) if enc.pid_resets else True) for j in range(L)]
     cur, last_seq = 0, 0
     for j in range(L):
         cur = ite(mine[j], s.lpe[b][j], cur)
