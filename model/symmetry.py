@@ -68,7 +68,12 @@ def _candidates(s: State) -> list[tuple[int, ...]] | None:
               2 == lkl)
         if s0 < s1 < s2:
             return None
-        return _reorderings([s0, s1, s2])
+        if s0 == s1 or s1 == s2 or s0 == s2:
+            return _reorderings([s0, s1, s2])
+        # (no tie: one renaming, each broker to its rank - _reorderings' answer, by comparisons)
+        r0 = (s1 < s0) + (s2 < s0)
+        r1 = (s0 < s1) + (s2 < s1)
+        return [(r0, r1, 3 - r0 - r1)]
     sigs = [(r[0], r[5], r[2], r[3], r[1], r[6] == b, b == ldr, b in isr, b in elr, trunc[b], unclean[b], b == lkl)
             for b, r in enumerate(reps)]
     for b in range(1, len(sigs)):
@@ -168,23 +173,29 @@ def _ids(t, pos):
 _RENAMINGS: dict = {}
 
 
-def _renaming(pos) -> tuple[tuple[int, ...], dict]:
-    """(inverse of pos, pos's memo of renamed broker-id sets): per renaming, computed once
-    (there are n! renamings and at most 2^n sets of brokers)."""
+def _renaming(pos) -> tuple[tuple[int, ...], dict, dict]:
+    """(inverse of pos, pos's memo of renamed broker-id sets, pos's memo of renamed message
+    fields): per renaming, computed once (there are n! renamings and at most 2^n sets of
+    brokers). The message memo maps (field index, the field's tuple) to the renamed tuple -
+    a renaming is a function of the value, and the same few message multisets recur in
+    state after state; it is emptied when it grows past _MESSAGE_MEMO entries."""
     r = _RENAMINGS.get(pos)
     if r is None:
         inverse = [0] * len(pos)
         for old, new in enumerate(pos):
             inverse[new] = old
-        r = _RENAMINGS[pos] = (tuple(inverse), {})
+        r = _RENAMINGS[pos] = (tuple(inverse), {}, {})
     return r
+
+
+_MESSAGE_MEMO = 1 << 15
 
 
 def permute(s: State, pos) -> State:
     """The state with broker b renamed pos[b]. Messages keep their own tuple type."""
     if pos.__class__ is not tuple:
         pos = tuple(pos)
-    inverse, ids = _renaming(pos)
+    inverse, ids, memo = _renaming(pos)
     reps = s[0]
     unknown = _unknown(len(pos))
     new_reps = []
@@ -225,30 +236,41 @@ def permute(s: State, pos) -> State:
         if ri is None:
             ri = ids[t] = _ids(t, pos)
         v[4] = ri
-    if s[_REQUESTS]:
-        v[_REQUESTS] = tuple(sorted([_new(q.__class__, (q[0], q[1], pos[q[2]], q[3], q[4])) for q in s[_REQUESTS]],
-                                    key=_by_broker2))
-    if s[_PURGATORY]:
-        v[_PURGATORY] = tuple(sorted([_new(p.__class__, (pos[p[0]],) + p[1:]) for p in s[_PURGATORY]]))
-    if s[_RESPONSES]:
-        v[_RESPONSES] = tuple(sorted([_new(r.__class__, r[:5] + (pos[r[5]],)) for r in s[_RESPONSES]],
-                                     key=_by_broker5))
-    if s[_MESSAGES]:
-        v[_MESSAGES] = tuple(sorted([_new(m.__class__, (pos[m[0]], m[1], pos[m[2]] if m[2] >= 0 else -1,
-                                                        ids[m[3]] if m[3] in ids else _ids(m[3], pos)))
-                                     for m in s[_MESSAGES]]))
-    if s[_DELAYED]:
-        v[_DELAYED] = tuple(sorted([_new(d.__class__, (pos[d[0]], pos[d[1]], d[2], d[3], d[4]))
-                                    for d in s[_DELAYED]]))
-    if s[_CHANGES]:
-        v[_CHANGES] = tuple(sorted([_new(c.__class__, (pos[c[0]], c[1], _ids(c[2], pos), _ids(c[3], pos),
-                                                       _ids(c[4], pos), c[5]))
-                                    for c in s[_CHANGES]]))
+    for f in _MESSAGE_FIELDS:
+        t = s[f]
+        if t:
+            key = (f, t)
+            renamed = memo.get(key)
+            if renamed is None:
+                if len(memo) >= _MESSAGE_MEMO:
+                    memo.clear()
+                renamed = memo[key] = _rename_messages(f, t, pos, ids)
+            v[f] = renamed
     for f in _PER_BROKER:
         t = s[f]
         if t.count(t[0]) != len(t):  # (all alike: nothing to reorder)
             v[f] = tuple([t[o] for o in inverse])
     return _new(s.__class__, v)
+
+
+def _rename_messages(f: int, t: tuple, pos, ids) -> tuple:
+    """A message field of a state (requests, purgatory, responses, controller messages,
+    delayed fetches or ISR changes) with broker b renamed pos[b], in the field's order."""
+    if f == _REQUESTS:
+        return tuple(sorted([_new(q.__class__, (q[0], q[1], pos[q[2]], q[3], q[4])) for q in t], key=_by_broker2))
+    if f == _PURGATORY:
+        return tuple(sorted([_new(p.__class__, (pos[p[0]],) + p[1:]) for p in t]))
+    if f == _RESPONSES:
+        return tuple(sorted([_new(r.__class__, r[:5] + (pos[r[5]],)) for r in t], key=_by_broker5))
+    if f == _MESSAGES:
+        return tuple(sorted([_new(m.__class__, (pos[m[0]], m[1], pos[m[2]] if m[2] >= 0 else -1,
+                                                ids[m[3]] if m[3] in ids else _ids(m[3], pos)))
+                             for m in t]))
+    if f == _DELAYED:
+        return tuple(sorted([_new(d.__class__, (pos[d[0]], pos[d[1]], d[2], d[3], d[4])) for d in t]))
+    assert f == _CHANGES
+    return tuple(sorted([_new(c.__class__, (pos[c[0]], c[1], _ids(c[2], pos), _ids(c[3], pos), _ids(c[4], pos), c[5]))
+                         for c in t]))
 
 
 _UNKNOWN = {}
@@ -267,6 +289,7 @@ _MESSAGES, _CHANGES, _DELAYED = _F["controller_messages"], _F["isr_changes"], _F
 _TRUNCATING, _UNCLEAN = _F["fetcher_truncating"], _F["unclean_shutdown"]
 _LAST_KNOWN = _F["last_known_leader"]
 _PER_BROKER = (_F["unclean_shutdown"], _F["recovery_points"], _F["fetcher_truncating"])
+_MESSAGE_FIELDS = (_REQUESTS, _PURGATORY, _RESPONSES, _MESSAGES, _DELAYED, _CHANGES)
 
 
 def _by_broker2(q):
