@@ -101,6 +101,7 @@ QUICK_SKIP = {
 }
 _LISTED, _STUTTERS, _PER_BROKER = 0, 1, 2
 _NO_ARGS = ((),)
+_PRODUCER_MEMO = 1 << 14  # entries of the producer memos (emptied when full)
 
 
 _SF = {f: i for i, f in enumerate(State._fields)}
@@ -322,6 +323,9 @@ class Model:
             self._by_name[entry] = (row[1], row[2], _STUTTERS if entry in STUTTERING else _LISTED)
         self._table = tuple(table)
         self.successors = self._specialised_successors()
+        # what the producer's bookkeeping implies, per batches tuple (pure functions of it)
+        self._outcomes_memo: dict = {}
+        self._send_memo: dict = {}
 
     def _specialised_successors(self):
         """successors() for this configuration's table, written out as straight-line code
@@ -366,7 +370,7 @@ class Model:
 
     def __getstate__(self):
         d = dict(self.__dict__)
-        for key in ("successors", "_table", "_by_name", "successors_source"):
+        for key in ("successors", "_table", "_by_name", "successors_source", "_outcomes_memo", "_send_memo"):
             d.pop(key, None)
         return d
 
@@ -395,12 +399,19 @@ class Model:
 
     # ------------------------------------------------------------------------ helpers
     def _outcomes(self, batches: tuple[ProducerBatch, ...]) -> tuple[tuple[int, int], ...]:
+        out = self._outcomes_memo.get(batches)
+        if out is not None:
+            return out
         out = []
         for b, recs in zip(batches, self.batch_records):
             kind = BATCH_TO_OUTCOME[b.status]
             for i in range(len(recs)):
                 out.append((kind, b.offset + i if b.offset >= 0 else -1))
-        return tuple(out)
+        out = tuple(out)
+        if len(self._outcomes_memo) >= _PRODUCER_MEMO:
+            self._outcomes_memo.clear()
+        self._outcomes_memo[batches] = out
+        return out
 
     def _in_flight(self, requests) -> tuple[int, ...]:
         recs = set()
@@ -536,17 +547,27 @@ class Model:
     # that believes it leads may be targeted), a superset of what stale metadata allows.
     def enabled_producer_send(self, s: State) -> list[tuple[int, int]]:
         batches = s.batches
+        nxt = self._send_memo.get(batches, -1)
+        if nxt == -1:
+            nxt = self._sendable(batches)
+            if len(self._send_memo) >= _PRODUCER_MEMO:
+                self._send_memo.clear()
+            self._send_memo[batches] = nxt
+        if nxt is None:
+            return []
+        return [(nxt, b) for b, r in enumerate(s.replicas) if r.alive and r.leader == b]
+
+    def _sendable(self, batches) -> int | None:
+        """The batch the producer may send next, or None (a function of the batches alone:
+        enabled_producer_send remembers it per batches tuple)."""
         if self.in_flight_can_fill:
             in_flight = 0
             for b in batches:
                 if b.status == B_IN_FLIGHT:
                     in_flight += 1
             if in_flight >= self.max_in_flight:
-                return []
-        nxt = self._next_to_send(batches)
-        if nxt is None:
-            return []
-        return [(nxt, b) for b, r in enumerate(s.replicas) if r.alive and r.leader == b]
+                return None
+        return self._next_to_send(batches)
 
     def producer_send(self, s: State, i: int, broker: int) -> State:
         b = s.batches[i]
