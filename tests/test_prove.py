@@ -86,8 +86,8 @@ def test_cli_refuses_what_is_not_encoded(capsys):
     assert cli(["prove", "--set", "records.per.batch=2", "--max-records", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "records.per.batch other than 1 is not encoded symbolically" in err[0]
-    assert cli(["prove", "--invariant", "read-durability"]) == 2
-    assert "read-durability is not encoded" in capsys.readouterr().err
+    assert cli(["prove", "--invariant", "sequence-contiguity"]) == 2
+    assert "sequence-contiguity is not encoded" in capsys.readouterr().err
     assert cli(["prove", "--assume-invariant", "nonsense"]) == 2
     assert cli(["prove", "--depth", "-1"]) == 2
 

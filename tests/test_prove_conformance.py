@@ -73,6 +73,11 @@ CONFIGS = [
     ("KAFKA-8805 off: rebalance, lost messages, other writes", ["acks=all", "retries=3"],
      dict(max_records=2, max_crashes=0, max_elections=1, max_lost_messages=1, max_other_writes=1,
           max_isr_shrinks=1, max_attempts=2), None, ["idempotent_epoch_bump=off"]),
+    # the consumer: polls below the leader's HW, auto.offset.reset after a truncation
+    ("consumer acks=1 unclean crashes=2 (latest)", ["acks=1", "unclean.leader.election.enable=true"],
+     dict(max_records=2, max_crashes=2, max_attempts=1)),
+    ("consumer acks=1 power loss rebalance (earliest)", ["acks=1", "auto.offset.reset=earliest"],
+     dict(max_records=2, max_crashes=1, max_power_losses=1, max_elections=1, max_attempts=1)),
     # delayed (stale) fetches, with and without KIP-320
     ("delayed fetch minISR=2 crash elections=2", ["acks=all", "min.insync.replicas=2"],
      dict(max_records=2, max_crashes=1, max_elections=2, max_isr_shrinks=0, max_attempts=1,
@@ -128,9 +133,10 @@ def test_relation_matches_model(case):
     name, settings, bounds, *era = case
     config = _config(settings, bounds, *era)
     check_fragment(config)
-    enc = Encoding(config)
+    consumer = name.startswith("consumer")
+    enc = Encoding(config, consumer=consumer)
     rel = Relation(enc)
-    model = Model(config, consumer=False)
+    model = Model(config, consumer=consumer)
     rnd = random.Random(15)
     seen_actions = set()
     taken = Counter()
@@ -158,9 +164,10 @@ def test_relation_matches_model(case):
     want |= {"controller_elect", "broker_learn"} if b.max_crashes + b.max_power_losses + b.max_elections else set()
     want |= {"crash"} if b.max_crashes else set()
     want |= {"power_loss"} if b.max_power_losses else set()
-    want |= {"flush"} if b.max_power_losses and config.log_flush_interval_messages > 100 else set()
+    want |= {"flush"} if b.max_power_losses and config.log_flush_interval_messages > 100 and not consumer else set()
     want |= {"other_producer_write"} if b.max_other_writes else set()
     want |= {"follower_fetch_delayed", "leader_handle_delayed_fetch"} if b.max_delayed_fetches else set()
+    want |= {"consumer_poll"} if consumer else set()  # (consumer_reset: a rare branch below)
     if b.max_lost_messages:
         want.add("lose_request" if "lose_request" in seen_actions else "lose_response")
         want |= {"leader_timeout_produce"} if config.acks == "all" else set()
@@ -174,8 +181,8 @@ def test_fragment_limits_are_refused_by_name():
     ]:
         with pytest.raises(NotEncoded, match=flag):
             check_fragment(_config(settings, bounds))
-    with pytest.raises(NotEncoded, match="read-durability"):
-        check_fragment(_config(["acks=all"], {}), ["read-durability"])
+    with pytest.raises(NotEncoded, match="sequence-contiguity"):
+        check_fragment(_config(["acks=all"], {}), ["sequence-contiguity"])
 
 
 # Branches random walks seldom reach: each is searched breadth-first on the Model (fast),
@@ -234,7 +241,18 @@ RARE = [
      ["any_first_sequence=off", "idempotent_epoch_bump=off"], _unknown_pid(True)),
     ("2.5 client, 2.4 broker: UNKNOWN_PRODUCER_ID bumps", *PRE25, ["any_first_sequence=off"], _unknown_pid(True)),
 ]
-ACTION_OF = {_diverging: "leader_handle_delayed_fetch", _superseded: "leader_handle_delayed_fetch",
+def _any(m, s, a):
+    return True
+
+
+CONSUMER = (["acks=1", "unclean.leader.election.enable=true", "replication.factor=2"],
+            dict(max_records=2, max_crashes=2, max_attempts=1, max_isr_shrinks=1))
+RARE += [
+    ("consumer reset to latest after an unclean election", *CONSUMER, [], _any),
+    ("consumer reset to earliest after an unclean election", CONSUMER[0] + ["auto.offset.reset=earliest"],
+     CONSUMER[1], [], _any),
+]
+ACTION_OF = {_any: "consumer_reset", _diverging: "leader_handle_delayed_fetch", _superseded: "leader_handle_delayed_fetch",
              _beyond_leo: "leader_handle_delayed_fetch"}
 
 
@@ -243,8 +261,8 @@ def test_rare_branches_match_model(case):
     name, settings, bounds, rules, pred = case
     action = ACTION_OF.get(pred, "producer_receive")
     config = _config(settings, bounds, None, rules)
-    enc = Encoding(config)
-    model = Model(config, consumer=False)
+    enc = Encoding(config, consumer=action == "consumer_reset")
+    model = Model(config, consumer=action == "consumer_reset")
     seen = {model.init()}
     frontier = [model.init()]
     while frontier and len(seen) < 400_000:

@@ -29,7 +29,7 @@ import z3
 from ackcheck.checker.engines.prove.encoding import Encoding, S
 from ackcheck.checker.engines.prove.layout import check_fragment
 from ackcheck.checker.engines.prove.ops import AND, EQ, INT_BITS, NOT, OR, ite, set_int_bits
-from ackcheck.checker.engines.prove.properties import AUX, BAD, types_parts
+from ackcheck.checker.engines.prove.properties import AUX, BAD, BAD_STEP, types_parts
 from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.invariants.catalogue import Judge, select
 from ackcheck.model.protocol import ActionError, Model, action_str
@@ -62,7 +62,7 @@ class ProveInfo:
 
 
 def default_invariants(config: Config) -> list[str]:
-    return [inv.id for inv in select(None, config) if inv.id in BAD]
+    return [inv.id for inv in select(None, config) if inv.id in BAD or inv.id in BAD_STEP]
 
 
 def _check(solver: z3.Solver, *assumptions):
@@ -221,7 +221,8 @@ _BROKER_ARGS = {"producer_send": (1,), "producer_receive": (1,), "broker_handle_
                 "follower_fetch": (0, 1), "leader_shrink_isr": (0, 1), "broker_learn": (0,),
                 "controller_alter_partition": (0,), "controller_elect": (0,), "crash": (0,), "restart": (0,),
                 "power_loss": (0,), "flush": (0,), "other_producer_write": (0,), "lose_request": (1,),
-                "lose_response": (1,), "follower_fetch_delayed": (0,), "leader_handle_delayed_fetch": (0, 1)}
+                "lose_response": (1,), "follower_fetch_delayed": (0,), "leader_handle_delayed_fetch": (0, 1),
+                "consumer_poll": (0,), "consumer_reset": (0,)}
 
 
 def _broker_args(inst) -> set[int]:
@@ -258,8 +259,10 @@ def _evaluate(s: S, m: z3.ModelRef) -> dict:
     return {k: ev(v) for k, v in s.f.items()}
 
 
-def _bad(enc: Encoding, s: S, ids: list[str]):
-    return OR(*[BAD[i](enc, s) for i in ids])
+def _bad(enc: Encoding, s: S, ids: list[str], prev: S | None = None):
+    """A selected invariant breaks in s (or, for a step invariant, on the step prev -> s)."""
+    return OR(*[BAD[i](enc, s) for i in ids if i in BAD],
+              *[BAD_STEP[i](enc, prev, s) for i in ids if i in BAD_STEP and prev is not None])
 
 
 def _aux(enc: Encoding, s: S, ids: list[str]):
@@ -279,7 +282,8 @@ def prove(config: Config, invariant_ids: list[str] | None = None, *, depth: int 
             raise ConfigError(f"--assume-invariant {a}: unknown auxiliary invariant{suggest(a, AUX)} "
                               f"(known: {', '.join(AUX)})")
     aux_ids = (["types"] if induction else []) + [a for a in assume if a != "types"]
-    enc = Encoding(config, committed_log="leader-completeness" in ids)
+    consumer = any(inv.needs_consumer for inv in select(ids, config))
+    enc = Encoding(config, committed_log="leader-completeness" in ids, consumer=consumer)
     set_int_bits(enc.bits)
     model = Model(config)
     stats = Stats(complete=False)
@@ -309,7 +313,8 @@ def prove(config: Config, invariant_ids: list[str] | None = None, *, depth: int 
         for k in range(depth + 1):
             if k > 0:
                 unroll.extend()
-            r, dt = timed_check(solver, _as_z3(_bad(enc, unroll.states[k], ids)))
+            r, dt = timed_check(solver, _as_z3(_bad(enc, unroll.states[k], ids,
+                                                    unroll.states[k - 1] if k else None)))
             info.per_depth.append((k, dt, str(r)))
             if r == z3.sat:
                 _report(result, info, enc, unroll, solver.model(), k, ids, model, config)
@@ -395,11 +400,11 @@ def _induction_step(result, info, enc, ids, aux_ids, k, timed_check, say) -> Non
     first = enc.fresh("i0")
     unroll = Unrolling(enc, solver, first, "i")
     for j in range(k):
-        solver.add(_as_z3(NOT(_bad(enc, unroll.states[j], ids))))
+        solver.add(_as_z3(NOT(_bad(enc, unroll.states[j], ids, unroll.states[j - 1] if j else None))))
         solver.add(_as_z3(_aux(enc, unroll.states[j], aux_ids)))
         unroll.extend()
     last = unroll.states[k]
-    solver.add(_as_z3(OR(_bad(enc, last, ids), NOT(_aux(enc, last, aux_ids)))))
+    solver.add(_as_z3(OR(_bad(enc, last, ids, unroll.states[k - 1] if k else None), NOT(_aux(enc, last, aux_ids)))))
     r, dt = timed_check(solver)
     info.per_depth.append((f"step-{k}", dt, str(r)))
     if r == z3.unsat:
@@ -420,7 +425,9 @@ def _induction_step(result, info, enc, ids, aux_ids, k, timed_check, say) -> Non
         idx = m.eval(unroll.acts[j], model_completion=True).as_long()
         actions.append(action_str(enc.instances[idx].decode(vals)))
     end = unroll.values(m, k)
-    broken = [i for i in ids if z3.is_true(m.eval(_as_z3(BAD[i](enc, last)), model_completion=True))]
+    broken = [i for i in ids if i in BAD and z3.is_true(m.eval(_as_z3(BAD[i](enc, last)), model_completion=True))]
+    broken += [i for i in ids if i in BAD_STEP and k > 0 and z3.is_true(
+        m.eval(_as_z3(BAD_STEP[i](enc, unroll.states[k - 1], last)), model_completion=True))]
     broken += [f"aux:{a}" for a in aux_ids if z3.is_false(m.eval(_as_z3(AUX[a](enc, last)), model_completion=True))]
     if "aux:types" in broken:
         broken += [f"types: {name}" for name, e in types_parts(enc, last)

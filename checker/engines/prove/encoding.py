@@ -38,6 +38,7 @@ consumer, a history that grows with every poll); `ackcheck check` covers them.
 
 from __future__ import annotations
 
+from ackcheck.checker.engines.prove.consumer import ConsumerActions
 from ackcheck.checker.engines.prove.controller import ControllerActions
 from ackcheck.checker.engines.prove.faults import FaultActions
 from ackcheck.checker.engines.prove.layout import (
@@ -85,8 +86,8 @@ from ackcheck.model.state import (
 from ackcheck.traces.settings import Config
 
 
-class Encoding(ControllerActions, FaultActions, Layout):
-    def __init__(self, config: Config, *, committed_log: bool = True):
+class Encoding(ControllerActions, FaultActions, ConsumerActions, Layout):
+    def __init__(self, config: Config, *, committed_log: bool = True, consumer: bool = False):
         self.config = config
         b = config.bounds
         self.R = config.replication_factor
@@ -106,6 +107,12 @@ class Encoding(ControllerActions, FaultActions, Layout):
         self.delayed = b.max_delayed_fetches > 0
         self.others = b.max_other_writes > 0
         self.committed_log = committed_log  # the ghost leader-completeness reads
+        # the consumer (only when a selected invariant reads it, as Model(consumer=...)): what
+        # it read is a list of (offset, record) of at most CR entries - a poll reads below the
+        # leader's HW (at most L records a leader) and auto.offset.reset only happens after the
+        # leader's log shrank below the position, i.e. after a leader change (at most E)
+        self.consumer = consumer
+        self.CR = self.L * (self.E + 1)
         self.acks = config.acks
         self.min_isr = config.min_insync_replicas
         self.idempotent = config.enable_idempotence
@@ -132,7 +139,7 @@ class Encoding(ControllerActions, FaultActions, Layout):
         top = max(8, self.L + 2, self.E + 2, self.NB * self.max_attempts + 2, self.R + 1,
                   self.max_attempts + 2, b.max_crashes + 2, b.max_elections + 2, b.max_isr_shrinks + 2,
                   b.max_power_losses + 2, b.max_lost_messages + 2, b.max_delayed_fetches + 2,
-                  self.NB + b.max_other_writes + 2)
+                  self.NB + b.max_other_writes + 2, (self.CR + 2) if consumer else 0)
         self.bits = top.bit_length() + 1
         self.act_bits = max(2, (len(self._instances()) + 1).bit_length() + 1)
         self.instances = self._instances()
@@ -360,18 +367,6 @@ class Encoding(ControllerActions, FaultActions, Layout):
         t.st[i] = ite(s.maybe[i], B_INDETERMINATE, B_FAILED)
         return en, t
 
-    def other_producer_write(self, s: S, b: int):
-        en = AND(LT(s.other_writes, self.bounds.max_other_writes), s.alive[b], EQ(s.rep_leader[b], b))
-        t = s.copy()
-        leo = s.leo[b]
-        for name, v in (("lrec", self.NB + s.other_writes + 1), ("lep", s.rep_epoch[b]), ("lpe", -1), ("lseq", -1)):
-            self._put2(t, name, b, leo, v)
-        t.leo[b] = leo + 1
-        t.fleo[b][b] = leo + 1
-        self.interval_flush(t, b, leo + 1)
-        t.other_writes = s.other_writes + 1
-        return en, self.advance_hw(t, b, [0])
-
     # ===================================================================== brokers
     def broker_handle_produce(self, s: S, i: int, b: int):
         # the connection is muted while a request of it is parked in purgatory
@@ -566,6 +561,12 @@ class Encoding(ControllerActions, FaultActions, Layout):
                         lambda v, i=i: ("lose_request", i, v["att"][i]))
                     add("lose_response", (i, b), lambda s, i=i, b=b: self.lose_message(s, i, b, M_RESPONSE),
                         lambda v, i=i: ("lose_response", i, v["att"][i]))
+        if self.consumer:
+            for ldr in range(R):
+                add("consumer_poll", (ldr,), lambda s, ldr=ldr: self.consumer_poll(s, ldr),
+                    lambda v: ("consumer_poll",))
+                add("consumer_reset", (ldr,), lambda s, ldr=ldr: self.consumer_reset(s, ldr),
+                    lambda v: ("consumer_reset",))
         if self.delayed:
             for r in range(R):
                 add("follower_fetch_delayed", (r,), lambda s, r=r: self.follower_fetch_delayed(s, r),

@@ -152,3 +152,16 @@ class FaultActions:
         serve = AND(serve, NOT(AND(self.leo_keepers(s, ldr)[r], LT(off, s.fleo[ldr][r]))))
         served, _ = self.leader_takes_fetch(t, ldr, r, off, [0])
         return en, merge(serve, served, t)
+
+    # ====================================================== other producers' writes
+    def other_producer_write(self, s: S, b: int):
+        en = AND(LT(s.other_writes, self.bounds.max_other_writes), s.alive[b], EQ(s.rep_leader[b], b))
+        t = s.copy()
+        leo = s.leo[b]
+        for name, v in (("lrec", self.NB + s.other_writes + 1), ("lep", s.rep_epoch[b]), ("lpe", -1), ("lseq", -1)):
+            self._put2(t, name, b, leo, v)
+        t.leo[b] = leo + 1
+        t.fleo[b][b] = leo + 1
+        self.interval_flush(t, b, leo + 1)
+        t.other_writes = s.other_writes + 1
+        return en, self.advance_hw(t, b, [0])

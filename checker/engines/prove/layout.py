@@ -17,7 +17,8 @@ TS_STEP = 64  # timestamps: clock * TS_STEP + (call within the step) * NB + batc
 
 # invariants encoded symbolically (the others are judged by `ackcheck check` only)
 ENCODED_INVARIANTS = ("acked-write-survives", "committed-prefix-agreement", "hw-bound", "no-duplicates",
-                      "failed-write-invisible", "leader-completeness", "producer-order")
+                      "failed-write-invisible", "leader-completeness", "producer-order", "read-durability",
+                      "consumer-monotonic")
 
 
 class NotEncoded(ValueError):
@@ -154,6 +155,11 @@ class Layout:
         if self.committed_log:
             out["cl_len"] = ("I", ())
             out["cl"] = ("I", (L,))
+        if self.consumer:
+            for n in ("cpos", "ccommit", "cr_n"):
+                out[n] = ("I", ())
+            out["cr_pos"] = ("I", (self.CR,))
+            out["cr_rec"] = ("I", (self.CR,))
         return out
 
     def fresh(self, tag: str) -> S:
@@ -294,6 +300,14 @@ class Layout:
             f["other_writes"] = st.other_writes
         elif st.other_writes:
             raise NotEncoded("other producers' writes")
+        if self.consumer:
+            if len(st.consumer_read) > self.CR:
+                raise NotEncoded("the consumer read more records than the encoded capacity")
+            f["cpos"], f["ccommit"], f["cr_n"] = st.consumer_position, st.committed_offset, len(st.consumer_read)
+            f["cr_pos"] = [p for p, _ in st.consumer_read] + [0] * (self.CR - len(st.consumer_read))
+            f["cr_rec"] = [r for _, r in st.consumer_read] + [0] * (self.CR - len(st.consumer_read))
+        elif st.consumer_read or st.consumer_position or st.committed_offset:
+            raise NotEncoded("the consumer")
         if self.committed_log:
             if len(st.committed_log) > L:
                 raise NotEncoded("a committed log longer than the log capacity")
@@ -336,6 +350,9 @@ class Layout:
                                  for r in range(R) if f["df"][r])),)
         if "cl" in f:
             opt += (("cl", tuple(f["cl"][:f["cl_len"]])),)
+        if "cpos" in f:
+            opt += (("consumer", f["cpos"], f["ccommit"],
+                     tuple(zip(f["cr_pos"][:f["cr_n"]], f["cr_rec"][:f["cr_n"]]))),)
         return plain + opt + (("logs", logs), ("msgs", tuple(msgs)), ("order", order), ("cm", cms), ("ic", ics))
 
 

@@ -79,8 +79,25 @@ def bad_no_duplicates(enc: Encoding, s: S):
 
 
 def bad_failed_write_invisible(enc: Encoding, s: S):
-    return OR(*[AND(EQ(s.st[i], B_FAILED), OR(*[_holds(enc, s, b, i + 1) for b in range(enc.R)]))
+    def read(rec):
+        if not enc.consumer:
+            return False
+        return OR(*[AND(LT(k, s.cr_n), EQ(s.cr_rec[k], rec)) for k in range(enc.CR)])
+    return OR(*[AND(EQ(s.st[i], B_FAILED), OR(read(i + 1), *[_holds(enc, s, b, i + 1) for b in range(enc.R)]))
                 for i in range(enc.NB)])
+
+
+def bad_read_durability(enc: Encoding, s: S):
+    """read_durability: a record the consumer read is no longer at its offset on the leader."""
+    def gone(b):
+        return OR(*[AND(LT(k, s.cr_n), NOT(_holds_at(enc, s, b, s.cr_pos[k], s.cr_rec[k]))) for k in range(enc.CR)])
+    return ite_leader(enc, s, gone, False)
+
+
+def bad_consumer_monotonic(enc: Encoding, prev: S, s: S):
+    """consumer_monotonic (a step): the committed offset went back, or the position moved
+    by anything but 0 or 1."""
+    return OR(LT(s.ccommit, prev.ccommit), AND(NE(s.cpos, prev.cpos), NE(s.cpos, prev.cpos + 1)))
 
 
 def bad_leader_completeness(enc: Encoding, s: S):
@@ -122,6 +139,11 @@ BAD = {
     "hw-bound": bad_hw_bound,
     "no-duplicates": bad_no_duplicates,
     "failed-write-invisible": bad_failed_write_invisible,
+    "read-durability": bad_read_durability,
+}
+# invariants over a step (previous state, state)
+BAD_STEP = {
+    "consumer-monotonic": bad_consumer_monotonic,
 }
 
 # ------------------------------------------------------------------ auxiliary invariants
