@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     if args.list_assumptions:
         for k, text in AUX_DESCRIPTIONS.items():
-            print(f"{k:24} {text}")
+            print(f"{k:26} {text}")
         return 0
     if args.depth is not None and args.depth < 0:
         return err("--depth: must be >= 0")
