@@ -176,9 +176,10 @@ _RENAMINGS: dict = {}
 def _renaming(pos) -> tuple[tuple[int, ...], dict, dict]:
     """(inverse of pos, pos's memo of renamed broker-id sets, pos's memo of renamed message
     fields): per renaming, computed once (there are n! renamings and at most 2^n sets of
-    brokers). The message memo maps (field index, the field's tuple) to the renamed tuple -
-    a renaming is a function of the value, and the same few message multisets recur in
-    state after state; it is emptied when it grows past _MESSAGE_MEMO entries."""
+    brokers). The memo maps (field index, the field's tuple) to the renamed tuple, for the
+    replicas and each message field - a renaming is a function of the value, and the same
+    replica views and message multisets recur in state after state; it is emptied when it
+    grows past _MESSAGE_MEMO entries (a few MB per renaming)."""
     r = _RENAMINGS.get(pos)
     if r is None:
         inverse = [0] * len(pos)
@@ -188,7 +189,7 @@ def _renaming(pos) -> tuple[tuple[int, ...], dict, dict]:
     return r
 
 
-_MESSAGE_MEMO = 1 << 15
+_MESSAGE_MEMO = 1 << 13
 
 
 def permute(s: State, pos) -> State:
@@ -197,28 +198,14 @@ def permute(s: State, pos) -> State:
         pos = tuple(pos)
     inverse, ids, memo = _renaming(pos)
     reps = s[0]
-    unknown = _unknown(len(pos))
-    new_reps = []
-    for old in inverse:
-        r = reps[old]
-        fl = r[7]
-        ldr = r[6]
-        isr = r[8]
-        if ldr < 0 and not isr and fl == unknown:
-            new_reps.append(r)  # a dead broker or one that knows no leader: nothing to rename
-            continue
-        if isr:
-            ri = ids.get(isr)
-            if ri is None:
-                ri = ids[isr] = _ids(isr, pos)
-        else:
-            ri = isr
-        new_reps.append(_new(Replica, (
-            r[0], r[1], r[2], r[3], r[4], r[5], pos[ldr] if ldr >= 0 else -1,
-            fl if fl == unknown else (fl[inverse[0]], fl[inverse[1]], fl[inverse[2]]) if len(fl) == 3
-            else tuple([fl[o] for o in inverse]), ri)))
     v = list(s)
-    v[0] = tuple(new_reps)
+    key = (0, reps)
+    renamed = memo.get(key)
+    if renamed is None:
+        if len(memo) >= _MESSAGE_MEMO:
+            memo.clear()
+        renamed = memo[key] = _rename_replicas(reps, pos, inverse, ids)
+    v[0] = renamed
     ldr = s[1]
     if ldr >= 0:
         v[1] = pos[ldr]
@@ -251,6 +238,30 @@ def permute(s: State, pos) -> State:
         if t.count(t[0]) != len(t):  # (all alike: nothing to reorder)
             v[f] = tuple([t[o] for o in inverse])
     return _new(s.__class__, v)
+
+
+def _rename_replicas(reps, pos, inverse, ids):
+    unknown = _unknown(len(pos))
+    new_reps = []
+    for old in inverse:
+        r = reps[old]
+        fl = r[7]
+        ldr = r[6]
+        isr = r[8]
+        if ldr < 0 and not isr and fl == unknown:
+            new_reps.append(r)  # a dead broker or one that knows no leader: nothing to rename
+            continue
+        if isr:
+            ri = ids.get(isr)
+            if ri is None:
+                ri = ids[isr] = _ids(isr, pos)
+        else:
+            ri = isr
+        new_reps.append(_new(Replica, (
+            r[0], r[1], r[2], r[3], r[4], r[5], pos[ldr] if ldr >= 0 else -1,
+            fl if fl == unknown else (fl[inverse[0]], fl[inverse[1]], fl[inverse[2]]) if len(fl) == 3
+            else tuple([fl[o] for o in inverse]), ri)))
+    return tuple(new_reps)
 
 
 def _rename_messages(f: int, t: tuple, pos, ids) -> tuple:
