@@ -7,33 +7,34 @@ compares it with `Model.successors` on thousands of states reached by random wal
 z3 terms (the relation bmc.py unrolls).
 
 The state is a fixed-size vector (one partition, replication factor R, NB batches of one
-record each, logs of at most L = NB x attempts batches - each send attempt appends at most
-once anywhere):
+record each, logs of at most L = NB x attempts + other producers' writes batches - each
+send attempt appends at most once anywhere):
 
 - per broker: alive, its log (record, leader epoch, producer epoch, base sequence per
   slot; slots at or beyond the log end offset are don't-care), LEO, HW, the leader and
   epoch it believes in, its view of follower LEOs and of the ISR (as leader), its pending
   AlterPartition (ISR change) and unclean-shutdown flag;
-- the controller: leader, leader epoch, ISR, ELR, last known leader (KIP-966); the LeaderAndIsr / metadata updates in
-  flight as "broker b has not yet taken epoch e" flags plus the decision of each epoch;
+- the controller: leader, leader epoch, ISR, ELR, last known leader (KIP-966); the
+  LeaderAndIsr / metadata updates in flight as "broker b has not yet taken epoch e" flags
+  plus the decision of each epoch;
 - the producer: per batch its status, attempts, offset, maybe-appended flag, producer
   epoch and sequence, and the one message of its current attempt that can be in the
   network (request, parked in purgatory, or response) with a timestamp that orders the
   messages of one connection (Kafka: one TCP connection per broker, delivered in order).
 
-Optional parts, present only when the bounds can change them: flushed offsets and
-recovery points (power losses, log.flush.interval.messages), the lost-message budget,
-one delayed fetch request per follower (its leader, epoch, fetch offset and last fetched
-epoch), other producers' records (ids above this producer's, producer epoch -1) and the
-committed-log ghost leader-completeness reads. The actions on them live in faults.py
-(crashes, power losses, the flusher, lost messages, purgatory timeouts, delayed fetches)
-and controller.py (AlterPartition, elections).
+Optional parts, present only when the configuration can change them: flushed offsets and
+recovery points (power losses, log.flush.interval.messages), the fetcher's Truncating flag
+(before 2.7), the lost-message budget, one delayed fetch request per follower (its leader,
+epoch, fetch offset and last fetched epoch), other producers' records (ids above this
+producer's, producer epoch -1), the committed-log ghost leader-completeness reads, and the
+consumer (position, committed offset, what it read). The actions on them live in faults.py
+(crashes, power losses, the flusher, lost messages, purgatory timeouts, delayed fetches,
+other producers' writes), controller.py (AlterPartition, elections, LeaderAndIsr) and
+consumer.py.
 
-What is not encoded (the command refuses it, naming the flag or rule): batches of more
-than one record, the consumer and its invariants, the truncation eras before 2.7 (HW
-truncation, KIP-101's once-per-epoch Truncating state) and the producer before 2.5 (producer
-id resets, UNKNOWN_PRODUCER_ID). Each is a second version of an action (or, for the
-consumer, a history that grows with every poll); `ackcheck check` covers them.
+What is not encoded (the command refuses it by name): batches of more than one record,
+more than 5 batches per log with idempotence, and the invariants epoch-sanity,
+min-isr-at-ack and sequence-contiguity; `ackcheck check` covers them.
 """
 
 from __future__ import annotations
