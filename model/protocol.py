@@ -111,7 +111,7 @@ _S_BATCHES, _S_OUTCOMES, _S_ACK_ISR_SIZES = _SF["batches"], _SF["outcomes"], _SF
 _S_PRODUCER_EPOCH, _S_NEXT_SEQUENCE, _S_LAST_ACKED_SEQUENCE = (_SF["producer_epoch"], _SF["next_sequence"],
                                                                 _SF["last_acked_sequence"])
 _S_IN_FLIGHT, _S_DELAYED, _S_UNCLEAN = _SF["in_flight"], _SF["delayed_fetches"], _SF["unclean_shutdown"]
-_S_CRASHES, _S_POWER_LOSSES, _S_ELR = _SF["crashes"], _SF["power_losses"], _SF["elr"]
+_S_CRASHES, _S_POWER_LOSSES, _S_ELR, _S_ISR = _SF["crashes"], _SF["power_losses"], _SF["elr"], _SF["isr"]
 _RF = {f: i for i, f in enumerate(Replica._fields)}
 _R_LOG, _R_LEO, _R_HW, _R_FLUSHED = _RF["log"], _RF["log_end_offset"], _RF["high_watermark"], _RF["flushed_offset"]
 _R_LEADER_EPOCH, _R_LEADER, _R_FOLLOWER_LEOS, _R_ISR = (_RF["leader_epoch"], _RF["leader"], _RF["follower_leos"],
@@ -440,21 +440,27 @@ class Model:
         follows (Partition.checkEnoughReplicasReachOffset): ok when |ISR| >= min ISR, else
         NOT_ENOUGH_REPLICAS_AFTER_APPEND (the record stays in the log).
         """
-        r = s.replicas[b]
-        isr = self._hw_isr(s, b)
+        r = s[0][b]
+        isr = r[_R_ISR]
+        for p in s[_S_ISR_CHANGES]:  # (_hw_isr, inline)
+            if p[0] == b:
+                isr = p.effective_isr
+                break
+        hw = r[_R_HW]
         # isUnderMinIsr counts the committed ISR (partitionState.isr), not the maximal one
-        if self.strict_min_isr and len(r.isr) < self.min_isr:
-            new_hw = r.high_watermark
+        if self.strict_min_isr and len(r[_R_ISR]) < self.min_isr:
+            new_hw = hw
         else:
-            new_hw = r.log_end_offset
+            new_hw = r[_R_LEO]
+            leos = r[_R_FOLLOWER_LEOS]
             for m in isr:
                 if m != b:
-                    leo = r.follower_leos[m]
+                    leo = leos[m]
                     if leo < new_hw:
                         new_hw = leo
-            if new_hw < r.high_watermark:
-                new_hw = r.high_watermark
-        if new_hw != r.high_watermark:
+            if new_hw < hw:
+                new_hw = hw
+        if new_hw != hw:
             s = _with_replica(s, b, _new(Replica, (r[0], r[1], r[2], new_hw, r[4], r[5], r[6], r[7], r[8])))
             if new_hw > len(s.committed_log) and self.keep_committed_log:
                 recs = flat_records(r.log)
@@ -1192,19 +1198,23 @@ class Model:
             if change.leader == leader:
                 break
         ldr, epoch, base, proposed = change.leader, change.leader_epoch, change.base_isr, change.proposed_isr
-        s = s._replace(isr_changes=tuple(c for c in s.isr_changes if c != change))
+        v = list(s)  # (the next state, by field position)
+        v[_S_ISR_CHANGES] = tuple([c for c in s.isr_changes if c != change])
         ok = epoch == s.leader_epoch and ldr == s.leader and base == s.isr
         if ok and self.fenced_not_in_isr:
             ok = not change.stale_broker_epoch and all(s.replicas[m].alive for m in proposed)
         if ok:
             removed = [m for m in base if m not in proposed]
-            elr = tuple(m for m in s.elr if m not in proposed)
+            elr = tuple([m for m in s.elr if m not in proposed])
             if self.elr_enabled and len(proposed) < self.min_isr:
                 elr = tuple(sorted(set(elr) | set(removed)))
-            s = s._replace(isr=proposed, elr=self._elr_after(proposed, elr))
-            rep = s.replicas[ldr]
-            if rep.leader_epoch == epoch:
-                s = _with_replica(s, ldr, rep._replace(isr=proposed))
+            v[_S_ISR] = proposed
+            v[_S_ELR] = self._elr_after(proposed, elr)
+            reps = s[0]
+            rep = reps[ldr]
+            if rep[_R_LEADER_EPOCH] == epoch:
+                v[0] = reps[:ldr] + (_new(Replica, rep[:8] + (proposed,)),) + reps[ldr + 1:]
+        s = _new(State, v)
         rep = s.replicas[ldr]
         if rep.alive and rep.leader == ldr:
             s = self._advance_hw(self._trim_leos(s, ldr), ldr)
