@@ -99,6 +99,16 @@ QUICK_SKIP = {
     "power_loss": "s.power_losses < bounds.max_power_losses",
     "flush": "s.power_losses < bounds.max_power_losses",
 }
+# The whole guard of a per-broker action, given its QUICK_SKIP condition ({q}) and the
+# replicas (reps): successors() evaluates it inline instead of calling enabled_<name>(s, b).
+# Each must say exactly what its enabled_<name> says (tests/test_explore_successors.py
+# compares the specialised successors() with the plain loop).
+INLINE_GUARD = {
+    "crash": "{q} and reps[{b}].alive",
+    "power_loss": "{q}",
+    "restart": "not reps[{b}].alive",
+    "flush": "{q} and reps[{b}].flushed_offset < reps[{b}].log_end_offset",
+}
 _LISTED, _STUTTERS, _PER_BROKER = 0, 1, 2
 _NO_ARGS = ((),)
 _PRODUCER_MEMO = 1 << 14  # entries of the producer memos (emptied when full)
@@ -231,7 +241,7 @@ class Model:
         for entry in self._table:
             if isinstance(entry[0], tuple):
                 for b in self.brokers:
-                    for name, is_enabled, effect in entry:
+                    for name, is_enabled, effect in entry[0]:
                         if is_enabled(s, b):
                             out.append(((name, b), effect(s, b)))
                 continue
@@ -334,15 +344,20 @@ class Model:
         lines = ["def successors(s):", "    out = []", "    append = out.append"]
         for k, entry in enumerate(self._table):
             if isinstance(entry[0], tuple):
-                # the broker loop unrolled; each quick condition read once
+                # the broker loop unrolled; each quick condition read once, guards inline
+                lines.append("    reps = s.replicas")
                 for j, (name, is_enabled, effect) in enumerate(entry[0]):
                     env[f"en{k}_{j}"], env[f"ef{k}_{j}"] = is_enabled, effect
                     if name in QUICK_SKIP:
                         lines.append(f"    q{k}_{j} = {QUICK_SKIP[name]}")
                 for b in self.brokers:
                     for j, (name, is_enabled, effect) in enumerate(entry[0]):
-                        quick = f"q{k}_{j} and " if name in QUICK_SKIP else ""
-                        lines.append(f"    if {quick}en{k}_{j}(s, {b}):")
+                        if name in INLINE_GUARD:
+                            guard = INLINE_GUARD[name].format(q=f"q{k}_{j}", b=b)
+                        else:
+                            quick = f"q{k}_{j} and " if name in QUICK_SKIP else ""
+                            guard = f"{quick}en{k}_{j}(s, {b})"
+                        lines.append(f"    if {guard}:")
                         lines.append(f"        append((({name!r}, {b}), ef{k}_{j}(s, {b})))")
                 continue
             name, enabled, effect = entry
