@@ -75,8 +75,15 @@ ERA_SCENARIOS: tuple[EraScenario, ...] = (
     EraScenario("maximal_isr", {"acks": "all", "replication.factor": "3", "min.insync.replicas": "2"},
                 {"max_records": 1, "max_crashes": 1, "max_elections": 0, "max_isr_shrinks": 1, "max_attempts": 1},
                 "acked-write-survives"),
+    # KAFKA-7128: the new leader's HW lags the old one's by the batches its last fetch
+    # committed; a follower at that lagging HW is let back into the ISR, and is elected
+    # when the new leader dies. Two uncommitted batches on the leader at once are needed
+    # (the joining follower copies one batch per fetch): the producer's connection is
+    # muted while its acks=all request waits in purgatory, so the second batch comes from
+    # another producer (--max-other-writes)
     EraScenario("isr_join_at_epoch_start", {"acks": "all", "replication.factor": "3", "min.insync.replicas": "2"},
-                {"max_records": 2, "max_crashes": 1, "max_elections": 1, "max_isr_shrinks": 1, "max_attempts": 1},
+                {"max_records": 1, "max_other_writes": 1, "max_crashes": 1, "max_elections": 1, "max_isr_shrinks": 1,
+                 "max_attempts": 1},
                 "acked-write-survives", slow=True),
     # The three KRaft-era rules below are shown with one power loss and two ISR shrinks but
     # no crash: with a crash on top, Kafka 4.1's last-known-leader election (KIP-966,
