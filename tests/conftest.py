@@ -13,3 +13,15 @@ def make_config(props: dict | None = None, version: str | None = None, rules=(),
 @pytest.fixture
 def config():
     return make_config
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local Dask distributed cluster of 2 worker processes (one per module): its
+    scheduler's address."""
+    distributed = pytest.importorskip("distributed")
+    c = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    try:
+        yield c.scheduler_address
+    finally:
+        c.close()

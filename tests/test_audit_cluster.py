@@ -10,16 +10,7 @@ import sys
 
 import pytest
 
-distributed = pytest.importorskip("distributed")
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    c = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
-    try:
-        yield c.scheduler_address
-    finally:
-        c.close()
+pytest.importorskip("distributed")  # the `cluster` fixture (conftest.py) starts a local Dask cluster
 
 
 def _audit(*extra: str) -> dict:

@@ -8,16 +8,7 @@ from conftest import make_config
 
 from ackcheck.checker.engines.check import run_check
 
-distributed = pytest.importorskip("distributed")
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    c = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
-    try:
-        yield c.scheduler_address
-    finally:
-        c.close()
+pytest.importorskip("distributed")  # the `cluster` fixture (conftest.py) starts a local Dask cluster
 
 
 @pytest.mark.parametrize("props,bounds,invs", [
