@@ -96,25 +96,24 @@ def cut(log: tuple[Batch, ...], offset: int) -> tuple[tuple[Batch, ...], int]:
 # the same few pairs again and again: the model calls these, which remember the answers
 # (a bounded memo per rule; a full one is cleared).
 _MEMO_SIZE = 1 << 16
-_memo_101: dict = {}
-_memo_279: dict = {}
 
 
-def truncate_kip101_memo(follower, f_leo: int, leader, l_leo: int) -> int:
-    key = (follower, f_leo, leader, l_leo)
-    t = _memo_101.get(key)
-    if t is None:
-        if len(_memo_101) >= _MEMO_SIZE:
-            _memo_101.clear()
-        t = _memo_101[key] = truncate_kip101(follower, f_leo, leader, l_leo)
-    return t
+def _memoised(rule):
+    memo: dict = {}
+
+    def truncate(follower, f_leo: int, leader, l_leo: int) -> int:
+        key = (follower, f_leo, leader, l_leo)
+        t = memo.get(key)
+        if t is None:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            t = memo[key] = rule(follower, f_leo, leader, l_leo)
+        return t
+
+    # the module-level name, so that a pickled Model (parallel and Dask workers) refers to it
+    truncate.__name__ = truncate.__qualname__ = rule.__name__ + "_memo"
+    return truncate
 
 
-def truncate_kip279_memo(follower, f_leo: int, leader, l_leo: int) -> int:
-    key = (follower, f_leo, leader, l_leo)
-    t = _memo_279.get(key)
-    if t is None:
-        if len(_memo_279) >= _MEMO_SIZE:
-            _memo_279.clear()
-        t = _memo_279[key] = truncate_kip279(follower, f_leo, leader, l_leo)
-    return t
+truncate_kip101_memo = _memoised(truncate_kip101)
+truncate_kip279_memo = _memoised(truncate_kip279)
