@@ -1617,11 +1617,7 @@ class Model:
         return [(q.batch, q.attempt) for q in s.requests]
 
     def lose_request(self, s: State, batch: int, attempt: int) -> State:
-        for q in s.requests:
-            if q.batch == batch and q.attempt == attempt:
-                break
-        s = self._break_connection(s, q.broker)
-        return s._replace(lost_messages=s.lost_messages + 1)
+        return self._lose(s, s.requests, batch, attempt)
 
     def enabled_lose_response(self, s: State) -> list[tuple[int, int]]:
         if not s.responses or s.lost_messages >= self.bounds.max_lost_messages:
@@ -1629,10 +1625,12 @@ class Model:
         return [(r.batch, r.attempt) for r in s.responses]
 
     def lose_response(self, s: State, batch: int, attempt: int) -> State:
-        for r in s.responses:
-            if r.batch == batch and r.attempt == attempt:
-                break
-        s = self._break_connection(s, r.broker)
+        return self._lose(s, s.responses, batch, attempt)
+
+    def _lose(self, s: State, messages, batch: int, attempt: int) -> State:
+        """The message of (batch, attempt) is lost: its connection breaks."""
+        broker = next(m.broker for m in messages if m.batch == batch and m.attempt == attempt)
+        s = self._break_connection(s, broker)
         return s._replace(lost_messages=s.lost_messages + 1)
 
     # ======================================================================= consumer
