@@ -52,17 +52,18 @@ def build_config(properties: dict[str, Any] | None = None, *, kafka_version: str
 
 
 def check(config: Config | dict[str, Any] | None = None, *, invariants: list[str] | None = None,
-          symmetry: bool = True, **kwargs: Any) -> Result:
+          symmetry: bool = True, reduction: bool = True, **kwargs: Any) -> Result:
     """Exhaustive breadth-first check of `config` (a Config, or plain Kafka properties plus
     the keyword arguments of `build_config`); returns the Result: `verdict`, `violation`,
-    `trace` (a shortest counterexample) and `stats`."""
+    `trace` (a shortest counterexample) and `stats`. `symmetry` and `reduction` (see
+    Model.abstract) only change how many states are explored, never a verdict or a length."""
     from ackcheck.checker.engines.check import run_check
 
     if not _is_config(config):
         config = build_config(config, **kwargs)
     elif kwargs:
         raise TypeError(f"check(): {', '.join(kwargs)} apply only when config is a dict of properties")
-    return run_check(config, invariants, symmetry=symmetry)
+    return run_check(config, invariants, symmetry=symmetry, reduction=reduction)
 
 
 def machine_for(config: Config | dict[str, Any] | None = None, invariants: list[str] | None = None, *,

@@ -137,6 +137,19 @@ class ActionError(ValueError):
 _new = tuple.__new__
 
 
+def _finished(batches: tuple) -> tuple:
+    """The batches with the dead fields of each finished one set to their initial values
+    (attempts 0, producer_epoch and base_sequence -1, resequenced False); the same object
+    when there is nothing to forget (Model.abstract, abstraction 2)."""
+    out = None
+    for i, b in enumerate(batches):
+        if b[0] >= B_OK and (b[1] or b[4] != -1 or b[5] != -1 or b[6]):
+            if out is None:
+                out = list(batches)
+            out[i] = _new(ProducerBatch, (b[0], 0, b[2], b[3], -1, -1, False))
+    return batches if out is None else tuple(out)
+
+
 def _same(s):
     return s
 
@@ -172,7 +185,7 @@ def _add_responses(responses: tuple, new: tuple) -> tuple:
 class Model:
     """Init state, enabled actions, next state. Properties live in invariants/."""
 
-    def __init__(self, config: Config, *, consumer: bool = True, ghosts=None):
+    def __init__(self, config: Config, *, consumer: bool = True, ghosts=None, reduction: bool = True):
         self.config = config
         self.rf = config.replication_factor
         self.brokers = tuple(range(self.rf))
@@ -221,8 +234,15 @@ class Model:
         self.keep_committed_log = ghosts is None or "committed_log" in ghosts
         self.keep_ack_isr_sizes = ghosts is None or "ack_isr_sizes" in ghosts
         self.zero_offsets = (0,) * self.rf
-        if self.bounds.max_power_losses == 0 and self.flush_interval >= 1 << 62:
+        # what Model.abstract forgets (the explorer's seen-set key): flushed offsets once no
+        # power loss is left, and with `reduction` the dead bookkeeping of finished batches
+        self.reduction = reduction
+        self._finished_memo: dict = {}
+        self.flush_matters = not (self.bounds.max_power_losses == 0 and self.flush_interval >= 1 << 62)
+        if not self.flush_matters and not reduction:
             self.abstract = _same  # nothing is ever flushed: nothing to forget
+        elif not self.flush_matters:
+            self.abstract = self._abstract_finished
         self._build_table()
 
     # ------------------------------------------------------------------ model interface
@@ -256,10 +276,34 @@ class Model:
         """The state with what can no longer matter forgotten: the explorer's seen-set key.
 
         Two states with the same abstraction have the same futures and the same verdicts,
-        so exploring one of them is enough. Flushed offsets and recovery points only decide
-        what a power loss keeps: once the power-loss budget is spent they are forgotten.
-        The states themselves (and traces) keep them.
+        so exploring one of them is enough. The states themselves (and traces) keep
+        everything; only the key forgets. Two things are forgotten:
+
+        1. Flushed offsets and recovery points only decide what a power loss keeps: once the
+           power-loss budget is spent they are forgotten.
+        2. (`reduction`) The bookkeeping of a finished batch - acknowledged, failed or
+           indeterminate, statuses no action leaves - other than its status, offset and
+           maybe_appended (see _finished). Why it is dead: every read of a batch's attempts,
+           producer_epoch, base_sequence or resequenced is guarded by a status that is not
+           final - producer_send and _next_to_send take queued or retried batches only;
+           producer_receive, producer_timeout, lose_request/lose_response and
+           _break_connection act on a batch only while it is in flight with that attempt (a
+           late answer to a finished batch is just consumed); _bump and the 2.4 re-stamp
+           touch in-flight or retried batches only. Once every batch is finished the
+           producer's own producer_epoch, next_sequence and last_acked_sequence are dead
+           as well (read only for unfinished batches) and are forgotten too. The broker
+           side never reads the
+           producer's bookkeeping: requests carry their own producer epoch, sequence and
+           attempt. No invariant reads the batches (they are not part of the Observation),
+           and the one vacuity witness that does (`retry`: attempts >= 2) is met by the
+           batch while it is in flight, a state the key keeps apart. So two states whose
+           keys are equal have the same enabled actions in the same order, with results
+           whose keys are equal again, and the same verdicts: a bisimulation. BFS over the
+           keys therefore keeps every verdict and every shortest counterexample length
+           (tests/test_explore_reduction.py checks it against `reduction=False` on every era
+           scenario and matrix cell). On R1 of docs/reach.md it merges a third of the states.
         """
+        s = self._abstract_finished(s) if self.reduction else s
         reps = s.replicas
         power_done = s.power_losses >= self.bounds.max_power_losses
         new_reps = None
@@ -275,6 +319,33 @@ class Model:
         if power_done and s.recovery_points != self.zero_offsets:
             changes["recovery_points"] = self.zero_offsets
         return s._replace(**changes) if changes else s
+
+    def _abstract_finished(self, s: State) -> State:
+        """Abstraction 2 of Model.abstract alone (the whole of it when nothing is flushed)."""
+        batches = s[_S_BATCHES]
+        memo = self._finished_memo
+        got = memo.get(batches)
+        if got is None:
+            got = (_finished(batches), all(b[0] >= B_OK for b in batches))
+            if len(memo) >= _PRODUCER_MEMO:
+                memo.clear()
+            memo[batches] = got
+        forgot, all_done = got
+        if all_done:
+            # nothing left to send or answer: the producer's own epoch and sequence
+            # counters are read only for unfinished batches (producer_send,
+            # producer_receive, _bump), so they are dead too
+            if (s[_S_PRODUCER_EPOCH], s[_S_NEXT_SEQUENCE], s[_S_LAST_ACKED_SEQUENCE]) == (0, 0, -1) \
+                    and forgot is batches:
+                return s
+            v = list(s)
+            v[_S_PRODUCER_EPOCH], v[_S_NEXT_SEQUENCE], v[_S_LAST_ACKED_SEQUENCE] = 0, 0, -1
+        elif forgot is batches:
+            return s
+        else:
+            v = list(s)
+        v[_S_BATCHES] = forgot
+        return _new(State, v)
 
     def actions(self, s: State) -> list[Action]:
         return [a for a, _ in self.successors(s)]
@@ -385,12 +456,16 @@ class Model:
 
     def __getstate__(self):
         d = dict(self.__dict__)
-        for key in ("successors", "_table", "_by_name", "successors_source", "_outcomes_memo", "_send_memo"):
+        for key in ("successors", "_table", "_by_name", "successors_source", "_outcomes_memo", "_send_memo",
+                    "_finished_memo", "abstract"):
             d.pop(key, None)
         return d
 
     def __setstate__(self, d):
         self.__dict__.update(d)
+        self._finished_memo = {}
+        if not self.flush_matters:
+            self.abstract = self._abstract_finished if self.reduction else _same
         self._build_table()
 
     def _never_enabled(self) -> set[str]:

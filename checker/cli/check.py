@@ -29,6 +29,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--symmetry", choices=("on", "off"), default="on",
                    help="skip states that are renamings of explored ones (brokers are interchangeable); "
                         "'distinct' then counts classes (default on)")
+    p.add_argument("--reduction", choices=("on", "off"), default="on",
+                   help="merge states that differ only in what no action or invariant reads again: the "
+                        "bookkeeping of finished batches (same verdicts and shortest traces; default on)")
     p.add_argument("--strict-vacuity", action="store_true",
                    help="exit 1 when a vacuity witness of a checked invariant was never reached (the guarantee "
                         "then holds vacuously within these bounds; see docs/liveness.md)")
@@ -76,7 +79,7 @@ def main(argv: list[str]) -> int:
 
     try:
         result = run_check(config, args.invariant, progress=not args.json, symmetry=args.symmetry == "on",
-                           workers=args.workers or default_workers(), cluster=args.cluster,
+                           reduction=args.reduction == "on", workers=args.workers or default_workers(), cluster=args.cluster,
                            checkpoint=args.checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every,
                            memory_limit=memory_limit)
     except CheckpointError as e:

@@ -14,11 +14,12 @@ from ackcheck.traces.format import Trace, TraceError, Violation
 from ackcheck.traces.settings import Config, ConfigError, config_from_dict
 
 
-def model_for(config: Config, invariants: list[Invariant], *, lean: bool = False) -> Model:
+def model_for(config: Config, invariants: list[Invariant], *, lean: bool = False, reduction: bool = True) -> Model:
     """The model for checking `invariants`: the consumer only if one reads it; with `lean`,
-    only the ghost history they read (for exhaustive search; traces are rebuilt in full)."""
+    only the ghost history they read (for exhaustive search; traces are rebuilt in full);
+    with `reduction`, the seen-set key forgets finished batches' bookkeeping (Model.abstract)."""
     return Model(config, consumer=any(inv.needs_consumer for inv in invariants),
-                 ghosts={g for inv in invariants for g in inv.ghosts} if lean else None)
+                 ghosts={g for inv in invariants for g in inv.ghosts} if lean else None, reduction=reduction)
 
 
 def check_invariant_ids(ids: list[str] | None, *, liveness: bool = False) -> None:
@@ -39,11 +40,13 @@ def check_invariant_ids(ids: list[str] | None, *, liveness: bool = False) -> Non
 def run_check(config: Config, invariant_ids: list[str] | None = None, *, progress: bool = False,
               symmetry: bool = True, workers: int = 1, cluster: str | None = None,
               checkpoint: str | None = None, resume: str | None = None, checkpoint_every: float = 60.0,
-              memory_limit: int | None = None) -> Result:
+              memory_limit: int | None = None, reduction: bool = True) -> Result:
     """Exhaustive BFS of `config` within its bounds, checking the selected invariants
     (with broker symmetry reduction unless `symmetry=False`), in `workers` processes or on
     the Dask cluster at `cluster`, with checkpoints, within `memory_limit` bytes of resident
-    memory past which the frontier spills to disk (checker/engines/explore.py)."""
+    memory past which the frontier spills to disk (checker/engines/explore.py). `reduction=False`
+    keeps the bookkeeping of finished batches in the seen-set key (Model.abstract): the same
+    verdicts and shortest lengths, more states (for comparison)."""
     check_invariant_ids(invariant_ids, liveness=True)
     from ackcheck.checker.engines.liveness import is_liveness, run_with_liveness
     from ackcheck.invariants.witnesses import Watcher
@@ -51,7 +54,7 @@ def run_check(config: Config, invariant_ids: list[str] | None = None, *, progres
     if any(is_liveness(i) for i in invariant_ids or []):  # liveness: on the full state graph
         return run_with_liveness(config, invariant_ids, progress=progress, symmetry=symmetry)
     invs = select(invariant_ids, config)
-    model = model_for(config, invs, lean=True)
+    model = model_for(config, invs, lean=True, reduction=reduction)
     watch = Watcher([inv.id for inv in invs], config)  # vacuity witnesses
     opts = dict(symmetry=symmetry, watch=watch, workers=workers, cluster=cluster, checkpoint=checkpoint,
                 resume=resume, checkpoint_every=checkpoint_every, memory_limit=memory_limit)

@@ -107,7 +107,8 @@ class Spec:
     the config, the invariant ids, the model's options and symmetry (all picklable)."""
 
     def __init__(self, config, invariant_ids: list[str], *, consumer: bool, ghosts, symmetry: bool,
-                 watch: bool = False, invariants: list[Invariant] | None = None, memory_limit: int | None = None):
+                 watch: bool = False, invariants: list[Invariant] | None = None, memory_limit: int | None = None,
+                 reduction: bool = True):
         self.config = config
         # resident bytes for the whole search: past its share, a partition keeps the level it
         # expands on disk (checker/engines/spill.py); no part of the result depends on it
@@ -120,13 +121,14 @@ class Spec:
         self.consumer = consumer
         self.ghosts = None if ghosts is None else sorted(ghosts)
         self.symmetry = symmetry
+        self.reduction = reduction  # Model.abstract forgets finished batches' bookkeeping
 
     @classmethod
     def of(cls, model: Model, invariants: list[Invariant], symmetry: bool, watch: bool = False,
            memory_limit: int | None = None) -> Spec:
         return cls(model.config, [inv.id for inv in invariants], consumer=model.with_consumer,
                    ghosts=model.ghosts, symmetry=symmetry, watch=watch, invariants=list(invariants),
-                   memory_limit=memory_limit)
+                   memory_limit=memory_limit, reduction=model.reduction)
 
     def __getstate__(self):
         d = dict(self.__dict__)
@@ -134,7 +136,8 @@ class Spec:
         return d
 
     def model(self) -> Model:
-        return Model(self.config, consumer=self.consumer, ghosts=self.ghosts)
+        return Model(self.config, consumer=self.consumer, ghosts=self.ghosts,
+                     reduction=getattr(self, "reduction", True))
 
     def invariants(self) -> list[Invariant]:
         if self._invariants is not None:
@@ -157,7 +160,8 @@ class Spec:
 
     def identity(self) -> str:
         """A string that changes when anything the search depends on does."""
-        return repr((self.config.as_dict(), sorted(self.invariant_ids), self.consumer, self.ghosts, self.symmetry))
+        return repr((self.config.as_dict(), sorted(self.invariant_ids), self.consumer, self.ghosts, self.symmetry,
+                     getattr(self, "reduction", True)))
 
 
 # --------------------------------------------------------------------------- one partition
