@@ -237,13 +237,15 @@ class Model:
         # what Model.abstract forgets (the explorer's seen-set key): flushed offsets once no
         # power loss is left, and with `reduction` the dead bookkeeping of finished batches
         self.reduction = reduction
-        self._finished_memo: dict = {}
-        self.flush_matters = not (self.bounds.max_power_losses == 0 and self.flush_interval >= 1 << 62)
-        if not self.flush_matters and not reduction:
-            self.abstract = _same  # nothing is ever flushed: nothing to forget
-        elif not self.flush_matters:
-            self.abstract = self._abstract_finished
+        self._choose_abstraction()
         self._build_table()
+
+    def _choose_abstraction(self) -> None:
+        """Model.abstract, or its shorter form when nothing is ever flushed (no power loss,
+        no flush interval): then only finished batches are forgotten, or nothing at all."""
+        self._finished_memo = {}
+        if self.bounds.max_power_losses == 0 and self.flush_interval >= 1 << 62:
+            self.abstract = self._abstract_finished if self.reduction else _same
 
     # ------------------------------------------------------------------ model interface
     def init(self) -> State:
@@ -292,9 +294,8 @@ class Model:
            touch in-flight or retried batches only. Once every batch is finished the
            producer's own producer_epoch, next_sequence and last_acked_sequence are dead
            as well (read only for unfinished batches) and are forgotten too. The broker
-           side never reads the
-           producer's bookkeeping: requests carry their own producer epoch, sequence and
-           attempt. No invariant reads the batches (they are not part of the Observation),
+           side never reads the producer's bookkeeping: requests carry their own producer
+           epoch, sequence and attempt. No invariant reads the batches (they are not part of the Observation),
            and the one vacuity witness that does (`retry`: attempts >= 2) is met by the
            batch while it is in flight, a state the key keeps apart. So two states whose
            keys are equal have the same enabled actions in the same order, with results
@@ -331,20 +332,15 @@ class Model:
                 memo.clear()
             memo[batches] = got
         forgot, all_done = got
-        if all_done:
-            # nothing left to send or answer: the producer's own epoch and sequence
-            # counters are read only for unfinished batches (producer_send,
-            # producer_receive, _bump), so they are dead too
-            if (s[_S_PRODUCER_EPOCH], s[_S_NEXT_SEQUENCE], s[_S_LAST_ACKED_SEQUENCE]) == (0, 0, -1) \
-                    and forgot is batches:
-                return s
-            v = list(s)
-            v[_S_PRODUCER_EPOCH], v[_S_NEXT_SEQUENCE], v[_S_LAST_ACKED_SEQUENCE] = 0, 0, -1
-        elif forgot is batches:
+        # nothing left to send or answer: the producer's own epoch and sequence counters
+        # are read only for unfinished batches (producer_send, producer_receive, _bump)
+        counters = all_done and (s[_S_PRODUCER_EPOCH], s[_S_NEXT_SEQUENCE], s[_S_LAST_ACKED_SEQUENCE]) != (0, 0, -1)
+        if forgot is batches and not counters:
             return s
-        else:
-            v = list(s)
+        v = list(s)
         v[_S_BATCHES] = forgot
+        if counters:
+            v[_S_PRODUCER_EPOCH], v[_S_NEXT_SEQUENCE], v[_S_LAST_ACKED_SEQUENCE] = 0, 0, -1
         return _new(State, v)
 
     def actions(self, s: State) -> list[Action]:
@@ -463,9 +459,7 @@ class Model:
 
     def __setstate__(self, d):
         self.__dict__.update(d)
-        self._finished_memo = {}
-        if not self.flush_matters:
-            self.abstract = self._abstract_finished if self.reduction else _same
+        self._choose_abstraction()
         self._build_table()
 
     def _never_enabled(self) -> set[str]:

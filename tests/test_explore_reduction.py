@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from matrix_cells import matrix_cells
+from searches import matrix_cells
 
 import ackcheck
 from ackcheck.checker.audit.eras_doc import ERA_SCENARIOS

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from matrix_cells import matrix_cells
+from searches import matrix_cells
 
 from ackcheck.checker.audit.eras_doc import ERA_SCENARIOS
 from ackcheck.checker.engines.check import run_check

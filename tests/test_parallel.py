@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from conftest import make_config
+from searches import outcome
 
 import ackcheck.checker.engines.explore as explore_mod
 from ackcheck.checker.engines.check import run_check
@@ -20,11 +21,6 @@ CONFIGS = [
     ({"acks": "all", "min.insync.replicas": "2"}, None, {"max_records": 2, "max_crashes": 1, "max_isr_shrinks": 0},
      ["acked-write-survives"]),
 ]
-
-
-def _fingerprint(r):
-    return (r.verdict, r.stats.distinct_states, r.stats.transitions, r.stats.max_depth,
-            r.trace.as_dict() if r.trace else None)
 
 
 @pytest.fixture
@@ -39,7 +35,7 @@ def test_two_workers_equal_one(at_once, props, version, bounds, invs):
     one = run_check(config, invs, workers=1)
     two = run_check(config, invs, workers=2)
     assert two.stats.workers == 2 and one.stats.workers == 1
-    assert _fingerprint(two) == _fingerprint(one)
+    assert outcome(two) == outcome(one)
 
 
 def test_three_workers_equal_one_without_symmetry(at_once):
@@ -47,7 +43,7 @@ def test_three_workers_equal_one_without_symmetry(at_once):
     one = run_check(config, None, workers=1, symmetry=False)
     three = run_check(config, None, workers=3, symmetry=False)
     assert one.verdict == "violated"
-    assert _fingerprint(three) == _fingerprint(one)
+    assert outcome(three) == outcome(one)
 
 
 def test_cli_workers_flag_same_json_counts():

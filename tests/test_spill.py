@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from conftest import make_config
+from searches import outcome
 
 import ackcheck.checker.engines.explore as explore_mod
 import ackcheck.checker.engines.spill as spill
@@ -21,11 +22,6 @@ CONFIGS = [
     ({"acks": "all", "min.insync.replicas": "2"}, None, {"max_records": 2, "max_crashes": 1, "max_isr_shrinks": 0},
      ["acked-write-survives"]),  # holds
 ]
-
-
-def _fingerprint(r):
-    return (r.verdict, r.stats.distinct_states, r.stats.transitions, r.stats.max_depth,
-            r.trace.as_dict() if r.trace else None)
 
 
 @pytest.fixture
@@ -50,7 +46,7 @@ def test_spilled_search_equals_in_memory(counted, props, version, bounds, invs):
     assert not counted
     disk = run_check(config, invs, workers=1, memory_limit=1 << 20)  # (any process is past 1 MiB)
     assert counted and max(counted) > 7  # levels of several chunks went to disk
-    assert _fingerprint(disk) == _fingerprint(mem)
+    assert outcome(disk) == outcome(mem)
 
 
 def test_spilled_partitions_equal_one(counted):
@@ -66,7 +62,7 @@ def test_spilled_partitions_equal_one(counted):
     spec = explore_mod.Spec.of(model, invs, True, memory_limit=1 << 20)
     two = explore_mod.search(spec, explore_mod.InProcess(spec, 2))
     assert counted
-    assert _fingerprint(two) == _fingerprint(one)
+    assert outcome(two) == outcome(one)
 
 
 def test_spilled_states_round_trip(tmp_path):

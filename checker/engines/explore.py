@@ -136,8 +136,7 @@ class Spec:
         return d
 
     def model(self) -> Model:
-        return Model(self.config, consumer=self.consumer, ghosts=self.ghosts,
-                     reduction=getattr(self, "reduction", True))
+        return Model(self.config, consumer=self.consumer, ghosts=self.ghosts, reduction=self.reduction)
 
     def invariants(self) -> list[Invariant]:
         if self._invariants is not None:
@@ -161,7 +160,7 @@ class Spec:
     def identity(self) -> str:
         """A string that changes when anything the search depends on does."""
         return repr((self.config.as_dict(), sorted(self.invariant_ids), self.consumer, self.ghosts, self.symmetry,
-                     getattr(self, "reduction", True)))
+                     self.reduction))
 
 
 # --------------------------------------------------------------------------- one partition

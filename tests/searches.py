@@ -1,11 +1,11 @@
-"""The default matrix's runs as (row label, guarantee, config) - every cell, or a sample
-(every `step`-th row from `start`) - for the tests that compare two searches cell by cell
-(test_explore_symmetry.py, test_explore_reduction.py)."""
+"""Helpers of the tests that compare two searches: the default matrix's runs, and what
+must be equal between two runs of one search done differently."""
 
 from __future__ import annotations
 
 
 def matrix_cells(step: int = 1, start: int = 0):
+    """(row label, guarantee, config) of every cell, or of every `step`-th row from `start`."""
     from ackcheck.checker.audit.guarantees import GUARANTEES, profile_bounds
     from ackcheck.checker.audit.matrix import DIMENSIONS, build_row, space_rows
 
@@ -16,3 +16,10 @@ def matrix_cells(step: int = 1, start: int = 0):
             continue
         for g in GUARANTEES:
             yield row.label, g, row.config.with_bounds(**profile_bounds(g.profile))
+
+
+def outcome(r):
+    """What must be the same however a search is run (workers, disk, resume): the verdict,
+    the counts, the depth and the trace."""
+    return (r.verdict, r.stats.distinct_states, r.stats.transitions, r.stats.max_depth,
+            r.trace.as_dict() if r.trace else None)
