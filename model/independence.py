@@ -1,0 +1,107 @@
+"""Which actions commute: the independence relation a partial-order reduction needs.
+
+`independent(model, s, a, b)` says that actions `a` and `b`, both enabled in state `s`,
+commute there: after either one the other is still enabled, and both orders end in the
+same state. A sleep-set search (docs/reach.md, "Partial-order reduction") may then skip
+one of the two orders. The relation may say "dependent" for pairs that commute (that only
+costs states visited twice); it must never say "independent" for a pair that does not.
+`tests/test_independence.py` checks exactly that on every reachable state of configurations
+across the eras: every pair called independent closes its diamond, state for state.
+
+What the actions read and write (model/protocol.py), and so the pairs:
+
+- `broker_learn(b, e)` writes only what belongs to broker b: its replica, its queued
+  controller messages, its pending ISR change, its fetcher state and recovery point, its
+  purgatory and its connection's responses. It reads nothing but b's own state and the
+  message.
+- `follower_fetch(r)` with r's leader l (as r believes) reads and writes r's and l's
+  replicas, l's pending ISR change, purgatory and responses, r's fetcher state and
+  recovery point. It never changes a replica's `alive` or `leader`.
+- `restart(c)` writes c's replica, c's unclean-shutdown flag and the ELR, then learns the
+  controller's decision for c (c's part, as `broker_learn`). It reads the controller's
+  leader, epoch and ISR, which no action here writes.
+- `producer_send(i, x)` reads the batches and, of the brokers, only who is alive and who
+  believes it leads; it writes the batches, outcomes, requests and sequence counter.
+- `producer_receive(batch, attempt)` pops the oldest response of one connection and writes
+  only the producer's bookkeeping, which no broker reads.
+- Messages in the network are kept sorted by broker (responses, controller messages,
+  purgatory), so appends and removals on two brokers' parts commute.
+
+Hence these pairs commute:
+
+- `broker_learn(b)` with `broker_learn(c)` or `restart(c)`, c != b; with
+  `producer_send(i, x)`, x != b (learning may change whether b believes it leads); with
+  `producer_receive` while b holds nothing in purgatory (then it adds no response);
+- `follower_fetch(r)` (leader l) with `broker_learn(b)`, b not r or l; with `restart(c)`
+  (c is down, so neither r nor l); with any `producer_send`; with `producer_receive` while
+  l holds nothing in purgatory.
+
+One shared ghost: when the model keeps `committed_log` (the records below any leader's HW,
+in order), two steps that may each advance a leader's HW both append to it. The relation
+does not try to prove that the two orders append the same records, so such pairs (a learn
+that makes its broker leader, a restart of the controller's leader, any fetch) are called
+dependent then.
+"""
+
+from __future__ import annotations
+
+from ackcheck.model.state import State
+
+__all__ = ["independent"]
+
+
+def _may_commit(s: State, action: tuple) -> bool:
+    """Whether the action may advance a leader's HW (and so append to committed_log)."""
+    name = action[0]
+    if name == "broker_learn":
+        b, epoch = action[1], action[2]
+        return any(m.broker == b and m.leader_epoch == epoch and m.leader == b for m in s.controller_messages)
+    if name == "restart":
+        return s.leader == action[1]
+    return name == "follower_fetch"
+
+
+def _no_purgatory(s: State, broker: int) -> bool:
+    return not any(p.broker == broker for p in s.purgatory)
+
+
+def _learn_with(model, s: State, learn: tuple, other: tuple) -> bool:
+    b = learn[1]
+    name = other[0]
+    if name in ("broker_learn", "restart"):
+        if other[1] == b:
+            return False
+        return not (model.keep_committed_log and _may_commit(s, learn) and _may_commit(s, other))
+    if name == "producer_send":
+        return other[2] != b
+    if name == "producer_receive":
+        return _no_purgatory(s, b)
+    return False
+
+
+def _fetch_with(model, s: State, fetch: tuple, other: tuple) -> bool:
+    r = fetch[1]
+    leader = s.replicas[r].leader
+    name = other[0]
+    if name in ("broker_learn", "restart"):
+        if other[1] in (r, leader):
+            return False
+        return not (model.keep_committed_log and _may_commit(s, other))
+    if name == "producer_send":
+        return True
+    if name == "producer_receive":
+        return _no_purgatory(s, leader)
+    return False
+
+
+def independent(model, s: State, a: tuple, b: tuple) -> bool:
+    """Actions a and b, both enabled in s, commute in s (see the module's docstring)."""
+    if a[0] == "follower_fetch":
+        return _fetch_with(model, s, a, b)
+    if b[0] == "follower_fetch":
+        return _fetch_with(model, s, b, a)
+    if a[0] == "broker_learn":
+        return _learn_with(model, s, a, b)
+    if b[0] == "broker_learn":
+        return _learn_with(model, s, b, a)
+    return False
