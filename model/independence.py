@@ -22,6 +22,11 @@ What the actions read and write (model/protocol.py), and so the pairs:
   leader, epoch and ISR, which no action here writes.
 - `producer_send(i, x)` reads the batches and, of the brokers, only who is alive and who
   believes it leads; it writes the batches, outcomes, requests and sequence counter.
+- `controller_alter_partition(l)` reads l's pending ISR change, the controller's leader,
+  epoch, ISR and ELR, l's replica and (KIP-841/903) whether the proposed replicas are
+  alive; it writes the controller's ISR and ELR, l's pending change, l's replica (its ISR
+  view, follower offsets and HW), l's purgatory and responses. No controller message is
+  sent: the answer reaches l in the same step.
 - `producer_receive(batch, attempt)` pops the oldest response of one connection and writes
   only the producer's bookkeeping, which no broker reads.
 - Messages in the network are kept sorted by broker (responses, controller messages,
@@ -34,13 +39,17 @@ Hence these pairs commute:
   `producer_receive` while b holds nothing in purgatory (then it adds no response);
 - `follower_fetch(r)` (leader l) with `broker_learn(b)`, b not r or l; with `restart(c)`
   (c is down, so neither r nor l); with any `producer_send`; with `producer_receive` while
-  l holds nothing in purgatory.
+  l holds nothing in purgatory;
+- `controller_alter_partition(l)` with `broker_learn(b)`, b != l; with `follower_fetch(r)`
+  when l is neither r nor r's leader; with any `producer_send` (it changes no replica's
+  `alive` or `leader`); with `producer_receive` while l holds nothing in purgatory. Not
+  with `restart`: both write the ELR.
 
 One shared ghost: when the model keeps `committed_log` (the records below any leader's HW,
 in order), two steps that may each advance a leader's HW both append to it. The relation
 does not try to prove that the two orders append the same records, so such pairs (a learn
-that makes its broker leader, a restart of the controller's leader, any fetch) are called
-dependent then.
+that makes its broker leader, a restart of the controller's leader, any fetch, any
+accepted or rejected ISR change) are called dependent then.
 """
 
 from __future__ import annotations
@@ -58,7 +67,7 @@ def _may_commit(s: State, action: tuple) -> bool:
         return any(m.broker == b and m.leader_epoch == epoch and m.leader == b for m in s.controller_messages)
     if name == "restart":
         return s.leader == action[1]
-    return name == "follower_fetch"
+    return name in ("follower_fetch", "controller_alter_partition")
 
 
 def _no_purgatory(s: State, broker: int) -> bool:
@@ -94,8 +103,31 @@ def _fetch_with(model, s: State, fetch: tuple, other: tuple) -> bool:
     return False
 
 
+def _alter_with(model, s: State, alter: tuple, other: tuple) -> bool:
+    leader = alter[1]
+    name = other[0]
+    if name == "broker_learn":
+        if other[1] == leader:
+            return False
+        return not (model.keep_committed_log and _may_commit(s, other))
+    if name == "follower_fetch":
+        r = other[1]
+        if leader in (r, s.replicas[r].leader):
+            return False
+        return not model.keep_committed_log
+    if name == "producer_send":
+        return True
+    if name == "producer_receive":
+        return _no_purgatory(s, leader)
+    return False
+
+
 def independent(model, s: State, a: tuple, b: tuple) -> bool:
     """Actions a and b, both enabled in s, commute in s (see the module's docstring)."""
+    if a[0] == "controller_alter_partition":
+        return _alter_with(model, s, a, b)
+    if b[0] == "controller_alter_partition":
+        return _alter_with(model, s, b, a)
     if a[0] == "follower_fetch":
         return _fetch_with(model, s, a, b)
     if b[0] == "follower_fetch":
