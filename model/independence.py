@@ -74,66 +74,33 @@ def _no_purgatory(s: State, broker: int) -> bool:
     return not any(p.broker == broker for p in s.purgatory)
 
 
-def _learn_with(model, s: State, learn: tuple, other: tuple) -> bool:
-    b = learn[1]
-    name = other[0]
-    if name in ("broker_learn", "restart"):
-        if other[1] == b:
-            return False
-        return not (model.keep_committed_log and _may_commit(s, learn) and _may_commit(s, other))
-    if name == "producer_send":
-        return other[2] != b
-    if name == "producer_receive":
-        return _no_purgatory(s, b)
-    return False
+# the broker-side actions the relation knows, and the brokers whose parts each one touches
+_BROKER_SIDE = frozenset({"broker_learn", "follower_fetch", "controller_alter_partition", "restart"})
 
 
-def _fetch_with(model, s: State, fetch: tuple, other: tuple) -> bool:
-    r = fetch[1]
-    leader = s.replicas[r].leader
-    name = other[0]
-    if name in ("broker_learn", "restart"):
-        if other[1] in (r, leader):
-            return False
-        return not (model.keep_committed_log and _may_commit(s, other))
-    if name == "producer_send":
-        return True
-    if name == "producer_receive":
-        return _no_purgatory(s, leader)
-    return False
-
-
-def _alter_with(model, s: State, alter: tuple, other: tuple) -> bool:
-    leader = alter[1]
-    name = other[0]
-    if name == "broker_learn":
-        if other[1] == leader:
-            return False
-        return not (model.keep_committed_log and _may_commit(s, other))
-    if name == "follower_fetch":
-        r = other[1]
-        if leader in (r, s.replicas[r].leader):
-            return False
-        return not model.keep_committed_log
-    if name == "producer_send":
-        return True
-    if name == "producer_receive":
-        return _no_purgatory(s, leader)
-    return False
+def _owners(s: State, action: tuple) -> tuple[int, ...]:
+    if action[0] == "follower_fetch":  # the follower and the leader it fetches from
+        return action[1], s.replicas[action[1]].leader
+    return (action[1],)
 
 
 def independent(model, s: State, a: tuple, b: tuple) -> bool:
     """Actions a and b, both enabled in s, commute in s (see the module's docstring)."""
-    if a[0] == "controller_alter_partition":
-        return _alter_with(model, s, a, b)
-    if b[0] == "controller_alter_partition":
-        return _alter_with(model, s, b, a)
-    if a[0] == "follower_fetch":
-        return _fetch_with(model, s, a, b)
-    if b[0] == "follower_fetch":
-        return _fetch_with(model, s, b, a)
-    if a[0] == "broker_learn":
-        return _learn_with(model, s, a, b)
-    if b[0] == "broker_learn":
-        return _learn_with(model, s, b, a)
-    return False
+    if a[0] not in _BROKER_SIDE:
+        a, b = b, a
+    na, nb = a[0], b[0]
+    if na not in _BROKER_SIDE or na == "restart" and nb not in _BROKER_SIDE:
+        return False
+    if nb == "producer_send":  # only a learn changes who believes it leads
+        return na != "broker_learn" or b[2] != a[1]
+    if nb == "producer_receive":  # no response can come from the broker that may answer
+        return _no_purgatory(s, _owners(s, a)[-1])
+    if nb not in _BROKER_SIDE or na == nb and na != "broker_learn":
+        # two fetches: not argued (with 3 brokers they share the leader); two ISR changes
+        # both write the controller's ISR, two restarts may both write the ELR
+        return False
+    if {na, nb} == {"restart", "controller_alter_partition"}:  # both write the ELR
+        return False
+    if set(_owners(s, a)) & set(_owners(s, b)):
+        return False
+    return not (model.keep_committed_log and _may_commit(s, a) and _may_commit(s, b))
