@@ -24,7 +24,7 @@ the oracle to pairs whose action names are both listed (e.g. broker_learn only),
 `--involving NAME` to pairs with NAME on one side.
 
 Run: python bench/bench_por.py [--symmetry on] [--pairs A,B | --involving A] [check's config flags]
-(default: R1 of docs/reach.md with one crash: 99,141 states with symmetry off).
+(without configuration flags: R1 of docs/reach.md with one crash, 99,141 states with symmetry off).
 """
 
 from __future__ import annotations
@@ -45,50 +45,14 @@ from ackcheck.model.symmetry import canonical_state
 DEFAULT = "--acks all --min-insync-replicas 2 --max-records 2 --max-crashes 1".split()
 
 
-def plain(model, key_of):
-    """{fingerprint: (depth, winning key)} and the number of transitions."""
+def search(model, key_of, independent=None):
+    """Level-by-level BFS over the explored keys, skipping sleeping actions when an
+    `independent(s, successors, a, b)` relation is given (the plain search without one).
+    Returns ({fingerprint: (depth, winning key)}, transitions taken, {action-name pair:
+    times found independent})."""
+    uses: collections.Counter = collections.Counter()
     init = model.init()
     fp0, _, t0 = key_of(init)
-    won = {fp0: (0, ())}
-    frontier = [t0]
-    transitions = 0
-    depth = 0
-    while frontier:
-        nxt: dict = {}
-        for rank, s in enumerate(frontier):
-            for index, (_action, raw) in enumerate(model.successors(s)):
-                transitions += 1
-                fp, _, t = key_of(raw)
-                if fp in won:
-                    continue
-                key = (rank, index)
-                if fp not in nxt or key < nxt[fp][0]:
-                    nxt[fp] = (key, t)
-        depth += 1
-        for fp, (key, _) in nxt.items():
-            won[fp] = (depth, key)
-        frontier = [t for _, t in sorted(nxt.values(), key=lambda kv: kv[0])]
-    return won, transitions
-
-
-def with_sleep_sets(model, key_of, pairs: set[str] | None, involving: str | None = None, static: bool = False):
-    """The same search skipping sleeping actions: ({fingerprint: (depth, winning key)},
-    transitions taken, {action-name pair: times found independent})."""
-    uses: collections.Counter = collections.Counter()
-
-    def independent(s, succ, a, b) -> bool:
-        if static:
-            return independence.independent(model, s, a, b)
-        if pairs is not None and not (a[0] in pairs and b[0] in pairs):
-            return False
-        if involving is not None and involving not in (a[0], b[0]):
-            return False
-        ab = dict(model.successors(succ[a])).get(b)
-        ba = dict(model.successors(succ[b])).get(a)
-        return ab is not None and ba is not None and key_of(ab)[0] == key_of(ba)[0]
-
-    init = model.init()
-    fp0, pos0, t0 = key_of(init)
     won = {fp0: (0, ())}
     frontier = [(t0, frozenset())]
     taken = 0
@@ -103,10 +67,12 @@ def with_sleep_sets(model, key_of, pairs: set[str] | None, involving: str | None
                 if action in sleep:
                     continue
                 taken += 1
-                indep = [b for b in (*sleep, *done) if b in succ and independent(s, succ, action, b)]
-                for b in indep:
-                    uses[tuple(sorted((action[0], b[0])))] += 1
-                done.append(action)
+                indep = []
+                if independent is not None:
+                    indep = [b for b in (*sleep, *done) if b in succ and independent(s, succ, action, b)]
+                    for b in indep:
+                        uses[tuple(sorted((action[0], b[0])))] += 1
+                    done.append(action)
                 fp, pos, t = key_of(raw)
                 if fp in won:
                     continue
@@ -121,6 +87,23 @@ def with_sleep_sets(model, key_of, pairs: set[str] | None, involving: str | None
     return won, taken, uses
 
 
+def relation(model, key_of, pairs: set[str] | None, involving: str | None, static: bool):
+    """independent(s, successors, a, b): model/independence.py (`static`), or the oracle
+    limited to `pairs` / pairs `involving` one action."""
+    def independent(s, succ, a, b) -> bool:
+        if static:
+            return independence.independent(model, s, a, b)
+        if pairs is not None and not (a[0] in pairs and b[0] in pairs):
+            return False
+        if involving is not None and involving not in (a[0], b[0]):
+            return False
+        ab = dict(model.successors(succ[a])).get(b)
+        ba = dict(model.successors(succ[b])).get(a)
+        return ab is not None and ba is not None and key_of(ab)[0] == key_of(ba)[0]
+
+    return independent
+
+
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_flags(ap)
@@ -129,11 +112,17 @@ def main(argv: list[str]) -> None:
                     help="oracle: the bound; static: model/independence.py, the argued relation")
     ap.add_argument("--involving", default=None, help="only pairs where one side is this action")
     ap.add_argument("--symmetry", choices=("on", "off"), default="off")
-    args = ap.parse_args(argv or DEFAULT)
+    own = {"--pairs", "--relation", "--involving", "--symmetry"}  # the bench's options, each with a value
+    config_flags = [a for i, a in enumerate(argv) if a not in own and (i == 0 or argv[i - 1] not in own)]
+    args = ap.parse_args(argv if config_flags else argv + DEFAULT)
     config = config_from_args(args)
     invs = select(["acked-write-survives"], config)
     model = model_for(config, invs, lean=True)
-    fingerprint = model.fingerprint if hasattr(model, "fingerprint") else (lambda s: hash(model.abstract(s)))
+    abstract = model.abstract
+
+    def fingerprint(s):  # the explorer's seen-set key
+        return hash(abstract(s))
+
     if args.symmetry == "on":
         def key_of(s):
             return canonical_state(s, fingerprint)
@@ -142,10 +131,10 @@ def main(argv: list[str]) -> None:
             return fingerprint(s), None, s
     gc.disable()
     t0 = time.process_time()
-    won, transitions = plain(model, key_of)
+    won, transitions, _ = search(model, key_of)
     t1 = time.process_time()
-    won2, taken, uses = with_sleep_sets(model, key_of, set(args.pairs.split(",")) if args.pairs else None,
-                                      args.involving, args.relation == "static")
+    won2, taken, uses = search(model, key_of, relation(model, key_of, set(args.pairs.split(",")) if args.pairs else None,
+                                                       args.involving, args.relation == "static"))
     t2 = time.process_time()
     same = won == won2
     print(f"plain BFS:       states={len(won):,} transitions={transitions:,} ({t1 - t0:.1f} CPU s)")

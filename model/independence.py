@@ -74,14 +74,20 @@ def _no_purgatory(s: State, broker: int) -> bool:
     return not any(p.broker == broker for p in s.purgatory)
 
 
-# the broker-side actions the relation knows, and the brokers whose parts each one touches
+# the broker-side actions the relation knows
 _BROKER_SIDE = frozenset({"broker_learn", "follower_fetch", "controller_alter_partition", "restart"})
 
 
 def _owners(s: State, action: tuple) -> tuple[int, ...]:
+    """The brokers whose parts a broker-side action touches."""
     if action[0] == "follower_fetch":  # the follower and the leader it fetches from
         return action[1], s.replicas[action[1]].leader
     return (action[1],)
+
+
+def _answering(s: State, action: tuple) -> int:
+    """The broker on whose connection a broker-side action may add produce responses."""
+    return _owners(s, action)[-1]  # (a fetch: the leader serving it)
 
 
 def independent(model, s: State, a: tuple, b: tuple) -> bool:
@@ -89,13 +95,17 @@ def independent(model, s: State, a: tuple, b: tuple) -> bool:
     if a[0] not in _BROKER_SIDE:
         a, b = b, a
     na, nb = a[0], b[0]
-    if na not in _BROKER_SIDE or na == "restart" and nb not in _BROKER_SIDE:
+    if na not in _BROKER_SIDE:
         return False
-    if nb == "producer_send":  # only a learn changes who believes it leads
-        return na != "broker_learn" or b[2] != a[1]
-    if nb == "producer_receive":  # no response can come from the broker that may answer
-        return _no_purgatory(s, _owners(s, a)[-1])
-    if nb not in _BROKER_SIDE or na == nb and na != "broker_learn":
+    if nb in ("producer_send", "producer_receive"):
+        if na == "restart":  # not argued: a restart changes who is alive
+            return False
+        if nb == "producer_send":  # only a learn changes who believes it leads
+            return na != "broker_learn" or b[2] != a[1]
+        return _no_purgatory(s, _answering(s, a))  # then it adds no response to be received
+    if nb not in _BROKER_SIDE:
+        return False
+    if na == nb != "broker_learn":
         # two fetches: not argued (with 3 brokers they share the leader); two ISR changes
         # both write the controller's ISR, two restarts may both write the ELR
         return False

@@ -1,5 +1,6 @@
-"""Helpers of the tests that compare two searches: the default matrix's runs, and what
-must be equal between two runs of one search done differently."""
+"""Helpers of the tests that compare two searches or walk a model's states: the default
+matrix's runs, what must be equal between two runs of one search done differently, and
+the reachable states of a model."""
 
 from __future__ import annotations
 
@@ -23,3 +24,22 @@ def outcome(r):
     the counts, the depth and the trace."""
     return (r.verdict, r.stats.distinct_states, r.stats.transitions, r.stats.max_depth,
             r.trace.as_dict() if r.trace else None)
+
+
+def reachable_states(model, cap: int | None = None) -> list:
+    """The model's reachable states breadth-first (raw states, no symmetry or abstraction),
+    the first `cap` of them if given."""
+    init = model.init()
+    seen = {init}
+    frontier = [init]
+    out = [init]
+    while frontier and (cap is None or len(out) < cap):
+        nxt = []
+        for s in frontier:
+            for _, t in model.successors(s):
+                if t not in seen:
+                    seen.add(t)
+                    nxt.append(t)
+                    out.append(t)
+        frontier = nxt
+    return out if cap is None else out[:cap]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from searches import matrix_cells
+from searches import matrix_cells, reachable_states
 
 import ackcheck
 from ackcheck.checker.audit.eras_doc import ERA_SCENARIOS
@@ -30,27 +30,10 @@ def _models(config):
     return Model(config), Model(config, consumer=False, ghosts=set())
 
 
-def _states(model: Model, cap: int | None):
-    init = model.init()
-    seen = {init}
-    frontier = [init]
-    out = [init]
-    while frontier and (cap is None or len(out) < cap):
-        nxt = []
-        for s in frontier:
-            for _, t in model.successors(s):
-                if t not in seen:
-                    seen.add(t)
-                    nxt.append(t)
-                    out.append(t)
-        frontier = nxt
-    return out if cap is None else out[:cap]
-
-
 def _diamonds(model: Model, cap: int | None) -> int:
     """Checks every independent pair on the states; returns how many pairs were checked."""
     checked = 0
-    for s in _states(model, cap):
+    for s in reachable_states(model, cap):
         succ = dict(model.successors(s))
         acts = list(succ)
         for i, a in enumerate(acts):
@@ -94,7 +77,7 @@ def test_learning_and_the_committed_log():
     full = Model(config)
     lean = Model(config, consumer=False, ghosts=set())
     # a state with messages for both brokers, each naming itself leader (two elections in a row)
-    for s in _states(full, None):
+    for s in reachable_states(full, None):
         msgs = s.controller_messages
         selfish = [m for m in msgs if m.leader == m.broker]
         if len({m.broker for m in selfish}) == 2:
@@ -111,7 +94,7 @@ def test_a_learn_that_answers_the_producer_is_dependent_on_its_receives():
     config = ackcheck.build_config({"acks": "all", "min.insync.replicas": "2"}, max_records=2, max_crashes=0,
                                    max_elections=1, max_isr_shrinks=1, max_attempts=1)
     model = Model(config)
-    for s in _states(model, 20000):
+    for s in reachable_states(model, 20000):
         enabled = [a for a, _ in model.successors(s)]
         learns = [a for a in enabled if a[0] == "broker_learn" and any(p.broker == a[1] for p in s.purgatory)]
         receives = [a for a in enabled if a[0] == "producer_receive"]
