@@ -25,6 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+from ackcheck import _compiled  # noqa: E402 - first: the model's compiled build, when it is current
+
+_compiled.install()
+
 __all__ = ["INVARIANTS", "__version__", "build_config", "check", "load_trace", "machine_for"]
 
 if TYPE_CHECKING:  # pragma: no cover

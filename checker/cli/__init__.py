@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0
     if argv[0] == "--version":
+        from ackcheck import _compiled
+
         print(f"ackcheck {__version__}")
+        print(f"model: {_compiled.status()}")  # the Cython build of model/ in use, or why not
         return 0
     cmd, rest = argv[0], argv[1:]
     if cmd not in COMMANDS:

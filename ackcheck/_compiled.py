@@ -1,0 +1,113 @@
+"""The compiled model: the same Python source, compiled by Cython when ackcheck is installed.
+
+The explorer spends its time in the model's actions and the symmetry reduction, plain
+Python over tuples. setup.py compiles those modules with Cython (`COMPILED` below), from
+the same .py files, unchanged: there is no second implementation of the semantics, only a
+faster build of the one in model/. Where no C compiler or no Cython is at hand, the
+install goes on without it and ackcheck runs the .py files as they are.
+
+A compiled module is used only while it is the build of the source beside it: setup.py
+records each source's SHA-256 next to its extension (`<module>.source-sha256`), and the
+finder installed here (first thing `import ackcheck` does) loads the extension only when
+that record matches the .py file as it is now. An edited model/protocol.py therefore runs
+as Python until the next `pip install -e .`, never as a stale build.
+`ACKCHECK_PURE_PYTHON=1` runs the .py files even when a matching build is there (to compare
+the two, or to debug); `ackcheck --version` says which is in use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+# module -> its source, relative to the repository root (setup.py compiles exactly these)
+COMPILED = {
+    "ackcheck.model.state": "model/state.py",
+    "ackcheck.model.protocol": "model/protocol.py",
+    "ackcheck.model.truncation": "model/truncation.py",
+    "ackcheck.model.symmetry": "model/symmetry.py",
+    "ackcheck.traces.observation": "traces/observation.py",
+    "ackcheck.invariants.catalogue": "invariants/catalogue.py",
+    "ackcheck.checker.engines.seen": "checker/engines/seen.py",
+    "ackcheck.checker.engines.explore": "checker/engines/explore.py",
+}
+SIDECAR = ".source-sha256"  # appended to the module's file stem: protocol.source-sha256
+PURE_ENV = "ACKCHECK_PURE_PYTHON"
+
+# module -> "compiled" or why not (filled as modules are found)
+STATUS: dict[str, str] = {}
+
+
+def source_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def choose(directory: Path, stem: str) -> tuple[Path | None, str]:
+    """(the extension to load or None for the .py, and why) for module `stem` in `directory`."""
+    source = directory / f"{stem}.py"
+    if os.environ.get(PURE_ENV, "") not in ("", "0"):
+        return None, f"{PURE_ENV} is set"
+    ext = next((directory / f"{stem}{suffix}" for suffix in importlib.machinery.EXTENSION_SUFFIXES
+                if (directory / f"{stem}{suffix}").is_file()), None)
+    if ext is None:
+        return None, "not compiled (no C compiler or Cython at install time)"
+    record = directory / f"{stem}{SIDECAR}"
+    if not source.is_file():  # installed without its source: the build is all there is
+        return ext, "compiled"
+    try:
+        recorded = record.read_text().strip()
+    except OSError:
+        return None, f"no {record.name} beside the build"
+    if recorded != source_digest(source):
+        return None, f"{source.name} changed since it was compiled (pip install -e . rebuilds it)"
+    return ext, "compiled"
+
+
+class _Finder:
+    """A meta-path finder for the modules in COMPILED only: the extension when it is the
+    build of the current source, else the source itself."""
+
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        if fullname not in COMPILED or not path:
+            return None
+        stem = fullname.rpartition(".")[2]
+        for entry in path:
+            directory = Path(entry)
+            if not (directory / f"{stem}.py").is_file() and not any(
+                    (directory / f"{stem}{s}").is_file() for s in importlib.machinery.EXTENSION_SUFFIXES):
+                continue
+            ext, why = choose(directory, stem)
+            STATUS[fullname] = why
+            if ext is not None:
+                loader = importlib.machinery.ExtensionFileLoader(fullname, str(ext))
+                return importlib.util.spec_from_file_location(fullname, ext, loader=loader)
+            source = directory / f"{stem}.py"
+            loader = importlib.machinery.SourceFileLoader(fullname, str(source))
+            return importlib.util.spec_from_file_location(fullname, source, loader=loader)
+        return None
+
+
+def install() -> None:
+    if not any(f is _Finder for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder)
+
+
+def status() -> str:
+    """One line: whether the model runs compiled (imports the model to find out)."""
+    for name in COMPILED:
+        __import__(name)
+    whys = {STATUS.get(name, "imported before ackcheck's finder") for name in COMPILED}
+    if whys == {"compiled"}:
+        return "compiled (Cython)"
+    return "pure Python: " + "; ".join(sorted(whys - {"compiled"}))
+
+
+def in_use() -> bool:
+    for name in COMPILED:
+        __import__(name)
+    return all(STATUS.get(name) == "compiled" for name in COMPILED)

@@ -1,0 +1,108 @@
+"""The compiled model (ackcheck/_compiled.py, setup.py): the Cython build of model/ and the
+explorer is used only while it is the build of the source beside it, and it explores
+exactly what the .py files explore."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ackcheck import _compiled
+from ackcheck.checker.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _module(tmp_path: Path, source: str = "X = 1\n") -> Path:
+    (tmp_path / "mod.py").write_text(source)
+    return tmp_path
+
+
+def _fake_build(directory: Path, digest: str | None) -> None:
+    import importlib.machinery
+
+    (directory / f"mod{importlib.machinery.EXTENSION_SUFFIXES[0]}").write_bytes(b"")
+    if digest is not None:
+        (directory / f"mod{_compiled.SIDECAR}").write_text(digest + "\n")
+
+
+def test_no_build_means_the_source(tmp_path, monkeypatch):
+    monkeypatch.delenv(_compiled.PURE_ENV, raising=False)
+    ext, why = _compiled.choose(_module(tmp_path), "mod")
+    assert ext is None and "not compiled" in why
+
+
+def test_a_build_of_this_source_is_used(tmp_path, monkeypatch):
+    monkeypatch.delenv(_compiled.PURE_ENV, raising=False)
+    d = _module(tmp_path)
+    _fake_build(d, _compiled.source_digest(d / "mod.py"))
+    ext, why = _compiled.choose(d, "mod")
+    assert ext is not None and ext.name.startswith("mod.") and why == "compiled"
+
+
+def test_a_stale_build_is_never_used(tmp_path, monkeypatch):
+    monkeypatch.delenv(_compiled.PURE_ENV, raising=False)
+    d = _module(tmp_path)
+    _fake_build(d, _compiled.source_digest(d / "mod.py"))
+    (d / "mod.py").write_text("X = 2\n")  # edited after the build
+    ext, why = _compiled.choose(d, "mod")
+    assert ext is None and "changed since it was compiled" in why
+    _fake_build(d, None)
+    (d / f"mod{_compiled.SIDECAR}").unlink()
+    ext, why = _compiled.choose(d, "mod")
+    assert ext is None and "source-sha256" in why
+
+
+def test_pure_python_on_request(tmp_path, monkeypatch):
+    d = _module(tmp_path)
+    _fake_build(d, _compiled.source_digest(d / "mod.py"))
+    monkeypatch.setenv(_compiled.PURE_ENV, "1")
+    assert _compiled.choose(d, "mod")[0] is None
+
+
+def test_version_says_which_build_runs(capsys):
+    assert main(["--version"]) == 0
+    out = capsys.readouterr().out
+    assert "model: compiled (Cython)" in out or "model: pure Python:" in out
+
+
+def test_the_ci_build_is_compiled():
+    """CI sets ACKCHECK_REQUIRE_COMPILED: there the suite must run the compiled build, so a
+    broken compile cannot pass unnoticed as pure Python."""
+    if not os.environ.get("ACKCHECK_REQUIRE_COMPILED"):
+        pytest.skip("ACKCHECK_REQUIRE_COMPILED not set (CI sets it)")
+    assert _compiled.in_use(), _compiled.status()
+
+
+CONFIGS = [
+    "--acks 1",
+    "--acks all --min-insync-replicas 2",
+    "--acks all --min-insync-replicas 2 --max-crashes 1 --max-power-losses 1",
+    "--kafka-version 0.10 --acks all --replication-factor 2 --max-crashes 2",
+    "--kafka-version 2.7 --acks all --replication-factor 2 --max-crashes 2 --invariant no-duplicates",
+]
+
+
+def _run(flags: str, pure: bool) -> dict:
+    env = dict(os.environ)
+    env[_compiled.PURE_ENV] = "1" if pure else "0"
+    p = subprocess.run([sys.executable, "-m", "ackcheck", "check", *flags.split(), "--json", "--workers", "1"],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert p.returncode in (0, 1), p.stderr
+    return json.loads(p.stdout)
+
+
+@pytest.mark.parametrize("flags", CONFIGS)
+def test_compiled_and_pure_explore_the_same(flags):
+    if not _compiled.in_use():
+        pytest.skip(f"the model is not compiled here ({_compiled.status()})")
+    compiled, pure = _run(flags, pure=False), _run(flags, pure=True)
+    for key in ("verdict", "violation", "trace"):
+        assert compiled[key] == pure[key], key
+    for key in ("distinct_states", "transitions", "max_depth", "complete"):
+        assert compiled["stats"][key] == pure["stats"][key], key
