@@ -2,12 +2,15 @@
 in a fresh process, with 1 and 2 workers. Prints one markdown row per run: verdict,
 distinct states, wall seconds, CPU seconds (all processes), states/s, peak memory (all processes) and the search's
 bytes per state. Asserts nothing; the machine may be shared, so run it more than once and
-keep the best. Run: python bench/bench_reach.py [R1 R2 ...] [--workers 1,2] [--timeout 600]
+keep the best. `--builds compiled,pure` runs each case with the compiled model and with
+ACKCHECK_PURE_PYTHON=1, one after the other (so both see the same machine).
+Run: python bench/bench_reach.py [R1 R2 ...] [--workers 1,2] [--timeout 600] [--builds compiled,pure]
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -23,12 +26,13 @@ R4 = R1 + " --max-elections 2"
 SCENARIOS = {"R1": R1, "R2": R2, "R3": R3, "R4": R4}
 
 
-def run(flags: str, workers: int, timeout: float) -> dict:
+def run(flags: str, workers: int, timeout: float, pure: bool = False) -> dict:
     cmd = [sys.executable, "-m", "ackcheck", "check", *flags.split(), "--json", "--workers", str(workers)]
+    env = {**os.environ, "ACKCHECK_PURE_PYTHON": "1" if pure else "0"}
     t0 = time.perf_counter()
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"verdict": f"not finished in {timeout:.0f}s", "wall": time.perf_counter() - t0}
     wall = time.perf_counter() - t0
@@ -49,18 +53,29 @@ def main(argv: list[str]) -> None:
         workers = [int(x) for x in argv[argv.index("--workers") + 1].split(",")]
     if "--timeout" in argv:
         timeout = float(argv[argv.index("--timeout") + 1])
-    print("| scenario | workers | verdict | distinct states | wall s | CPU s | states/s | peak memory MB | bytes/state |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    builds = ["compiled"]
+    if "--builds" in argv:
+        builds = argv[argv.index("--builds") + 1].split(",")
+        if set(builds) - {"compiled", "pure"}:
+            raise SystemExit("--builds takes compiled and/or pure")
+    from ackcheck import _compiled
+
+    if "compiled" in builds and not _compiled.in_use():
+        print(f"note: the model is not compiled here ({_compiled.status()})", file=sys.stderr)
+    print("| scenario | build | workers | verdict | distinct states | wall s | CPU s | states/s | peak memory MB | "
+          "bytes/state |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in names:
         for w in workers:
-            r = run(SCENARIOS[name], w, timeout)
-            n = r.get("distinct_states")
-            if n is None:
-                print(f"| {name} | {w} | {r['verdict']} | | {r['wall']:.1f} | | | | |", flush=True)
-                continue
-            print(f"| {name} | {r.get('workers', w)} | {r['verdict']} | {n:,} | {r['wall']:.1f} | {r['cpu']:.1f} | "
-                  f"{n / r['wall']:,.0f} | {r['peak_memory_bytes'] / 2**20:,.0f} | {r['bytes_per_state']:.1f} |",
-                  flush=True)
+            for build in builds:
+                r = run(SCENARIOS[name], w, timeout, pure=build == "pure")
+                n = r.get("distinct_states")
+                if n is None:
+                    print(f"| {name} | {build} | {w} | {r['verdict']} | | {r['wall']:.1f} | | | | |", flush=True)
+                    continue
+                print(f"| {name} | {build} | {r.get('workers', w)} | {r['verdict']} | {n:,} | {r['wall']:.1f} | "
+                      f"{r['cpu']:.1f} | {n / r['wall']:,.0f} | {r['peak_memory_bytes'] / 2**20:,.0f} | "
+                      f"{r['bytes_per_state']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
