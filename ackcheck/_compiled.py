@@ -40,6 +40,7 @@ PURE_ENV = "ACKCHECK_PURE_PYTHON"
 
 # module -> "compiled" or why not (filled as modules are found)
 STATUS: dict[str, str] = {}
+_warned: list[str] = []
 
 
 def source_digest(path: Path) -> str:
@@ -83,6 +84,10 @@ class _Finder:
                 continue
             ext, why = choose(directory, stem)
             STATUS[fullname] = why
+            if "changed since it was compiled" in why and not _warned:
+                # (once per process: an edited module is slower, not wrong - say why)
+                _warned.append(fullname)
+                print(f"ackcheck: {why}; running it as Python", file=sys.stderr)
             if ext is not None:
                 loader = importlib.machinery.ExtensionFileLoader(fullname, str(ext))
                 return importlib.util.spec_from_file_location(fullname, ext, loader=loader)

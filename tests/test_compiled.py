@@ -106,3 +106,27 @@ def test_compiled_and_pure_explore_the_same(flags):
         assert compiled[key] == pure[key], key
     for key in ("distinct_states", "transitions", "max_depth", "complete"):
         assert compiled["stats"][key] == pure["stats"][key], key
+
+
+def test_the_finder_loads_the_source_of_a_stale_build_and_says_so(tmp_path, monkeypatch, capsys):
+    """End to end through the import system: a package whose module has a build recorded for
+    other source text is imported from its .py, with one line on stderr."""
+    monkeypatch.delenv(_compiled.PURE_ENV, raising=False)
+    pkg = tmp_path / "ackfakepkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    _module(pkg, "WHERE = 'source'\n")
+    _fake_build(pkg, "0" * 64)  # (an empty file: loading it as an extension would fail)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(_compiled.COMPILED, "ackfakepkg.mod", "ackfakepkg/mod.py")
+    monkeypatch.setattr(_compiled, "_warned", [])
+    _compiled.install()
+    try:
+        import ackfakepkg.mod as mod
+
+        assert mod.WHERE == "source" and mod.__file__.endswith("mod.py")
+        assert "mod.py changed since it was compiled" in capsys.readouterr().err
+        assert _compiled.STATUS["ackfakepkg.mod"].startswith("mod.py changed")
+    finally:
+        for name in ("ackfakepkg.mod", "ackfakepkg"):
+            sys.modules.pop(name, None)
