@@ -17,6 +17,7 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).resolve().parent
 COMPILED = runpy.run_path(str(ROOT / "ackcheck" / "_compiled.py"))
 MODULES, SIDECAR, PURE_ENV = COMPILED["COMPILED"], COMPILED["SIDECAR"], COMPILED["PURE_ENV"]
+BUILD_DIR = "build/cython"  # the generated C, kept between installs (a rebuild regenerates only what changed)
 
 
 def extensions():
@@ -28,12 +29,29 @@ def extensions():
         print("ackcheck: Cython not available; the model stays pure Python", file=sys.stderr)
         return []
     exts = [Extension(name, [source]) for name, source in MODULES.items()]
+    # cythonize reuses a generated .c that is newer than its .py; a .c generated from other
+    # source text (a file restored with an old mtime) would then be built and recorded as
+    # this source's build. So each .c keeps the digest of the source it came from, and goes
+    # when that is not the source now.
+    for source in MODULES.values():
+        generated = ROOT / BUILD_DIR / Path(source).with_suffix(".c")
+        record = generated.with_name(generated.name + SIDECAR)
+        if generated.exists() and (not record.exists() or record.read_text().strip() != _digest(ROOT / source)):
+            generated.unlink()
     try:
-        return cythonize(exts, build_dir="build/cython", quiet=True, nthreads=2,
-                         compiler_directives={"language_level": 3, "binding": True})
+        out = cythonize(exts, build_dir=BUILD_DIR, quiet=True, nthreads=2,
+                        compiler_directives={"language_level": 3, "binding": True})
     except Exception as e:  # noqa: BLE001 - an optional build: say why and go on
         print(f"ackcheck: Cython could not translate the model ({e}); it stays pure Python", file=sys.stderr)
         return []
+    for source in MODULES.values():
+        generated = ROOT / BUILD_DIR / Path(source).with_suffix(".c")
+        generated.with_name(generated.name + SIDECAR).write_text(_digest(ROOT / source) + "\n")
+    return out
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class OptionalBuildExt(build_ext):
@@ -63,7 +81,7 @@ class OptionalBuildExt(build_ext):
         """Write the digest of the source this extension was built from, beside it."""
         source = ROOT / MODULES[ext.name]
         stem = ext.name.rpartition(".")[2]
-        (target.parent / f"{stem}{SIDECAR}").write_text(hashlib.sha256(source.read_bytes()).hexdigest() + "\n")
+        (target.parent / f"{stem}{SIDECAR}").write_text(_digest(source) + "\n")
 
     def copy_extensions_to_source(self):  # editable installs: the builds and their digests into the tree
         super().copy_extensions_to_source()
@@ -77,5 +95,6 @@ class OptionalBuildExt(build_ext):
         outputs = super().get_outputs()
         records = (Path(o).parent / f"{Path(o).name.split('.')[0]}{SIDECAR}" for o in outputs)
         return outputs + [str(r) for r in records if r.is_file()]
+
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
