@@ -97,7 +97,17 @@ def _run(flags: str, pure: bool) -> dict:
     return json.loads(p.stdout)
 
 
-@pytest.mark.parametrize("flags", CONFIGS)
+def _era_flags() -> list:
+    """Every era scenario, its rule on and off (ACKCHECK_SLOW=1: minutes, pure Python included)."""
+    from ackcheck.checker.audit.eras_doc import ERA_SCENARIOS
+
+    slow = bool(os.environ.get("ACKCHECK_SLOW"))
+    return [pytest.param(f"{sc.flags()} --rule {sc.rule}={'on' if on else 'off'}", id=f"{sc.rule}-{'on' if on else 'off'}",
+                         marks=() if slow else pytest.mark.skip("ACKCHECK_SLOW=1 runs it"))
+            for sc in ERA_SCENARIOS for on in (True, False)]
+
+
+@pytest.mark.parametrize("flags", CONFIGS + _era_flags())
 def test_compiled_and_pure_explore_the_same(flags):
     if not _compiled.in_use():
         pytest.skip(f"the model is not compiled here ({_compiled.status()})")
