@@ -5,7 +5,6 @@ ackcheck/_compiled.py are compiled by Cython from their unchanged .py source; a 
 compile (no C compiler, no Cython) leaves them as Python and the install goes on.
 """
 
-import hashlib
 import os
 import runpy
 import sys
@@ -17,6 +16,7 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).resolve().parent
 COMPILED = runpy.run_path(str(ROOT / "ackcheck" / "_compiled.py"))
 MODULES, SIDECAR, PURE_ENV = COMPILED["COMPILED"], COMPILED["SIDECAR"], COMPILED["PURE_ENV"]
+_digest = COMPILED["source_digest"]  # (the digest the import finder compares)
 BUILD_DIR = "build/cython"  # the generated C, kept between installs (a rebuild regenerates only what changed)
 
 
@@ -34,8 +34,7 @@ def extensions():
     # this source's build. So each .c keeps the digest of the source it came from, and goes
     # when that is not the source now.
     for source in MODULES.values():
-        generated = ROOT / BUILD_DIR / Path(source).with_suffix(".c")
-        record = generated.with_name(generated.name + SIDECAR)
+        generated, record = _generated(source)
         if generated.exists() and (not record.exists() or record.read_text().strip() != _digest(ROOT / source)):
             generated.unlink()
     try:
@@ -45,13 +44,14 @@ def extensions():
         print(f"ackcheck: Cython could not translate the model ({e}); it stays pure Python", file=sys.stderr)
         return []
     for source in MODULES.values():
-        generated = ROOT / BUILD_DIR / Path(source).with_suffix(".c")
-        generated.with_name(generated.name + SIDECAR).write_text(_digest(ROOT / source) + "\n")
+        _generated(source)[1].write_text(_digest(ROOT / source) + "\n")
     return out
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _generated(source: str) -> tuple[Path, Path]:
+    """The C that cythonize generates from `source`, and the record of the source digest it came from."""
+    generated = ROOT / BUILD_DIR / Path(source).with_suffix(".c")
+    return generated, generated.with_name(generated.name + SIDECAR)
 
 
 class OptionalBuildExt(build_ext):

@@ -47,13 +47,20 @@ def source_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+STALE = "changed since it was compiled"  # (choose()'s reason for a build of other source text)
+
+
+def _extension(directory: Path, stem: str) -> Path | None:
+    return next((directory / f"{stem}{suffix}" for suffix in importlib.machinery.EXTENSION_SUFFIXES
+                 if (directory / f"{stem}{suffix}").is_file()), None)
+
+
 def choose(directory: Path, stem: str) -> tuple[Path | None, str]:
     """(the extension to load or None for the .py, and why) for module `stem` in `directory`."""
     source = directory / f"{stem}.py"
     if os.environ.get(PURE_ENV, "") not in ("", "0"):
         return None, f"{PURE_ENV} is set"
-    ext = next((directory / f"{stem}{suffix}" for suffix in importlib.machinery.EXTENSION_SUFFIXES
-                if (directory / f"{stem}{suffix}").is_file()), None)
+    ext = _extension(directory, stem)
     if ext is None:
         return None, "not compiled (no C compiler or Cython at install time)"
     record = directory / f"{stem}{SIDECAR}"
@@ -64,7 +71,7 @@ def choose(directory: Path, stem: str) -> tuple[Path | None, str]:
     except OSError:
         return None, f"no {record.name} beside the build"
     if recorded != source_digest(source):
-        return None, f"{source.name} changed since it was compiled (pip install -e . rebuilds it)"
+        return None, f"{source.name} {STALE} (pip install -e . rebuilds it)"
     return ext, "compiled"
 
 
@@ -79,19 +86,18 @@ class _Finder:
         stem = fullname.rpartition(".")[2]
         for entry in path:
             directory = Path(entry)
-            if not (directory / f"{stem}.py").is_file() and not any(
-                    (directory / f"{stem}{s}").is_file() for s in importlib.machinery.EXTENSION_SUFFIXES):
+            source = directory / f"{stem}.py"
+            if not source.is_file() and _extension(directory, stem) is None:
                 continue
             ext, why = choose(directory, stem)
             STATUS[fullname] = why
-            if "changed since it was compiled" in why and not _warned:
+            if STALE in why and not _warned:
                 # (once per process: an edited module is slower, not wrong - say why)
                 _warned.append(fullname)
                 print(f"ackcheck: {why}; running it as Python", file=sys.stderr)
             if ext is not None:
                 loader = importlib.machinery.ExtensionFileLoader(fullname, str(ext))
                 return importlib.util.spec_from_file_location(fullname, ext, loader=loader)
-            source = directory / f"{stem}.py"
             loader = importlib.machinery.SourceFileLoader(fullname, str(source))
             return importlib.util.spec_from_file_location(fullname, source, loader=loader)
         return None
@@ -102,17 +108,20 @@ def install() -> None:
         sys.meta_path.insert(0, _Finder)
 
 
-def status() -> str:
-    """One line: whether the model runs compiled (imports the model to find out)."""
+def _import_all() -> None:
     for name in COMPILED:
         __import__(name)
-    whys = {STATUS.get(name, "imported before ackcheck's finder") for name in COMPILED}
-    if whys == {"compiled"}:
-        return "compiled (Cython)"
-    return "pure Python: " + "; ".join(sorted(whys - {"compiled"}))
 
 
 def in_use() -> bool:
-    for name in COMPILED:
-        __import__(name)
+    """Whether every module in COMPILED runs compiled (imports them to find out)."""
+    _import_all()
     return all(STATUS.get(name) == "compiled" for name in COMPILED)
+
+
+def status() -> str:
+    """One line: whether the model runs compiled, or why not."""
+    if in_use():
+        return "compiled (Cython)"
+    whys = {STATUS.get(name, "imported before ackcheck's finder") for name in COMPILED}
+    return "pure Python: " + "; ".join(sorted(whys - {"compiled"}))

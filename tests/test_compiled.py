@@ -23,12 +23,11 @@ def _module(tmp_path: Path, source: str = "X = 1\n") -> Path:
     return tmp_path
 
 
-def _fake_build(directory: Path, digest: str | None) -> None:
+def _fake_build(directory: Path, digest: str) -> None:
     import importlib.machinery
 
     (directory / f"mod{importlib.machinery.EXTENSION_SUFFIXES[0]}").write_bytes(b"")
-    if digest is not None:
-        (directory / f"mod{_compiled.SIDECAR}").write_text(digest + "\n")
+    (directory / f"mod{_compiled.SIDECAR}").write_text(digest + "\n")
 
 
 def test_no_build_means_the_source(tmp_path, monkeypatch):
@@ -52,8 +51,7 @@ def test_a_stale_build_is_never_used(tmp_path, monkeypatch):
     (d / "mod.py").write_text("X = 2\n")  # edited after the build
     ext, why = _compiled.choose(d, "mod")
     assert ext is None and "changed since it was compiled" in why
-    _fake_build(d, None)
-    (d / f"mod{_compiled.SIDECAR}").unlink()
+    (d / f"mod{_compiled.SIDECAR}").unlink()  # no record at all
     ext, why = _compiled.choose(d, "mod")
     assert ext is None and "source-sha256" in why
 
