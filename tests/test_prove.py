@@ -106,15 +106,16 @@ STRENGTHENING = ["hw-le-leo", "fleo-le-leo", "leader-view", "single-leader", "fo
 def test_induction_reports_a_counterexample_to_induction_as_such():
     # without strengthening the step fails on an unreachable state: reported as a
     # counterexample to induction (no trace), the verdict stays bounded
+    # (lemmas=False: the catalogue lemmas Houdini finds would prove it, test_prove_sat.py)
     config = _config(["acks=1", "replication.factor=2"], dict(max_crashes=0, max_isr_shrinks=0))
-    result, info = prove(config, ["hw-bound"], depth=1, induction=True)
+    result, info = prove(config, ["hw-bound"], depth=1, induction=True, lemmas=False)
     assert result.verdict == "no-violation-up-to-depth" and result.trace is None
     assert info.induction == "cti" and info.cti["breaks"] and info.cti["actions"]
 
 
 def test_induction_proves_hw_bound_with_the_strengthening():
     config = _config(["acks=1", "replication.factor=2"], dict(max_crashes=0, max_isr_shrinks=0))
-    result, info = prove(config, ["hw-bound"], depth=1, induction=True, assume=STRENGTHENING)
+    result, info = prove(config, ["hw-bound"], depth=1, induction=True, assume=STRENGTHENING, lemmas=False)
     assert result.verdict == "proved" and result.exit_code == 0 and info.induction == "proved"
 
 
@@ -134,9 +135,9 @@ def test_induction_proves_across_a_leader_change():
     # one crash at RF 2: the leader fails over, the follower leads the next epoch
     config = _config(["acks=1", "replication.factor=2"], dict(max_crashes=1, max_isr_shrinks=1))
     result, info = prove(config, ["hw-bound", "committed-prefix-agreement"], depth=1, induction=True,
-                         assume=ACROSS_LEADER_CHANGE)
+                         assume=ACROSS_LEADER_CHANGE, lemmas=False)
     assert result.verdict == "proved" and info.induction == "proved"
     # without the lemma relating the leader's ISR view to the controller's, the step fails
     result, info = prove(config, ["hw-bound", "committed-prefix-agreement"], depth=1, induction=True,
-                         assume=[a for a in ACROSS_LEADER_CHANGE if a != "leader-isr-is-controllers"])
+                         assume=[a for a in ACROSS_LEADER_CHANGE if a != "leader-isr-is-controllers"], lemmas=False)
     assert result.verdict == "no-violation-up-to-depth" and info.induction == "cti"

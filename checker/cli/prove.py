@@ -1,4 +1,4 @@
-"""`ackcheck prove`: bounded model checking (and k-induction) on z3."""
+"""`ackcheck prove`: bounded model checking (on CaDiCaL or z3) and k-induction (on z3)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def main(argv: list[str]) -> int:
     from ackcheck.checker.engines.prove.properties import AUX, AUX_DESCRIPTIONS
 
     p = ArgumentParser(prog="ackcheck prove", description=(
-        "Symbolic model checking on z3: bounded model checking with iterative deepening (K = 0, 1, 2, ...: "
+        "Symbolic model checking: bounded model checking with iterative deepening (K = 0, 1, 2, ...: "
         "the first counterexample is a shortest one, replayed and re-judged on the Python model) and, with "
         "--induction, k-induction for every depth. Exit 0: no violation up to --depth, or proved; 1: violated "
         "(a real trace); 2: bad input or a configuration outside the encoded fragment; 3: unknown (the solver "
@@ -35,6 +35,14 @@ def main(argv: list[str]) -> int:
                         f"base case): {', '.join(AUX)}")
     p.add_argument("--timeout", type=float, default=None, metavar="S",
                    help="give up after S seconds of solving: verdict unknown, exit 3 (default: none)")
+    p.add_argument("--solver", choices=("cadical", "z3"), default="cadical",
+                   help="BMC's solver: cadical (default: the relation bit-blasted once and solved incrementally "
+                        "by CaDiCaL, keeping what it learned from depth to depth) or z3 (a fresh z3 solver per "
+                        "depth); the induction step always uses z3. Both give the same verdicts and lengths")
+    p.add_argument("--no-lemmas", action="store_true",
+                   help="(cadical) do not strengthen the search with the catalogue lemmas Houdini finds "
+                        "inductive (by default they are looked for after 1 s of solving, and at once with "
+                        "--induction; they never change a verdict or a length, only the time)")
     p.add_argument("--json", action="store_true", help="print one JSON object (like check --json)")
     p.add_argument("--trace-out", metavar="FILE", help="write the counterexample trace to FILE")
     p.add_argument("--full", action="store_true", help="print the full trace, not the summary")
@@ -60,7 +68,8 @@ def main(argv: list[str]) -> int:
     try:
         result, info = prove(config, args.invariant, depth=args.depth, induction=args.induction,
                              assume=args.assume_invariant, timeout=args.timeout,
-                             progress=None if args.json else stderr_progress)
+                             progress=None if args.json else stderr_progress, solver=args.solver,
+                             lemmas=not args.no_lemmas)
     except NotEncoded as e:
         return err(str(e))
     except Disagreement as e:
@@ -72,7 +81,7 @@ def main(argv: list[str]) -> int:
         d = result.as_dict()
         d["stats"].update({"depth_reached": info.depth_reached, "solver_seconds": round(info.solver_seconds, 3)})
         d["depth"] = args.depth
-        d["prove"] = info.as_dict()
+        d["prove"] = {**info.as_dict(), "solver": args.solver}
         print(json.dumps(d, indent=1))
         return result.exit_code
     print(describe_config(config))
@@ -80,7 +89,8 @@ def main(argv: list[str]) -> int:
     if result.violation:
         inv, msg = result.violation
         print(f"VIOLATED {inv}: {msg}")
-        print(f"shortest counterexample ({len(result.trace.steps) - 1} steps, found by z3, replayed on the model):")
+        print(f"shortest counterexample ({len(result.trace.steps) - 1} steps, found by "
+              f"{'CaDiCaL' if args.solver == 'cadical' else 'z3'}, replayed on the model):")
         print_counterexample(result.trace, full=args.full, trace_out=args.trace_out)
     elif verdict == "incomplete":
         print(f"INTERRUPTED: no violation up to depth {info.depth_reached} ({', '.join(result.invariants)})")
@@ -88,6 +98,8 @@ def main(argv: list[str]) -> int:
         print(f"UNKNOWN: {info.note}")
     elif verdict == "proved":
         extra = f" (assuming and proving {', '.join(info.assumed)})" if info.assumed else ""
+        if info.lemmas:
+            extra += f"; strengthened by the inductive lemmas {', '.join(info.lemmas)} (Houdini)"
         print(f"PROVED for every depth at replication factor {config.replication_factor} within these bounds: "
               f"{', '.join(result.invariants)} (k-induction, k={args.depth}){extra}")
     else:

@@ -53,12 +53,15 @@ class ProveInfo:
     cti: dict | None = None  # counterexample to induction
     note: str | None = None
     assumed: list = field(default_factory=list)
+    lemmas: list | None = None  # the Houdini lemmas the search assumed (None: not looked for)
+    lemma_seconds: float = 0.0
 
     def as_dict(self) -> dict:
         return {"depth_reached": self.depth_reached, "solver_seconds": round(self.solver_seconds, 3),
                 "per_depth": [{"depth": k, "seconds": round(t, 3), "answer": a} for k, t, a in self.per_depth],
                 "induction": self.induction, "counterexample_to_induction": self.cti,
-                "assumed_invariants": list(self.assumed), "note": self.note}
+                "assumed_invariants": list(self.assumed), "note": self.note,
+                "lemmas": self.lemmas, "lemma_seconds": round(self.lemma_seconds, 3)}
 
 
 def default_invariants(config: Config) -> list[str]:
@@ -269,11 +272,21 @@ def _aux(enc: Encoding, s: S, ids: list[str]):
     return AND(*[AUX[i](enc, s) for i in ids])
 
 
+SOLVERS = ("cadical", "z3")  # BMC's backends: CaDiCaL on the bit-blasted relation (sat.py), or z3 itself
+
+
 def prove(config: Config, invariant_ids: list[str] | None = None, *, depth: int = 10, induction: bool = False,
           assume: list[str] | tuple = (), timeout: float | None = None, progress=None,
-          symmetry: bool = True) -> tuple[Result, ProveInfo]:
+          symmetry: bool = True, solver: str = "cadical", lemmas: bool = True,
+          lemmas_after: float | None = None) -> tuple[Result, ProveInfo]:
     """Run BMC to `depth` (and the k-induction step with `induction`). `progress(text)` is
-    called once per depth. Raises NotEncoded for configurations outside the fragment."""
+    called once per depth. `solver`: the BMC backend, "cadical" (incremental SAT on the
+    bit-blasted relation, sat.py) or "z3" (a fresh z3 solver per depth); the induction step
+    is z3's. `lemmas` (cadical only): strengthen with the catalogue lemmas Houdini finds
+    inductive (sat.houdini), looked for once `lemmas_after` seconds of solving have passed
+    (default LEMMAS_AFTER; at once with `induction`). Raises NotEncoded for configurations outside the fragment."""
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r} (known: {', '.join(SOLVERS)})")
     check_fragment(config, invariant_ids)
     ids = list(invariant_ids) if invariant_ids else default_invariants(config)
     for a in assume:
@@ -291,20 +304,15 @@ def prove(config: Config, invariant_ids: list[str] | None = None, *, depth: int 
     info = ProveInfo(assumed=aux_ids)
     t0 = time.perf_counter()
     deadline = None if not timeout else t0 + timeout
+    if solver == "cadical":
+        from ackcheck.checker.engines.prove.incremental import LEMMAS_AFTER, prove_incremental
+
+        return prove_incremental(result, info, stats, enc, model, config, ids, aux_ids, depth, induction,
+                                 deadline, progress, symmetry, lemmas,
+                                 LEMMAS_AFTER if lemmas_after is None else lemmas_after, t0)
     solver = FreshSolver()
     unroll = Unrolling(enc, solver, enc.from_state(model.init()), "", symmetry=symmetry)
-
-    def timed_check(s, *assumptions):
-        if deadline is not None:
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                return z3.unknown, 0.0
-            s.set("timeout", max(1, int(left * 1000)))
-        t = time.perf_counter()
-        r = _check(s, *assumptions)
-        dt = time.perf_counter() - t
-        info.solver_seconds += dt
-        return r, dt
+    timed_check = _timed_check(info, deadline)
 
     def say(text):
         if progress is not None:
@@ -317,7 +325,9 @@ def prove(config: Config, invariant_ids: list[str] | None = None, *, depth: int 
                                                     unroll.states[k - 1] if k else None)))
             info.per_depth.append((k, dt, str(r)))
             if r == z3.sat:
-                _report(result, info, enc, unroll, solver.model(), k, ids, model, config)
+                m = solver.model()
+                _report(result, info, enc, lambda j: unroll.values(m, j),
+                        lambda j: m.eval(unroll.acts[j], model_completion=True).as_long(), k, ids, model, config)
                 stats.max_depth = k
                 say(f"depth {k}: violation found ({dt:.2f}s)")
                 return _finish(result, info, stats, t0)
@@ -349,6 +359,36 @@ def prove(config: Config, invariant_ids: list[str] | None = None, *, depth: int 
     return _finish(result, info, stats, t0)
 
 
+def _timed_check(info: ProveInfo, deadline: float | None):
+    """check(solver, *assumptions) -> (answer, seconds) within the deadline, counted in info."""
+    def timed_check(s, *assumptions):
+        if deadline is not None:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return z3.unknown, 0.0
+            s.set("timeout", max(1, int(left * 1000)))
+        t = time.perf_counter()
+        r = _check(s, *assumptions)
+        dt = time.perf_counter() - t
+        info.solver_seconds += dt
+        return r, dt
+    return timed_check
+
+
+def _leaves_of(fields: dict) -> list:
+    out = []
+
+    def walk(v):
+        if isinstance(v, list):
+            for x in v:
+                walk(x)
+        else:
+            out.append(v)
+    for key in sorted(fields):
+        walk(fields[key])
+    return out
+
+
 def _as_z3(x, like=None):
     if isinstance(x, bool):
         return z3.BoolVal(x)
@@ -362,13 +402,10 @@ def _finish(result: Result, info: ProveInfo, stats: Stats, t0: float):
     return result, info
 
 
-def _report(result, info, enc, unroll, m, k, ids, model: Model, config: Config) -> None:
-    """Decode the solver's path, replay it on the Python model, re-judge it there."""
-    actions = []
-    for j in range(k):
-        vals = unroll.values(m, j)
-        idx = m.eval(unroll.acts[j], model_completion=True).as_long()
-        actions.append(enc.instances[idx].decode(vals))
+def _report(result, info, enc, values, act, k, ids, model: Model, config: Config) -> None:
+    """Decode the solver's path (`values(j)`: state j's fields, `act(j)`: the index of step
+    j's instance), replay it on the Python model, re-judge it there."""
+    actions = [enc.instances[act(j)].decode(values(j)) for j in range(k)]
     judge = Judge(select(ids, config), config)
     s = model.init()
     path = [(None, s)]
@@ -395,15 +432,19 @@ def _report(result, info, enc, unroll, m, k, ids, model: Model, config: Config) 
     info.depth_reached = k
 
 
-def _induction_step(result, info, enc, ids, aux_ids, k, timed_check, say) -> None:
+def _induction_step(result, info, enc, ids, aux_ids, k, timed_check, say, lemmas=()) -> None:
+    """`lemmas`: properties already proved for every reachable state (Houdini's), assumed
+    in every state of the step, the last included."""
     solver = FreshSolver()
     first = enc.fresh("i0")
     unroll = Unrolling(enc, solver, first, "i")
     for j in range(k):
         solver.add(_as_z3(NOT(_bad(enc, unroll.states[j], ids, unroll.states[j - 1] if j else None))))
         solver.add(_as_z3(_aux(enc, unroll.states[j], aux_ids)))
+        solver.add(*[_as_z3(f(enc, unroll.states[j])) for f in lemmas])
         unroll.extend()
     last = unroll.states[k]
+    solver.add(*[_as_z3(f(enc, last)) for f in lemmas])
     solver.add(_as_z3(OR(_bad(enc, last, ids, unroll.states[k - 1] if k else None), NOT(_aux(enc, last, aux_ids)))))
     r, dt = timed_check(solver)
     info.per_depth.append((f"step-{k}", dt, str(r)))
