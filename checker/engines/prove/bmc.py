@@ -283,8 +283,9 @@ def prove(config: Config, invariant_ids: list[str] | None = None, *, depth: int 
     called once per depth. `solver`: the BMC backend, "cadical" (incremental SAT on the
     bit-blasted relation, sat.py) or "z3" (a fresh z3 solver per depth); the induction step
     is z3's. `lemmas` (cadical only): strengthen with the catalogue lemmas Houdini finds
-    inductive (sat.houdini), looked for once `lemmas_after` seconds of solving have passed
-    (default LEMMAS_AFTER; at once with `induction`). Raises NotEncoded for configurations outside the fragment."""
+    inductive (sat.Houdini), looked for once `lemmas_after` seconds of solving have passed
+    (default LEMMAS_AFTER), for no longer than the search has taken; at once and to the end
+    with `induction` or `lemmas_after=0`. Raises NotEncoded for configurations outside the fragment."""
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r} (known: {', '.join(SOLVERS)})")
     check_fragment(config, invariant_ids)

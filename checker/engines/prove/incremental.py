@@ -26,7 +26,7 @@ from ackcheck.checker.engines.prove.bmc import (
 )
 from ackcheck.checker.engines.prove.ops import NOT
 from ackcheck.checker.engines.prove.properties import AUX, BAD
-from ackcheck.checker.engines.prove.sat import SatUnrolling, houdini
+from ackcheck.checker.engines.prove.sat import Houdini, SatUnrolling
 
 LEMMAS_AFTER = 1.0  # solver seconds before BMC looks for inductive lemmas (small searches never pay for it)
 
@@ -41,11 +41,12 @@ def _candidates(ids: list[str]) -> dict:
 
 
 def prove_incremental(result, info, stats, enc, model, config, ids, aux_ids, depth, induction, deadline, progress,
-               symmetry, lemmas, lemmas_after, t0):
+                      symmetry, lemmas, lemmas_after, t0):
     """bmc.prove()'s BMC loop on CaDiCaL (sat.py): one solver for every depth, each depth's
     question asked under an assumption literal, which is fixed false once answered no.
     Once the search has cost `lemmas_after` seconds of solving (at once with --induction),
-    the catalogue's lemmas that Houdini finds inductive are asserted at every step."""
+    the catalogue's lemmas that Houdini finds inductive are asserted at every step; Houdini
+    works between depths, never longer in all than half what the search itself has taken."""
     rel = relation_for(enc)
     names_broker = [[i for i, inst in enumerate(enc.instances) if m in _broker_args(inst)] for m in range(enc.R)]
     unroll_init = enc.from_state(model.init())
@@ -64,10 +65,19 @@ def prove_incremental(result, info, stats, enc, model, config, ids, aux_ids, dep
             f = candidates[name]
             unroll.forbid(unroll.flag(name, _as_z3(NOT(f(enc, rel.y))), y_only, {"y": unroll.blocks[k]}))
 
+    search = Houdini(enc, rel, unroll_init, candidates) if lemmas else None
+
     def find_lemmas() -> None:
-        t = time.perf_counter()
-        found = houdini(enc, rel, unroll_init, candidates)
-        info.lemma_seconds = time.perf_counter() - t
+        # Houdini's time is kept within half the search's own (a wide configuration's lemmas can
+        # cost more than they save); with --induction the proof needs them, so no limit
+        spent = time.perf_counter() - t0 - search.seconds
+        budget = float("inf") if induction or lemmas_after <= 0 else max(lemmas_after, spent / 2) - search.seconds
+        if deadline is not None:
+            budget = min(budget, deadline - time.perf_counter())
+        found = search.run(max(budget, 0.0))
+        info.lemma_seconds = search.seconds
+        if found is None:
+            return
         proven.extend(found)
         info.lemmas = [n.split(" ", 1)[1] for n in found if n.startswith("lemma ")]
         for k in range(len(unroll.blocks)):
@@ -89,7 +99,7 @@ def prove_incremental(result, info, stats, enc, model, config, ids, aux_ids, dep
         return r, dt
     try:
         for k in range(depth + 1):
-            if lemmas and info.lemmas is None and (induction or info.solver_seconds >= lemmas_after):
+            if search is not None and info.lemmas is None and (induction or info.solver_seconds >= lemmas_after):
                 find_lemmas()
             if k > 0:
                 unroll.extend()
@@ -137,6 +147,8 @@ def prove_incremental(result, info, stats, enc, model, config, ids, aux_ids, dep
         return _finish(result, info, stats, t0)
     finally:
         unroll.close()
+        if search is not None:
+            search.close()
     if induction:
         state_ids = [i for i in ids if i in BAD]
         if state_ids == ids and all(f"invariant {i}" in proven for i in ids):

@@ -248,7 +248,7 @@ def _fill(shape, it):
     return next(it)
 
 
-def houdini(enc: Encoding, rel, init: S, candidates: dict, progress=None) -> list[str]:
+class Houdini:
     """The largest subset H of `candidates` (name -> f(enc, state), a property written over
     ops.py, so it evaluates on the concrete initial state and builds z3 terms on rel.y) that
     holds in the initial state and is inductive: every state satisfying all of H steps
@@ -263,46 +263,96 @@ def houdini(enc: Encoding, rel, init: S, candidates: dict, progress=None) -> lis
     existed is still there, and BMC's shortest counterexamples stay shortest. What the
     lemmas buy is pruning: the solver no longer explores unreachable corners of the
     state vector (a follower offset beyond a log's end, two leaders of one epoch, ...)
-    when it refutes a depth."""
-    from pysat.solvers import Solver
+    when it refutes a depth.
 
-    alive = [name for name, f in candidates.items() if f(enc, init) is True]
-    if not alive:
-        return []
-    top = [0]
+    `run(budget)` works for at most about `budget` seconds of solving and can be called
+    again to go on where it stopped (the solver keeps what it learned): BMC gives it time
+    in proportion to its own, so on a wide configuration where the lemmas are expensive
+    to find they never cost more than the search they are meant to speed up."""
 
-    def fresh(n: int) -> int:
-        first = top[0] + 1
-        top[0] += n
-        return first
-    T = relation_cnf(rel)
-    x = [[fresh(1) for _ in bits] for bits in T.groups["x"]]
-    y = [[fresh(1) for _ in bits] for bits in T.groups["x"]]
-    solver = Solver(name=SOLVER)
-    solver.append_formula(T.clauses({"x": x, "y": y, "a": [[fresh(1) for _ in T.groups["a"][0]]]}, fresh))
-    broken_x, broken_y = {}, {}  # name -> literal equivalent to "this candidate is false" in x / y
-    for name in alive:
-        flag = z3.Bool("flag")
-        cnf = Blasted(flag == z3.Not(_z3_bool(candidates[name](enc, rel.y))), [("y", rel.y_leaves), ("f", [flag])])
-        for block, out in ((x, broken_x), (y, broken_y)):
-            out[name] = fresh(1)
-            solver.append_formula(cnf.clauses({"y": block, "f": [[out[name]]]}, fresh))
-    try:
-        while alive:
+    def __init__(self, enc: Encoding, rel, init: S, candidates: dict):
+        self.enc, self.rel, self.candidates = enc, rel, candidates
+        self.alive = [name for name, f in candidates.items() if f(enc, init) is True]
+        self.solver = None
+        self.result: list[str] | None = None if self.alive else []
+        self.seconds = 0.0
+        self._steps = None
+
+    def _work(self):
+        """The whole computation as a generator that yields after every piece of work
+        (the relation's clauses, each candidate's, each slice of conflicts), so run() can
+        stop at its budget and resume; it ends with self.result set."""
+        from pysat.solvers import Solver
+
+        enc, rel = self.enc, self.rel
+        top = [0]
+
+        def fresh(n: int) -> int:
+            first = top[0] + 1
+            top[0] += n
+            return first
+        T = relation_cnf(rel)
+        yield
+        x = [[fresh(1) for _ in bits] for bits in T.groups["x"]]
+        y = [[fresh(1) for _ in bits] for bits in T.groups["x"]]
+        self.solver = solver = Solver(name=SOLVER)
+        solver.append_formula(T.clauses({"x": x, "y": y, "a": [[fresh(1) for _ in T.groups["a"][0]]]}, fresh))
+        yield
+        broken_x, broken_y = {}, {}  # name -> literal equivalent to "this candidate is false" in x / y
+        for name in self.alive:
+            flag = z3.Bool("flag")
+            cnf = Blasted(flag == z3.Not(_z3_bool(self.candidates[name](enc, rel.y))),
+                          [("y", rel.y_leaves), ("f", [flag])])
+            for block, out in ((x, broken_x), (y, broken_y)):
+                out[name] = fresh(1)
+                solver.append_formula(cnf.clauses({"y": block, "f": [[out[name]]]}, fresh))
+            yield
+        while self.alive:
             some = fresh(1)
-            solver.add_clause([-some, *[broken_y[n] for n in alive]])
-            sat = solver.solve(assumptions=[some, *[-broken_x[n] for n in alive]])
+            solver.add_clause([-some, *[broken_y[n] for n in self.alive]])
+            assumptions = [some, *[-broken_x[n] for n in self.alive]]
+            while True:
+                solver.conf_budget(_SLICE_CONFLICTS)
+                sat = solver.solve_limited(assumptions=assumptions)
+                if sat is not None:
+                    break
+                yield
             true = {v for v in solver.get_model() if v > 0} if sat else set()
             solver.add_clause([-some])
             if not sat:
                 break
-            dropped = [n for n in alive if broken_y[n] in true]
-            alive = [n for n in alive if broken_y[n] not in true]
-            if progress is not None:
-                progress(dropped)
-    finally:
-        solver.delete()
-    return alive
+            self.alive = [n for n in self.alive if broken_y[n] not in true]
+            yield
+        self.result = self.alive
+
+    def run(self, budget: float) -> list[str] | None:
+        """H, or None when `budget` seconds passed first (call again to go on)."""
+        if self.result is not None:
+            return self.result
+        if self._steps is None:
+            self._steps = self._work()
+        t0 = time.perf_counter()
+        try:
+            for _ in self._steps:
+                if time.perf_counter() - t0 >= budget:
+                    return None
+        finally:
+            self.seconds += time.perf_counter() - t0
+        self.close()
+        return self.result
+
+    def close(self) -> None:
+        if self._steps is not None:
+            self._steps.close()
+            self._steps = None
+        if self.solver is not None:
+            self.solver.delete()
+            self.solver = None
+
+
+def houdini(enc: Encoding, rel, init: S, candidates: dict) -> list[str]:
+    """Houdini run to the end (no budget)."""
+    return Houdini(enc, rel, init, candidates).run(float("inf"))
 
 
 def _z3_bool(v):
