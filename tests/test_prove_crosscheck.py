@@ -34,7 +34,8 @@ ERA_OUTSIDE = {
     "fenced_leader_epoch-on-delayed-fetch": "BFS does not finish (R3 of docs/reach.md: millions of states)",
 }
 # cases that take seconds, not minutes (both engines together): CI runs them
-ERA_FAST = {"maximal_isr-off", "maximal_isr-on", "epoch_truncation-on", "epoch_truncation-off"}
+ERA_FAST = {"maximal_isr-off", "maximal_isr-on", "epoch_truncation-on", "epoch_truncation-off",
+            "eligible_leader_replicas-off"}  # (the last: KIP-966's 12-step loss, about 30 s)
 MATRIX_FAST = {
     "acks=1 minISR=1 unclean=false idem=false inflight=1 retries=0 | no-acked-loss",
     "acks=1 minISR=1 unclean=false idem=false inflight=1 retries=0 | no-acked-loss-power-loss",

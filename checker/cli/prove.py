@@ -93,7 +93,10 @@ def main(argv: list[str]) -> int:
               f"{'CaDiCaL' if args.solver == 'cadical' else 'z3'}, replayed on the model):")
         print_counterexample(result.trace, full=args.full, trace_out=args.trace_out)
     elif verdict == "incomplete":
-        print(f"INTERRUPTED: no violation up to depth {info.depth_reached} ({', '.join(result.invariants)})")
+        if info.depth_reached < 0:
+            print(f"INTERRUPTED before depth 0 was answered ({', '.join(result.invariants)})")
+        else:
+            print(f"INTERRUPTED: no violation up to depth {info.depth_reached} ({', '.join(result.invariants)})")
     elif verdict == "unknown":
         print(f"UNKNOWN: {info.note}")
     elif verdict == "proved":

@@ -197,23 +197,16 @@ class SatUnrolling:
         thread: PySAT's CaDiCaL turns Ctrl-C into KeyboardInterrupt there. With a timeout
         the search runs in slices of conflicts (CaDiCaL keeps what it learned between
         them) and stops at the first slice boundary past the deadline."""
-        import pysolvers  # PySAT's C module: its `error` is how CaDiCaL reports the Ctrl-C it caught
-
         solver = self.solver
         deadline = None if not timeout else time.perf_counter() + timeout
-        try:
-            while True:
-                if deadline is not None:
-                    solver.conf_budget(_SLICE_CONFLICTS)
-                r = solver.solve_limited(assumptions=assumptions)
-                if r is not None or deadline is None:
-                    return r
-                if time.perf_counter() >= deadline:
-                    return None
-        except pysolvers.error as e:
-            if "interrupt" in str(e):
-                raise KeyboardInterrupt from None
-            raise
+        while True:
+            if deadline is not None:
+                solver.conf_budget(_SLICE_CONFLICTS)
+            r = _solve(solver, assumptions)
+            if r is not None or deadline is None:
+                return r
+            if time.perf_counter() >= deadline:
+                return None
 
     def forbid(self, lit: int) -> None:
         self.solver.add_clause([-lit])
@@ -313,7 +306,7 @@ class Houdini:
             assumptions = [some, *[-broken_x[n] for n in self.alive]]
             while True:
                 solver.conf_budget(_SLICE_CONFLICTS)
-                sat = solver.solve_limited(assumptions=assumptions)
+                sat = _solve(solver, assumptions)
                 if sat is not None:
                     break
                 yield
@@ -353,6 +346,19 @@ class Houdini:
 def houdini(enc: Encoding, rel, init: S, candidates: dict) -> list[str]:
     """Houdini run to the end (no budget)."""
     return Houdini(enc, rel, init, candidates).run(float("inf"))
+
+
+def _solve(solver, assumptions: list[int]) -> bool | None:
+    """solve_limited in the calling thread: PySAT's CaDiCaL catches Ctrl-C there and
+    reports it as its C module's `error`, which becomes KeyboardInterrupt again."""
+    import pysolvers
+
+    try:
+        return solver.solve_limited(assumptions=assumptions)
+    except pysolvers.error as e:
+        if "interrupt" in str(e):
+            raise KeyboardInterrupt from None
+        raise
 
 
 def _z3_bool(v):
