@@ -23,10 +23,16 @@ def _reference():
     return r.verdict, r.stats.distinct_states, r.stats.transitions, r.stats.max_depth
 
 
+def _default_sigint() -> None:
+    # a shell that starts the test run in the background ignores SIGINT in it and in every
+    # child, and Python then installs no Ctrl-C handler: give the search the terminal's default
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(ckpt, *extra):
     return subprocess.Popen([sys.executable, "-m", "ackcheck", "check", *FLAGS, "--json", "--workers", "1",
                              "--checkpoint", str(ckpt), "--checkpoint-every", "0", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def _wait_for_level(ckpt, level: int, proc, timeout=120.0):

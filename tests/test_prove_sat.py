@@ -152,3 +152,21 @@ def test_lemmas_keep_a_deeper_counterexample():
     plain, _ = prove(config, [sc.invariant], depth=10, lemmas=False)
     assert strong.verdict == plain.verdict == "violated"
     assert len(strong.trace.steps) == len(plain.trace.steps) == 11 and info.lemmas
+
+
+def test_houdini_stops_at_its_budget_and_resumes_to_the_same_answer():
+    from ackcheck.checker.engines.prove.sat import Houdini
+
+    config = _config(["acks=1", "replication.factor=2"], dict(max_crashes=1, max_isr_shrinks=1))
+    enc = Encoding(config, committed_log=False, consumer=False)
+    set_int_bits(enc.bits)
+    rel = relation_for(enc)
+    init = enc.from_state(Model(config, consumer=False).init())
+    candidates = _candidates(["hw-bound", "committed-prefix-agreement"])
+    whole = houdini(enc, rel, init, candidates)
+    search = Houdini(enc, rel, init, candidates)
+    pieces = 0
+    while (found := search.run(0.0)) is None:  # one piece of work per call
+        pieces += 1
+    assert pieces > len(candidates) // 2  # it did stop, many times
+    assert found == whole and search.seconds > 0

@@ -1,6 +1,6 @@
 """bmc.prove() on CaDiCaL: iterative deepening on one incremental SAT solver
 (sat.SatUnrolling), strengthened by the catalogue lemmas Houdini finds inductive
-(sat.houdini), then the induction step (bmc._induction_step) when asked for.
+(sat.Houdini), then the induction step (bmc._induction_step) when asked for.
 
 The loop mirrors bmc.prove's z3 loop - the same questions in the same order (a selected
 invariant broken at depth k; with --induction or --assume-invariant, an assumption broken

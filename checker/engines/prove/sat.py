@@ -1,5 +1,6 @@
 """BMC on an incremental SAT solver: the z3 relation bit-blasted to CNF once, unrolled by
-renaming variables, and solved by CaDiCaL (through PySAT) with assumptions.
+renaming variables, and solved by CaDiCaL (through PySAT) with assumptions; and Houdini,
+which finds the inductive lemmas that unrolling is strengthened with (incremental.py).
 
 Why: z3 bit-blasts a bit-vector problem to SAT only when it is not incremental, so bmc.py's
 z3 backend starts a fresh solver at every depth and throws away what it learned proving
@@ -29,7 +30,7 @@ import z3
 from ackcheck.checker.engines.prove.encoding import Encoding, S
 
 _SLICE_CONFLICTS = 20_000  # about 0.1-1 s of CaDiCaL on these relations: the timeout's granularity
-SOLVER = "cadical195"  # CaDiCaL 1.9.5: fastest of PySAT's incremental solvers on this relation (docs/prove.md)
+SOLVER = "cadical195"  # CaDiCaL 1.9.5: as fast as any of PySAT's incremental solvers here (docs/prove.md)
 
 
 def _bit_view(v, tag: str):
@@ -137,7 +138,7 @@ class SatUnrolling:
         self.blocks = [self._block()]
         self.acts: list[list[int]] = []
         self._bads: dict = {}
-        for vars_, leaf, value in zip(self.blocks[0], rel.x_leaves, [v for _, v in enc.leaves(first)]):
+        for vars_, (_, value) in zip(self.blocks[0], enc.leaves(first)):
             self._fix(vars_, value)
         # symmetry breaking, as bmc.Unrolling: brokers 2..R-1 are first named (as an action
         # argument) only after the broker before them
@@ -161,7 +162,7 @@ class SatUnrolling:
         return first
 
     def _block(self) -> list[list[int]]:
-        return [[self._fresh(1) + 0 for _ in range(w)] for w in self.widths]
+        return [[self._fresh(1) for _ in range(w)] for w in self.widths]
 
     def _fix(self, vars_: list[int], value) -> None:
         if isinstance(value, bool):
