@@ -376,20 +376,6 @@ def _timed_check(info: ProveInfo, deadline: float | None):
     return timed_check
 
 
-def _leaves_of(fields: dict) -> list:
-    out = []
-
-    def walk(v):
-        if isinstance(v, list):
-            for x in v:
-                walk(x)
-        else:
-            out.append(v)
-    for key in sorted(fields):
-        walk(fields[key])
-    return out
-
-
 def _as_z3(x, like=None):
     if isinstance(x, bool):
         return z3.BoolVal(x)

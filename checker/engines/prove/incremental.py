@@ -18,12 +18,11 @@ from ackcheck.checker.engines.prove.bmc import (
     _broker_args,
     _finish,
     _induction_step,
-    _leaves_of,
-    _rebuild,
     _report,
     _timed_check,
     relation_for,
 )
+from ackcheck.checker.engines.prove.layout import S
 from ackcheck.checker.engines.prove.ops import NOT
 from ackcheck.checker.engines.prove.properties import AUX, BAD
 from ackcheck.checker.engines.prove.sat import Houdini, SatUnrolling
@@ -128,7 +127,7 @@ def prove_incremental(result, info, stats, enc, model, config, ids, aux_ids, dep
                 alit = unroll.flag("aux", _as_z3(NOT(_aux(enc, rel.y, aux_ids))), y_only, {"y": unroll.blocks[k]})
                 ra, _ = ask(alit)
                 if ra is True:
-                    v = _rebuild(rel.y, rel.names, _leaves_of(unroll.values(unroll.model(), k)))
+                    v = S(unroll.values(unroll.model(), k))
                     failing = [a for a in aux_ids if not AUX[a](enc, v)]
                     result.unknown = True
                     info.induction = "assumption-fails"

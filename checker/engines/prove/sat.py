@@ -225,6 +225,8 @@ class SatUnrolling:
             else:
                 n = sum(1 << j for j, v in enumerate(vars_) if v in true)
                 flat.append(n - (1 << len(vars_)) if n >> (len(vars_) - 1) else n)
+        from ackcheck.checker.engines.prove.bmc import _fill
+
         it = iter(flat)
         shape = self.rel.x  # an S of z3 constants: the same nesting
         return {key: _fill(shape.f[key], it) for key in sorted(shape.f)}
@@ -234,12 +236,6 @@ class SatUnrolling:
 
     def close(self) -> None:
         self.solver.delete()
-
-
-def _fill(shape, it):
-    if isinstance(shape, list):
-        return [_fill(x, it) for x in shape]
-    return next(it)
 
 
 class Houdini:
