@@ -232,21 +232,6 @@ def _broker_args(inst) -> set[int]:
     return {inst.args[p] for p in _BROKER_ARGS.get(inst.name, ())}
 
 
-def _rebuild(template: S, names: list[str], leaves: list) -> S:
-    """A state shaped like `template` from leaves in Encoding.leaves order."""
-    it = iter(leaves)
-    f = {}
-    for key in sorted(template.f):
-        f[key] = _fill(template.f[key], it)
-    return S(f)
-
-
-def _fill(shape, it):
-    if isinstance(shape, list):
-        return [_fill(x, it) for x in shape]
-    return next(it)
-
-
 def _evaluate(s: S, m: z3.ModelRef) -> dict:
     def ev(v):
         if isinstance(v, list):

@@ -192,6 +192,16 @@ class Layout:
             walk(k, s.f[k])
         return out
 
+    @staticmethod
+    def from_leaves(template: S, values) -> dict:
+        """The inverse of leaves(): fields shaped like `template`'s, filled from `values`
+        (the scalars in leaves() order)."""
+        it = iter(values)
+
+        def fill(shape):
+            return [fill(x) for x in shape] if isinstance(shape, list) else next(it)
+        return {k: fill(template.f[k]) for k in sorted(template.f)}
+
     # ------------------------------------------------------- Model state <-> this state
     def from_state(self, st: State) -> S:
         """The encoded form of a Model state (raises NotEncoded outside the fragment)."""

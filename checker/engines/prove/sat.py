@@ -28,6 +28,7 @@ import numpy as np
 import z3
 
 from ackcheck.checker.engines.prove.encoding import Encoding, S
+from ackcheck.checker.engines.prove.layout import Layout
 
 _SLICE_CONFLICTS = 20_000  # about 0.1-1 s of CaDiCaL on these relations: the timeout's granularity
 SOLVER = "cadical195"  # CaDiCaL 1.9.5: as fast as any of PySAT's incremental solvers here (docs/prove.md)
@@ -225,11 +226,7 @@ class SatUnrolling:
             else:
                 n = sum(1 << j for j, v in enumerate(vars_) if v in true)
                 flat.append(n - (1 << len(vars_)) if n >> (len(vars_) - 1) else n)
-        from ackcheck.checker.engines.prove.bmc import _fill
-
-        it = iter(flat)
-        shape = self.rel.x  # an S of z3 constants: the same nesting
-        return {key: _fill(shape.f[key], it) for key in sorted(shape.f)}
+        return Layout.from_leaves(self.rel.x, flat)  # rel.x: an S of z3 constants, the same nesting
 
     def act(self, true: set[int], k: int) -> int:
         return sum(1 << j for j, v in enumerate(self.acts[k]) if v in true)
