@@ -790,7 +790,7 @@ def explore(
     memory_limit: int | None = None,
 ) -> Result:
     """The search, in this process (`workers` 1), handed over to `workers` local processes
-    after the first second (checker/engines/parallel.py), or on the Dask cluster at
+    after the first tenth of a second (checker/engines/parallel.py), or on the Dask cluster at
     `cluster` ("local": a local Dask cluster of `workers` processes). Results are the same
     in every case. `watch(prev, state)`, if given, sees the initial state (prev None) and
     every transition until it returns False (vacuity witnesses, invariants/witnesses.py).
@@ -814,4 +814,5 @@ def explore(
                   handover_after=HANDOVER_SECONDS)
 
 
-HANDOVER_SECONDS = 1.0  # a search still running after this long moves to worker processes
+HANDOVER_SECONDS = 0.1  # a search still running after this long moves to worker processes (a fork of
+# this process: it inherits the seen set and frontier, so it costs tens of milliseconds)
