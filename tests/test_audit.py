@@ -179,7 +179,7 @@ def test_table_output_prints_fault_assumptions_and_counterexample(tmp_path, caps
     rc, out, _ = run_audit(capsys, tmp_path, cache, "--producer", str(prod), "--guarantee", "no-acked-loss",
                            "--max-isr-shrinks", "1")
     assert rc == 1
-    assert "fault assumptions" in out and "1 process crash" in out and "1 ISR shrink " in out
+    assert "fault assumptions" in out and "2 process crashes" in out and "1 ISR shrink " in out
     assert "shortest counterexample" in out and "crashes" in out
     assert "fix: Set acks=all (producer)" in out
 
@@ -321,6 +321,6 @@ def test_cache_key_depends_on_bounds_invariants_and_config():
     a = build_config([], bounds=profile_bounds("crash"))
     assert run_key(a, ["acked-write-survives"]) == run_key(a, ["acked-write-survives"])
     assert run_key(a, ["acked-write-survives"]) != run_key(a, ["no-duplicates"])
-    assert run_key(a, ["x"]) != run_key(a.with_bounds(max_crashes=2), ["x"])
+    assert run_key(a, ["x"]) != run_key(a.with_bounds(max_crashes=3), ["x"])
     b = build_config([], bounds=profile_bounds("crash"), kafka_version="3.6")
     assert run_key(a, ["x"]) != run_key(b, ["x"])

@@ -24,7 +24,7 @@ BOUND_NAMES = tuple(Bounds().as_dict())
 # leadership move without a crash gives the idempotent producer a leader that holds no
 # state for it (the KAFKA-15591 duplicate with Kafka's defaults, docs/producer.md).
 PROFILES: dict[str, dict[str, int]] = {
-    "crash": {"max_records": 1, "max_crashes": 1, "max_power_losses": 0, "max_elections": 0, "max_lost_messages": 0,
+    "crash": {"max_records": 1, "max_crashes": 2, "max_power_losses": 0, "max_elections": 0, "max_lost_messages": 0,
                   "max_isr_shrinks": 2, "max_attempts": 1, "max_depth": 0},
     "power": {"max_records": 1, "max_crashes": 0, "max_power_losses": 1, "max_elections": 0, "max_lost_messages": 0,
                   "max_isr_shrinks": 2, "max_attempts": 1, "max_depth": 0},
