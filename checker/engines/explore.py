@@ -232,7 +232,8 @@ class Partition:
         canon = canonical_state
         cands_of = candidates
         local: dict = {}
-        seen_here = 0
+        fresh: list = []  # fingerprints put in `local` since its last filter against the seen set
+        remember = fresh.append
         event = None
         counts = np.zeros(len(self.frontier), dtype=np.int64)
         stop = self.stop_flag
@@ -255,10 +256,12 @@ class Partition:
                         fp, _, t = canon(raw, fpf, cands)
                     if fp not in local:  # the first (smallest) key wins here
                         local[fp] = (key, t)
+                        remember(fp)
                 else:
                     fp = fpf(raw)
                     if fp not in local:
                         local[fp] = (key, raw)
+                        remember(fp)
                 if watch is not None and not watch(s, raw):
                     watch = None
                     self.watching = False
@@ -273,9 +276,9 @@ class Partition:
             done = k + 1
             if event is not None:
                 break
-            if len(local) - seen_here >= _COMPACT_EVERY:
-                self._compact(local)
-                seen_here = len(local)
+            if len(fresh) >= _COMPACT_EVERY:
+                self._compact(local, fresh)
+                fresh.clear()
             if not k & 63:
                 if stop is not None and stop.is_set():
                     interrupted = True
@@ -302,13 +305,17 @@ class Partition:
             self.sent.append((sel, items))
         return out, event, (self.ranks[:done], counts[:done]), False
 
-    def _compact(self, local: dict) -> None:
-        """Drop local candidates this partition owns and has seen (bounds memory in a big level)."""
-        fps = as_fingerprints(list(local))
+    def _compact(self, local: dict, fresh: list) -> None:
+        """Drop the local candidates put in since the last call (`fresh`, their
+        fingerprints) that this partition owns and has seen: this bounds memory in a big
+        level. Older candidates were filtered already, and the seen set does not change
+        while a level is expanded, so each candidate is looked up once: a level costs time
+        in proportion to its candidates, not to their number times the level's size."""
+        fps = as_fingerprints(fresh)
         own = fps % np.uint64(self.count) == np.uint64(self.index) if self.count > 1 else np.ones(len(fps), bool)
         drop = own & self.seen.contains(fps)
         if drop.any():
-            for fp in np.array(list(local), dtype=object)[drop]:
+            for fp in np.array(fresh, dtype=object)[drop]:
                 del local[fp]
 
     # -- 2. owners decide
@@ -348,14 +355,18 @@ class Partition:
             chosen.extend(items[w] for w in win)
             fps.append(self._cand_fps[win])
         if state_checks:
-            # (on the explored form: a renaming of the successor changes no verdict)
-            for key, t in sorted(chosen, key=_first):
+            # (on the explored form: a renaming of the successor changes no verdict). Every
+            # winner is checked, in any order, and the violation with the smallest key is
+            # the level's: the one a search checking states in key order would meet first
+            # (sorting a level of millions of states by key would cost more than it saves).
+            order = self.order
+            for key, t in chosen:
                 for inv_id, check in state_checks:
                     if check(t, model_cfg):
-                        event = (key, 0, self.order[inv_id], inv_id)
+                        found = (key, 0, order[inv_id], inv_id)
+                        if event is None or found < event:
+                            event = found
                         break
-                if event is not None:
-                    break
         self.sent = []
         self._cand_fps = None
         self.next = [t for _, t in chosen]
@@ -456,11 +467,6 @@ class Partition:
 
     def witnessed(self) -> set:
         return set(self.watcher.reached) if self.watcher is not None else set()
-
-
-def _first(item):
-    return item[0]
-
 
 
 # --------------------------------------------------------------------------- the coordinator
