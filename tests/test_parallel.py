@@ -25,7 +25,7 @@ CONFIGS = [
 
 @pytest.fixture
 def at_once(monkeypatch):
-    """Workers from the first level on (normally a search hands over after a second)."""
+    """Workers from the first level on (normally a search hands over after a tenth of a second)."""
     monkeypatch.setattr(explore_mod, "HANDOVER_SECONDS", 0.0)
 
 
@@ -36,6 +36,30 @@ def test_two_workers_equal_one(at_once, props, version, bounds, invs):
     two = run_check(config, invs, workers=2)
     assert two.stats.workers == 2 and one.stats.workers == 1
     assert outcome(two) == outcome(one)
+
+
+@pytest.mark.parametrize("props,version,bounds,invs", [CONFIGS[0], CONFIGS[3]])
+def test_filtering_candidates_against_the_seen_set_changes_nothing(monkeypatch, props, version, bounds, invs):
+    """A big level's candidates are filtered against the seen set as they come (every
+    _COMPACT_EVERY new ones, each looked up once): filtering after every few candidates
+    must drop seen ones and leave the result exactly as it is."""
+    config = make_config(props, version, **bounds)
+    reference = run_check(config, invs, workers=1)
+    dropped = []
+    filter_once = explore_mod.Partition._compact
+
+    def counting(self, local, fresh):
+        before = len(local)
+        filter_once(self, local, fresh)
+        dropped.append(before - len(local))
+
+    monkeypatch.setattr(explore_mod, "_COMPACT_EVERY", 3)
+    monkeypatch.setattr(explore_mod.Partition, "_compact", counting)
+    often = run_check(config, invs, workers=1)
+    assert sum(dropped) > 0
+    assert outcome(often) == outcome(reference)
+    monkeypatch.setattr(explore_mod, "HANDOVER_SECONDS", 0.0)
+    assert outcome(run_check(config, invs, workers=2)) == outcome(reference)
 
 
 def test_three_workers_equal_one_without_symmetry(at_once):
