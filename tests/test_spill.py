@@ -92,3 +92,37 @@ def test_bad_memory_limit_is_one_line_exit_2(text, why):
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "--memory-limit" in lines[0] and why in lines[0]
+
+
+def test_default_memory_limit_is_three_quarters_of_the_machine():
+    import os
+
+    from ackcheck.checker.engines.spill import default_memory_limit
+
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert default_memory_limit() == total * 3 // 4
+
+
+@pytest.mark.parametrize("flags,expected", [([], "default"), (["--memory-limit", "none"], None),
+                                            (["--memory-limit", "2G"], 2 << 30),
+                                            (["--cluster", "tcp://127.0.0.1:1"], None)])
+def test_check_passes_its_memory_budget_to_the_search(monkeypatch, flags, expected):
+    """`check` spills past 3/4 of the machine's memory unless told otherwise ('none': never;
+    a cluster's machines are not this one, so no default there)."""
+    import ackcheck.checker.engines.check as check_mod
+    from ackcheck.checker.cli.check import main
+    from ackcheck.checker.engines.spill import default_memory_limit
+
+    got = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_run_check(*args, **kwargs):
+        got.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(check_mod, "run_check", fake_run_check)
+    with pytest.raises(Stop):
+        main(["--acks", "1", *flags])
+    assert got["memory_limit"] == (default_memory_limit() if expected == "default" else expected)

@@ -56,16 +56,20 @@ def main(argv: list[str]) -> int:
     p.add_argument("--memory-limit", metavar="SIZE",
                    help="resident memory for the search (512M, 4G, 2GiB; split over the workers): past it each "
                         "BFS level is expanded from temporary files on disk instead of memory - same counts, "
-                        "verdict and trace (default: no limit; docs/reach.md)")
+                        "verdict and trace (default: 3/4 of this machine's memory, no limit with --cluster; "
+                        "'none': no limit; docs/reach.md)")
     args = p.parse_args(argv)
-    memory_limit = None
-    if args.memory_limit is not None:
-        from ackcheck.checker.engines.spill import parse_size
+    from ackcheck.checker.engines.spill import default_memory_limit, parse_size
 
-        try:
-            memory_limit = parse_size(args.memory_limit)
-        except ValueError as e:
-            return err(f"--memory-limit {args.memory_limit}: {e}")
+    memory_limit = None if args.cluster else default_memory_limit()  # (a cluster's machines are not this one)
+    if args.memory_limit is not None:
+        if args.memory_limit.strip().lower() == "none":
+            memory_limit = None
+        else:
+            try:
+                memory_limit = parse_size(args.memory_limit)
+            except ValueError as e:
+                return err(f"--memory-limit {args.memory_limit}: {e}")
     if args.workers is not None and args.workers < 1:
         return err(f"--workers {args.workers}: must be at least 1")
     if args.checkpoint_every < 0:

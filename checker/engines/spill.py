@@ -30,7 +30,7 @@ def parse_size(text: str) -> int:
     1024, KB/MB/GB/TB powers of 1000). ValueError with the reason for anything else."""
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
     if not m:
-        raise ValueError("expected a size such as 512M, 4G or 2GiB")
+        raise ValueError("expected a size such as 512M, 4G or 2GiB, or none")
     unit = m.group(2).lower()
     if unit not in _UNITS:
         raise ValueError(f"unknown unit {m.group(2)!r} (use K, M, G, T, KB, MB, GB, KiB, MiB or GiB)")
@@ -38,6 +38,17 @@ def parse_size(text: str) -> int:
     if size < 1 << 20:
         raise ValueError("must be at least 1M")
     return size
+
+
+def default_memory_limit() -> int | None:
+    """`--memory-limit`'s default: three quarters of this machine's physical memory (None
+    where the system does not say). A search that would outgrow the machine expands its
+    levels from disk instead of being killed for memory with its work lost."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return total * 3 // 4 if total > 0 else None
 
 
 def resident_bytes() -> int:
