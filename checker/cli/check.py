@@ -59,17 +59,14 @@ def main(argv: list[str]) -> int:
                         "verdict and trace (default: 3/4 of this machine's memory, no limit with --cluster; "
                         "'none': no limit; docs/reach.md)")
     args = p.parse_args(argv)
-    from ackcheck.checker.engines.spill import default_memory_limit, parse_size
+    from ackcheck.checker.engines.spill import default_memory_limit, parse_memory_limit
 
     memory_limit = None if args.cluster else default_memory_limit()  # (a cluster's machines are not this one)
     if args.memory_limit is not None:
-        if args.memory_limit.strip().lower() == "none":
-            memory_limit = None
-        else:
-            try:
-                memory_limit = parse_size(args.memory_limit)
-            except ValueError as e:
-                return err(f"--memory-limit {args.memory_limit}: {e}")
+        try:
+            memory_limit = parse_memory_limit(args.memory_limit)
+        except ValueError as e:
+            return err(f"--memory-limit {args.memory_limit}: {e}")
     if args.workers is not None and args.workers < 1:
         return err(f"--workers {args.workers}: must be at least 1")
     if args.checkpoint_every < 0:

@@ -30,7 +30,7 @@ def parse_size(text: str) -> int:
     1024, KB/MB/GB/TB powers of 1000). ValueError with the reason for anything else."""
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
     if not m:
-        raise ValueError("expected a size such as 512M, 4G or 2GiB, or none")
+        raise ValueError("expected a size such as 512M, 4G or 2GiB")
     unit = m.group(2).lower()
     if unit not in _UNITS:
         raise ValueError(f"unknown unit {m.group(2)!r} (use K, M, G, T, KB, MB, GB, KiB, MiB or GiB)")
@@ -38,6 +38,16 @@ def parse_size(text: str) -> int:
     if size < 1 << 20:
         raise ValueError("must be at least 1M")
     return size
+
+
+def parse_memory_limit(text: str) -> int | None:
+    """`--memory-limit`: a size (parse_size) or 'none' (no limit, None)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise ValueError(f"{e}; or none for no limit") from None
 
 
 def default_memory_limit() -> int | None:
