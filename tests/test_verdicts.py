@@ -157,3 +157,27 @@ def test_a_cached_cut_run_is_not_read_back_as_holds(tmp_path):
                                    "invariants": ["acked-write-survives"]})
     r = run_one(config, ["acked-write-survives"], cache_dir=str(tmp_path))
     assert r["cached"] and r["verdict"] == "no-violation-up-to-depth"
+
+
+@pytest.mark.parametrize("flags, want", [
+    ((), True),  # a human reading the terminal
+    (("--json",), False),  # stdout is for the JSON object; stderr stays quiet by default
+    (("--json", "--progress", "on"), True),  # a long JSON run in CI still reports on stderr
+    (("--progress", "off"), False),
+])
+def test_check_progress_flag(capsys, monkeypatch, flags, want):
+    from ackcheck.checker.engines import check as check_engine
+
+    real = check_engine.explore
+    given = []
+
+    def recording_explore(model, invs, **kw):
+        given.append(kw.get("progress") is not None)
+        return real(model, invs, **kw)
+
+    monkeypatch.setattr(check_engine, "explore", recording_explore)
+    rc, out, _ = run(capsys, "check", "--acks", "all", "--min-insync-replicas", "2", *flags)
+    assert rc == 0
+    assert given == [want]
+    if "--json" in flags:
+        assert json.loads(out)["verdict"] == "holds"

@@ -26,6 +26,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--html", metavar="OUT.html",
                    help="write the counterexample as a self-contained HTML page (see `ackcheck view --html`)")
     p.add_argument("--full", action="store_true", help="print the full trace, not the summary")
+    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="states, depth, frontier, states/s and memory on stderr while the search runs (a line "
+                        "every 5 s when stderr is not a terminal); auto: on unless --json (default auto)")
     p.add_argument("--symmetry", choices=("on", "off"), default="on",
                    help="skip states that are renamings of explored ones (brokers are interchangeable); "
                         "'distinct' then counts classes (default on)")
@@ -79,7 +82,8 @@ def main(argv: list[str]) -> int:
     from ackcheck.checker.engines.parallel import WorkerError
 
     try:
-        result = run_check(config, args.invariant, progress=not args.json, symmetry=args.symmetry == "on",
+        progress = args.progress == "on" or (args.progress == "auto" and not args.json)
+        result = run_check(config, args.invariant, progress=progress, symmetry=args.symmetry == "on",
                            reduction=args.reduction == "on", workers=args.workers or default_workers(), cluster=args.cluster,
                            checkpoint=args.checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every,
                            memory_limit=memory_limit)
