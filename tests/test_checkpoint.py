@@ -104,3 +104,37 @@ def test_resume_of_another_configuration_is_refused(tmp_path):
                        capture_output=True, text=True)
     errors = [line for line in p.stderr.splitlines() if line.startswith("ackcheck: error")]
     assert p.returncode == 2 and len(errors) == 1 and "--resume" in errors[0] and "Traceback" not in p.stderr
+
+
+def _errors(p) -> list[str]:
+    assert "Traceback" not in p.stderr
+    return [line for line in p.stderr.splitlines() if line.startswith("ackcheck: error")]
+
+
+def test_unwritable_checkpoint_directory_is_refused_before_the_search(tmp_path):
+    # found at once, not at the first checkpoint a minute in (or at Ctrl-C, losing the run)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    p = subprocess.run([sys.executable, "-m", "ackcheck", "check", *FLAGS, "--checkpoint", str(blocker / "ckpt")],
+                       capture_output=True, text=True, timeout=120)
+    errors = _errors(p)
+    assert p.returncode == 2 and len(errors) == 1 and "cannot write there" in errors[0]
+    assert "Done." not in p.stdout  # no search ran
+
+
+def test_an_earlier_checkpoint_is_continued_not_overwritten(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    proc = _start(ckpt)
+    _wait_for_level(ckpt, 4, proc)
+    proc.kill()
+    proc.wait()
+    saved = (ckpt / "CURRENT").read_text()
+    p = subprocess.run([sys.executable, "-m", "ackcheck", "check", *FLAGS, "--checkpoint", str(ckpt)],
+                       capture_output=True, text=True, timeout=120)
+    errors = _errors(p)
+    assert p.returncode == 2 and len(errors) == 1 and f"--resume {ckpt}" in errors[0]
+    assert (ckpt / "CURRENT").read_text() == saved  # the earlier run's work is still there
+    # continuing it, and checkpointing on into the same directory, is what the message offers
+    rc, got = _resume(ckpt, "--checkpoint", str(ckpt), "--checkpoint-every", "0")
+    assert rc == 0
+    assert got == _reference()

@@ -74,6 +74,8 @@ def main(argv: list[str]) -> int:
         return err(f"--workers {args.workers}: must be at least 1")
     if args.checkpoint_every < 0:
         return err(f"--checkpoint-every {args.checkpoint_every}: must be 0 or more")
+    if args.checkpoint and (problem := _checkpoint_problem(args.checkpoint, args.resume)):
+        return err(problem)
     config = config_from_args(args)
     if not args.json:
         for note in config.notes:
@@ -133,3 +135,25 @@ def main(argv: list[str]) -> int:
         print(f"warning: {w}")
     print(result.stats.done_line())
     return code
+
+
+def _checkpoint_problem(directory: str, resume: str | None) -> str | None:
+    """Why --checkpoint DIR cannot be used, found before the search starts rather than at
+    its first checkpoint (a minute in, or at Ctrl-C): DIR cannot be created or written, or
+    it holds the checkpoint of an earlier run that this one would replace without
+    continuing it."""
+    import os
+    from pathlib import Path
+
+    root = Path(directory)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".ackcheck-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        return f"--checkpoint {directory}: cannot write there ({e.strerror or e})"
+    if (root / "CURRENT").exists() and not (resume and os.path.realpath(resume) == os.path.realpath(directory)):
+        return (f"--checkpoint {directory}: it holds the checkpoint of an earlier run; continue it with "
+                f"--resume {directory}, or remove it (or pick another directory) to start afresh")
+    return None
