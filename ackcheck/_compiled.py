@@ -30,6 +30,7 @@ COMPILED = {
     "ackcheck.model.protocol": "model/protocol.py",
     "ackcheck.model.truncation": "model/truncation.py",
     "ackcheck.model.symmetry": "model/symmetry.py",
+    "ackcheck.model.independence": "model/independence.py",
     "ackcheck.traces.observation": "traces/observation.py",
     "ackcheck.invariants.catalogue": "invariants/catalogue.py",
     "ackcheck.checker.engines.seen": "checker/engines/seen.py",

@@ -45,6 +45,13 @@ Hence these pairs commute:
   `alive` or `leader`); with `producer_receive` while l holds nothing in purgatory. Not
   with `restart`: both write the ELR.
 
+How it is computed: each enabled action gets a *footprint* at s, a small int (`footprint`):
+its kind, the brokers whose parts it touches, whether the broker that answers for it holds
+nothing in purgatory, whether it may advance a leader's HW (below), and for a send the
+broker it goes to. Whether two actions commute is then a function of their two footprints
+alone (`commute`, remembered per pair of footprints), so a search asks it with one
+dictionary lookup; `independent` is the same relation asked of two actions.
+
 One shared ghost: when the model keeps `committed_log` (the records below any leader's HW,
 in order), two steps that may each advance a leader's HW both append to it. The relation
 does not try to prove that the two orders append the same records, so such pairs (a learn
@@ -56,61 +63,92 @@ from __future__ import annotations
 
 from ackcheck.model.state import State
 
-__all__ = ["independent"]
+__all__ = ["KNOWN", "commute", "footprint", "independent"]
+
+# footprint kinds (bits 0-2); 0: an action the relation calls dependent on everything
+_LEARN, _FETCH, _ALTER, _RESTART, _SEND, _RECEIVE = 1, 2, 3, 4, 5, 6
+_KINDS = {"broker_learn": _LEARN, "follower_fetch": _FETCH, "controller_alter_partition": _ALTER,
+          "restart": _RESTART, "producer_send": _SEND, "producer_receive": _RECEIVE}
+KNOWN = frozenset(_KINDS)  # the actions the relation may call independent of another
+_NO_PURGATORY = 1 << 3  # the answering broker holds nothing in purgatory
+_MAY_COMMIT = 1 << 4  # the model keeps committed_log and the action may advance a leader's HW
+_BROKERS = 5  # bits 5 and up: the brokers touched (a send: the broker it goes to)
 
 
-def _may_commit(s: State, action: tuple) -> bool:
-    """Whether the action may advance a leader's HW (and so append to committed_log)."""
+def footprint(model, s: State, action: tuple) -> int:
+    """What `commute` needs to know of an enabled action at s, as an int (see the module's
+    docstring)."""
     name = action[0]
-    if name == "broker_learn":
-        b, epoch = action[1], action[2]
-        return any(m.broker == b and m.leader_epoch == epoch and m.leader == b for m in s.controller_messages)
-    if name == "restart":
-        return s.leader == action[1]
-    return name in ("follower_fetch", "controller_alter_partition")
+    kind = _KINDS.get(name, 0)
+    if kind == 0 or kind == _RECEIVE:
+        return kind
+    if kind == _SEND:
+        return kind | (1 << action[2]) << _BROKERS
+    b = action[1]
+    if kind == _FETCH:  # the follower and the leader it fetches from (who answers)
+        answering = s[0][b][6]  # (Replica.leader)
+        touched = (1 << b) | (1 << answering)
+    else:
+        answering = b
+        touched = 1 << b
+    code = kind | touched << _BROKERS
+    for p in s.purgatory:
+        if p[0] == answering:
+            break
+    else:
+        code |= _NO_PURGATORY
+    if model.keep_committed_log:
+        if kind == _LEARN:
+            epoch = action[2]
+            for m in s.controller_messages:
+                if m[0] == b and m[1] == epoch and m[2] == b:
+                    code |= _MAY_COMMIT
+                    break
+        elif kind == _RESTART:
+            if s.leader == b:
+                code |= _MAY_COMMIT
+        else:
+            code |= _MAY_COMMIT
+    return code
 
 
-def _no_purgatory(s: State, broker: int) -> bool:
-    return not any(p.broker == broker for p in s.purgatory)
+_COMMUTE: dict = {}
 
 
-# the broker-side actions the relation knows
-_BROKER_SIDE = frozenset({"broker_learn", "follower_fetch", "controller_alter_partition", "restart"})
+def commute(fa: int, fb: int) -> bool:
+    """Whether two actions with footprints fa and fb (taken at the same state) commute."""
+    key = (fa, fb)
+    got = _COMMUTE.get(key)
+    if got is None:
+        got = _COMMUTE[key] = _commute(fa, fb)
+    return got
 
 
-def _owners(s: State, action: tuple) -> tuple[int, ...]:
-    """The brokers whose parts a broker-side action touches."""
-    if action[0] == "follower_fetch":  # the follower and the leader it fetches from
-        return action[1], s.replicas[action[1]].leader
-    return (action[1],)
-
-
-def _answering(s: State, action: tuple) -> int:
-    """The broker on whose connection a broker-side action may add produce responses."""
-    return _owners(s, action)[-1]  # (a fetch: the leader serving it)
+def _commute(fa: int, fb: int) -> bool:
+    ka, kb = fa & 7, fb & 7
+    if not _LEARN <= ka <= _RESTART:  # (a broker-side action first)
+        fa, fb, ka, kb = fb, fa, kb, ka
+    if not _LEARN <= ka <= _RESTART:
+        return False
+    if kb == _SEND or kb == _RECEIVE:
+        if ka == _RESTART:  # not argued: a restart changes who is alive
+            return False
+        if kb == _SEND:  # only a learn changes who believes it leads: not b's own
+            return ka != _LEARN or not (fa >> _BROKERS) & (fb >> _BROKERS)
+        return bool(fa & _NO_PURGATORY)  # then it adds no response to be received
+    if not _LEARN <= kb <= _RESTART:
+        return False
+    if ka == kb != _LEARN:
+        # two fetches: not argued (with 3 brokers they share the leader); two ISR changes
+        # both write the controller's ISR, two restarts may both write the ELR
+        return False
+    if {ka, kb} == {_RESTART, _ALTER}:  # both write the ELR
+        return False
+    if (fa >> _BROKERS) & (fb >> _BROKERS):  # a broker's part both touch
+        return False
+    return not (fa & _MAY_COMMIT and fb & _MAY_COMMIT)
 
 
 def independent(model, s: State, a: tuple, b: tuple) -> bool:
     """Actions a and b, both enabled in s, commute in s (see the module's docstring)."""
-    if a[0] not in _BROKER_SIDE:
-        a, b = b, a
-    na, nb = a[0], b[0]
-    if na not in _BROKER_SIDE:
-        return False
-    if nb in ("producer_send", "producer_receive"):
-        if na == "restart":  # not argued: a restart changes who is alive
-            return False
-        if nb == "producer_send":  # only a learn changes who believes it leads
-            return na != "broker_learn" or b[2] != a[1]
-        return _no_purgatory(s, _answering(s, a))  # then it adds no response to be received
-    if nb not in _BROKER_SIDE:
-        return False
-    if na == nb != "broker_learn":
-        # two fetches: not argued (with 3 brokers they share the leader); two ISR changes
-        # both write the controller's ISR, two restarts may both write the ELR
-        return False
-    if {na, nb} == {"restart", "controller_alter_partition"}:  # both write the ELR
-        return False
-    if set(_owners(s, a)) & set(_owners(s, b)):
-        return False
-    return not (model.keep_committed_log and _may_commit(s, a) and _may_commit(s, b))
+    return commute(footprint(model, s, a), footprint(model, s, b))

@@ -15,7 +15,7 @@ they concern.
 
 from __future__ import annotations
 
-from ackcheck.model import truncation
+from ackcheck.model import independence, truncation
 from ackcheck.model.state import (
     B_FAILED,
     B_IN_FLIGHT,
@@ -109,6 +109,8 @@ INLINE_GUARD = {
     "restart": "not reps[{b}].alive",
     "flush": "{q} and reps[{b}].flushed_offset < reps[{b}].log_end_offset",
 }
+# the actions a sleep set may hold: those model/independence.py may call independent of another
+MAY_SLEEP = independence.KNOWN
 _LISTED, _STUTTERS, _PER_BROKER = 0, 1, 2
 _NO_ARGS = ((),)
 _PRODUCER_MEMO = 1 << 14  # entries of the producer memos (emptied when full)
@@ -406,53 +408,82 @@ class Model:
 
     def _specialised_successors(self):
         """successors() for this configuration's table, written out as straight-line code
-        (the same order and the same calls as the plain loop above)."""
+        (the same order and the same calls as the plain loop above); and beside it
+        `successors_asleep(s, sleep)`, the same list with every action in `sleep` (a tuple
+        of actions, see checker/engines/explore.py, "Sleep sets") listed with None for its
+        next state, which is not computed. An asleep action that may stutter is still
+        computed, to tell a transition from a stutter (a stutter is not listed): the list
+        has the same actions at the same indices either way."""
         env = {"bounds": self.bounds}
-        lines = ["def successors(s):", "    out = []", "    append = out.append"]
-        for k, entry in enumerate(self._table):
-            if isinstance(entry[0], tuple):
-                # the broker loop unrolled; each quick condition read once, guards inline
-                lines.append("    reps = s.replicas")
-                for j, (name, is_enabled, effect) in enumerate(entry[0]):
-                    env[f"en{k}_{j}"], env[f"ef{k}_{j}"] = is_enabled, effect
-                    if name in QUICK_SKIP:
-                        lines.append(f"    q{k}_{j} = {QUICK_SKIP[name]}")
-                for b in self.brokers:
+        source = []
+        for asleep in (False, True):
+            lines = ["def successors_asleep(s, sleep):" if asleep else "def successors(s):", "    out = []",
+                     "    append = out.append"]
+            for k, entry in enumerate(self._table):
+                if isinstance(entry[0], tuple):
+                    # the broker loop unrolled; each quick condition read once, guards inline
+                    lines.append("    reps = s.replicas")
                     for j, (name, is_enabled, effect) in enumerate(entry[0]):
-                        if name in INLINE_GUARD:
-                            guard = INLINE_GUARD[name].format(q=f"q{k}_{j}", b=b)
-                        else:
-                            quick = f"q{k}_{j} and " if name in QUICK_SKIP else ""
-                            guard = f"{quick}en{k}_{j}(s, {b})"
-                        lines.append(f"    if {guard}:")
-                        lines.append(f"        append((({name!r}, {b}), ef{k}_{j}(s, {b})))")
-                continue
-            name, enabled, effect = entry
-            env[f"en{k}"], env[f"ef{k}"] = enabled, effect
-            params = ", ".join(f"a{i}" for i in range(len(ACTIONS[name])))
-            target = params or "_"
-            call_args = f"s, {params}" if params else "s"
-            action = f"({name!r}, {params})" if params else f"({name!r},)"
-            indent = "    "
-            quick = QUICK_SKIP.get(name)
-            if quick:
-                lines.append(f"    if {quick}:")
-                indent += "    "
-            lines.append(f"{indent}for {target}{',' if len(ACTIONS[name]) == 1 else ''} in en{k}(s):")
-            if name in STUTTERING:
-                lines.append(f"{indent}    nxt = ef{k}({call_args})")
-                lines.append(f"{indent}    if nxt is not s:")
-                lines.append(f"{indent}        append(({action}, nxt))")
-            else:
-                lines.append(f"{indent}    append(({action}, ef{k}({call_args})))")
-        lines.append("    return out")
-        self.successors_source = "\n".join(lines) + "\n"
-        exec(compile(self.successors_source, f"<successors of {self.config.kafka_version}>", "exec"), env)  # noqa: S102
+                        env[f"en{k}_{j}"], env[f"ef{k}_{j}"] = is_enabled, effect
+                        if name in QUICK_SKIP:
+                            lines.append(f"    q{k}_{j} = {QUICK_SKIP[name]}")
+                    for b in self.brokers:
+                        for j, (name, is_enabled, effect) in enumerate(entry[0]):
+                            if name in INLINE_GUARD:
+                                guard = INLINE_GUARD[name].format(q=f"q{k}_{j}", b=b)
+                            else:
+                                quick = f"q{k}_{j} and " if name in QUICK_SKIP else ""
+                                guard = f"{quick}en{k}_{j}(s, {b})"
+                            lines.append(f"    if {guard}:")
+                            if asleep and name in MAY_SLEEP:
+                                env[f"act{k}_{j}_{b}"] = (name, b)
+                                lines.append(f"        if act{k}_{j}_{b} in sleep:")
+                                lines.append(f"            append((act{k}_{j}_{b}, None))")
+                                lines.append("        else:")
+                                lines.append(f"            append((act{k}_{j}_{b}, ef{k}_{j}(s, {b})))")
+                            else:
+                                lines.append(f"        append((({name!r}, {b}), ef{k}_{j}(s, {b})))")
+                    continue
+                name, enabled, effect = entry
+                env[f"en{k}"], env[f"ef{k}"] = enabled, effect
+                params = ", ".join(f"a{i}" for i in range(len(ACTIONS[name])))
+                target = params or "_"
+                call_args = f"s, {params}" if params else "s"
+                action = f"({name!r}, {params})" if params else f"({name!r},)"
+                indent = "    "
+                quick = QUICK_SKIP.get(name)
+                if quick:
+                    lines.append(f"    if {quick}:")
+                    indent += "    "
+                lines.append(f"{indent}for {target}{',' if len(ACTIONS[name]) == 1 else ''} in en{k}(s):")
+                if asleep and name in MAY_SLEEP:
+                    lines.append(f"{indent}    act = {action}")
+                    lines.append(f"{indent}    if act in sleep:")
+                    if name in STUTTERING:
+                        lines.append(f"{indent}        if ef{k}({call_args}) is not s:")
+                        lines.append(f"{indent}            append((act, None))")
+                    else:
+                        lines.append(f"{indent}        append((act, None))")
+                    lines.append(f"{indent}        continue")
+                    action = "act"
+                if name in STUTTERING:
+                    lines.append(f"{indent}    nxt = ef{k}({call_args})")
+                    lines.append(f"{indent}    if nxt is not s:")
+                    lines.append(f"{indent}        append(({action}, nxt))")
+                else:
+                    lines.append(f"{indent}    append(({action}, ef{k}({call_args})))")
+            lines.append("    return out")
+            source.append("\n".join(lines) + "\n")
+        self.successors_source = source[0]
+        self.successors_asleep_source = source[1]
+        exec(compile("".join(source), f"<successors of {self.config.kafka_version}>", "exec"), env)  # noqa: S102
+        self.successors_asleep = env["successors_asleep"]
         return env["successors"]
 
     def __getstate__(self):
         d = dict(self.__dict__)
-        for key in ("successors", "_table", "_by_name", "successors_source", "_outcomes_memo", "_send_memo",
+        for key in ("successors", "successors_asleep", "successors_asleep_source", "_table", "_by_name",
+                    "successors_source", "_outcomes_memo", "_send_memo",
                     "_finished_memo", "abstract"):
             d.pop(key, None)
         return d

@@ -35,6 +35,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--reduction", choices=("on", "off"), default="on",
                    help="merge states that differ only in what no action or invariant reads again: the "
                         "bookkeeping of finished batches (same verdicts and shortest traces; default on)")
+    p.add_argument("--sleep-sets", choices=("on", "off"), default="on",
+                   help="partial-order reduction: skip a transition when an independent action taken earlier "
+                        "already reaches its state by another path of the same length - the same states, "
+                        "counts, verdict and trace, less work (default on; off with step invariants; "
+                        "docs/reach.md)")
     p.add_argument("--strict-vacuity", action="store_true",
                    help="exit 1 when a vacuity witness of a checked invariant was never reached (the guarantee "
                         "then holds vacuously within these bounds; see docs/liveness.md)")
@@ -86,7 +91,7 @@ def main(argv: list[str]) -> int:
     try:
         progress = args.progress == "on" or (args.progress == "auto" and not args.json)
         result = run_check(config, args.invariant, progress=progress, symmetry=args.symmetry == "on",
-                           reduction=args.reduction == "on", workers=args.workers or default_workers(), cluster=args.cluster,
+                           reduction=args.reduction == "on", sleep_sets=args.sleep_sets == "on", workers=args.workers or default_workers(), cluster=args.cluster,
                            checkpoint=args.checkpoint, resume=args.resume, checkpoint_every=args.checkpoint_every,
                            memory_limit=memory_limit)
     except CheckpointError as e:

@@ -40,13 +40,14 @@ def check_invariant_ids(ids: list[str] | None, *, liveness: bool = False) -> Non
 def run_check(config: Config, invariant_ids: list[str] | None = None, *, progress: bool = False,
               symmetry: bool = True, workers: int = 1, cluster: str | None = None,
               checkpoint: str | None = None, resume: str | None = None, checkpoint_every: float = 60.0,
-              memory_limit: int | None = None, reduction: bool = True) -> Result:
+              memory_limit: int | None = None, reduction: bool = True, sleep_sets: bool = True) -> Result:
     """Exhaustive BFS of `config` within its bounds, checking the selected invariants
     (with broker symmetry reduction unless `symmetry=False`), in `workers` processes or on
     the Dask cluster at `cluster`, with checkpoints, within `memory_limit` bytes of resident
     memory past which the frontier spills to disk (checker/engines/explore.py). `reduction=False`
     keeps the bookkeeping of finished batches in the seen-set key (Model.abstract): the same
-    verdicts and shortest lengths, more states (for comparison)."""
+    verdicts and shortest lengths, more states (for comparison). `sleep_sets=False` takes every
+    transition (the same states, counts, verdicts and traces; for comparison)."""
     check_invariant_ids(invariant_ids, liveness=True)
     from ackcheck.checker.engines.liveness import is_liveness, run_with_liveness
     from ackcheck.invariants.witnesses import Watcher
@@ -57,7 +58,7 @@ def run_check(config: Config, invariant_ids: list[str] | None = None, *, progres
     model = model_for(config, invs, lean=True, reduction=reduction)
     watch = Watcher([inv.id for inv in invs], config)  # vacuity witnesses
     opts = dict(symmetry=symmetry, watch=watch, workers=workers, cluster=cluster, checkpoint=checkpoint,
-                resume=resume, checkpoint_every=checkpoint_every, memory_limit=memory_limit)
+                resume=resume, checkpoint_every=checkpoint_every, memory_limit=memory_limit, sleep_sets=sleep_sets)
     if not progress:
         result = explore(model, invs, **opts)
     else:

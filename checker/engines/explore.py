@@ -30,6 +30,28 @@ winners' keys into the next ranks - that sorted array is also the level's parent
 table (8 bytes a state). A trace is rebuilt by walking the tables back to the initial
 state and replaying the chosen successor indices through the model.
 
+**Sleep sets** (Godefroid's partial-order reduction, of transitions, not of states). A
+frontier state s carries a sleep set Z(s): actions it need not take. Expanding s takes its
+actions in successor order, skipping those in Z(s) (`Model.successors_asleep`: same
+actions at the same indices, no next state computed for an asleep one); the successor by a
+taken action a gets Z(s.a) = the actions of Z(s), or taken at s before a, that commute with
+a at s (model/independence.py, renamed with the successor's canonical renaming). Why every
+state is still reached at its depth through its winning arrival (the smallest key): were
+the winning path to t to take an asleep action a at s, a went to sleep at an ancestor
+because an action ordered before it there commutes with it, and moving a up to that
+ancestor gives a path to t of the same length with a smaller key - no smaller key exists.
+So a state keeps the sleep set of its winning arrival, and by induction on the depth the
+states, their depths, parents and ranks, the verdicts of state invariants and the traces
+are those of the plain search. An asleep transition is still counted (it exists; an asleep
+action that may stutter is computed to tell it from a stutter), so the transition count is
+the same too. A step invariant judges every transition, and vacuity witnesses read them
+until all are reached: sleep sets are off with the first and wait for the second. An empty
+sleep set is always sound, so a level expanded from disk, a checkpoint and the hand-over to
+workers at the first level may drop them (`Stats.transitions_asleep` counts the skipped
+transitions and is the one figure that depends on that). tests/test_sleep_sets.py compares
+the two searches on every era scenario, matrix cells, 1 and 2 workers and a spilled level,
+and shows that a relation that is too wide is caught.
+
 States are tuples of ints, so their hashes are the same in every process (PYTHONHASHSEED
 only salts str/bytes).
 """
@@ -51,6 +73,7 @@ from ackcheck.checker.engines.seen import FingerprintSet, as_fingerprints
 from ackcheck.checker.engines.spill import SpillDir, SpilledStates, resident_bytes
 from ackcheck.invariants.catalogue import Invariant, Judge, select
 from ackcheck.invariants.witnesses import Watcher  # (imported before any fork: workers import nothing)
+from ackcheck.model.independence import commute, footprint
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
 from ackcheck.model.symmetry import candidates, canonical_state, permute
@@ -95,6 +118,26 @@ def _inverse(sigma, n: int):
     return tuple(inv)
 
 
+def _sleep_after(model: Model, s, action: tuple, sleep: tuple, taken: list, codes: dict, pos) -> tuple:
+    """The sleep set of s's successor by `action`, in the successor's explored form (broker
+    b renamed pos[b]): the actions asleep at s or taken at s before `action` that commute
+    with it at s (the module docstring, "Sleep sets"). `codes` keeps the footprints at s already computed."""
+    fa = codes.get(action)
+    if fa is None:
+        fa = codes[action] = footprint(model, s, action)
+    if not fa & 7:  # (an action the relation calls dependent on everything)
+        return ()
+    out = []
+    for group in (sleep, taken):
+        for z in group:
+            fz = codes.get(z)
+            if fz is None:
+                fz = codes[z] = footprint(model, s, z)
+            if commute(fa, fz):
+                out.append(z if pos is None else _rename(z, pos))
+    return tuple(out)
+
+
 def build_trace(model: Model, path) -> Trace:
     return Trace(config=model.config.as_dict(), steps=[(a, observe(st)) for a, st in path])
 
@@ -108,7 +151,7 @@ class Spec:
 
     def __init__(self, config, invariant_ids: list[str], *, consumer: bool, ghosts, symmetry: bool,
                  watch: bool = False, invariants: list[Invariant] | None = None, memory_limit: int | None = None,
-                 reduction: bool = True):
+                 reduction: bool = True, sleep_sets: bool = True):
         self.config = config
         # resident bytes for the whole search: past its share, a partition keeps the level it
         # expands on disk (checker/engines/spill.py); no part of the result depends on it
@@ -122,13 +165,15 @@ class Spec:
         self.ghosts = None if ghosts is None else sorted(ghosts)
         self.symmetry = symmetry
         self.reduction = reduction  # Model.abstract forgets finished batches' bookkeeping
+        # skip transitions with sleep sets (the module docstring); no part of the result depends on it
+        self.sleep_sets = sleep_sets
 
     @classmethod
     def of(cls, model: Model, invariants: list[Invariant], symmetry: bool, watch: bool = False,
-           memory_limit: int | None = None) -> Spec:
+           memory_limit: int | None = None, sleep_sets: bool = True) -> Spec:
         return cls(model.config, [inv.id for inv in invariants], consumer=model.with_consumer,
                    ghosts=model.ghosts, symmetry=symmetry, watch=watch, invariants=list(invariants),
-                   memory_limit=memory_limit, reduction=model.reduction)
+                   memory_limit=memory_limit, reduction=model.reduction, sleep_sets=sleep_sets)
 
     def __getstate__(self):
         d = dict(self.__dict__)
@@ -192,6 +237,10 @@ class Partition:
         self.fps = np.zeros(0, dtype=np.uint64)  # of the frontier states (for checkpoints)
         self.frontier: list = []
         self.next: list = []
+        # sleep sets (the module docstring): with step checks every transition must be taken
+        self.sleeping = getattr(spec, "sleep_sets", False) and not self.step_checks
+        self.frontier_sleeps: list | None = None  # per frontier state its sleep set (None: all empty)
+        self.next_sleeps: list | None = None
         self.next_keys = np.zeros(0, dtype=np.int64)
         self.next_fps = np.zeros(0, dtype=np.uint64)
         self.sent: list = []
@@ -208,6 +257,7 @@ class Partition:
         if int(fps[0]) % self.count == self.index:
             self.seen.add(fps)
             self.frontier = [state]
+            self.frontier_sleeps = None
             self.ranks = np.zeros(1, dtype=np.int64)
             self.fps = fps
 
@@ -224,6 +274,9 @@ class Partition:
             self.set_ranks(ranks)
         model = self.model
         successors = model.successors
+        asleep = model.successors_asleep
+        sleeping = self.sleeping
+        sleeps = self.frontier_sleeps if sleeping else None
         cfg = self.spec.config
         step_checks = self.step_checks
         symmetry = self.spec.symmetry
@@ -240,28 +293,44 @@ class Partition:
         watch = self.watcher if self.watching else None
         interrupted = False
         done = 0
+        skipped = 0
         t_last = time.perf_counter()
         for k, s in enumerate(self.frontier):
             base = int(self.ranks[k]) << INDEX_BITS
             i = 0
-            for action, raw in successors(s):
+            if sleeping:
+                sleep = sleeps[k] if sleeps is not None else ()
+                taken: list = []  # the actions taken at s so far, in successor order
+                codes: dict = {}  # their footprints at s (model/independence.py), as needed
+                out = asleep(s, sleep) if sleep and watch is None else successors(s)
+            else:
+                out = successors(s)
+            for action, raw in out:
                 key = base | i
                 i += 1
+                if raw is None:  # asleep: its successor is reached by another path of the same length
+                    skipped += 1
+                    continue
+                pos = None
                 if symmetry:
                     cands = cands_of(raw)
                     if cands is None:  # (most successors: already their class's canonical form)
                         fp = hash(raw) if plain else fpf(raw)
                         t = raw
                     else:
-                        fp, _, t = canon(raw, fpf, cands)
-                    if fp not in local:  # the first (smallest) key wins here
-                        local[fp] = (key, t)
-                        remember(fp)
+                        fp, pos, t = canon(raw, fpf, cands)
                 else:
                     fp = fpf(raw)
-                    if fp not in local:
-                        local[fp] = (key, raw)
-                        remember(fp)
+                    t = raw
+                if fp not in local:  # the first (smallest) key wins here
+                    if sleeping:
+                        local[fp] = (key, t, _sleep_after(model, s, action, sleep, taken, codes, pos)
+                                     if sleep or taken else ())
+                    else:
+                        local[fp] = (key, t)
+                    remember(fp)
+                if sleeping and (watch is None or action not in sleep):
+                    taken.append(action)
                 if watch is not None and not watch(s, raw):
                     watch = None
                     self.watching = False
@@ -303,7 +372,7 @@ class Partition:
                 sel = sel[~self.seen.contains(fps[sel])]
             out.append((fps[sel], keys[sel]))
             self.sent.append((sel, items))
-        return out, event, (self.ranks[:done], counts[:done]), False
+        return out, event, (self.ranks[:done], counts[:done], skipped), False
 
     def _compact(self, local: dict, fresh: list) -> None:
         """Drop the local candidates put in since the last call (`fresh`, their
@@ -360,16 +429,18 @@ class Partition:
             # the level's: the one a search checking states in key order would meet first
             # (sorting a level of millions of states by key would cost more than it saves).
             order = self.order
-            for key, t in chosen:
+            for item in chosen:
+                t = item[1]
                 for inv_id, check in state_checks:
                     if check(t, model_cfg):
-                        found = (key, 0, order[inv_id], inv_id)
+                        found = (item[0], 0, order[inv_id], inv_id)
                         if event is None or found < event:
                             event = found
                         break
         self.sent = []
         self._cand_fps = None
-        self.next = [t for _, t in chosen]
+        self.next = [c[1] for c in chosen]
+        self.next_sleeps = [c[2] for c in chosen] if self.sleeping else None
         self.next_keys = np.array([c[0] for c in chosen], dtype=np.int64)
         self.next_fps = np.concatenate(fps) if fps else np.zeros(0, dtype=np.uint64)
         self.ranked = False
@@ -382,9 +453,12 @@ class Partition:
         out: list = [None] * self.count
         for v, k in plan:
             n = len(self.next)
+            sleeps = self.next_sleeps[n - k:] if self.next_sleeps is not None else None
             out[v] = (self.next_keys[n - k:], self.next_fps[n - k:],
-                      pickle.dumps(self.next[n - k:], protocol=pickle.HIGHEST_PROTOCOL))
+                      pickle.dumps((self.next[n - k:], sleeps), protocol=pickle.HIGHEST_PROTOCOL))
             del self.next[n - k:]
+            if sleeps is not None:
+                del self.next_sleeps[n - k:]
             self.next_keys = self.next_keys[:n - k]
             self.next_fps = self.next_fps[:n - k]
         return out
@@ -395,7 +469,10 @@ class Partition:
             if item is None:
                 continue
             keys, fps, blob = item
-            self.next.extend(pickle.loads(blob))
+            states, sleeps = pickle.loads(blob)
+            if self.next_sleeps is not None:  # (an empty sleep set is always sound)
+                self.next_sleeps.extend(sleeps if sleeps is not None else [()] * len(states))
+            self.next.extend(states)
             self.next_keys = np.concatenate([self.next_keys, keys])
             self.next_fps = np.concatenate([self.next_fps, fps])
         return self.next_keys
@@ -410,11 +487,15 @@ class Partition:
         if not isinstance(self.frontier, list):  # a spilled level, expanded: its files go
             self.frontier.discard()
         self.frontier = [self.next[k] for k in order]
+        nxt = self.next_sleeps
+        self.frontier_sleeps = [nxt[k] for k in order] if nxt is not None and len(nxt) == len(order) else None
         self.ranks = ranks[order]
         self.fps = self.next_fps[order]
         self.next = []
+        self.next_sleeps = None
         if self.memory_limit is not None and self.frontier and resident_bytes() > self.memory_limit:
             self.frontier = SpilledStates(self.frontier, self.spill_dir)  # (read back in rank order)
+            self.frontier_sleeps = None  # (a level on disk is expanded without sleep sets)
             self.spilled_levels += 1
 
     # -- checkpoints
@@ -442,6 +523,7 @@ class Partition:
         self.seen = FingerprintSet.of(np.concatenate(seen))
         self.ranked = False
         self.next = frontier
+        self.next_sleeps = None  # (not in a checkpoint: an empty sleep set is always sound)
         self.next_fps = np.concatenate(fps)
         self.set_ranks(np.concatenate(ranks))
 
@@ -461,6 +543,8 @@ class Partition:
         keep = np.flatnonzero(other.fps % cnt == me)
         frontier = other.frontier if isinstance(other.frontier, list) else list(other.frontier)
         self.next = [frontier[k] for k in keep]
+        sleeps = other.frontier_sleeps
+        self.next_sleeps = [sleeps[k] for k in keep] if sleeps is not None and self.sleeping else None
         self.next_fps = other.fps[keep]
         self.ranked = False
         self.set_ranks(other.ranks[keep])
@@ -624,14 +708,15 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
                 key = ev[0]
                 stats.distinct_states += int(np.searchsorted(allkeys, key, side="right"))
                 rank, index = key >> INDEX_BITS, key & INDEX_MASK
-                for ranks, counts in (e[2] for e in ex):
+                for ranks, counts, _ in (e[2] for e in ex):
                     stats.transitions += int(counts[ranks < rank].sum())
                 stats.transitions += index + 1
                 found = (depth, rank, index, ev[3])
                 stats.max_depth = depth + 1
                 break
-            for _, counts in (e[2] for e in ex):
+            for _, counts, asleep in (e[2] for e in ex):
                 stats.transitions += int(counts.sum())
+                stats.transitions_asleep += asleep
             # the ranks go out with the next level's expand call (one round trip less)
             pending = [np.searchsorted(allkeys, k) for k in keys]
             phase = None
@@ -794,6 +879,7 @@ def explore(
     workers: int = 1,
     cluster: str | None = None,
     memory_limit: int | None = None,
+    sleep_sets: bool = True,
 ) -> Result:
     """The search, in this process (`workers` 1), handed over to `workers` local processes
     after the first tenth of a second (checker/engines/parallel.py), or on the Dask cluster at
@@ -801,8 +887,11 @@ def explore(
     in every case. `watch(prev, state)`, if given, sees the initial state (prev None) and
     every transition until it returns False (vacuity witnesses, invariants/witnesses.py).
     `memory_limit` (bytes of resident memory, split over the partitions): past it a level is
-    expanded from disk (checker/engines/spill.py), with the same results."""
-    spec = Spec.of(model, invariants, symmetry, watch=watch is not None, memory_limit=memory_limit)
+    expanded from disk (checker/engines/spill.py), with the same results. `sleep_sets` skips
+    transitions that lead to states reached by another path of the same length ("Sleep
+    sets" in the module docstring): the same results, less work."""
+    spec = Spec.of(model, invariants, symmetry, watch=watch is not None, memory_limit=memory_limit,
+                   sleep_sets=sleep_sets)
     handover = None
     if cluster:
         from ackcheck.checker.engines.parallel import DaskPool

@@ -34,6 +34,10 @@ class Stats:
     workers: int = 1  # processes the exhaustive search ran in
     peak_memory_bytes: int = 0  # peak resident memory of the search's processes (summed)
     bytes_per_state: float = 0.0  # the search's tables (seen sets, parent pointers) per distinct state
+    # of `transitions`, those a sleep set skipped (their successors were not computed). The one
+    # figure that may vary with the workers, the memory budget and checkpoints (each may drop
+    # sleep sets), so it is not part of as_dict()
+    transitions_asleep: int = 0
 
     @property
     def states_per_second(self) -> float:
