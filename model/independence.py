@@ -28,7 +28,10 @@ What the actions read and write (model/protocol.py), and so the pairs:
   view, follower offsets and HW), l's purgatory and responses. No controller message is
   sent: the answer reaches l in the same step.
 - `producer_receive(batch, attempt)` pops the oldest response of one connection and writes
-  only the producer's bookkeeping, which no broker reads.
+  only the producer's bookkeeping, which no broker reads. The broker-side actions above
+  only ever append responses, each after those already on its broker's connection, so the
+  response a receive pops stays the oldest of its connection, and the responses a
+  broker-side action appends are the same whether or not it was popped.
 - Messages in the network are kept sorted by broker (responses, controller messages,
   purgatory), so appends and removals on two brokers' parts commute.
 
@@ -36,19 +39,17 @@ Hence these pairs commute:
 
 - `broker_learn(b)` with `broker_learn(c)` or `restart(c)`, c != b; with
   `producer_send(i, x)`, x != b (learning may change whether b believes it leads); with
-  `producer_receive` while b holds nothing in purgatory (then it adds no response);
+  any `producer_receive`;
 - `follower_fetch(r)` (leader l) with `broker_learn(b)`, b not r or l; with `restart(c)`
-  (c is down, so neither r nor l); with any `producer_send`; with `producer_receive` while
-  l holds nothing in purgatory;
+  (c is down, so neither r nor l); with any `producer_send` and any `producer_receive`;
 - `controller_alter_partition(l)` with `broker_learn(b)`, b != l; with `follower_fetch(r)`
   when l is neither r nor r's leader; with any `producer_send` (it changes no replica's
-  `alive` or `leader`); with `producer_receive` while l holds nothing in purgatory. Not
-  with `restart`: both write the ELR.
+  `alive` or `leader`); with any `producer_receive`. Not with `restart`: both write the
+  ELR.
 
 How it is computed: each enabled action gets a *footprint* at s, a small int (`footprint`):
-its kind, the brokers whose parts it touches, whether the broker that answers for it holds
-nothing in purgatory, whether it may advance a leader's HW (below), and for a send the
-broker it goes to. Whether two actions commute is then a function of their two footprints
+its kind, the brokers whose parts it touches, whether it may advance a leader's HW
+(below), and for a send the broker it goes to. Whether two actions commute is then a function of their two footprints
 alone (`commute`, remembered per pair of footprints), so a search asks it with one
 dictionary lookup; `independent` is the same relation asked of two actions.
 
@@ -70,9 +71,8 @@ _LEARN, _FETCH, _ALTER, _RESTART, _SEND, _RECEIVE = 1, 2, 3, 4, 5, 6
 _KINDS = {"broker_learn": _LEARN, "follower_fetch": _FETCH, "controller_alter_partition": _ALTER,
           "restart": _RESTART, "producer_send": _SEND, "producer_receive": _RECEIVE}
 KNOWN = frozenset(_KINDS)  # the actions the relation may call independent of another
-_NO_PURGATORY = 1 << 3  # the answering broker holds nothing in purgatory
-_MAY_COMMIT = 1 << 4  # the model keeps committed_log and the action may advance a leader's HW
-_BROKERS = 5  # bits 5 and up: the brokers touched (a send: the broker it goes to)
+_MAY_COMMIT = 1 << 3  # the model keeps committed_log and the action may advance a leader's HW
+_BROKERS = 4  # bits 4 and up: the brokers touched (a send: the broker it goes to)
 
 
 def footprint(model, s: State, action: tuple) -> int:
@@ -85,18 +85,10 @@ def footprint(model, s: State, action: tuple) -> int:
     if kind == _SEND:
         return kind | (1 << action[2]) << _BROKERS
     b = action[1]
-    if kind == _FETCH:  # the follower and the leader it fetches from (who answers)
-        answering = s[0][b][6]  # (Replica.leader)
-        touched = (1 << b) | (1 << answering)
+    if kind == _FETCH:  # the follower and the leader it fetches from
+        code = kind | ((1 << b) | (1 << s[0][b][6])) << _BROKERS  # (Replica.leader)
     else:
-        answering = b
-        touched = 1 << b
-    code = kind | touched << _BROKERS
-    for p in s.purgatory:
-        if p[0] == answering:
-            break
-    else:
-        code |= _NO_PURGATORY
+        code = kind | (1 << b) << _BROKERS
     if model.keep_committed_log:
         if kind == _LEARN:
             epoch = action[2]
@@ -135,7 +127,9 @@ def _commute(fa: int, fb: int) -> bool:
             return False
         if kb == _SEND:  # only a learn changes who believes it leads: not b's own
             return ka != _LEARN or not (fa >> _BROKERS) & (fb >> _BROKERS)
-        return bool(fa & _NO_PURGATORY)  # then it adds no response to be received
+        # a receive pops the oldest response of one connection; the broker side only
+        # appends responses, each after those already on its broker's connection
+        return True
     if not _LEARN <= kb <= _RESTART:
         return False
     if ka == kb != _LEARN:
