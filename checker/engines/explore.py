@@ -302,7 +302,9 @@ class Partition:
                 sleep = sleeps[k] if sleeps is not None else ()
                 taken: list = []  # the actions taken at s so far, in successor order
                 codes: dict = {}  # their footprints at s (model/independence.py), as needed
-                out = asleep(s, sleep) if sleep and watch is None else successors(s)
+                # (while vacuity witnesses watch, every transition is taken, asleep or not)
+                every = watch is not None or not sleep
+                out = successors(s) if every else asleep(s, sleep)
             else:
                 out = successors(s)
             for action, raw in out:
@@ -329,7 +331,7 @@ class Partition:
                     else:
                         local[fp] = (key, t)
                     remember(fp)
-                if sleeping and (watch is None or action not in sleep):
+                if sleeping and not (every and sleep and action in sleep):  # (one in `sleep` already)
                     taken.append(action)
                 if watch is not None and not watch(s, raw):
                     watch = None
