@@ -70,7 +70,7 @@ import numpy as np
 
 from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.checker.engines.seen import FingerprintSet, as_fingerprints
-from ackcheck.checker.engines.spill import SpillDir, SpilledStates, resident_bytes
+from ackcheck.checker.engines.spill import CHUNK, SpillDir, SpilledStates, resident_bytes
 from ackcheck.invariants.catalogue import Invariant, Judge, select
 from ackcheck.invariants.witnesses import Watcher  # (imported before any fork: workers import nothing)
 from ackcheck.model.independence import commute, footprint
@@ -502,10 +502,22 @@ class Partition:
 
     # -- checkpoints
     def save(self, directory: str) -> None:
+        """This partition's seen set and frontier. The frontier is written in chunks, one
+        after the other: a level on disk is read back one chunk at a time, never whole (a
+        whole level of a large search can outgrow the machine, and the checkpoint must not
+        be what kills the run)."""
         d = Path(directory)
         np.save(d / f"seen-{self.index}.npy", self.seen.values())
         with open(d / f"frontier-{self.index}.pkl", "wb") as f:
-            pickle.dump((self.ranks, self.fps, list(self.frontier)), f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((self.ranks, self.fps, len(self.frontier)), f, protocol=pickle.HIGHEST_PROTOCOL)
+            chunk: list = []
+            for state in self.frontier:
+                chunk.append(state)
+                if len(chunk) >= CHUNK:
+                    pickle.dump(chunk, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    chunk = []
+            if chunk:
+                pickle.dump(chunk, f, protocol=pickle.HIGHEST_PROTOCOL)
 
     def load(self, directory: str, parts: int) -> None:
         """Take this partition's share of a checkpoint written by `parts` partitions."""
@@ -518,10 +530,17 @@ class Partition:
             seen.append(v[v % cnt == me])
             with open(d / f"frontier-{p}.pkl", "rb") as f:
                 r, fp, st = pickle.load(f)
-            keep = np.flatnonzero(fp % cnt == me)
-            ranks.append(r[keep])
-            fps.append(fp[keep])
-            frontier.extend(st[k] for k in keep)
+                mine = fp % cnt == me
+                ranks.append(r[mine])
+                fps.append(fp[mine])
+                if isinstance(st, list):  # (a checkpoint written in one piece)
+                    frontier.extend(st[k] for k in np.flatnonzero(mine))
+                    continue
+                at = 0  # st: the number of states, in chunks after the header
+                while at < st:
+                    chunk = pickle.load(f)
+                    frontier.extend(s for s, m in zip(chunk, mine[at:at + len(chunk)]) if m)
+                    at += len(chunk)
         self.seen = FingerprintSet.of(np.concatenate(seen))
         self.ranked = False
         self.next = frontier
