@@ -201,3 +201,15 @@ def test_a_checkpoint_written_in_one_piece_still_resumes(tmp_path):
         pickle.dump((ranks, fps, [s for c in chunks for s in c]), f)
     again = run_check(config, ["acked-write-survives"], resume=str(ckpt))
     assert (again.verdict, again.stats.distinct_states, again.stats.transitions, again.stats.max_depth) == _reference()
+
+
+def test_a_resumed_search_hands_its_first_level_to_the_workers(tmp_path):
+    # the checkpoint of the last level: one level is left, and it finds nothing new. A
+    # resumed search is a long one, so that level already runs in the worker processes
+    config = make_config(CONFIG["props"], **CONFIG["bounds"])
+    ckpt = tmp_path / "ckpt"
+    full = run_check(config, ["acked-write-survives"], checkpoint=str(ckpt), checkpoint_every=0.0)
+    again = run_check(config, ["acked-write-survives"], resume=str(ckpt), workers=2)
+    assert again.stats.workers == 2
+    assert (again.verdict, again.stats.distinct_states, again.stats.transitions, again.stats.max_depth) == \
+        (full.verdict, full.stats.distinct_states, full.stats.transitions, full.stats.max_depth)

@@ -679,6 +679,12 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
         stats.distinct_states = meta["distinct"]
         stats.transitions = meta["transitions"]
         seconds_before = meta["seconds"]
+        if handover is not None and len(parents[-1]):
+            # a resumed search is a long one: its first level goes to the workers too
+            backend = handover(backend)
+            count = backend.count
+            stats.workers = count
+            handover = None
     else:
         stats.distinct_states = 1
         if watch is not None:
