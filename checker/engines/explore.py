@@ -679,12 +679,6 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
         stats.distinct_states = meta["distinct"]
         stats.transitions = meta["transitions"]
         seconds_before = meta["seconds"]
-        if handover is not None and len(parents[-1]):
-            # a resumed search is a long one: its first level goes to the workers too
-            backend = handover(backend)
-            count = backend.count
-            stats.workers = count
-            handover = None
     else:
         stats.distinct_states = 1
         if watch is not None:
@@ -924,6 +918,14 @@ def explore(
         from ackcheck.checker.engines.parallel import DaskPool
 
         backend = DaskPool(spec, workers if workers > 1 else None, None if cluster == "local" else cluster)
+    elif resume and workers > 1:
+        # a resumed search is a long one: the workers start at once and each loads its own
+        # share of the checkpoint (a hand-over would fork a process holding the whole level,
+        # and the copies of its pages could outgrow the machine)
+        from ackcheck.checker.engines.parallel import ProcessPool
+
+        read_checkpoint(resume, spec)  # (a checkpoint that cannot be resumed: said before any fork)
+        backend = ProcessPool(spec, workers)
     else:
         backend = InProcess(spec, 1, watch, progress_every)
         if workers > 1:

@@ -116,7 +116,7 @@ class ProcessPool:
     def _recv(self, j: int):
         try:
             tag, val = self.conns[j].recv()
-        except EOFError:
+        except (EOFError, ConnectionError):  # (a killed worker's pipe ends, or is reset)
             self.owed.discard(j)
             raise WorkerError(f"worker {j} died (out of memory?)") from None
         self.owed.discard(j)
