@@ -4,6 +4,26 @@ the reachable states of a model."""
 
 from __future__ import annotations
 
+# era scenarios (rule, rule on) that take a few seconds at most; among them the
+# idempotent-producer eras
+QUICK_ERA_CASES = {("epoch_truncation", True), ("epoch_truncation", False), ("maximal_isr", True),
+                   ("maximal_isr", False), ("strict_min_isr", False), ("kraft_controller", False),
+                   ("epoch_truncation_fast_failover", False), ("any_first_sequence", True),
+                   ("idempotent_epoch_bump", True)}
+
+
+def era_cases(slow: bool) -> list:
+    """pytest params (scenario, rule on) of every era scenario both ways; those outside
+    QUICK_ERA_CASES are skipped unless `slow` (ACKCHECK_SLOW=1)."""
+    import pytest
+
+    from ackcheck.checker.audit.eras_doc import ERA_SCENARIOS
+
+    return [pytest.param(sc, on, id=f"{sc.rule}-{'on' if on else 'off'}",
+                         marks=() if (sc.rule, on) in QUICK_ERA_CASES or slow
+                         else pytest.mark.skip("ACKCHECK_SLOW=1 runs it"))
+            for sc in ERA_SCENARIOS for on in (True, False)]
+
 
 def matrix_cells(step: int = 1, start: int = 0):
     """(row label, guarantee, config) of every cell, or of every `step`-th row from `start`."""

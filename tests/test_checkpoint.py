@@ -94,21 +94,27 @@ def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path):
     assert got == _reference()
 
 
-def test_resume_of_another_configuration_is_refused(tmp_path):
+def _killed_at_level(tmp_path, level: int):
+    """The checkpoint directory of a run killed once it has checkpointed `level`."""
     ckpt = tmp_path / "ckpt"
     proc = _start(ckpt)
-    _wait_for_level(ckpt, 2, proc)
+    _wait_for_level(ckpt, level, proc)
     proc.kill()
     proc.wait()
-    p = subprocess.run([sys.executable, "-m", "ackcheck", "check", "--acks", "1", "--resume", str(ckpt)],
-                       capture_output=True, text=True)
-    errors = [line for line in p.stderr.splitlines() if line.startswith("ackcheck: error")]
-    assert p.returncode == 2 and len(errors) == 1 and "--resume" in errors[0] and "Traceback" not in p.stderr
+    return ckpt
 
 
 def _errors(p) -> list[str]:
     assert "Traceback" not in p.stderr
     return [line for line in p.stderr.splitlines() if line.startswith("ackcheck: error")]
+
+
+def test_resume_of_another_configuration_is_refused(tmp_path):
+    ckpt = _killed_at_level(tmp_path, 2)
+    p = subprocess.run([sys.executable, "-m", "ackcheck", "check", "--acks", "1", "--resume", str(ckpt)],
+                       capture_output=True, text=True)
+    errors = _errors(p)
+    assert p.returncode == 2 and len(errors) == 1 and "--resume" in errors[0]
 
 
 def test_unwritable_checkpoint_directory_is_refused_before_the_search(tmp_path):
@@ -123,11 +129,7 @@ def test_unwritable_checkpoint_directory_is_refused_before_the_search(tmp_path):
 
 
 def test_an_earlier_checkpoint_is_continued_not_overwritten(tmp_path):
-    ckpt = tmp_path / "ckpt"
-    proc = _start(ckpt)
-    _wait_for_level(ckpt, 4, proc)
-    proc.kill()
-    proc.wait()
+    ckpt = _killed_at_level(tmp_path, 4)
     saved = (ckpt / "CURRENT").read_text()
     p = subprocess.run([sys.executable, "-m", "ackcheck", "check", *FLAGS, "--checkpoint", str(ckpt)],
                        capture_output=True, text=True, timeout=120)

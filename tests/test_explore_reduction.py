@@ -9,24 +9,15 @@ from __future__ import annotations
 import os
 
 import pytest
-from searches import matrix_cells
+from searches import era_cases, matrix_cells
 
 import ackcheck
-from ackcheck.checker.audit.eras_doc import ERA_SCENARIOS
 from ackcheck.checker.engines.check import run_check
 from ackcheck.model.protocol import Model, _finished
 from ackcheck.model.state import B_IN_FLIGHT, B_OK, B_QUEUED, B_RETRY, ProducerBatch
 
 SLOW = bool(os.environ.get("ACKCHECK_SLOW"))
-# (rule, rule on) pairs that take a few seconds at most; among them the idempotent-producer
-# eras, where the reduction merges the most
-QUICK = {("epoch_truncation", True), ("epoch_truncation", False), ("maximal_isr", True), ("maximal_isr", False),
-         ("strict_min_isr", False), ("kraft_controller", False), ("epoch_truncation_fast_failover", False),
-         ("any_first_sequence", True), ("idempotent_epoch_bump", True)}
-
-CASES = [pytest.param(sc, on, id=f"{sc.rule}-{'on' if on else 'off'}",
-                      marks=() if (sc.rule, on) in QUICK or SLOW else pytest.mark.skip("ACKCHECK_SLOW=1 runs it"))
-         for sc in ERA_SCENARIOS for on in (True, False)]
+CASES = era_cases(SLOW)
 
 
 def _agree(config, invariants, symmetry=True):

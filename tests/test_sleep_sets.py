@@ -11,22 +11,16 @@ import os
 import random
 
 import pytest
-from searches import matrix_cells, outcome, reachable_states
+from searches import era_cases, matrix_cells, outcome, reachable_states
 
 import ackcheck
-from ackcheck.checker.audit.eras_doc import ERA_SCENARIOS
 from ackcheck.checker.engines import explore
 from ackcheck.checker.engines.check import model_for, run_check
 from ackcheck.invariants.catalogue import select
 from ackcheck.model.protocol import MAY_SLEEP
 
 SLOW = bool(os.environ.get("ACKCHECK_SLOW"))
-QUICK = {("epoch_truncation", True), ("epoch_truncation", False), ("maximal_isr", True), ("maximal_isr", False),
-         ("strict_min_isr", False), ("kraft_controller", False), ("epoch_truncation_fast_failover", False),
-         ("any_first_sequence", True), ("idempotent_epoch_bump", True)}
-CASES = [pytest.param(sc, on, id=f"{sc.rule}-{'on' if on else 'off'}",
-                      marks=() if (sc.rule, on) in QUICK or SLOW else pytest.mark.skip("ACKCHECK_SLOW=1 runs it"))
-         for sc in ERA_SCENARIOS for on in (True, False)]
+CASES = era_cases(SLOW)
 
 R2_FLAGS = dict(max_records=2, max_crashes=1, max_elections=1, max_isr_shrinks=1, max_attempts=1)
 
