@@ -63,16 +63,19 @@ accepted or rejected ISR change) are called dependent then.
 from __future__ import annotations
 
 from ackcheck.model.state import State
+from ackcheck.traces.observation import Replica
 
-__all__ = ["KNOWN", "commute", "footprint", "independent"]
+__all__ = ["KINDS", "KNOWN", "commute", "footprint", "independent"]
 
 # footprint kinds (bits 0-2); 0: an action the relation calls dependent on everything
 _LEARN, _FETCH, _ALTER, _RESTART, _SEND, _RECEIVE = 1, 2, 3, 4, 5, 6
 _KINDS = {"broker_learn": _LEARN, "follower_fetch": _FETCH, "controller_alter_partition": _ALTER,
           "restart": _RESTART, "producer_send": _SEND, "producer_receive": _RECEIVE}
 KNOWN = frozenset(_KINDS)  # the actions the relation may call independent of another
+KINDS = 7  # a footprint's kind bits: 0 for an action the relation calls dependent on everything
 _MAY_COMMIT = 1 << 3  # the model keeps committed_log and the action may advance a leader's HW
 _BROKERS = 4  # bits 4 and up: the brokers touched (a send: the broker it goes to)
+_R_LEADER = Replica._fields.index("leader")
 
 
 def footprint(model, s: State, action: tuple) -> int:
@@ -86,7 +89,7 @@ def footprint(model, s: State, action: tuple) -> int:
         return kind | (1 << action[2]) << _BROKERS
     b = action[1]
     if kind == _FETCH:  # the follower and the leader it fetches from
-        code = kind | ((1 << b) | (1 << s[0][b][6])) << _BROKERS  # (Replica.leader)
+        code = kind | ((1 << b) | (1 << s[0][b][_R_LEADER])) << _BROKERS
     else:
         code = kind | (1 << b) << _BROKERS
     if model.keep_committed_log:
@@ -117,7 +120,7 @@ def commute(fa: int, fb: int) -> bool:
 
 
 def _commute(fa: int, fb: int) -> bool:
-    ka, kb = fa & 7, fb & 7
+    ka, kb = fa & KINDS, fb & KINDS
     if not _LEARN <= ka <= _RESTART:  # (a broker-side action first)
         fa, fb, ka, kb = fb, fa, kb, ka
     if not _LEARN <= ka <= _RESTART:

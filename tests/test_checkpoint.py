@@ -169,14 +169,14 @@ def _read_chunks(path):
 
 
 def test_a_level_on_disk_is_checkpointed_chunk_by_chunk_and_resumes(tmp_path, monkeypatch):
-    from ackcheck.checker.engines import explore
+    from ackcheck.checker.engines import explore, spill
     from ackcheck.checker.engines.check import model_for
     from ackcheck.invariants.catalogue import select
 
     # a 1-byte budget keeps every level on disk; 7 states a chunk: a level is written in
     # many pieces, never read whole into memory. The run stops (as at Ctrl-C) at depth 12,
     # in the widest levels, and leaves its checkpoint there.
-    monkeypatch.setattr(explore, "CHUNK", 7)
+    monkeypatch.setattr(spill, "CHUNK", 7)
     config = make_config(CONFIG["props"], **CONFIG["bounds"])
     invs = select(["acked-write-survives"], config)
 

@@ -70,10 +70,10 @@ import numpy as np
 
 from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.checker.engines.seen import FingerprintSet, as_fingerprints
-from ackcheck.checker.engines.spill import CHUNK, SpillDir, SpilledStates, resident_bytes
+from ackcheck.checker.engines.spill import SpillDir, SpilledStates, read_chunks, resident_bytes, write_chunks
 from ackcheck.invariants.catalogue import Invariant, Judge, select
 from ackcheck.invariants.witnesses import Watcher  # (imported before any fork: workers import nothing)
-from ackcheck.model.independence import commute, footprint
+from ackcheck.model.independence import KINDS, commute, footprint
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
 from ackcheck.model.symmetry import candidates, canonical_state, permute
@@ -125,7 +125,7 @@ def _sleep_after(model: Model, s, action: tuple, sleep: tuple, taken: list, code
     fa = codes.get(action)
     if fa is None:
         fa = codes[action] = footprint(model, s, action)
-    if not fa & 7:  # (an action the relation calls dependent on everything)
+    if not fa & KINDS:  # (an action the relation calls dependent on everything)
         return ()
     out = []
     for group in (sleep, taken):
@@ -238,7 +238,7 @@ class Partition:
         self.frontier: list = []
         self.next: list = []
         # sleep sets (the module docstring): with step checks every transition must be taken
-        self.sleeping = getattr(spec, "sleep_sets", False) and not self.step_checks
+        self.sleeping = spec.sleep_sets and not self.step_checks
         self.frontier_sleeps: list | None = None  # per frontier state its sleep set (None: all empty)
         self.next_sleeps: list | None = None
         self.next_keys = np.zeros(0, dtype=np.int64)
@@ -510,14 +510,7 @@ class Partition:
         np.save(d / f"seen-{self.index}.npy", self.seen.values())
         with open(d / f"frontier-{self.index}.pkl", "wb") as f:
             pickle.dump((self.ranks, self.fps, len(self.frontier)), f, protocol=pickle.HIGHEST_PROTOCOL)
-            chunk: list = []
-            for state in self.frontier:
-                chunk.append(state)
-                if len(chunk) >= CHUNK:
-                    pickle.dump(chunk, f, protocol=pickle.HIGHEST_PROTOCOL)
-                    chunk = []
-            if chunk:
-                pickle.dump(chunk, f, protocol=pickle.HIGHEST_PROTOCOL)
+            write_chunks(f, self.frontier)
 
     def load(self, directory: str, parts: int) -> None:
         """Take this partition's share of a checkpoint written by `parts` partitions."""
@@ -537,8 +530,7 @@ class Partition:
                     frontier.extend(st[k] for k in np.flatnonzero(mine))
                     continue
                 at = 0  # st: the number of states, in chunks after the header
-                while at < st:
-                    chunk = pickle.load(f)
+                for chunk in read_chunks(f, st):
                     frontier.extend(s for s, m in zip(chunk, mine[at:at + len(chunk)]) if m)
                     at += len(chunk)
         self.seen = FingerprintSet.of(np.concatenate(seen))
@@ -649,9 +641,10 @@ def read_checkpoint(directory: str, spec: Spec) -> tuple[Path, dict]:
 
 
 def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint: str | None = None,
-           resume: str | None = None, checkpoint_every: float = 60.0, workers: int = 1, watch=None,
+           resume: tuple[Path, dict] | None = None, checkpoint_every: float = 60.0, workers: int = 1, watch=None,
            handover=None, handover_after: float = 1.0) -> Result:
-    """The level-synchronous BFS over `backend`'s partitions (see the module docstring).
+    """The level-synchronous BFS over `backend`'s partitions (see the module docstring),
+    from the start or from the checkpoint `resume` (read_checkpoint's answer).
     `handover(backend) -> backend`, if given, is called once at the first level boundary
     after `handover_after` seconds (a single-process search moving to worker processes).
     The search closes the backend it ends with."""
@@ -672,7 +665,7 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
     depth = 0
     seconds_before = 0.0
     if resume:
-        sub, meta = read_checkpoint(resume, spec)
+        sub, meta = resume
         backend.call("load", [(str(sub), meta["parts"])] * count)
         parents = meta["parents"]
         depth = meta["depth"]
@@ -914,6 +907,8 @@ def explore(
     spec = Spec.of(model, invariants, symmetry, watch=watch is not None, memory_limit=memory_limit,
                    sleep_sets=sleep_sets)
     handover = None
+    # (read before any worker starts: a checkpoint that cannot be resumed is said at once)
+    resumed = read_checkpoint(resume, spec) if resume else None
     if cluster:
         from ackcheck.checker.engines.parallel import DaskPool
 
@@ -924,7 +919,6 @@ def explore(
         # and the copies of its pages could outgrow the machine)
         from ackcheck.checker.engines.parallel import ProcessPool
 
-        read_checkpoint(resume, spec)  # (a checkpoint that cannot be resumed: said before any fork)
         backend = ProcessPool(spec, workers)
     else:
         backend = InProcess(spec, 1, watch, progress_every)
@@ -933,7 +927,7 @@ def explore(
 
             def handover(b):
                 return ProcessPool(spec, workers, inherited=b.parts[0])
-    return search(spec, backend, progress=progress, checkpoint=checkpoint, resume=resume,
+    return search(spec, backend, progress=progress, checkpoint=checkpoint, resume=resumed,
                   checkpoint_every=checkpoint_every, watch=watch, handover=handover,
                   handover_after=HANDOVER_SECONDS)
 

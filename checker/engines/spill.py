@@ -72,6 +72,28 @@ def resident_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def write_chunks(f, states) -> None:
+    """Pickle `states` (any iterable, a SpilledStates too) to the open file f in chunks of
+    CHUNK, one after the other: never more than a chunk of them in memory at once."""
+    chunk: list = []
+    for state in states:
+        chunk.append(state)
+        if len(chunk) >= CHUNK:
+            pickle.dump(chunk, f, protocol=pickle.HIGHEST_PROTOCOL)
+            chunk = []
+    if chunk:
+        pickle.dump(chunk, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def read_chunks(f, count: int):
+    """The chunks write_chunks wrote to f for `count` states, one at a time."""
+    at = 0
+    while at < count:
+        chunk = pickle.load(f)
+        yield chunk
+        at += len(chunk)
+
+
 class SpillDir:
     """A private temporary directory for one partition's chunk files, removed with it."""
 
