@@ -15,6 +15,8 @@ they concern.
 
 from __future__ import annotations
 
+import re
+
 from ackcheck.model import independence, truncation
 from ackcheck.model.state import (
     B_FAILED,
@@ -125,11 +127,23 @@ _S_PRODUCER_EPOCH, _S_NEXT_SEQUENCE, _S_LAST_ACKED_SEQUENCE = (_SF["producer_epo
 _S_IN_FLIGHT, _S_DELAYED, _S_UNCLEAN = _SF["in_flight"], _SF["delayed_fetches"], _SF["unclean_shutdown"]
 _S_CRASHES, _S_POWER_LOSSES, _S_ELR, _S_ISR = _SF["crashes"], _SF["power_losses"], _SF["elr"], _SF["isr"]
 _RF = {f: i for i, f in enumerate(Replica._fields)}
+
+
+def _positional(expr: str) -> str:
+    """A guard of QUICK_SKIP / INLINE_GUARD with its named fields read by position, for the
+    generated successors(): `s.leader` -> `s[1]`, `reps[2].alive` -> `reps[2][0]` (a
+    subscript with a constant is cheaper than a named tuple's attribute)."""
+    expr = re.sub(r"\bs\.([a-z_]+)", lambda m: f"s[{_SF[m.group(1)]}]", expr)
+    return re.sub(r"(reps\[\d+\])\.([a-z_]+)", lambda m: f"{m.group(1)}[{_RF[m.group(2)]}]", expr)
+
+
 _R_LOG, _R_LEO, _R_HW, _R_FLUSHED = _RF["log"], _RF["log_end_offset"], _RF["high_watermark"], _RF["flushed_offset"]
 _R_LEADER_EPOCH, _R_LEADER, _R_FOLLOWER_LEOS, _R_ISR = (_RF["leader_epoch"], _RF["leader"], _RF["follower_leos"],
                                                         _RF["isr"])
 assert tuple(Replica._fields) == ("alive", "log", "log_end_offset", "high_watermark", "flushed_offset", "leader_epoch",
                                   "leader", "follower_leos", "isr")  # (the positional effects rely on it)
+assert (ProduceRequest._fields[:2] == ProduceResponse._fields[:2] == ParkedProduce._fields[1:3] == ("batch", "attempt")
+        and ProducerBatch._fields[:2] == ("status", "attempts"))  # (_attempt_alive, enabled_producer_timeout)
 
 
 class ActionError(ValueError):
@@ -246,6 +260,7 @@ class Model:
         """Model.abstract, or its shorter form when nothing is ever flushed (no power loss,
         no flush interval): then only finished batches are forgotten, or nothing at all."""
         self._finished_memo = {}
+        self._finished_last = self._finished_got = None  # the last batches asked and their answer
         if self.bounds.max_power_losses == 0 and self.flush_interval >= 1 << 62:
             self.abstract = self._abstract_finished if self.reduction else _same
 
@@ -326,13 +341,17 @@ class Model:
     def _abstract_finished(self, s: State) -> State:
         """Abstraction 2 of Model.abstract alone (the whole of it when nothing is flushed)."""
         batches = s[_S_BATCHES]
-        memo = self._finished_memo
-        got = memo.get(batches)
-        if got is None:
-            got = (_finished(batches), all(b[0] >= B_OK for b in batches))
-            if len(memo) >= _PRODUCER_MEMO:
-                memo.clear()
-            memo[batches] = got
+        if batches is self._finished_last:  # (a state's successors mostly share its batches)
+            got = self._finished_got
+        else:
+            memo = self._finished_memo
+            got = memo.get(batches)
+            if got is None:
+                got = (_finished(batches), all(b[0] >= B_OK for b in batches))
+                if len(memo) >= _PRODUCER_MEMO:
+                    memo.clear()
+                memo[batches] = got
+            self._finished_last, self._finished_got = batches, got
         forgot, all_done = got
         # nothing left to send or answer: the producer's own epoch and sequence counters
         # are read only for unfinished batches (producer_send, producer_receive, _bump)
@@ -416,21 +435,25 @@ class Model:
         has the same actions at the same indices either way."""
         env = {"bounds": self.bounds}
         source = []
+        bounds = self.bounds
+
+        def positional(expr: str) -> str:  # (the bounds of this model are constants)
+            return re.sub(r"\bbounds\.([a-z_]+)", lambda m: repr(getattr(bounds, m.group(1))), _positional(expr))
         for asleep in (False, True):
             lines = ["def successors_asleep(s, sleep):" if asleep else "def successors(s):", "    out = []",
                      "    append = out.append"]
             for k, entry in enumerate(self._table):
                 if isinstance(entry[0], tuple):
                     # the broker loop unrolled; each quick condition read once, guards inline
-                    lines.append("    reps = s.replicas")
+                    lines.append("    reps = s[0]")
                     for j, (name, is_enabled, effect) in enumerate(entry[0]):
                         env[f"en{k}_{j}"], env[f"ef{k}_{j}"] = is_enabled, effect
                         if name in QUICK_SKIP:
-                            lines.append(f"    q{k}_{j} = {QUICK_SKIP[name]}")
+                            lines.append(f"    q{k}_{j} = {positional(QUICK_SKIP[name])}")
                     for b in self.brokers:
                         for j, (name, is_enabled, effect) in enumerate(entry[0]):
                             if name in INLINE_GUARD:
-                                guard = INLINE_GUARD[name].format(q=f"q{k}_{j}", b=b)
+                                guard = positional(INLINE_GUARD[name].format(q=f"q{k}_{j}", b=b))
                             else:
                                 quick = f"q{k}_{j} and " if name in QUICK_SKIP else ""
                                 guard = f"{quick}en{k}_{j}(s, {b})"
@@ -452,6 +475,8 @@ class Model:
                 action = f"({name!r}, {params})" if params else f"({name!r},)"
                 indent = "    "
                 quick = QUICK_SKIP.get(name)
+                if quick:
+                    quick = positional(quick)
                 if quick:
                     lines.append(f"    if {quick}:")
                     indent += "    "
@@ -484,7 +509,7 @@ class Model:
         d = dict(self.__dict__)
         for key in ("successors", "successors_asleep", "successors_asleep_source", "_table", "_by_name",
                     "successors_source", "_outcomes_memo", "_send_memo",
-                    "_finished_memo", "abstract"):
+                    "_finished_memo", "_finished_last", "_finished_got", "abstract"):
             d.pop(key, None)
         return d
 
@@ -644,14 +669,16 @@ class Model:
         return retry if retry is not None else queued
 
     def _attempt_alive(self, s: State, batch: int, attempt: int) -> bool:
-        for q in s.requests:
-            if q.batch == batch and q.attempt == attempt:
+        # (by position: a request's and a response's batch and attempt are its fields 0
+        # and 1, a parked request's 1 and 2)
+        for q in s[_S_REQUESTS]:
+            if q[0] == batch and q[1] == attempt:
                 return True
-        for p in s.purgatory:
-            if p.batch == batch and p.attempt == attempt:
+        for p in s[_S_PURGATORY]:
+            if p[1] == batch and p[2] == attempt:
                 return True
-        for r in s.responses:
-            if r.batch == batch and r.attempt == attempt:
+        for r in s[_S_RESPONSES]:
+            if r[0] == batch and r[1] == attempt:
                 return True
         return False
 
@@ -667,7 +694,7 @@ class Model:
     # Simplification: metadata refreshes are instantaneous and nondeterministic (any broker
     # that believes it leads may be targeted), a superset of what stale metadata allows.
     def enabled_producer_send(self, s: State) -> list[tuple[int, int]]:
-        batches = s.batches
+        batches = s[_S_BATCHES]
         nxt = self._send_memo.get(batches, -1)
         if nxt == -1:
             nxt = self._sendable(batches)
@@ -676,7 +703,7 @@ class Model:
             self._send_memo[batches] = nxt
         if nxt is None:
             return []
-        return [(nxt, b) for b, r in enumerate(s.replicas) if r.alive and r.leader == b]
+        return [(nxt, b) for b, r in enumerate(s[0]) if r[0] and r[_R_LEADER] == b]
 
     def _sendable(self, batches) -> int | None:
         """The batch the producer may send next, or None (a function of the batches alone:
@@ -851,8 +878,8 @@ class Model:
     # effect:  NetworkException / request.timeout.ms: the outcome is unknown; retry while
     #          attempts remain, else indeterminate. retries=0 makes the first error final.
     def enabled_producer_timeout(self, s: State) -> list[tuple[int]]:
-        return [(i,) for i, b in enumerate(s.batches)
-                if b.status == B_IN_FLIGHT and not self._attempt_alive(s, i, b.attempts)]
+        return [(i,) for i, b in enumerate(s[_S_BATCHES])
+                if b[0] == B_IN_FLIGHT and not self._attempt_alive(s, i, b[1])]  # (status, attempts)
 
     def producer_timeout(self, s: State, i: int) -> State:
         b = s.batches[i]
@@ -1062,19 +1089,19 @@ class Model:
     # A fetch that would truncate, copy, report and learn nothing is a stutter: the effect
     # returns the state itself and the step is not listed (STUTTERING).
     def enabled_follower_fetch(self, s: State) -> list[tuple[int]]:
-        reps = s.replicas
+        reps = s[0]  # (fields by position: _R_* indices)
         out = []
         fenced_epoch = self.fenced_epoch
         for r, rep in enumerate(reps):
-            ldr = rep.leader
-            if not rep.alive or ldr < 0 or ldr == r:
+            ldr = rep[_R_LEADER]
+            if not rep[0] or ldr < 0 or ldr == r:
                 continue
             lrep = reps[ldr]
-            if not lrep.alive or lrep.leader != ldr:
+            if not lrep[0] or lrep[_R_LEADER] != ldr:
                 continue
             # KIP-320: only a fetch in the leader's own epoch is served; before it the
             # leader cannot tell which epoch a fetching follower is in
-            if fenced_epoch and lrep.leader_epoch != rep.leader_epoch:
+            if fenced_epoch and lrep[_R_LEADER_EPOCH] != rep[_R_LEADER_EPOCH]:
                 continue
             out.append((r,))
         return out
@@ -1263,17 +1290,17 @@ class Model:
     #          off it uses the proposed ISR at once (the hypothetical that rule prevents).
     #          Dropping a live follower spends the ISR-shrink budget (max_isr_shrinks).
     def enabled_leader_shrink_isr(self, s: State) -> list[tuple[int, int]]:
-        reps = s.replicas
+        reps = s[0]  # (fields by position: _R_* indices)
         budget = s.isr_shrinks < self.bounds.max_isr_shrinks
-        changes = s.isr_changes
+        changes = s[_S_ISR_CHANGES]
         out = []
         for ldr, rep in enumerate(reps):
-            if not rep.alive or rep.leader != ldr or (changes and self._isr_change_pending(s, ldr)):
+            if not rep[0] or rep[_R_LEADER] != ldr or (changes and self._isr_change_pending(s, ldr)):
                 continue
-            for f in rep.isr:
+            for f in rep[_R_ISR]:
                 if f == ldr:
                     continue
-                if not reps[f].alive or (budget and rep.follower_leos[f] < rep.log_end_offset):
+                if not reps[f][0] or (budget and rep[_R_FOLLOWER_LEOS][f] < rep[_R_LEO]):
                     out.append((ldr, f))
         return out
 
