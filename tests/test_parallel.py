@@ -12,7 +12,9 @@ from conftest import make_config
 from searches import outcome
 
 import ackcheck.checker.engines.explore as explore_mod
-from ackcheck.checker.engines.check import run_check
+from ackcheck.checker.engines.check import model_for, run_check
+from ackcheck.checker.engines.explore import explore
+from ackcheck.invariants.catalogue import select
 
 CONFIGS = [
     ({"acks": "1"}, None, {}, None),
@@ -125,3 +127,33 @@ def test_vacuity_witnesses_merge_over_workers(at_once):
     assert one.warnings and two.warnings == one.warnings  # the same witnesses unreached
     reached = run_check(make_config({"acks": "1"}, max_records=2, max_crashes=1), invs, workers=2)
     assert len(reached.warnings) < len(one.warnings)  # a crash reaches the leader-change witness
+
+
+def test_workers_report_progress_within_a_level(at_once, monkeypatch):
+    """A level of a long run can take minutes: workers report how far they are while they
+    expand it (summed over the workers), not only at its end; the search's result is the
+    same as without progress."""
+    from ackcheck.checker.engines import parallel
+
+    monkeypatch.setattr(parallel, "PROGRESS_SECONDS", 0.0)  # (read by the workers, forked after this)
+    config = make_config({"acks": "all", "min.insync.replicas": "2"}, None, max_records=2, max_crashes=1,
+                         max_isr_shrinks=0)
+    model = model_for(config, select(["acked-write-survives"], config), lean=True)
+    seen = []
+
+    def progress(stats, frontier):
+        seen.append((stats.workers, stats.max_depth, stats.level_expanded, stats.level_size, frontier))
+
+    with_progress = explore(model, select(["acked-write-survives"], config), workers=2, progress=progress)
+    plain = explore(model, select(["acked-write-survives"], config), workers=2)
+    for r in (with_progress, plain):
+        assert r.stats.workers == 2
+    assert outcome(with_progress) == outcome(plain)
+    mid = [p for p in seen if p[0] == 2 and p[2]]
+    assert mid, "no progress report from the workers within a level"
+    assert all(0 < done <= size for _, _, done, size, _ in mid)
+    # the reports of one level grow as its states are expanded
+    by_depth: dict = {}
+    for _, depth, done, _, _ in mid:
+        by_depth.setdefault(depth, []).append(done)
+    assert any(len(v) > 1 and v == sorted(v) for v in by_depth.values())

@@ -81,7 +81,9 @@ def _with_progress(fn):
     def line(stats: Stats, frontier: int) -> str:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         per = f", {rss / stats.distinct_states:,.0f} B/state (peak RSS)" if stats.workers == 1 else ""
-        return (f"{stats.distinct_states:,} distinct states, depth {stats.max_depth}, frontier {frontier:,}, "
+        # (mid-level: how many of the deepest level's states have been expanded so far)
+        level = f" ({stats.level_expanded:,} of its {stats.level_size:,} expanded)" if stats.level_expanded else ""
+        return (f"{stats.distinct_states:,} distinct states, depth {stats.max_depth}{level}, frontier {frontier:,}, "
                 f"{stats.seconds:.1f}s, {stats.states_per_second:,.0f} states/s, {stats.workers} worker"
                 f"{'s' if stats.workers != 1 else ''}{per}")
 

@@ -698,7 +698,9 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
         if progress is not None:
             stats.seconds = seconds_before + time.perf_counter() - t0
             stats.max_depth = depth
+            stats.level_expanded, stats.level_size = done, frontier_size
             progress(stats, frontier_size - done + cands)
+            stats.level_expanded = 0
 
     try:
         while frontier_size and found is None:
@@ -707,7 +709,8 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
                 break
             phase = "expand"
             ex = backend.call("expand", [(r,) for r in pending] if pending else [(None,)] * count,
-                              progress=level_progress if count == 1 else None)
+                              progress=level_progress if count == 1 or getattr(backend, "sums_progress", False)
+                              else None)
             pending = None
             phase = "exchange"
             if any(e[3] for e in ex):

@@ -76,18 +76,31 @@ def _serve(spec: Spec, index: int, count: int, conn, stop, inherited, parent: in
         if method == "close":
             return
         try:
-            res = getattr(part, method)(*args)
+            if method == "expand":  # (a level can take minutes: its progress goes out as it runs)
+                res = part.expand(*args, progress=lambda done, cands: conn.send(("progress", (done, cands))),
+                                  progress_every=PROGRESS_SECONDS)
+            else:
+                res = getattr(part, method)(*args)
             conn.send(("ok", res))
         except Exception:  # reported to the coordinator, which raises it
             conn.send(("error", traceback.format_exc()))
 
 
+PROGRESS_SECONDS = 1.0  # how often a worker reports how far it is in the level it expands
+
+
 class ProcessPool:
-    """One forked worker process per partition (Linux/macOS: fork start method)."""
+    """One forked worker process per partition (Linux/macOS: fork start method). While they
+    expand a level, workers report how far they are: `call("expand", ..., progress)` calls
+    progress(states expanded, candidates found), summed over the workers, as they come in."""
+
+    sums_progress = True
 
     def __init__(self, spec: Spec, count: int, inherited: Partition | None = None):
         ctx = mp.get_context("fork")
         self.count = count
+        self.progress = None  # the expand call's progress(done, cands), while one runs
+        self.level = {}  # per worker: its last (done, cands) report of the level in progress
         self.stop = ctx.Event()
         self.conns = []
         self.procs = []
@@ -105,20 +118,34 @@ class ProcessPool:
         for j, c in enumerate(self.conns):
             c.send((method, args[j] if args is not None else ()))
             self.owed.add(j)
+        self.progress = progress
+        self.level = {}
         out: list = [None] * self.count
-        while self.owed:
-            ready = wait([self.conns[j] for j in self.owed])  # (Ctrl-C lands here, between messages)
-            for c in ready:
-                j = self.conns.index(c)
-                out[j] = self._recv(j)
+        try:
+            while self.owed:
+                ready = wait([self.conns[j] for j in self.owed])  # (Ctrl-C lands here, between messages)
+                for c in ready:
+                    j = self.conns.index(c)
+                    val = self._recv(j)
+                    if j not in self.owed:
+                        out[j] = val
+        finally:
+            self.progress = None
         return out
 
     def _recv(self, j: int):
+        """Worker j's next message: its answer (j is then no longer owed one), or a progress
+        report of the level it expands (passed on to the call's progress, summed)."""
         try:
             tag, val = self.conns[j].recv()
         except (EOFError, ConnectionError):  # (a killed worker's pipe ends, or is reset)
             self.owed.discard(j)
             raise WorkerError(f"worker {j} died (out of memory?)") from None
+        if tag == "progress":
+            self.level[j] = val
+            if self.progress is not None:
+                self.progress(sum(d for d, _ in self.level.values()), sum(c for _, c in self.level.values()))
+            return None
         self.owed.discard(j)
         if tag == "error":
             raise WorkerError(val)
@@ -127,8 +154,10 @@ class ProcessPool:
     def interrupt(self) -> None:
         """Stop the expansion in progress: workers drop the level and stay at its start."""
         self.stop.set()
-        for j in list(self.owed):
-            self._recv(j)
+        self.progress = None
+        while self.owed:  # (their answers; progress reports on the way are dropped)
+            for j in list(self.owed):
+                self._recv(j)
         self.stop.clear()
 
     def peak_memory(self) -> int:

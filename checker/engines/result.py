@@ -38,6 +38,10 @@ class Stats:
     # figure that may vary with the workers, the memory budget and checkpoints (each may drop
     # sleep sets), so it is not part of as_dict()
     transitions_asleep: int = 0
+    # while a level is expanded (for progress lines only): states of the current frontier
+    # expanded so far, and its size
+    level_expanded: int = 0
+    level_size: int = 0
 
     @property
     def states_per_second(self) -> float:
