@@ -46,9 +46,10 @@ are those of the plain search. An asleep transition is still counted (it exists;
 action that may stutter is computed to tell it from a stutter), so the transition count is
 the same too. A step invariant judges every transition, and vacuity witnesses read them
 until all are reached: sleep sets are off with the first and wait for the second. An empty
-sleep set is always sound, so a level expanded from disk, a checkpoint and the hand-over to
-workers at the first level may drop them (`Stats.transitions_asleep` counts the skipped
-transitions and is the one figure that depends on that). tests/test_sleep_sets.py compares
+sleep set is always sound, so a checkpoint and the hand-over to workers at the first level
+may drop them (`Stats.transitions_asleep` counts the skipped transitions and is the one
+figure that depends on that); a level expanded from disk keeps them on disk beside its
+states. tests/test_sleep_sets.py compares
 the two searches on every era scenario, matrix cells, 1 and 2 workers and a spilled level,
 and shows that a relation that is too wide is caught.
 
@@ -276,7 +277,7 @@ class Partition:
         successors = model.successors
         asleep = model.successors_asleep
         sleeping = self.sleeping
-        sleeps = self.frontier_sleeps if sleeping else None
+        sleeps = iter(self.frontier_sleeps) if sleeping and self.frontier_sleeps is not None else None
         cfg = self.spec.config
         step_checks = self.step_checks
         symmetry = self.spec.symmetry
@@ -299,7 +300,7 @@ class Partition:
             base = int(self.ranks[k]) << INDEX_BITS
             i = 0
             if sleeping:
-                sleep = sleeps[k] if sleeps is not None else ()
+                sleep = next(sleeps) if sleeps is not None else ()
                 taken: list = []  # the actions taken at s so far, in successor order
                 codes: dict = {}  # their footprints at s (model/independence.py), as needed
                 # (while vacuity witnesses watch, every transition is taken, asleep or not)
@@ -488,6 +489,8 @@ class Partition:
         order = np.argsort(ranks, kind="stable")
         if not isinstance(self.frontier, list):  # a spilled level, expanded: its files go
             self.frontier.discard()
+        if self.frontier_sleeps is not None and not isinstance(self.frontier_sleeps, list):
+            self.frontier_sleeps.discard()
         self.frontier = [self.next[k] for k in order]
         nxt = self.next_sleeps
         self.frontier_sleeps = [nxt[k] for k in order] if nxt is not None and len(nxt) == len(order) else None
@@ -497,7 +500,8 @@ class Partition:
         self.next_sleeps = None
         if self.memory_limit is not None and self.frontier and resident_bytes() > self.memory_limit:
             self.frontier = SpilledStates(self.frontier, self.spill_dir)  # (read back in rank order)
-            self.frontier_sleeps = None  # (a level on disk is expanded without sleep sets)
+            if self.frontier_sleeps is not None:  # (and their sleep sets beside them, in the same order)
+                self.frontier_sleeps = SpilledStates(self.frontier_sleeps, self.spill_dir)
             self.spilled_levels += 1
 
     # -- checkpoints
@@ -557,6 +561,8 @@ class Partition:
         frontier = other.frontier if isinstance(other.frontier, list) else list(other.frontier)
         self.next = [frontier[k] for k in keep]
         sleeps = other.frontier_sleeps
+        if sleeps is not None and not isinstance(sleeps, list):
+            sleeps = list(sleeps)
         self.next_sleeps = [sleeps[k] for k in keep] if sleeps is not None and self.sleeping else None
         self.next_fps = other.fps[keep]
         self.ranked = False
