@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import make_config
 
 from ackcheck.checker.engines.check import run_check
@@ -224,3 +225,37 @@ def test_a_resumed_search_hands_its_first_level_to_the_workers(tmp_path):
     assert again.stats.workers == 2
     assert (again.verdict, again.stats.distinct_states, again.stats.transitions, again.stats.max_depth) == \
         (full.verdict, full.stats.distinct_states, full.stats.transitions, full.stats.max_depth)
+
+
+def _short_after(calls: int):
+    """spill.memory_short saying "short" from its `calls`-th call on (each process counts its own)."""
+    n = [0]
+
+    def short() -> bool:
+        n[0] += 1
+        return n[0] >= calls
+    return short
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_running_out_of_memory_stops_at_a_level_boundary_and_resumes(tmp_path, monkeypatch, workers):
+    """When the machine's memory runs short while a level is built, the search stops at the
+    level boundary instead of being killed: `incomplete` (exit 4) with the states so far and
+    a warning that says why, and a checkpoint that resumes to the uninterrupted counts."""
+    from ackcheck.checker.engines import explore as explore_mod
+    from ackcheck.checker.engines import spill
+
+    reference = _reference()
+    monkeypatch.setattr(explore_mod, "HANDOVER_SECONDS", 0.0)  # (workers from the start: the patch is inherited)
+    monkeypatch.setattr(spill, "memory_short", _short_after(12))
+    config = make_config(CONFIG["props"], **CONFIG["bounds"])
+    ckpt = tmp_path / "ckpt"
+    stopped = run_check(config, ["acked-write-survives"], workers=workers, checkpoint=str(ckpt), checkpoint_every=1e9)
+    assert stopped.verdict == "incomplete" and stopped.exit_code == 4
+    assert 0 < stopped.stats.distinct_states < reference[1]
+    assert any("available memory" in w for w in stopped.warnings), stopped.warnings
+    assert (ckpt / "CURRENT").exists()
+    monkeypatch.setattr(spill, "memory_short", lambda: False)
+    resumed = run_check(config, ["acked-write-survives"], workers=workers, resume=str(ckpt))
+    assert (resumed.verdict, resumed.stats.distinct_states, resumed.stats.transitions,
+            resumed.stats.max_depth) == reference

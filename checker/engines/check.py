@@ -64,7 +64,7 @@ def run_check(config: Config, invariant_ids: list[str] | None = None, *, progres
     else:
         result = _with_progress(lambda cb: explore(model, invs, progress=cb, **opts))
     if result.violation is None:
-        result.warnings = watch.warnings()
+        result.warnings = [*result.warnings, *watch.warnings()]  # (the search may have warned too)
     return result
 
 

@@ -69,6 +69,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ackcheck.checker.engines import spill
 from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.checker.engines.seen import FingerprintSet, as_fingerprints
 from ackcheck.checker.engines.spill import SpillDir, SpilledStates, read_chunks, resident_bytes, write_chunks
@@ -355,13 +356,18 @@ class Partition:
                 if stop is not None and stop.is_set():
                     interrupted = True
                     break
+                if not k & 4095 and spill.memory_short():
+                    # (the level being built lives in memory: past the budget's floor the
+                    # kernel would kill this process, so the level is dropped instead)
+                    interrupted = OUT_OF_MEMORY
+                    break
                 if progress is not None:
                     now = time.perf_counter()
                     if now - t_last >= progress_every:
                         t_last = now
                         progress(done, len(local))
         if interrupted:
-            return None, None, None, True
+            return None, None, None, interrupted
         fps = as_fingerprints(list(local)) if local else np.zeros(0, dtype=np.uint64)
         items = list(local.values())
         keys = np.array([it[0] for it in items], dtype=np.int64) if items else np.zeros(0, dtype=np.int64)
@@ -603,6 +609,10 @@ class InProcess:
         pass
 
 
+class _OutOfMemory(Exception):
+    """A partition stopped expanding a level for the machine's memory (OUT_OF_MEMORY)."""
+
+
 class CheckpointError(ValueError):
     """A checkpoint directory that cannot be resumed (missing, another configuration)."""
 
@@ -717,6 +727,8 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
             ex = backend.call("expand", [(r,) for r in pending] if pending else [(None,)] * count,
                               progress=level_progress if count == 1 or getattr(backend, "sums_progress", False)
                               else None)
+            if any(e[3] == OUT_OF_MEMORY for e in ex):  # (still at the level boundary, `pending` kept)
+                raise _OutOfMemory
             pending = None
             phase = "exchange"
             if any(e[3] for e in ex):
@@ -764,9 +776,16 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
             if checkpoint and frontier_size and time.perf_counter() - last_save >= checkpoint_every:
                 _write_checkpoint(checkpoint, backend, count, spec, depth, parents, stats)
                 last_save = time.perf_counter()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _OutOfMemory) as stop:
         result.interrupted = True
         stats.complete = False
+        if isinstance(stop, _OutOfMemory):
+            result.warnings.append(
+                f"stopped while building level {depth + 1}: the machine's available memory fell below 5% "
+                f"(a level being built is held in memory; --memory-limit bounds the level expanded). The "
+                f"{stats.distinct_states:,} states of depth 0-{depth} hold no violation. Fewer --workers, a "
+                f"machine with more memory or --cluster go further" + (
+                    "; --resume continues from the checkpoint" if checkpoint else ""))
         if phase == "expand":
             backend.interrupt()
             if checkpoint:  # the partitions are still at the level boundary
@@ -941,5 +960,6 @@ def explore(
                   handover_after=HANDOVER_SECONDS)
 
 
+OUT_OF_MEMORY = "out of memory"  # expand's answer when it stopped for the machine's memory (spill.memory_short)
 HANDOVER_SECONDS = 0.1  # a search still running after this long moves to worker processes (a fork of
 # this process: it inherits the seen set and frontier, so it costs tens of milliseconds)

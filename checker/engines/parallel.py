@@ -121,6 +121,7 @@ class ProcessPool:
         self.progress = progress
         self.level = {}
         out: list = [None] * self.count
+        stopped = False
         try:
             while self.owed:
                 ready = wait([self.conns[j] for j in self.owed])  # (Ctrl-C lands here, between messages)
@@ -129,8 +130,15 @@ class ProcessPool:
                     val = self._recv(j)
                     if j not in self.owed:
                         out[j] = val
+                        if method == "expand" and val[3] and not self.stop.is_set():
+                            # one worker stopped short (the machine's memory): the others
+                            # stop too, at the same level boundary
+                            self.stop.set()
+                            stopped = True
         finally:
             self.progress = None
+            if stopped:
+                self.stop.clear()
         return out
 
     def _recv(self, j: int):

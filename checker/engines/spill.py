@@ -61,6 +61,38 @@ def default_memory_limit() -> int | None:
     return total * 3 // 4 if total > 0 else None
 
 
+def available_bytes() -> int | None:
+    """The machine's memory available to new allocations now (Linux MemAvailable), or None
+    where the system does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+_FLOOR: list = []
+
+
+def memory_short() -> bool:
+    """The machine is about to run out of memory: less than 5% of it (at least 256 MiB) is
+    still available. A search that builds a level past this point would be killed by the
+    kernel with its work lost; it stops at the level boundary instead (explore.py)."""
+    avail = available_bytes()
+    if avail is None:
+        return False
+    if not _FLOOR:
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (OSError, ValueError, AttributeError):
+            total = 0
+        _FLOOR.append(max(256 << 20, total // 20))
+    return avail < _FLOOR[0]
+
+
 def resident_bytes() -> int:
     """This process's resident memory now (Linux /proc; elsewhere its peak)."""
     try:
