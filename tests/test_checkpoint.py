@@ -247,6 +247,7 @@ def test_running_out_of_memory_stops_at_a_level_boundary_and_resumes(tmp_path, m
 
     reference = _reference()
     monkeypatch.setattr(explore_mod, "HANDOVER_SECONDS", 0.0)  # (workers from the start: the patch is inherited)
+    monkeypatch.setattr(explore_mod, "_COMPACT_EVERY", 64)  # (memory is looked at after each filter of candidates)
     monkeypatch.setattr(spill, "memory_short", _short_after(12))
     config = make_config(CONFIG["props"], **CONFIG["bounds"])
     ckpt = tmp_path / "ckpt"

@@ -294,6 +294,7 @@ class Partition:
         stop = self.stop_flag
         watch = self.watcher if self.watching else None
         interrupted = False
+        short = False  # the machine's memory ran short (spill.memory_short)
         done = 0
         skipped = 0
         t_last = time.perf_counter()
@@ -352,22 +353,22 @@ class Partition:
             if len(fresh) >= _COMPACT_EVERY:
                 self._compact(local, fresh)
                 fresh.clear()
+                if spill.memory_short():
+                    # (the level being built lives in memory: past the floor the kernel
+                    # would kill this process, so the level is dropped instead)
+                    short = True
+                    break
             if not k & 63:
                 if stop is not None and stop.is_set():
                     interrupted = True
-                    break
-                if not k & 4095 and spill.memory_short():
-                    # (the level being built lives in memory: past the budget's floor the
-                    # kernel would kill this process, so the level is dropped instead)
-                    interrupted = OUT_OF_MEMORY
                     break
                 if progress is not None:
                     now = time.perf_counter()
                     if now - t_last >= progress_every:
                         t_last = now
                         progress(done, len(local))
-        if interrupted:
-            return None, None, None, interrupted
+        if interrupted or short:
+            return None, None, None, OUT_OF_MEMORY if short else True
         fps = as_fingerprints(list(local)) if local else np.zeros(0, dtype=np.uint64)
         items = list(local.values())
         keys = np.array([it[0] for it in items], dtype=np.int64) if items else np.zeros(0, dtype=np.int64)
