@@ -35,8 +35,8 @@ class Stats:
     peak_memory_bytes: int = 0  # peak resident memory of the search's processes (summed)
     bytes_per_state: float = 0.0  # the search's tables (seen sets, parent pointers) per distinct state
     # of `transitions`, those a sleep set skipped (their successors were not computed). The one
-    # figure that may vary with the workers, the memory budget and checkpoints (each may drop
-    # sleep sets), so it is not part of as_dict()
+    # figure that may vary with the workers and checkpoints (each may drop sleep sets), so it
+    # is not part of as_dict()
     transitions_asleep: int = 0
     # while a level is expanded (for progress lines only): states of the current frontier
     # expanded so far, and its size
