@@ -231,7 +231,7 @@ def _short_after(calls: int):
     """spill.memory_short saying "short" from its `calls`-th call on (each process counts its own)."""
     n = [0]
 
-    def short() -> bool:
+    def short(extra: int = 0) -> bool:
         n[0] += 1
         return n[0] >= calls
     return short
@@ -256,7 +256,7 @@ def test_running_out_of_memory_stops_at_a_level_boundary_and_resumes(tmp_path, m
     assert 0 < stopped.stats.distinct_states < reference[1]
     assert any("available memory" in w for w in stopped.warnings), stopped.warnings
     assert (ckpt / "CURRENT").exists()
-    monkeypatch.setattr(spill, "memory_short", lambda: False)
+    monkeypatch.setattr(spill, "memory_short", lambda extra=0: False)
     resumed = run_check(config, ["acked-write-survives"], workers=workers, resume=str(ckpt))
     assert (resumed.verdict, resumed.stats.distinct_states, resumed.stats.transitions,
             resumed.stats.max_depth) == reference

@@ -157,3 +157,28 @@ def test_workers_report_progress_within_a_level(at_once, monkeypatch):
     for _, depth, done, _, _ in mid:
         by_depth.setdefault(depth, []).append(done)
     assert any(len(v) > 1 and v == sorted(v) for v in by_depth.values())
+
+
+def test_a_rebalance_the_memory_cannot_take_is_skipped(at_once, monkeypatch):
+    """Moving states between workers to balance a level costs memory (pickled, routed,
+    unpickled); when the machine lacks it, the states stay where they are - who holds a
+    state changes no result."""
+    from ackcheck.checker.engines import parallel, spill
+
+    config = make_config({"acks": "all", "min.insync.replicas": "2"}, None, max_records=2, max_crashes=1)
+    calls: list = []
+    call = parallel.ProcessPool.call
+
+    def spy(self, method, args=None, progress=None):
+        calls.append(method)
+        return call(self, method, args, progress)
+
+    monkeypatch.setattr(parallel.ProcessPool, "call", spy)
+    balanced = run_check(config, ["acked-write-survives"], workers=2)
+    assert "give" in calls  # (this search rebalances when memory allows)
+    calls.clear()
+    monkeypatch.setattr(explore_mod, "_WRAP_UP_BYTES", 0)
+    monkeypatch.setattr(spill, "memory_short", lambda extra=0: extra > 0)  # short only for a move
+    kept = run_check(config, ["acked-write-survives"], workers=2)
+    assert "give" not in calls
+    assert outcome(kept) == outcome(balanced) and kept.verdict == "holds"

@@ -86,6 +86,8 @@ Progress = Callable[[Stats, int], None]  # (stats so far, frontier size)
 INDEX_BITS = 16  # successors per state < 65536
 INDEX_MASK = (1 << INDEX_BITS) - 1
 _COMPACT_EVERY = 1 << 16  # local candidates between filters against the seen set
+_WRAP_UP_BYTES = 128  # memory per local candidate that the end of a level takes (lists, arrays)
+_MOVE_BYTES = 4096  # memory per state moved by a rebalance (pickled, routed, unpickled)
 
 _BROKER_ARGS = {name: tuple(i for i, arg in enumerate(args) if arg in ("broker", "follower"))
                 for name, args in ACTIONS.items()}
@@ -367,6 +369,8 @@ class Partition:
                     if now - t_last >= progress_every:
                         t_last = now
                         progress(done, len(local))
+        if not (interrupted or short) and event is None and spill.memory_short(len(local) * _WRAP_UP_BYTES):
+            short = True  # (what follows - the candidates as arrays, the exchange - needs room too)
         if interrupted or short:
             return None, None, None, OUT_OF_MEMORY if short else True
         fps = as_fingerprints(list(local)) if local else np.zeros(0, dtype=np.uint64)
@@ -841,6 +845,8 @@ def _balance(backend, keys: list[np.ndarray]) -> list[np.ndarray]:
             surplus[0][1] -= k
             if surplus[0][1] == 0:
                 surplus.pop(0)
+    if spill.memory_short(sum(k for p in plans for _, k in p) * _MOVE_BYTES):
+        return keys  # (moving states takes memory the machine no longer has; balance is only speed)
     given = backend.call("give", [(p,) for p in plans])
     return backend.call("take", [([given[w][v] for w in range(count)],) for v in range(count)])
 

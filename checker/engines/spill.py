@@ -77,10 +77,11 @@ def available_bytes() -> int | None:
 _FLOOR: list = []
 
 
-def memory_short() -> bool:
-    """The machine is about to run out of memory: less than 5% of it (at least 256 MiB) is
-    still available. A search that builds a level past this point would be killed by the
-    kernel with its work lost; it stops at the level boundary instead (explore.py)."""
+def memory_short(extra: int = 0) -> bool:
+    """The machine is about to run out of memory: less than 5% of it (at least 256 MiB),
+    plus `extra` bytes about to be needed, is still available. A search that builds a level
+    past this point would be killed by the kernel with its work lost; it stops at the level
+    boundary instead (explore.py)."""
     avail = available_bytes()
     if avail is None:
         return False
@@ -90,7 +91,7 @@ def memory_short() -> bool:
         except (OSError, ValueError, AttributeError):
             total = 0
         _FLOOR.append(max(256 << 20, total // 20))
-    return avail < _FLOOR[0]
+    return avail < _FLOOR[0] + extra
 
 
 def resident_bytes() -> int:
