@@ -1,6 +1,6 @@
-"""--memory-limit: a search whose frontier goes to disk gives the in-memory result exactly
-(distinct states, transitions, depth, verdict and the trace), and a bad SIZE is one line,
-exit 2."""
+"""--memory-limit: a search whose frontier goes to disk - the level it expands and the
+level it builds - gives the in-memory result exactly (distinct states, transitions, depth,
+verdict and the trace), and a bad SIZE is one line, exit 2."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from searches import outcome
 import ackcheck.checker.engines.explore as explore_mod
 import ackcheck.checker.engines.spill as spill
 from ackcheck.checker.engines.check import run_check
-from ackcheck.checker.engines.spill import SpillDir, SpilledStates, parse_size
+from ackcheck.checker.engines.spill import CandidateRuns, SpillDir, SpilledStates, parse_size
 
 CONFIGS = [
     ({"acks": "1"}, None, {"max_records": 2}, None),  # violated: the trace must be the same
@@ -65,6 +65,96 @@ def test_spilled_partitions_equal_one(counted):
     assert outcome(two) == outcome(one)
 
 
+@pytest.fixture
+def built(monkeypatch):
+    """Small chunk files, a filter of candidates after every 5 new ones (past the budget,
+    each filter writes the candidates held to a run on disk: a level is built in many
+    runs), and a count of the runs and of their candidates."""
+    monkeypatch.setattr(spill, "CHUNK", 7)
+    monkeypatch.setattr(explore_mod, "_COMPACT_EVERY", 5)
+    runs = []
+
+    class Counted(CandidateRuns):
+        def write(self, fps, items):
+            runs.append(len(items))
+            super().write(fps, items)
+
+    monkeypatch.setattr(explore_mod, "CandidateRuns", Counted)
+    return runs
+
+
+@pytest.mark.parametrize("props,version,bounds,invs", CONFIGS)
+def test_level_built_on_disk_equals_in_memory(built, props, version, bounds, invs):
+    """The violated config's counterexample is found by a state check made when its
+    candidates went to disk: the same trace as the in-memory search's."""
+    config = make_config(props, version, **bounds)
+    mem = run_check(config, invs, workers=1)
+    assert not built
+    disk = run_check(config, invs, workers=1, memory_limit=1 << 20)
+    assert len(built) > 10 and max(built) > 7  # many runs, some of several chunks
+    assert outcome(disk) == outcome(mem)
+
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_levels_built_on_disk_by_two_partitions_equal_one(built, processes):
+    """Two partitions (in this process, or two worker processes) building their levels on
+    disk: owners pick winners among candidates of both, and a fingerprint may come back
+    in several runs of one partition - the smallest key still wins."""
+    from ackcheck.checker.engines.check import model_for
+    from ackcheck.checker.engines.parallel import ProcessPool
+    from ackcheck.invariants.catalogue import select
+
+    config = make_config({"acks": "all", "min.insync.replicas": "2"}, None, max_records=2, max_crashes=1,
+                         max_isr_shrinks=0)
+    invs = select(["acked-write-survives"], config)
+    model = model_for(config, invs, lean=True)
+    one = explore_mod.explore(model, invs)
+    spec = explore_mod.Spec.of(model, invs, True, memory_limit=2 << 20)
+    backend = ProcessPool(spec, 2) if processes else explore_mod.InProcess(spec, 2)
+    two = explore_mod.search(spec, backend)
+    if not processes:
+        assert built  # (the workers' runs are counted in their own processes)
+    assert outcome(two) == outcome(one)
+    assert two.stats.transitions_asleep == one.stats.transitions_asleep > 0
+
+
+def test_sleep_sets_survive_a_level_built_on_disk(built):
+    config = make_config({"acks": "all", "min.insync.replicas": "2"}, None, max_records=2, max_crashes=1)
+    disk = run_check(config, ["acked-write-survives"], memory_limit=1 << 20, workers=1)
+    mem = run_check(config, ["acked-write-survives"], workers=1)
+    assert built
+    assert outcome(disk) == outcome(mem)
+    assert disk.stats.transitions_asleep == mem.stats.transitions_asleep > 0
+
+
+def test_candidate_runs_keep_what_the_mask_keeps():
+    import numpy as np
+
+    where = SpillDir()
+    runs = CandidateRuns(where, sleeping=True)
+    items = [(k, ("state", k), ("sleep", k)) for k in range(50)]
+    old = spill.CHUNK
+    spill.CHUNK = 8
+    try:
+        runs.write(np.arange(30, dtype=np.uint64), items[:30])
+        runs.write(np.arange(30, 50, dtype=np.uint64), items[30:])
+    finally:
+        spill.CHUNK = old
+    assert runs.count == 50 and len(runs.state_files) == len(runs.sleep_files) == 4 + 3
+    mask = np.zeros(50, dtype=bool)
+    mask[[0, 7, 8, 31, 49]] = True
+    mask[16:24] = True  # a whole chunk kept
+    states, sleeps = runs.kept(mask)
+    want = [0, 7, 8, *range(16, 24), 31, 49]
+    assert len(states) == len(want)
+    assert list(states) == [("state", k) for k in want] and list(states) == [("state", k) for k in want]
+    assert list(sleeps) == [("sleep", k) for k in want]
+    states.discard()
+    sleeps.discard()
+    assert os.listdir(where.path) == []
+    where.remove()
+
+
 def test_spilled_states_round_trip(tmp_path):
     where = SpillDir()
     states = [(i, (i, -i)) for i in range(250)]
@@ -94,20 +184,20 @@ def test_bad_memory_limit_is_one_line_exit_2(text, why):
     assert len(lines) == 1 and "--memory-limit" in lines[0] and why in lines[0]
 
 
-def test_default_memory_limit_is_three_quarters_of_the_machine():
+def test_default_memory_limit_is_two_thirds_of_the_machine():
     import os
 
     from ackcheck.checker.engines.spill import default_memory_limit
 
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    assert default_memory_limit() == total * 3 // 4
+    assert default_memory_limit() == total * 2 // 3
 
 
 @pytest.mark.parametrize("flags,expected", [([], "default"), (["--memory-limit", "none"], None),
                                             (["--memory-limit", "2G"], 2 << 30),
                                             (["--cluster", "tcp://127.0.0.1:1"], None)])
 def test_check_passes_its_memory_budget_to_the_search(monkeypatch, flags, expected):
-    """`check` spills past 3/4 of the machine's memory unless told otherwise ('none': never;
+    """`check` spills past 2/3 of the machine's memory unless told otherwise ('none': never;
     a cluster's machines are not this one, so no default there)."""
     import ackcheck.checker.engines.check as check_mod
     from ackcheck.checker.cli.check import main

@@ -72,7 +72,14 @@ import numpy as np
 from ackcheck.checker.engines import spill
 from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.checker.engines.seen import FingerprintSet, as_fingerprints
-from ackcheck.checker.engines.spill import SpillDir, SpilledStates, read_chunks, resident_bytes, write_chunks
+from ackcheck.checker.engines.spill import (
+    CandidateRuns,
+    SpillDir,
+    SpilledStates,
+    read_chunks,
+    resident_bytes,
+    write_chunks,
+)
 from ackcheck.invariants.catalogue import Invariant, Judge, select
 from ackcheck.invariants.witnesses import Watcher  # (imported before any fork: workers import nothing)
 from ackcheck.model.independence import KINDS, commute, footprint
@@ -254,6 +261,9 @@ class Partition:
         self.memory_limit = None if limit is None else limit // count  # this partition's share
         self.spill_dir = SpillDir()
         self.spilled_levels = 0  # levels this partition expanded from disk
+        self.built_on_disk = 0  # levels this partition built on disk (spill.CandidateRuns)
+        self._runs: CandidateRuns | None = None  # the level being built, on disk
+        self._run_events: list = []  # state-check violations among its candidates: (index, event)
 
     # -- level 0
     def start(self, fp: int, state) -> None:
@@ -297,6 +307,10 @@ class Partition:
         watch = self.watcher if self.watching else None
         interrupted = False
         short = False  # the machine's memory ran short (spill.memory_short)
+        limit = self.memory_limit
+        compact_every = _COMPACT_EVERY
+        runs = None  # past `limit`, the candidates go to disk (spill.CandidateRuns)
+        self._run_events = []
         done = 0
         skipped = 0
         t_last = time.perf_counter()
@@ -352,12 +366,17 @@ class Partition:
             done = k + 1
             if event is not None:
                 break
-            if len(fresh) >= _COMPACT_EVERY:
+            if len(fresh) >= compact_every:
                 self._compact(local, fresh)
                 fresh.clear()
+                if limit is not None and local and resident_bytes() > limit:
+                    # past this partition's share: the level being built goes to disk
+                    if runs is None:
+                        runs = CandidateRuns(self.spill_dir, sleeping)
+                    self._flush(local, runs)
                 if spill.memory_short():
-                    # (the level being built lives in memory: past the floor the kernel
-                    # would kill this process, so the level is dropped instead)
+                    # (past the floor the kernel would kill this process: the level is
+                    # dropped instead, and the search stops at the level boundary)
                     short = True
                     break
             if not k & 63:
@@ -368,14 +387,28 @@ class Partition:
                     now = time.perf_counter()
                     if now - t_last >= progress_every:
                         t_last = now
-                        progress(done, len(local))
+                        progress(done, len(local) + (runs.count if runs is not None else 0))
         if not (interrupted or short) and event is None and spill.memory_short(len(local) * _WRAP_UP_BYTES):
             short = True  # (what follows - the candidates as arrays, the exchange - needs room too)
         if interrupted or short:
+            if runs is not None:
+                runs.discard()
+            self._run_events = []
             return None, None, None, OUT_OF_MEMORY if short else True
-        fps = as_fingerprints(list(local)) if local else np.zeros(0, dtype=np.uint64)
-        items = list(local.values())
-        keys = np.array([it[0] for it in items], dtype=np.int64) if items else np.zeros(0, dtype=np.int64)
+        if runs is not None:  # all the candidates to disk: the winners stay there as the next frontier
+            if local:
+                self._flush(local, runs)
+            fps = np.concatenate(runs.fps)
+            keys = np.concatenate(runs.keys)
+            runs.fps, runs.keys = [], []
+            items = None
+            self.built_on_disk += 1
+        else:
+            fps = as_fingerprints(list(local)) if local else np.zeros(0, dtype=np.uint64)
+            items = list(local.values())
+            keys = np.array([it[0] for it in items], dtype=np.int64) if items else np.zeros(0, dtype=np.int64)
+        self._runs = runs
+        self._cand_keys = keys
         owner = (fps % np.uint64(self.count)).astype(np.int64) if self.count > 1 else None
         out = []
         self.sent = []
@@ -387,6 +420,26 @@ class Partition:
             out.append((fps[sel], keys[sel]))
             self.sent.append((sel, items))
         return out, event, (self.ranks[:done], counts[:done], skipped), False
+
+    def _flush(self, local: dict, runs: CandidateRuns) -> None:
+        """Write the local candidates to a run on disk and forget them (the level being
+        built past this partition's share of --memory-limit). A state on disk is not read
+        again before it is expanded, so the state checks `collect` makes on the winners
+        are made here on every candidate, and `collect` keeps those of the winners: the
+        same violations, judged on the same states."""
+        items = list(local.values())
+        if self.state_checks:
+            cfg = self.spec.config
+            order = self.order
+            base = runs.count
+            for k, item in enumerate(items):
+                t = item[1]
+                for inv_id, check in self.state_checks:
+                    if check(t, cfg):
+                        self._run_events.append((base + k, (item[0], 0, order[inv_id], inv_id)))
+                        break
+        runs.write(as_fingerprints(list(local)), items)
+        local.clear()
 
     def _compact(self, local: dict, fresh: list) -> None:
         """Drop the local candidates put in since the last call (`fresh`, their
@@ -427,6 +480,8 @@ class Partition:
         them are this partition's part of the next frontier (it holds the states; their
         owners hold the fingerprints). Returns (their keys, the first state-check violation
         among them or None)."""
+        if self._runs is not None:
+            return self._collect_on_disk(masks)
         model_cfg = self.spec.config
         state_checks = self.state_checks
         event = None
@@ -458,7 +513,25 @@ class Partition:
         self.next_keys = np.array([c[0] for c in chosen], dtype=np.int64)
         self.next_fps = np.concatenate(fps) if fps else np.zeros(0, dtype=np.uint64)
         self.ranked = False
-        return self.next_keys, event
+        return self.next_keys, event, False
+
+    def _collect_on_disk(self, masks: list):
+        """`collect` for a level built on disk: the winners stay in the runs' files, in
+        generation order, which is their keys' order (so also their ranks' order: the
+        next frontier needs no sorting). Returns (keys, violation, True)."""
+        win = np.sort(np.concatenate([sel[mask] for (sel, _), mask in zip(self.sent, masks)]))
+        kept = np.zeros(len(self._cand_keys), dtype=bool)
+        kept[win] = True
+        event = min((ev for k, ev in self._run_events if kept[k]), default=None)
+        self.next, self.next_sleeps = self._runs.kept(kept)
+        self.next_keys = self._cand_keys[win]
+        self.next_fps = self._cand_fps[win]
+        self._runs = None
+        self._run_events = []
+        self.sent = []
+        self._cand_fps = self._cand_keys = None
+        self.ranked = False
+        return self.next_keys, event, True
 
     def give(self, plan: list) -> list:
         """Hand `k` states of the next frontier to partition `v` for each (v, k) in `plan`
@@ -502,14 +575,26 @@ class Partition:
             self.frontier.discard()
         if self.frontier_sleeps is not None and not isinstance(self.frontier_sleeps, list):
             self.frontier_sleeps.discard()
-        self.frontier = [self.next[k] for k in order]
         nxt = self.next_sleeps
-        self.frontier_sleeps = [nxt[k] for k in order] if nxt is not None and len(nxt) == len(order) else None
+        if not isinstance(self.next, list) and (order[1:] < order[:-1]).any():
+            # (a level built on disk is in rank order already; were it not, it is sorted in memory)
+            on_disk, self.next = self.next, self.next.materialise()
+            on_disk.discard()
+            if nxt is not None:
+                on_disk, nxt = nxt, nxt.materialise()
+                on_disk.discard()
+        if not isinstance(self.next, list):  # built on disk, in rank order (_collect_on_disk)
+            self.frontier = self.next
+            self.frontier_sleeps = nxt
+        else:
+            self.frontier = [self.next[k] for k in order]
+            self.frontier_sleeps = [nxt[k] for k in order] if nxt is not None and len(nxt) == len(order) else None
         self.ranks = ranks[order]
         self.fps = self.next_fps[order]
         self.next = []
         self.next_sleeps = None
-        if self.memory_limit is not None and self.frontier and resident_bytes() > self.memory_limit:
+        if (self.memory_limit is not None and isinstance(self.frontier, list) and self.frontier
+                and resident_bytes() > self.memory_limit):
             self.frontier = SpilledStates(self.frontier, self.spill_dir)  # (read back in rank order)
             if self.frontier_sleeps is not None:  # (and their sleep sets beside them, in the same order)
                 self.frontier_sleeps = SpilledStates(self.frontier_sleeps, self.spill_dir)
@@ -740,7 +825,8 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
                 raise KeyboardInterrupt
             masks = backend.call("absorb", [([ex[w][0][j] for w in range(count)],) for j in range(count)])
             col = backend.call("collect", [([masks[j][w] for j in range(count)],) for w in range(count)])
-            keys = _balance(backend, [c[0] for c in col])
+            # (a level built on disk stays where it is: balance is only speed)
+            keys = [c[0] for c in col] if any(c[2] for c in col) else _balance(backend, [c[0] for c in col])
             events = [e[1] for e in ex if e[1] is not None] + [c[1] for c in col if c[1] is not None]
             allkeys = np.sort(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
             if events:

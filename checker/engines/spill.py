@@ -6,9 +6,16 @@ it is about to expand goes to disk (`SpilledStates`, chunks of CHUNK states in a
 temporary directory) and is read back one chunk at a time while it is expanded, so the
 frontier costs one chunk of memory instead of a whole level. Spilling changes no order:
 the states are read back in the order they were written (their rank order), so the
-counts, the verdict and the trace are those of an in-memory run. What stays in memory:
-the seen set (8-16 bytes a state), the parent tables (8 bytes a state), and the new
-states of the level being built (they are spilled in turn when that level starts).
+counts, the verdict and the trace are those of an in-memory run.
+
+The level being *built* goes to disk too (`CandidateRuns`): past its share while it
+expands a level, a partition writes the candidates it holds (the new states it generated,
+with their sleep sets) to a run of chunk files and keeps only their fingerprints and keys
+(16 bytes a candidate); the owners pick the winners from those arrays as before, and the
+winners become the next frontier where they lie (`KeptChunks`: the runs read back in
+order, the losers skipped), with no copy in memory. What stays in memory: the seen set
+(8-16 bytes a state), the parent tables (8 bytes a state), 16 bytes per candidate of the
+level being built, and one chunk of states. So a search is bounded by disk, not by RAM.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import pickle
 import re
 import shutil
 import tempfile
+
+import numpy as np
 
 CHUNK = 20_000  # states per chunk file
 
@@ -51,14 +60,16 @@ def parse_memory_limit(text: str) -> int | None:
 
 
 def default_memory_limit() -> int | None:
-    """`--memory-limit`'s default: three quarters of this machine's physical memory (None
-    where the system does not say). A search that would outgrow the machine expands its
-    levels from disk instead of being killed for memory with its work lost."""
+    """`--memory-limit`'s default: two thirds of this machine's physical memory (None where
+    the system does not say). A search that would outgrow the machine keeps its levels on
+    disk instead of being killed for memory with its work lost. The last third is for what
+    a level's end takes on top of the budget (the candidates' arrays, a seen set that
+    doubles, the exchange between processes) and for the coordinator."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (OSError, ValueError, AttributeError):
         return None
-    return total * 3 // 4 if total > 0 else None
+    return total * 2 // 3 if total > 0 else None
 
 
 def available_bytes() -> int | None:
@@ -171,6 +182,96 @@ class SpilledStates:
             with open(name, "rb") as f:
                 chunk = pickle.load(f)
             yield from chunk
+
+    def materialise(self) -> list:
+        return list(self)
+
+    def discard(self) -> None:
+        for name in self.files:
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+        self.files = []
+
+
+class CandidateRuns:
+    """The candidates of the level being built that went to disk, in the order they were
+    generated (their keys' order): per run the fingerprints and keys in memory, the states
+    and their sleep sets in chunk files of at most CHUNK."""
+
+    def __init__(self, where: SpillDir, sleeping: bool):
+        self.where = where
+        self.sleeping = sleeping
+        self.state_files: list[str] = []
+        self.sleep_files: list[str] = []
+        self.sizes: list[int] = []  # candidates per chunk file
+        self.fps: list = []  # per run, a uint64 array
+        self.keys: list = []  # per run, an int64 array
+        self.count = 0
+
+    def write(self, fps, items: list) -> None:
+        """A run: `items` are (key, state, sleep set) in key order, `fps` their fingerprints."""
+        self.fps.append(fps)
+        self.keys.append(np.array([it[0] for it in items], dtype=np.int64))
+        for i in range(0, len(items), CHUNK):
+            part = items[i:i + CHUNK]
+            self.state_files.append(self._dump([it[1] for it in part]))
+            if self.sleeping:
+                self.sleep_files.append(self._dump([it[2] for it in part]))
+            self.sizes.append(len(part))
+        self.count += len(items)
+
+    def _dump(self, values: list) -> str:
+        name = self.where.new_file()
+        with open(name, "wb") as f:
+            pickle.dump(values, f, protocol=pickle.HIGHEST_PROTOCOL)
+        return name
+
+    def kept(self, mask) -> tuple:
+        """The candidates `mask` keeps (a bool array over all of them, in order), as (states,
+        sleep sets or None): lists on disk that read back in order. They own the files."""
+        states = KeptChunks(self.state_files, self.sizes, mask)
+        sleeps = KeptChunks(self.sleep_files, self.sizes, mask) if self.sleeping else None
+        self.state_files, self.sleep_files = [], []
+        return states, sleeps
+
+    def discard(self) -> None:
+        for name in self.state_files + self.sleep_files:
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+        self.state_files, self.sleep_files = [], []
+
+
+class KeptChunks:
+    """Chunk files of which a mask keeps some entries: iterated in order, only the kept
+    ones, one chunk in memory at a time (a chunk with none kept is not read)."""
+
+    def __init__(self, files: list[str], sizes: list[int], mask):
+        self.files = files
+        self.sizes = sizes
+        self.mask = mask
+        self.length = int(np.count_nonzero(mask))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self):
+        at = 0
+        for name, n in zip(self.files, self.sizes):
+            keep = np.flatnonzero(self.mask[at:at + n])
+            at += n
+            if not len(keep):
+                continue
+            with open(name, "rb") as f:
+                chunk = pickle.load(f)
+            if len(keep) == n:
+                yield from chunk
+            else:
+                for k in keep.tolist():
+                    yield chunk[k]
 
     def materialise(self) -> list:
         return list(self)
