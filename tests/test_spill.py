@@ -216,3 +216,24 @@ def test_check_passes_its_memory_budget_to_the_search(monkeypatch, flags, expect
     with pytest.raises(Stop):
         main(["--acks", "1", *flags])
     assert got["memory_limit"] == (default_memory_limit() if expected == "default" else expected)
+
+
+def test_stale_chunk_directories_of_killed_searches_are_removed(tmp_path):
+    """A search killed with SIGKILL leaves its chunk files; the next one that spills removes
+    them - but not those of a live process, nor recent ones (a live search elsewhere)."""
+    import time
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    old = time.time() - 2 * spill.STALE_SECONDS
+    stale = tmp_path / f"{spill.PREFIX}{dead.pid}-abc"
+    recent = tmp_path / f"{spill.PREFIX}{dead.pid}-def"
+    alive = tmp_path / f"{spill.PREFIX}{os.getpid()}-ghi"
+    other = tmp_path / "something-else"
+    for d in (stale, recent, alive, other):
+        d.mkdir()
+        (d / "chunk-00000001.pkl").write_bytes(b"x")
+    for d in (stale, alive, other):
+        os.utime(d, (old, old))
+    assert spill.remove_stale(str(tmp_path)) == [str(stale)]
+    assert not stale.exists() and recent.exists() and alive.exists() and other.exists()

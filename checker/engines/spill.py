@@ -138,8 +138,47 @@ def read_chunks(f, count: int):
         at += len(chunk)
 
 
+PREFIX = "ackcheck-frontier-"
+STALE_SECONDS = 3600.0
+
+
+def remove_stale(where: str | None = None, now: float | None = None) -> list[str]:
+    """Remove the chunk directories that killed searches left behind (SIGKILL, the kernel's
+    OOM killer: no cleanup runs): a directory `PREFIX<pid>-...` whose process is gone and
+    that nothing has written to for STALE_SECONDS (so a live search in another PID
+    namespace sharing this /tmp keeps its files). Returns the paths removed."""
+    import time
+
+    where = where or tempfile.gettempdir()
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        names = os.listdir(where)
+    except OSError:
+        return removed
+    for name in names:
+        m = re.fullmatch(re.escape(PREFIX) + r"(\d+)-.*", name)
+        if not m:
+            continue
+        path = os.path.join(where, name)
+        try:
+            if now - os.stat(path).st_mtime < STALE_SECONDS:
+                continue
+            os.kill(int(m.group(1)), 0)
+            continue  # (its process is alive)
+        except ProcessLookupError:
+            pass
+        except OSError:  # (gone already, or another user's process)
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 class SpillDir:
-    """A private temporary directory for one partition's chunk files, removed with it."""
+    """A private temporary directory for one partition's chunk files, removed with it (its
+    name carries the process id, so that a later search can remove it if this process is
+    killed: `remove_stale`)."""
 
     def __init__(self):
         self.path: str | None = None
@@ -147,7 +186,8 @@ class SpillDir:
 
     def new_file(self) -> str:
         if self.path is None:
-            self.path = tempfile.mkdtemp(prefix="ackcheck-frontier-")
+            remove_stale()
+            self.path = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
         self.serial += 1
         return os.path.join(self.path, f"chunk-{self.serial:08d}.pkl")
 
