@@ -62,10 +62,10 @@ def main(argv: list[str]) -> int:
                    help="continue the search from the checkpoint in DIR (same configuration, bounds and "
                         "invariants; any number of workers)")
     p.add_argument("--memory-limit", metavar="SIZE",
-                   help="resident memory for the search (512M, 4G, 2GiB; split over the workers): past it each "
-                        "BFS level is expanded from temporary files on disk instead of memory - same counts, "
-                        "verdict and trace (default: 3/4 of this machine's memory, no limit with --cluster; "
-                        "'none': no limit; docs/reach.md)")
+                   help="resident memory for the search (512M, 4G, 2GiB; split over the workers): past it the "
+                        "BFS level being expanded and the one being built go to temporary files on disk - same "
+                        "counts, verdict and trace (default: 2/3 of this machine's memory, no limit with "
+                        "--cluster; 'none': no limit; docs/reach.md)")
     args = p.parse_args(argv)
     from ackcheck.checker.engines.spill import default_memory_limit, parse_memory_limit
 
