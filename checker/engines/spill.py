@@ -200,6 +200,14 @@ class SpillDir:
         self.remove()
 
 
+def _unlink(names: list[str]) -> None:
+    for name in names:
+        try:
+            os.unlink(name)
+        except OSError:
+            pass
+
+
 class SpilledStates:
     """A list of states on disk, written once, iterated in order as often as needed (a
     checkpoint reads it again); `discard` removes its files once the level is done."""
@@ -227,11 +235,7 @@ class SpilledStates:
         return list(self)
 
     def discard(self) -> None:
-        for name in self.files:
-            try:
-                os.unlink(name)
-            except OSError:
-                pass
+        _unlink(self.files)
         self.files = []
 
 
@@ -277,15 +281,11 @@ class CandidateRuns:
         return states, sleeps
 
     def discard(self) -> None:
-        for name in self.state_files + self.sleep_files:
-            try:
-                os.unlink(name)
-            except OSError:
-                pass
+        _unlink(self.state_files + self.sleep_files)
         self.state_files, self.sleep_files = [], []
 
 
-class KeptChunks:
+class KeptChunks(SpilledStates):
     """Chunk files of which a mask keeps some entries: iterated in order, only the kept
     ones, one chunk in memory at a time (a chunk with none kept is not read)."""
 
@@ -294,9 +294,6 @@ class KeptChunks:
         self.sizes = sizes
         self.mask = mask
         self.length = int(np.count_nonzero(mask))
-
-    def __len__(self) -> int:
-        return self.length
 
     def __iter__(self):
         at = 0
@@ -313,13 +310,3 @@ class KeptChunks:
                 for k in keep.tolist():
                     yield chunk[k]
 
-    def materialise(self) -> list:
-        return list(self)
-
-    def discard(self) -> None:
-        for name in self.files:
-            try:
-                os.unlink(name)
-            except OSError:
-                pass
-        self.files = []
