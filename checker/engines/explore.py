@@ -261,7 +261,6 @@ class Partition:
         self.memory_limit = None if limit is None else limit // count  # this partition's share
         self.spill_dir = SpillDir()
         self.spilled_levels = 0  # levels this partition expanded from disk
-        self.built_on_disk = 0  # levels this partition built on disk (spill.CandidateRuns)
         self._runs: CandidateRuns | None = None  # the level being built, on disk
         self._run_events: list = []  # state-check violations among its candidates: (index, event)
 
@@ -402,7 +401,6 @@ class Partition:
             keys = np.concatenate(runs.keys)
             runs.fps, runs.keys = [], []
             items = None
-            self.built_on_disk += 1
         else:
             fps = as_fingerprints(list(local)) if local else np.zeros(0, dtype=np.uint64)
             items = list(local.values())
@@ -429,15 +427,11 @@ class Partition:
         same violations, judged on the same states."""
         items = list(local.values())
         if self.state_checks:
-            cfg = self.spec.config
-            order = self.order
             base = runs.count
             for k, item in enumerate(items):
-                t = item[1]
-                for inv_id, check in self.state_checks:
-                    if check(t, cfg):
-                        self._run_events.append((base + k, (item[0], 0, order[inv_id], inv_id)))
-                        break
+                found = self._violation(item)
+                if found is not None:
+                    self._run_events.append((base + k, found))
         runs.write(as_fingerprints(list(local)), items)
         local.clear()
 
@@ -482,7 +476,6 @@ class Partition:
         among them or None)."""
         if self._runs is not None:
             return self._collect_on_disk(masks)
-        model_cfg = self.spec.config
         state_checks = self.state_checks
         event = None
         chosen: list = []
@@ -497,15 +490,10 @@ class Partition:
             # winner is checked, in any order, and the violation with the smallest key is
             # the level's: the one a search checking states in key order would meet first
             # (sorting a level of millions of states by key would cost more than it saves).
-            order = self.order
             for item in chosen:
-                t = item[1]
-                for inv_id, check in state_checks:
-                    if check(t, model_cfg):
-                        found = (item[0], 0, order[inv_id], inv_id)
-                        if event is None or found < event:
-                            event = found
-                        break
+                found = self._violation(item)
+                if found is not None and (event is None or found < event):
+                    event = found
         self.sent = []
         self._cand_fps = None
         self.next = [c[1] for c in chosen]
@@ -514,6 +502,16 @@ class Partition:
         self.next_fps = np.concatenate(fps) if fps else np.zeros(0, dtype=np.uint64)
         self.ranked = False
         return self.next_keys, event, False
+
+    def _violation(self, item):
+        """The first state invariant (catalogue order) the candidate `item` (key, state, ...)
+        violates, as a level's event (key, 0, order, invariant), or None."""
+        t = item[1]
+        cfg = self.spec.config
+        for inv_id, check in self.state_checks:
+            if check(t, cfg):
+                return item[0], 0, self.order[inv_id], inv_id
+        return None
 
     def _collect_on_disk(self, masks: list):
         """`collect` for a level built on disk: the winners stay in the runs' files, in
@@ -576,14 +574,8 @@ class Partition:
         if self.frontier_sleeps is not None and not isinstance(self.frontier_sleeps, list):
             self.frontier_sleeps.discard()
         nxt = self.next_sleeps
-        if not isinstance(self.next, list) and (order[1:] < order[:-1]).any():
-            # (a level built on disk is in rank order already; were it not, it is sorted in memory)
-            on_disk, self.next = self.next, self.next.materialise()
-            on_disk.discard()
-            if nxt is not None:
-                on_disk, nxt = nxt, nxt.materialise()
-                on_disk.discard()
-        if not isinstance(self.next, list):  # built on disk, in rank order (_collect_on_disk)
+        if not isinstance(self.next, list):  # built on disk, in rank order (_collect_on_disk; never rebalanced)
+            assert not (order[1:] < order[:-1]).any()
             self.frontier = self.next
             self.frontier_sleeps = nxt
         else:

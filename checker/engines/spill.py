@@ -25,6 +25,7 @@ import pickle
 import re
 import shutil
 import tempfile
+import time
 
 import numpy as np
 
@@ -147,8 +148,6 @@ def remove_stale(where: str | None = None, now: float | None = None) -> list[str
     OOM killer: no cleanup runs): a directory `PREFIX<pid>-...` whose process is gone and
     that nothing has written to for STALE_SECONDS (so a live search in another PID
     namespace sharing this /tmp keeps its files). Returns the paths removed."""
-    import time
-
     where = where or tempfile.gettempdir()
     now = time.time() if now is None else now
     removed = []
