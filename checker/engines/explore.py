@@ -599,7 +599,7 @@ class Partition:
         whole level of a large search can outgrow the machine, and the checkpoint must not
         be what kills the run)."""
         d = Path(directory)
-        np.save(d / f"seen-{self.index}.npy", self.seen.values())
+        self.seen.save(d / f"seen-{self.index}.npy")
         with open(d / f"frontier-{self.index}.pkl", "wb") as f:
             pickle.dump((self.ranks, self.fps, len(self.frontier)), f, protocol=pickle.HIGHEST_PROTOCOL)
             write_chunks(f, self.frontier)

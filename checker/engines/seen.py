@@ -7,6 +7,12 @@ so the per-state cost is a few numpy operations, not a Python dict entry (a dict
 Python ints costs about 100 bytes per state; this table costs 8 bytes divided by its
 load factor). The table grows when it is 3/4 full to a size where it is 1/2 full, so it
 never holds more than 16 bytes per stored fingerprint.
+
+Batches are probed and inserted a slice of SLICE at a time: a probe holds about ten
+temporary arrays the length of its batch, so one call with the tens of millions of
+fingerprints a large level sends (or a growing table re-inserting its whole content)
+would otherwise need gigabytes beside the table for a moment - in every worker at once,
+since the partitions of a search fill and grow together.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import numpy as np
 
 _MAX_LOAD = 0.75
 _GROW_TO_LOAD = 0.5
+SLICE = 1 << 20  # fingerprints probed at once (about 100 MB of temporaries)
 
 
 def as_fingerprints(values) -> np.ndarray:
@@ -41,6 +48,8 @@ class FingerprintSet:
 
     def contains(self, fps: np.ndarray) -> np.ndarray:
         """A boolean mask: which of `fps` are in the set."""
+        if len(fps) > SLICE:
+            return np.concatenate([self.contains(fps[at:at + SLICE]) for at in range(0, len(fps), SLICE)])
         out = np.zeros(len(fps), dtype=bool)
         if not len(fps):
             return out
@@ -62,6 +71,11 @@ class FingerprintSet:
         """Insert distinct fingerprints `fps`; returns the mask of those that were new."""
         if self.count + len(fps) > _MAX_LOAD * len(self.table):
             self._grow(self.count + len(fps))
+        if len(fps) > SLICE:
+            return np.concatenate([self._add(fps[at:at + SLICE]) for at in range(0, len(fps), SLICE)])
+        return self._add(fps)
+
+    def _add(self, fps: np.ndarray) -> np.ndarray:
         new = np.zeros(len(fps), dtype=bool)
         if not len(fps):
             return new
@@ -94,12 +108,29 @@ class FingerprintSet:
     def values(self) -> np.ndarray:
         return self.table[self.table != 0]
 
+    def slices(self):
+        """The stored fingerprints, a slice of the table at a time (no copy of the whole set)."""
+        table = self.table
+        for at in range(0, len(table), SLICE):
+            part = table[at:at + SLICE]
+            yield part[part != 0]
+
+    def save(self, path) -> None:
+        """The stored fingerprints as a .npy file (np.load reads it), written a slice at a time."""
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint64, shape=(self.count,))
+        at = 0
+        for part in self.slices():
+            out[at:at + len(part)] = part
+            at += len(part)
+        out.flush()
+        del out
+
     def _grow(self, need: int) -> None:
-        old = self.values()
-        self.table = np.zeros(max(16, int(need / _GROW_TO_LOAD) + 1), dtype=np.uint64)
-        self.count = 0
-        if len(old):
-            self.add(old)
+        old = self
+        grown = FingerprintSet(max(16, int(need / _GROW_TO_LOAD) + 1))
+        for part in old.slices():  # distinct already: straight into the bigger table
+            grown._add(part)
+        self.table, self.count = grown.table, grown.count
 
     @classmethod
     def of(cls, fps: np.ndarray) -> FingerprintSet:
