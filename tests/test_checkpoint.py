@@ -80,8 +80,9 @@ def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path):
     # level's start. The search itself takes under two seconds after about a second of
     # start-up, and both vary with the machine's load: a signal may land in start-up or
     # between levels (the run still ends as incomplete), or the run may already be over.
-    # So the test tries several moments and needs one that lands inside a level.
-    for attempt, delay in enumerate((1.2, 1.6, 2.0, 1.0, 1.4, 1.8, 2.4, 0.8)):
+    # So the test tries many moments, densest where a fast machine is still searching,
+    # and needs one that lands inside a level.
+    for attempt, delay in enumerate((1.2, 1.0, 1.4, 0.8, 1.6, 0.9, 1.1, 1.3, 0.7, 1.5, 1.8, 0.6, 2.0, 2.4)):
         ckpt = tmp_path / f"ckpt{attempt}"
         proc = _start(ckpt, "--checkpoint-every", "3600")  # only the one Ctrl-C writes
         time.sleep(delay)
