@@ -24,6 +24,11 @@ _GROW_TO_LOAD = 0.5
 SLICE = 1 << 20  # fingerprints probed at once (about 100 MB of temporaries)
 
 
+def _by_slice(probe, fps: np.ndarray) -> np.ndarray:
+    """probe(fps) - a mask over fps - computed a slice of SLICE at a time."""
+    return np.concatenate([probe(fps[at:at + SLICE]) for at in range(0, len(fps), SLICE)])
+
+
 def as_fingerprints(values) -> np.ndarray:
     """Python ints (hash() values, signed 64-bit) as a uint64 array, 0 mapped to 1."""
     a = np.array(values, dtype=np.int64).view(np.uint64)
@@ -49,7 +54,7 @@ class FingerprintSet:
     def contains(self, fps: np.ndarray) -> np.ndarray:
         """A boolean mask: which of `fps` are in the set."""
         if len(fps) > SLICE:
-            return np.concatenate([self.contains(fps[at:at + SLICE]) for at in range(0, len(fps), SLICE)])
+            return _by_slice(self.contains, fps)
         out = np.zeros(len(fps), dtype=bool)
         if not len(fps):
             return out
@@ -71,9 +76,7 @@ class FingerprintSet:
         """Insert distinct fingerprints `fps`; returns the mask of those that were new."""
         if self.count + len(fps) > _MAX_LOAD * len(self.table):
             self._grow(self.count + len(fps))
-        if len(fps) > SLICE:
-            return np.concatenate([self._add(fps[at:at + SLICE]) for at in range(0, len(fps), SLICE)])
-        return self._add(fps)
+        return _by_slice(self._add, fps) if len(fps) > SLICE else self._add(fps)
 
     def _add(self, fps: np.ndarray) -> np.ndarray:
         new = np.zeros(len(fps), dtype=bool)
@@ -126,9 +129,8 @@ class FingerprintSet:
         del out
 
     def _grow(self, need: int) -> None:
-        old = self
         grown = FingerprintSet(max(16, int(need / _GROW_TO_LOAD) + 1))
-        for part in old.slices():  # distinct already: straight into the bigger table
+        for part in self.slices():  # distinct already: straight into the bigger table
             grown._add(part)
         self.table, self.count = grown.table, grown.count
 
