@@ -4,6 +4,7 @@ last checkpoint to the same final counts as an uninterrupted run."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -68,41 +69,41 @@ def test_sigkill_mid_level_resumes_to_the_same_counts(tmp_path):
     assert got == _reference()
 
 
-def _finished(out: str) -> bool:
-    try:
-        return json.loads(out)["verdict"] != "incomplete"
-    except (ValueError, KeyError, TypeError):
-        return False
+# a search long enough (about 12 s on one core) to print a progress line a second while it expands
+LONG_FLAGS = ["--acks", "all", "--min-insync-replicas", "2", "--max-records", "2", "--max-crashes", "2",
+              "--invariant", "acked-write-survives"]
 
 
-def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path):
-    # A Ctrl-C that lands while the search expands a level leaves the checkpoint of that
-    # level's start. The search itself takes under two seconds after about a second of
-    # start-up, and both vary with the machine's load: a signal may land in start-up or
-    # between levels (the run still ends as incomplete), or the run may already be over.
-    # So the test tries many moments, densest where a fast machine is still searching,
-    # and needs one that lands inside a level.
-    for attempt, delay in enumerate((1.2, 1.0, 1.4, 0.8, 1.6, 0.9, 1.1, 1.3, 0.7, 1.5, 1.8, 0.6, 2.0, 2.4)):
-        ckpt = tmp_path / f"ckpt{attempt}"
-        proc = _start(ckpt, "--checkpoint-every", "3600")  # only the one Ctrl-C writes
-        time.sleep(delay)
-        if proc.poll() is not None:  # finished first: try an earlier moment
-            proc.communicate()
-            continue
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-        if proc.returncode == 0 or _finished(out):
-            # it finished between the look and the signal (the signal may even land while
-            # the interpreter exits, after the complete result was printed)
-            continue
-        assert proc.returncode == 4, out[-500:]
-        assert json.loads(out)["verdict"] == "incomplete"
-        if (ckpt / "CURRENT").exists():
-            break
-    assert (ckpt / "CURRENT").exists()
-    rc, got = _resume(ckpt, "--workers", "2")
-    assert rc == 0
-    assert got == _reference()
+@pytest.fixture(scope="module")
+def long_reference():
+    r = run_check(make_config(CONFIG["props"], max_records=2, max_crashes=2), ["acked-write-survives"])
+    return r.verdict, r.stats.distinct_states, r.stats.transitions, r.stats.max_depth
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_leaves_a_resumable_checkpoint(tmp_path, workers, long_reference):
+    # A Ctrl-C leaves the checkpoint of a level boundary wherever it lands in the search:
+    # while the partitions expand a level (they drop it) or while the coordinator exchanges
+    # its states (the stop waits for the boundary). The signal is sent once the run has
+    # printed a progress line, so the search is under way whatever the machine's speed.
+    ckpt = tmp_path / "ckpt"
+    proc = subprocess.Popen([sys.executable, "-m", "ackcheck", "check", *LONG_FLAGS, "--json", "--workers",
+                             str(workers), "--progress", "on", "--checkpoint", str(ckpt), "--checkpoint-every", "3600"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint, env={**os.environ, "ACKCHECK_PROGRESS_EVERY": "1"})
+    line = proc.stderr.readline()  # blocks until the first progress line, about 1 s in
+    assert line.startswith("..."), line
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 4, (out[-500:], err[-500:])
+    assert json.loads(out)["verdict"] == "incomplete"
+    assert (ckpt / "CURRENT").exists()  # only the Ctrl-C wrote one (--checkpoint-every 3600)
+    p = subprocess.run([sys.executable, "-m", "ackcheck", "check", *LONG_FLAGS, "--json", "--resume", str(ckpt),
+                        "--workers", str(3 - workers)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-500:]
+    j = json.loads(p.stdout)
+    s = j["stats"]
+    assert (j["verdict"], s["distinct_states"], s["transitions"], s["max_depth"]) == long_reference
 
 
 def _killed_at_level(tmp_path, level: int):

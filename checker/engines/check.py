@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 
@@ -68,6 +69,16 @@ def run_check(config: Config, invariant_ids: list[str] | None = None, *, progres
     return result
 
 
+def _plain_progress_seconds() -> float:
+    """Seconds between progress lines when stderr is not a terminal (a CI log): 5, or
+    ACKCHECK_PROGRESS_EVERY (a bad value falls back to 5 - progress is never worth an error)."""
+    try:
+        every = float(os.environ.get("ACKCHECK_PROGRESS_EVERY", "5"))
+    except ValueError:
+        return 5.0
+    return every if every > 0 else 5.0
+
+
 def _with_progress(fn):
     """A rich status line on stderr for runs longer than a second."""
     try:
@@ -89,9 +100,10 @@ def _with_progress(fn):
 
     if not console.is_terminal:
         last = [0.0]
+        every = _plain_progress_seconds()
 
         def plain(stats: Stats, frontier: int) -> None:
-            if stats.seconds - last[0] >= 5:
+            if stats.seconds - last[0] >= every:
                 last[0] = stats.seconds
                 print(f"... {line(stats, frontier)}", file=sys.stderr)
         return fn(plain)

@@ -63,6 +63,8 @@ import gc
 import os
 import pickle
 import resource
+import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -670,6 +672,9 @@ class InProcess:
         self.parts = [Partition(spec, j, count, watch) for j in range(count)]
         self.progress_every = progress_every
         self.count = count
+        self.stop_event = threading.Event()  # set by the search's Ctrl-C handler
+        for p in self.parts:
+            p.stop_flag = self.stop_event
 
     def call(self, method: str, args: list | None = None, progress=None) -> list:
         out = []
@@ -681,8 +686,8 @@ class InProcess:
                 out.append(getattr(p, method)(*a))
         return out
 
-    def interrupt(self) -> None:  # the partitions stop where Ctrl-C hit them
-        pass
+    def interrupt(self) -> None:  # the partitions stopped at Ctrl-C, at the level's start
+        self.stop_event.clear()
 
     def peak_memory(self) -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -787,6 +792,24 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
     pending = None  # the next level's ranks per partition, not yet sent
     last_save = time.perf_counter()
     phase = None
+    # Ctrl-C: raised at once while the partitions expand a level (they drop it and stay at
+    # its start), held back while the coordinator exchanges a level's states (which cannot
+    # stop halfway) and raised at the next level boundary instead - so a Ctrl-C always
+    # leaves the partitions at a boundary the checkpoint can be written from.
+    ctrl_c = [False]
+
+    def on_ctrl_c(signum, frame):
+        if phase == "expand":
+            stop = getattr(backend, "stop_event", None)
+            if stop is None:
+                raise KeyboardInterrupt
+            stop.set()  # (in this process: the partition stops within 64 states)
+        ctrl_c[0] = True
+
+    own_handler = (threading.current_thread() is threading.main_thread()
+                   and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if own_handler:
+        signal.signal(signal.SIGINT, on_ctrl_c)
     gc_was_enabled = gc.isenabled()
     # Millions of long-lived tuples and no reference cycles: the cyclic garbage collector
     # would only rescan them again and again, so it is paused.
@@ -802,6 +825,9 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
 
     try:
         while frontier_size and found is None:
+            if ctrl_c[0]:
+                phase = "boundary"
+                raise KeyboardInterrupt
             if max_depth and depth >= max_depth:
                 stats.complete = False
                 break
@@ -811,10 +837,10 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
                               else None)
             if any(e[3] == OUT_OF_MEMORY for e in ex):  # (still at the level boundary, `pending` kept)
                 raise _OutOfMemory
+            if any(e[3] for e in ex):  # (stopped by Ctrl-C: still at the level's start)
+                raise KeyboardInterrupt
             pending = None
             phase = "exchange"
-            if any(e[3] for e in ex):
-                raise KeyboardInterrupt
             masks = backend.call("absorb", [([ex[w][0][j] for w in range(count)],) for j in range(count)])
             col = backend.call("collect", [([masks[j][w] for j in range(count)],) for w in range(count)])
             # (a level built on disk stays where it is: balance is only speed)
@@ -871,12 +897,15 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
                     "; --resume continues from the checkpoint" if checkpoint else ""))
         if phase == "expand":
             backend.interrupt()
-            if checkpoint:  # the partitions are still at the level boundary
+        if phase in ("expand", "boundary"):
+            if checkpoint:  # the partitions are at a level boundary
                 if pending:
                     backend.call("set_ranks", [(r,) for r in pending])
                 stats.seconds = seconds_before + time.perf_counter() - t0
                 _write_checkpoint(checkpoint, backend, count, spec, depth, parents, stats)
     finally:
+        if own_handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         if gc_was_enabled:
             gc.enable()
     if found is None:
