@@ -170,15 +170,18 @@ def test_cli_replays_a_model_counterexample_s_faults(tmp_path):
 
 
 def test_with_replication_lag_an_acks_1_leader_crash_loses_acknowledged_records():
-    """A batch fetchable by the followers only 50 ms after its append: a leader crash
-    then loses what acks=1 acknowledged, as the model predicts for acks=1 with a crash."""
+    """A batch fetchable by the followers only 200 ms after its append: a leader crash
+    then loses what acks=1 acknowledged, as the model predicts for acks=1 with a crash.
+    (The lag spans several sends - 30 ms apart - so some acknowledged batch is always
+    unreplicated when the crash lands, however the machine's load delays the client; at
+    50 ms a paused client could leave the window empty.)"""
     _need("kafka-python")
     cfg = _config(acks=1)
-    res = run_clients(cfg, "kafka-python", records=20, seed=1, families=["crash"], model=False, replica_lag_ms=50)
+    res = run_clients(cfg, "kafka-python", records=20, seed=1, families=["crash"], model=False, replica_lag_ms=200)
     _complete(res)
     assert "acked-write-survives" in {v["invariant"] for v in res.violations}, (res.applied, res.violations)
     res = run_clients(_config(acks="all"), "kafka-python", records=20, seed=1, families=["crash"], model=False,
-                      replica_lag_ms=50)
+                      replica_lag_ms=200)
     _complete(res)
     assert "acked-write-survives" not in {v["invariant"] for v in res.violations}, res.violations
 

@@ -672,9 +672,13 @@ class InProcess:
         self.parts = [Partition(spec, j, count, watch) for j in range(count)]
         self.progress_every = progress_every
         self.count = count
-        self.stop_event = threading.Event()  # set by the search's Ctrl-C handler
+        self.stop_event = threading.Event()
         for p in self.parts:
-            p.stop_flag = self.stop_event
+            p.stop_flag = self.stop_event  # (its is_set is Python: the Ctrl-C handler gets to run)
+
+    def request_stop(self) -> None:
+        """Ctrl-C (in the signal handler): the partitions stop within 64 states."""
+        self.stop_event.set()
 
     def call(self, method: str, args: list | None = None, progress=None) -> list:
         out = []
@@ -792,19 +796,23 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
     pending = None  # the next level's ranks per partition, not yet sent
     last_save = time.perf_counter()
     phase = None
-    # Ctrl-C: raised at once while the partitions expand a level (they drop it and stay at
-    # its start), held back while the coordinator exchanges a level's states (which cannot
-    # stop halfway) and raised at the next level boundary instead - so a Ctrl-C always
-    # leaves the partitions at a boundary the checkpoint can be written from.
-    ctrl_c = [False]
+    # Ctrl-C never raises inside the backend (an answer from a worker half-received would
+    # be lost, and the pipes out of step): the handler only asks. While the partitions expand
+    # a level, a backend that can stop them (`request_stop`) does: they drop the level and
+    # answer as interrupted, at its start. Otherwise - the coordinator exchanging a level,
+    # which cannot stop halfway, or Dask actors - the stop waits for the next level
+    # boundary. Either way the partitions are at a boundary the checkpoint is written from.
+    # A second Ctrl-C stops at once, without a checkpoint.
+    ctrl_c = [0]
 
     def on_ctrl_c(signum, frame):
+        ctrl_c[0] += 1
+        if ctrl_c[0] > 1:
+            raise KeyboardInterrupt
         if phase == "expand":
-            stop = getattr(backend, "stop_event", None)
-            if stop is None:
-                raise KeyboardInterrupt
-            stop.set()  # (in this process: the partition stops within 64 states)
-        ctrl_c[0] = True
+            request = getattr(backend, "request_stop", None)
+            if request is not None:
+                request()
 
     own_handler = (threading.current_thread() is threading.main_thread()
                    and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
@@ -888,6 +896,9 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
     except (KeyboardInterrupt, _OutOfMemory) as stop:
         result.interrupted = True
         stats.complete = False
+        if ctrl_c[0] > 1:  # a second Ctrl-C: the workers may be anywhere
+            phase = "forced"
+            result.warnings.append("stopped by a second Ctrl-C: no checkpoint written")
         if isinstance(stop, _OutOfMemory):
             result.warnings.append(
                 f"stopped while building level {depth + 1}: the machine's available memory fell below 5% "
@@ -910,12 +921,14 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
             gc.enable()
     if found is None:
         stats.max_depth = depth
-    if watch is not None:
-        for part_reached in backend.call("witnessed"):
-            watch.mark_reached(part_reached - watch.reached)
+    table_bytes = sum(p.nbytes for p in parents)
     try:
-        table_bytes = sum(backend.call("memory")) + sum(p.nbytes for p in parents)
-        stats.peak_memory_bytes = backend.peak_memory()
+        if phase != "forced":
+            if watch is not None:
+                for part_reached in backend.call("witnessed"):
+                    watch.mark_reached(part_reached - watch.reached)
+            table_bytes += sum(backend.call("memory"))
+            stats.peak_memory_bytes = backend.peak_memory()
     finally:
         backend.close()
     stats.bytes_per_state = table_bytes / max(1, stats.distinct_states)

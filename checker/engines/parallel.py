@@ -102,6 +102,7 @@ class ProcessPool:
         self.progress = None  # the expand call's progress(done, cands), while one runs
         self.level = {}  # per worker: its last (done, cands) report of the level in progress
         self.stop = ctx.Event()
+        self.stop_requested = False  # Ctrl-C's request (request_stop), acted on by call
         self.conns = []
         self.procs = []
         self.owed: set[int] = set()
@@ -124,7 +125,10 @@ class ProcessPool:
         stopped = False
         try:
             while self.owed:
-                ready = wait([self.conns[j] for j in self.owed])  # (Ctrl-C lands here, between messages)
+                ready = wait([self.conns[j] for j in self.owed], timeout=0.2)
+                if self.stop_requested and method == "expand" and not self.stop.is_set():
+                    self.stop.set()  # the workers drop the level and answer as interrupted
+                    stopped = True
                 for c in ready:
                     j = self.conns.index(c)
                     val = self._recv(j)
@@ -159,8 +163,14 @@ class ProcessPool:
             raise WorkerError(val)
         return val
 
+    def request_stop(self) -> None:
+        """Ctrl-C, from the signal handler: only a flag (the handler may run anywhere, even
+        inside the event's own lock); the expand call in progress stops the workers."""
+        self.stop_requested = True
+
     def interrupt(self) -> None:
         """Stop the expansion in progress: workers drop the level and stay at its start."""
+        self.stop_requested = False
         self.stop.set()
         self.progress = None
         while self.owed:  # (their answers; progress reports on the way are dropped)
