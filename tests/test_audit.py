@@ -324,3 +324,27 @@ def test_cache_key_depends_on_bounds_invariants_and_config():
     assert run_key(a, ["x"]) != run_key(a.with_bounds(max_crashes=3), ["x"])
     b = build_config([], bounds=profile_bounds("crash"), kafka_version="3.6")
     assert run_key(a, ["x"]) != run_key(b, ["x"])
+
+
+def test_ctrl_c_mid_audit_reports_what_was_decided(tmp_path):
+    # bounds far beyond a few seconds' work, so the signal lands while guarantees are open;
+    # the audit then prints its report (JSON here) with the rest undecided - no traceback,
+    # and every file it writes (traces, HTML, JUnit) copes with guarantees that have no run
+    import signal
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "ackcheck", "audit", "--max-crashes", "3", "--max-elections", "2",
+                          "--no-cache", "--json", "--trace-dir", str(tmp_path / "traces"),
+                          "--html", str(tmp_path / "a.html"), "--junit-xml", str(tmp_path / "a.xml")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(3)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert "Traceback" not in err, err[-2000:]
+    d = json.loads(out)
+    assert d["summary"]["undecided"] >= 1, d["summary"]
+    undecided = [g for g in d["guarantees"] if g["verdict"] == "incomplete"]
+    assert undecided and not any(g["complete"] for g in undecided if g["states"] == 0)
+    assert p.returncode == d["exit_code"] and p.returncode in (1, 4)
+    assert (tmp_path / "a.html").exists() and ET.parse(tmp_path / "a.xml").getroot() is not None

@@ -73,7 +73,7 @@ class GuaranteeResult:
             "states": r.get("states", 0),
             "seconds": r.get("seconds", 0.0),
             "cached": r.get("cached", False),
-            "complete": r.get("complete", True),  # False: --max-depth cut the search
+            "complete": r.get("complete", bool(self.run)),  # False: --max-depth cut the search, or no run (Ctrl-C)
             "violation": r.get("violation"),
             "counterexample": self.counterexample(),
             "trace_file": self.trace_file,
@@ -241,7 +241,7 @@ def _weight(bounds_items: tuple) -> int:
 
 def write_traces(audit: Audit, trace_dir: str) -> None:
     for r in audit.results:
-        if r.verdict == "holds" or not r.run.get("trace"):
+        if r.verdict == "holds" or not (r.run or {}).get("trace"):  # (no run: Ctrl-C came first)
             continue
         path = Path(trace_dir) / f"{r.guarantee.id}.json"
         try:
