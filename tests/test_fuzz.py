@@ -154,3 +154,33 @@ def test_shrinking_budget_keeps_the_shortest_failure_seen():
     assert capped.violation and capped.violation[0] == "acked-write-survives"
     assert capped.trace.violation is not None
     assert len(unbounded.trace.steps) <= len(capped.trace.steps)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # (the dropped exception)
+def test_ctrl_c_dropped_by_a_gc_callback_still_stops_the_run():
+    # The interpreter prints and drops an exception raised in a garbage-collector callback
+    # (Hypothesis keeps one), so a Ctrl-C whose KeyboardInterrupt lands there used to leave
+    # the run going to its last example. Here a gc callback sends the SIGINT to this process
+    # and runs a few bytecodes, so the handler's KeyboardInterrupt is raised inside it.
+    import gc
+    import signal
+    import time
+
+    start = time.perf_counter()
+    sent = []
+
+    def interrupt_from_inside_gc(phase, info):
+        if phase == "stop" and not sent and time.perf_counter() - start > 0.5:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # (the handler runs here, inside the callback)
+                pass
+
+    gc.callbacks.append(interrupt_from_inside_gc)
+    try:
+        r = run_fuzz(SAFE, ["acked-write-survives"], examples=5000, steps=30, seed=3)
+    finally:
+        gc.callbacks.remove(interrupt_from_inside_gc)
+    assert sent, "no garbage collection ran during the run"
+    assert r.interrupted and r.verdict == "incomplete"
+    assert r.executions < 5000

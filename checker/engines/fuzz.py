@@ -35,6 +35,8 @@ In a user's test suite::
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -154,6 +156,10 @@ class Collector:
     shrink_seconds: float | None = None
     shrink_deadline: float | None = None
     shortest_failure: InvariantViolation | None = None
+    # Ctrl-C seen (run_fuzz's handler): raised again at the next example or step, since a
+    # KeyboardInterrupt that lands in a garbage-collector callback (Hypothesis keeps one) is
+    # printed and dropped by the interpreter, and the run would go on to its last example
+    ctrl_c: bool = False
 
     def failed(self, failure: InvariantViolation) -> None:
         if self.shortest_failure is None:
@@ -164,6 +170,8 @@ class Collector:
         self.shortest_failure = failure
 
     def check_shrink_budget(self) -> None:
+        if self.ctrl_c:
+            raise KeyboardInterrupt
         if self.shrink_deadline is not None and time.perf_counter() > self.shrink_deadline:
             raise ShrinkingTimeUp()
 
@@ -224,6 +232,8 @@ class ModelMachine(RuleBasedStateMachine):
         self.idle = False
         c = self.collector
         if c is not None:
+            if c.ctrl_c:
+                raise KeyboardInterrupt
             c.steps += 1
             c.max_depth = max(c.max_depth, len(self.actions))
             if c.track_states:
@@ -419,6 +429,15 @@ def run_fuzz(config: Config, invariant_ids: list[str] | None = None, *, examples
     result = FuzzResult("fuzz", config, list(machine.invariant_ids))
     collector.shrink_seconds = shrink_seconds
     found = None
+
+    def on_ctrl_c(signum, frame):
+        collector.ctrl_c = True
+        raise KeyboardInterrupt
+
+    own_handler = (threading.current_thread() is threading.main_thread()
+                   and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if own_handler:
+        signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         kw = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
         run_state_machine_as_test(machine, settings=fuzz_settings(examples, steps, **kw))
@@ -428,6 +447,10 @@ def run_fuzz(config: Config, invariant_ids: list[str] | None = None, *, examples
         found = collector.shortest_failure
     except KeyboardInterrupt:
         result.interrupted = True
+        found = collector.shortest_failure  # (Ctrl-C while shrinking: the shortest failure so far)
+    finally:
+        if own_handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     if found is not None:
         trace = found.trace()
         result.trace = trace
