@@ -326,15 +326,17 @@ def test_cache_key_depends_on_bounds_invariants_and_config():
     assert run_key(a, ["x"]) != run_key(b, ["x"])
 
 
-def test_ctrl_c_mid_audit_reports_what_was_decided(tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_mid_audit_reports_what_was_decided(tmp_path, jobs):
     # bounds far beyond a few seconds' work, so the signal lands while guarantees are open;
     # the audit then prints its report (JSON here) with the rest undecided - no traceback,
-    # and every file it writes (traces, HTML, JUnit) copes with guarantees that have no run
+    # and every file it writes (traces, HTML, JUnit) copes with guarantees that have no run.
+    # Inline (--jobs 1) a search in this process takes the signal: the audit stops too.
     import signal
     import time
 
     p = subprocess.Popen([sys.executable, "-m", "ackcheck", "audit", "--max-crashes", "3", "--max-elections", "2",
-                          "--no-cache", "--json", "--trace-dir", str(tmp_path / "traces"),
+                          "--no-cache", "--jobs", jobs, "--json", "--trace-dir", str(tmp_path / "traces"),
                           "--html", str(tmp_path / "a.html"), "--junit-xml", str(tmp_path / "a.xml")],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -187,3 +187,29 @@ def test_isomorphic_rows_share_a_holding_verdict(tmp_path):
     assert [c["verdict"] for c in cells] == ["holds", "holds"]
     assert cells[0]["states"] == cells[1]["states"]
     assert j["runs"] == 1 and sum("isomorphic_to" in c for c in cells) == 1
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_renders_the_cells_decided_so_far(tmp_path, jobs):
+    # with worker processes (the signal reaches the coordinator waiting for them) and inline
+    # (a search in this process takes it: the matrix must stop too, not go on to the next cell)
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "ackcheck", "matrix", "--max-crashes", "2", "--no-cache", "--jobs",
+                          jobs, "--format", "json", "--trace-dir", str(tmp_path / "traces")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(4)  # (the whole matrix at these bounds takes minutes)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert "Traceback" not in err, err[-2000:]
+    assert p.returncode == 4, err[-500:]
+    d = json.loads(out)
+    assert d["interrupted"] is True
+    cells = [c["verdict"] for r in d["rows"] if r["valid"] for c in r["cells"].values()]
+    assert len(cells) == sum(1 for r in d["rows"] if r["valid"]) * len(d["guarantees"])  # every cell says something
+    assert "incomplete" in cells
+    assert "interrupted" in err and "cells decided" in err

@@ -98,6 +98,7 @@ class Matrix:
     runs: int = 0
     states: int = 0
     cached_runs: int = 0
+    interrupted: bool = False  # Ctrl-C: the cells not decided read "incomplete"
 
     def as_dict(self) -> dict:
         return {
@@ -122,6 +123,7 @@ class Matrix:
             "cached_runs": self.cached_runs,
             "states": self.states,
             "seconds": round(self.seconds, 2),
+            "interrupted": self.interrupted,
         }
 
 
@@ -196,6 +198,15 @@ def run_matrix(rows: list[Row], guarantees: list[Guarantee], *, overrides: dict[
         pool.submit(run_group, (chain[0][0], chain[0][1], cache_dir), done_for(chain))
     try:
         pool.drain()
+    except KeyboardInterrupt:
+        # Ctrl-C: the cells decided so far are kept (and their runs cached: a rerun takes
+        # them from the cache); the others read "incomplete", never "holds"
+        m.interrupted = True
+        for row in rows:
+            if row.invalid is None:
+                for g in guarantees:
+                    row.cells.setdefault(g.id, {"verdict": "incomplete", "states": 0, "seconds": 0.0,
+                                                "cached": False})
     finally:
         pool.close()
         if bar:

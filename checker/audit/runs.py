@@ -150,6 +150,8 @@ def run_one(config: Config, invariants: Iterable[str], cache_dir: str | None = N
             hit["trace"]["config"] = config.as_dict()
         return hit
     r = run_check(config, list(invariants))
+    if r.ctrl_c:  # (a search in this process took the Ctrl-C: the audit or matrix stops too)
+        raise KeyboardInterrupt
     out = run_summary(r, invariants)
     if not r.interrupted:
         cache.put(key, out)

@@ -46,7 +46,8 @@ def build_parser():
 
     p = ArgumentParser(prog="ackcheck matrix", description=(
         "Check the audit's guarantees over a space of Kafka configurations (the product of the value sets, plus "
-        "the seed notes' scenarios) and render configurations x guarantees."))
+        "the seed notes' scenarios) and render configurations x guarantees. Ctrl-C renders the cells decided so "
+        "far, the rest 'incomplete' (exit 4); finished runs are cached, so the same command continues."))
     s = p.add_argument_group("the space (comma-separated values)")
     for flag, prop, default in DIMENSIONS:
         s.add_argument("--" + flag.replace("_", "-"), metavar="V,V", default=default,
@@ -164,4 +165,12 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
     else:
         sys.stdout.write(text)
+    if m.interrupted:
+        decided = sum(1 for r in rows if r.invalid is None for c in r.cells.values() if c["verdict"] != "incomplete")
+        total = sum(len(guarantees) for r in rows if r.invalid is None)
+        again = ("" if args.no_cache else
+                 "; the runs done are cached, so the same command continues from them")
+        print(f"matrix: interrupted - {decided} of {total} cells decided, the rest read 'incomplete'{again}",
+              file=sys.stderr)
+        return 4
     return 0

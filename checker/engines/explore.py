@@ -895,6 +895,7 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
                 last_save = time.perf_counter()
     except (KeyboardInterrupt, _OutOfMemory) as stop:
         result.interrupted = True
+        result.ctrl_c = not isinstance(stop, _OutOfMemory)
         stats.complete = False
         if ctrl_c[0] > 1:  # a second Ctrl-C: the workers may be anywhere
             phase = "forced"

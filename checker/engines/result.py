@@ -74,6 +74,7 @@ class Result:
     trace: Trace | None = None
     stats: Stats = field(default_factory=Stats)
     interrupted: bool = False
+    ctrl_c: bool = False  # it was Ctrl-C that interrupted it (a caller running many searches stops too)
 
     unknown: bool = False  # the solver gave up (prove)
     proved: bool = False  # the symbolic engine proved it for all depths (prove)
