@@ -66,12 +66,17 @@ def main(argv: list[str]) -> int:
             raise ConfigError(f"--trace-out {args.trace_out}: {e.strerror}") from None
     diverged = result.divergence is not None
     code = 1 if result.violation is not None or (diverged and args.fail_on_divergence) else 0
+    if result.interrupted:
+        print(f"chaos: interrupted (Ctrl-C) after {result.steps} steps; what follows leaves out the life "
+              f"in progress", file=sys.stderr)
+        if code == 0:
+            code = 4
     if args.json:
         from ackcheck.checker.engines.result import verdict_of
 
         v = result.violation
         print(json.dumps({
-            "verdict": verdict_of("chaos", violated=v is not None),
+            "verdict": verdict_of("chaos", violated=v is not None, interrupted=result.interrupted),
             "seed": args.seed,
             "config": {k: val for k, val in config.as_dict().items() if k != "bounds"},
             "bounds": config.bounds.as_dict(),

@@ -81,6 +81,7 @@ class ChaosResult:
     violation_model: dict | None = None  # the model's replay of the violating trace
     divergence: dict | None = None  # first model divergence
     divergent_trace: Trace | None = None
+    interrupted: bool = False  # Ctrl-C: the lives finished before it are reported, the one running is dropped
 
     @property
     def steps(self) -> int:
@@ -127,6 +128,7 @@ def run_chaos(config: Config, seed: int, *, steps: int = 300, runs: int = 1, inv
     sched = Scheduler(rng)
     result = ChaosResult(config, seed, ids)
     root = data_root or tempfile.mkdtemp(prefix="ackcheck-chaos-")
+    cluster = None
     try:
         for run in range(runs):
             summ = RunSummary(run)
@@ -165,6 +167,7 @@ def run_chaos(config: Config, seed: int, *, steps: int = 300, runs: int = 1, inv
                 summ.torn_writes += torn
                 summ.recoveries_cut += sum(1 for _, _, rep in cluster.recoveries if rep.truncated)
                 cluster.close(clean=False)
+                cluster = None
                 shutil.rmtree(d, ignore_errors=True)
                 first = False
                 if v is not None:
@@ -191,6 +194,10 @@ def run_chaos(config: Config, seed: int, *, steps: int = 300, runs: int = 1, inv
                     progress(summ)
             if result.violation is not None and not keep_going:
                 break
+    except KeyboardInterrupt:
+        result.interrupted = True
+        if cluster is not None:  # (the life in progress: its broker processes' files are closed)
+            cluster.close(clean=False)
     finally:
         if data_root is None:
             shutil.rmtree(root, ignore_errors=True)
