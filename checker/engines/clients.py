@@ -288,16 +288,20 @@ def run_clients(config: Config, client: str, *, records: int = 20, seed: int = 0
 
             starter = threading.Thread(target=start_timers, daemon=True)
             starter.start()
+            interrupted = False
             try:
                 if script:
                     srv.call(lambda: srv.front.produce_script.__setitem__(
                         srv.live.topics[TOPIC].cluster.controller.leader, list(script)))
                 res.fatal = PRODUCERS[client](boot, config, res.sends, pace, single, started)
+            except KeyboardInterrupt:
+                interrupted = True  # (Ctrl-C: a cut history says nothing; stop now, not after the faults due)
+                raise
             finally:
                 started.set()
                 starter.join(timeout=5)
                 for tm in timers:
-                    if tm.is_alive():
+                    if tm.is_alive() and not interrupted:
                         tm.join(timeout=max(0.0, window + 2))
                 stop.set()
                 for tm in timers:
