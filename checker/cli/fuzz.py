@@ -133,7 +133,7 @@ def main(argv: list[str]) -> int:
     shrunk_steps = minimized_steps = None
     if result.trace is not None:
         shrunk_steps = len(result.trace.steps) - 1
-        if not args.no_minimize:
+        if not args.no_minimize and not result.interrupted:  # (after Ctrl-C: the failure as it stands)
             m = minimize_trace(result.trace)
             # keep the invariant Hypothesis reported; ddmin only shortens
             result.trace = m.trace
