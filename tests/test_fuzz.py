@@ -157,15 +157,21 @@ def test_shrinking_budget_keeps_the_shortest_failure_seen():
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # (the dropped exception)
-def test_ctrl_c_dropped_by_a_gc_callback_still_stops_the_run():
+@pytest.mark.parametrize("handler", ["default", "library"])
+def test_ctrl_c_dropped_by_a_gc_callback_still_stops_the_run(handler):
     # The interpreter prints and drops an exception raised in a garbage-collector callback
     # (Hypothesis keeps one), so a Ctrl-C whose KeyboardInterrupt lands there used to leave
     # the run going to its last example. Here a gc callback sends the SIGINT to this process
     # and runs a few bytecodes, so the handler's KeyboardInterrupt is raised inside it.
+    # "library": the process has its own SIGINT handler (one that does not raise); the run
+    # calls it and still stops.
     import gc
     import signal
     import time
 
+    called = []
+    before = signal.signal(signal.SIGINT, signal.default_int_handler if handler == "default"
+                           else lambda signum, frame: called.append(signum))
     start = time.perf_counter()
     sent = []
 
@@ -181,6 +187,9 @@ def test_ctrl_c_dropped_by_a_gc_callback_still_stops_the_run():
         r = run_fuzz(SAFE, ["acked-write-survives"], examples=5000, steps=30, seed=3)
     finally:
         gc.callbacks.remove(interrupt_from_inside_gc)
+        restored = signal.signal(signal.SIGINT, before)
     assert sent, "no garbage collection ran during the run"
     assert r.interrupted and r.verdict == "incomplete"
     assert r.executions < 5000
+    assert called == ([] if handler == "default" else [signal.SIGINT])
+    assert restored is not None and (handler == "library") == (restored is not signal.default_int_handler)

@@ -430,12 +430,17 @@ def run_fuzz(config: Config, invariant_ids: list[str] | None = None, *, examples
     collector.shrink_seconds = shrink_seconds
     found = None
 
+    # (in front of whatever Python handler is there - the default one, or one a library or an
+    # embedding program installed, which is then called as before; an ignored SIGINT stays ignored)
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+
     def on_ctrl_c(signum, frame):
         collector.ctrl_c = True
-        raise KeyboardInterrupt
+        if previous is signal.default_int_handler:
+            raise KeyboardInterrupt
+        previous(signum, frame)
 
-    own_handler = (threading.current_thread() is threading.main_thread()
-                   and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    own_handler = callable(previous)
     if own_handler:
         signal.signal(signal.SIGINT, on_ctrl_c)
     try:
@@ -450,7 +455,7 @@ def run_fuzz(config: Config, invariant_ids: list[str] | None = None, *, examples
         found = collector.shortest_failure  # (Ctrl-C while shrinking: the shortest failure so far)
     finally:
         if own_handler:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGINT, previous)
     if found is not None:
         trace = found.trace()
         result.trace = trace
