@@ -63,7 +63,6 @@ import gc
 import os
 import pickle
 import resource
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -72,6 +71,7 @@ from pathlib import Path
 import numpy as np
 
 from ackcheck.checker.engines import spill
+from ackcheck.checker.engines.interrupts import give_back_sigint, take_sigint
 from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.checker.engines.seen import FingerprintSet, as_fingerprints
 from ackcheck.checker.engines.spill import (
@@ -814,10 +814,7 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
             if request is not None:
                 request()
 
-    own_handler = (threading.current_thread() is threading.main_thread()
-                   and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
-    if own_handler:
-        signal.signal(signal.SIGINT, on_ctrl_c)
+    previous_handler = take_sigint(on_ctrl_c)
     gc_was_enabled = gc.isenabled()
     # Millions of long-lived tuples and no reference cycles: the cyclic garbage collector
     # would only rescan them again and again, so it is paused.
@@ -898,7 +895,6 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
         result.ctrl_c = not isinstance(stop, _OutOfMemory)
         stats.complete = False
         if ctrl_c[0] > 1:  # a second Ctrl-C: the workers may be anywhere
-            phase = "forced"
             result.warnings.append("stopped by a second Ctrl-C: no checkpoint written")
         if isinstance(stop, _OutOfMemory):
             result.warnings.append(
@@ -907,24 +903,23 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
                 f"{stats.distinct_states:,} states of depth 0-{depth} hold no violation. Fewer --workers, a "
                 f"machine with more memory or --cluster go further" + (
                     "; --resume continues from the checkpoint" if checkpoint else ""))
-        if phase == "expand":
-            backend.interrupt()
-        if phase in ("expand", "boundary"):
+        if ctrl_c[0] < 2 and phase in ("expand", "boundary"):
+            if phase == "expand":
+                backend.interrupt()
             if checkpoint:  # the partitions are at a level boundary
                 if pending:
                     backend.call("set_ranks", [(r,) for r in pending])
                 stats.seconds = seconds_before + time.perf_counter() - t0
                 _write_checkpoint(checkpoint, backend, count, spec, depth, parents, stats)
     finally:
-        if own_handler:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        give_back_sigint(previous_handler)
         if gc_was_enabled:
             gc.enable()
     if found is None:
         stats.max_depth = depth
     table_bytes = sum(p.nbytes for p in parents)
     try:
-        if phase != "forced":
+        if ctrl_c[0] < 2:  # (after a second Ctrl-C the workers may be anywhere: not asked)
             if watch is not None:
                 for part_reached in backend.call("witnessed"):
                     watch.mark_reached(part_reached - watch.reached)

@@ -36,7 +36,6 @@ In a user's test suite::
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -57,6 +56,7 @@ from hypothesis.stateful import (
 )
 
 from ackcheck.checker.engines.check import check_invariant_ids, model_for, trace_from_actions
+from ackcheck.checker.engines.interrupts import give_back_sigint, take_sigint
 from ackcheck.checker.engines.result import Result, Stats
 from ackcheck.invariants.catalogue import Judge, select
 from ackcheck.model.protocol import Model, action_str
@@ -169,7 +169,8 @@ class Collector:
             return
         self.shortest_failure = failure
 
-    def check_shrink_budget(self) -> None:
+    def check_stop(self) -> None:
+        """At each execution's start: Ctrl-C seen, or the shrinking budget spent."""
         if self.ctrl_c:
             raise KeyboardInterrupt
         if self.shrink_deadline is not None and time.perf_counter() > self.shrink_deadline:
@@ -201,7 +202,7 @@ class ModelMachine(RuleBasedStateMachine):
         self._refresh()
         c = self.collector
         if c is not None:
-            c.check_shrink_budget()
+            c.check_stop()
             c.examples += 1
             if c.track_states:
                 c.fingerprints.add(hash(self.state))
@@ -430,19 +431,13 @@ def run_fuzz(config: Config, invariant_ids: list[str] | None = None, *, examples
     collector.shrink_seconds = shrink_seconds
     found = None
 
-    # (in front of whatever Python handler is there - the default one, or one a library or an
-    # embedding program installed, which is then called as before; an ignored SIGINT stays ignored)
-    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
-
-    def on_ctrl_c(signum, frame):
+    def on_ctrl_c(signum, frame):  # (in front of the handler that was there, called as before)
         collector.ctrl_c = True
         if previous is signal.default_int_handler:
             raise KeyboardInterrupt
         previous(signum, frame)
 
-    own_handler = callable(previous)
-    if own_handler:
-        signal.signal(signal.SIGINT, on_ctrl_c)
+    previous = take_sigint(on_ctrl_c, over_others=True)
     try:
         kw = {} if shrink else {"phases": (Phase.explicit, Phase.generate)}
         run_state_machine_as_test(machine, settings=fuzz_settings(examples, steps, **kw))
@@ -454,8 +449,7 @@ def run_fuzz(config: Config, invariant_ids: list[str] | None = None, *, examples
         result.interrupted = True
         found = collector.shortest_failure  # (Ctrl-C while shrinking: the shortest failure so far)
     finally:
-        if own_handler:
-            signal.signal(signal.SIGINT, previous)
+        give_back_sigint(previous)
     if found is not None:
         trace = found.trace()
         result.trace = trace
