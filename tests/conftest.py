@@ -25,3 +25,22 @@ def cluster():
         yield c.scheduler_address
     finally:
         c.close()
+
+
+def ctrl_c_after(args: list[str], seconds: float, cwd=None, timeout: float = 120.0):
+    """Run `ackcheck ARGS`, press Ctrl-C after `seconds`, and wait for it to end:
+    (returncode, stdout, stderr, seconds from the Ctrl-C to the end). The child gets the
+    terminal's default SIGINT (a shell that starts a test run in the background has it
+    ignored, and Python then installs no Ctrl-C handler)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "ackcheck", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, cwd=cwd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(seconds)
+    p.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    out, err = p.communicate(timeout=timeout)
+    return p.returncode, out, err, time.monotonic() - t0

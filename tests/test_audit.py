@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import ctrl_c_after
 
 from ackcheck.checker.audit import core as audit_core
 from ackcheck.checker.audit import fixes as audit_fixes
@@ -332,21 +333,13 @@ def test_ctrl_c_mid_audit_reports_what_was_decided(tmp_path, jobs):
     # the audit then prints its report (JSON here) with the rest undecided - no traceback,
     # and every file it writes (traces, HTML, JUnit) copes with guarantees that have no run.
     # Inline (--jobs 1) a search in this process takes the signal: the audit stops too.
-    import signal
-    import time
-
-    p = subprocess.Popen([sys.executable, "-m", "ackcheck", "audit", "--max-crashes", "3", "--max-elections", "2",
-                          "--no-cache", "--jobs", jobs, "--json", "--trace-dir", str(tmp_path / "traces"),
-                          "--html", str(tmp_path / "a.html"), "--junit-xml", str(tmp_path / "a.xml")],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(3)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
+    rc, out, err, _ = ctrl_c_after(["audit", "--max-crashes", "3", "--max-elections", "2", "--no-cache", "--jobs",
+                                    jobs, "--json", "--trace-dir", str(tmp_path / "traces"),
+                                    "--html", str(tmp_path / "a.html"), "--junit-xml", str(tmp_path / "a.xml")], 3)
     assert "Traceback" not in err, err[-2000:]
     d = json.loads(out)
     assert d["summary"]["undecided"] >= 1, d["summary"]
     undecided = [g for g in d["guarantees"] if g["verdict"] == "incomplete"]
     assert undecided and not any(g["complete"] for g in undecided if g["states"] == 0)
-    assert p.returncode == d["exit_code"] and p.returncode in (1, 4)
+    assert rc == d["exit_code"] and rc in (1, 4)
     assert (tmp_path / "a.html").exists() and ET.parse(tmp_path / "a.xml").getroot() is not None

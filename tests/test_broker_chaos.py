@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_config
+from conftest import ctrl_c_after, make_config
 
 from ackcheck.checker.engines.chaos import run_chaos
 from ackcheck.checker.engines.replay import replay_model, replay_on_broker
@@ -94,20 +94,11 @@ def test_chaos_delays_fetches_within_the_bound_and_the_model_follows(rules):
 def test_ctrl_c_reports_the_lives_finished_so_far(tmp_path):
     # (it was a bare "interrupted", exit 130: every finished life's figures lost)
     import json
-    import signal
-    import subprocess
-    import sys
-    import time
 
-    p = subprocess.Popen([sys.executable, "-m", "ackcheck", "chaos", "--seed", "1", "--runs", "10000", "--keep-going",
-                          "--acks", "all", "--min-insync-replicas", "2", "--json"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(4)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
+    rc, out, err, _ = ctrl_c_after(["chaos", "--seed", "1", "--runs", "10000", "--keep-going", "--acks", "all",
+                                    "--min-insync-replicas", "2", "--json"], 4, cwd=tmp_path)
     assert "Traceback" not in err, err[-2000:]
     assert "interrupted (Ctrl-C)" in err
     d = json.loads(out)
-    assert d["verdict"] in ("incomplete", "violated") and p.returncode == (4 if d["verdict"] == "incomplete" else 1)
+    assert d["verdict"] in ("incomplete", "violated") and rc == (4 if d["verdict"] == "incomplete" else 1)
     assert len(d["runs"]) < 10000 and d["steps"] == sum(r["steps"] for r in d["runs"])

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ctrl_c_after
 
 from ackcheck.broker.wire.faults import FAMILIES, from_trace, schedule
 from ackcheck.checker.engines.clients import CLIENTS, client_version, run_clients
@@ -197,18 +198,8 @@ def test_acks_0_counts_sent_records_with_no_offset(client):
 
 def test_ctrl_c_stops_a_clients_run_at_once(tmp_path):
     # (it waited for every fault still due within the run's window: half a minute here)
-    import signal
-    import subprocess
-    import sys
-    import time
-
     _need("kafka-python")
-    p = subprocess.Popen([sys.executable, "-m", "ackcheck", "clients", "--client", "kafka-python", "--faults", "crash",
-                          "--seed", "1", "--records", "2000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         cwd=tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(3.5)
-    p.send_signal(signal.SIGINT)
-    t0 = time.monotonic()
-    out, err = p.communicate(timeout=120)
-    assert time.monotonic() - t0 < 15, err[-500:]
-    assert p.returncode == 130 and "Traceback" not in err and "interrupted" in err, err[-1000:]
+    rc, out, err, took = ctrl_c_after(["clients", "--client", "kafka-python", "--faults", "crash", "--seed", "1",
+                                       "--records", "2000"], 3.5, cwd=tmp_path)
+    assert took < 15, err[-500:]
+    assert rc == 130 and "Traceback" not in err and "interrupted" in err, err[-1000:]

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import ctrl_c_after
 
 from ackcheck.checker.audit.matrix import build_row, seed_rows, space_rows
 from ackcheck.checker.audit.runs import run_key
@@ -193,20 +194,11 @@ def test_isomorphic_rows_share_a_holding_verdict(tmp_path):
 def test_ctrl_c_renders_the_cells_decided_so_far(tmp_path, jobs):
     # with worker processes (the signal reaches the coordinator waiting for them) and inline
     # (a search in this process takes it: the matrix must stop too, not go on to the next cell)
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    p = subprocess.Popen([sys.executable, "-m", "ackcheck", "matrix", "--max-crashes", "2", "--no-cache", "--jobs",
-                          jobs, "--format", "json", "--trace-dir", str(tmp_path / "traces")],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(4)  # (the whole matrix at these bounds takes minutes)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
+    # (the whole matrix at these bounds takes minutes: Ctrl-C after 4 s)
+    rc, out, err, _ = ctrl_c_after(["matrix", "--max-crashes", "2", "--no-cache", "--jobs", jobs, "--format", "json",
+                                    "--trace-dir", str(tmp_path / "traces")], 4)
     assert "Traceback" not in err, err[-2000:]
-    assert p.returncode == 4, err[-500:]
+    assert rc == 4, err[-500:]
     d = json.loads(out)
     assert d["interrupted"] is True
     cells = [c["verdict"] for r in d["rows"] if r["valid"] for c in r["cells"].values()]
