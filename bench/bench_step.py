@@ -6,7 +6,8 @@ over all of them, in CPU seconds (time.process_time, best of --repeat runs - the
 may be shared): each action's enabled() scan and effect, successors() as a whole, hashing
 the successors, their broker signatures (symmetry.candidates) and renaming the ones that
 need it (symmetry.permute). Run: python bench/bench_step.py [--repeat 3] [--max-crashes 2 ...]
-(any `ackcheck check` configuration flags replace the default ones).
+(any `ackcheck check` configuration flags replace the default ones; `--max-depth N` stops
+the exploration at depth N, for configurations too large to keep whole, R4 among them).
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def main(argv: list[str]) -> None:
     s0 = model.init()
     seen = {hash(s0)}
     frontier, states = [s0], [s0]
-    while frontier:
+    depth = 0
+    while frontier and depth < config.bounds.max_depth:
+        depth += 1
         nxt = []
         for s in frontier:
             for _, raw in model.successors(s):
@@ -82,6 +85,13 @@ def main(argv: list[str]) -> None:
     row("symmetry.candidates", len(raws), best(lambda: [candidates(r) for r in raws], args.repeat))
     renamed = [(r, c[0]) for r, c in zip(raws, cands) if c is not None]
     row("symmetry.permute", len(renamed), best(lambda: [permute(r, pos) for r, pos in renamed], args.repeat))
+    abstract = model.abstract
+    row("Model.abstract", len(raws), best(lambda: [abstract(r) for r in raws], args.repeat))
+
+    def key(s):
+        return hash(abstract(s))
+    row("the key: canonical_state(abstract, hash)", len(raws),
+        best(lambda: [canonical_state(r, key) for r in raws], args.repeat))
 
 
 if __name__ == "__main__":

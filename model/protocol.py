@@ -82,6 +82,11 @@ ACTION_TABLE = (
 # Actions whose guard is cheap but whose "changes anything" is only known from the effect:
 # the effect returns the state itself then (a stutter), and the step is not listed.
 STUTTERING = frozenset({"follower_fetch"})
+# The actions that may finish a batch or write the producer's epoch and sequence counters
+# (Model.abstract, "Eagerly"): the producer's own, and those that break a connection (a
+# process crash, a lost request or response), which fails or re-queues its batches.
+FORGETTING = frozenset({"producer_send", "producer_receive", "producer_timeout", "producer_expire", "crash",
+                        "lose_request", "lose_response"})
 # A necessary condition of an action's guard, cheap to read off the state: successors()
 # skips the enabled() call when it is false (each enabled() checks it again itself).
 QUICK_SKIP = {
@@ -170,6 +175,13 @@ def _same(s):
     return s
 
 
+def _then_forget(effect, forget):
+    """`effect` followed by `forget` (Model.abstract, "Eagerly")."""
+    def effect_then_forget(s, *args):
+        return forget(effect(s, *args))
+    return effect_then_forget
+
+
 def _put(t: tuple, i: int, v) -> tuple:
     return t[:i] + (v,) + t[i + 1:]
 
@@ -201,7 +213,8 @@ def _add_responses(responses: tuple, new: tuple) -> tuple:
 class Model:
     """Init state, enabled actions, next state. Properties live in invariants/."""
 
-    def __init__(self, config: Config, *, consumer: bool = True, ghosts=None, reduction: bool = True):
+    def __init__(self, config: Config, *, consumer: bool = True, ghosts=None, reduction: bool = True,
+                 eager: bool = False):
         self.config = config
         self.rf = config.replication_factor
         self.brokers = tuple(range(self.rf))
@@ -253,6 +266,10 @@ class Model:
         # what Model.abstract forgets (the explorer's seen-set key): flushed offsets once no
         # power loss is left, and with `reduction` the dead bookkeeping of finished batches
         self.reduction = reduction
+        # (`eager`, the explorer's model: with `reduction` the actions that finish batches
+        # forget their dead bookkeeping in the state itself, so the key need not; see
+        # Model.abstract, "Eagerly")
+        self.forget_eagerly = eager and reduction
         self._choose_abstraction()
         self._build_table()
 
@@ -262,7 +279,7 @@ class Model:
         self._finished_memo = {}
         self._finished_last = self._finished_got = None  # the last batches asked and their answer
         if self.bounds.max_power_losses == 0 and self.flush_interval >= 1 << 62:
-            self.abstract = self._abstract_finished if self.reduction else _same
+            self.abstract = self._abstract_finished if self.reduction and not self.forget_eagerly else _same
 
     # ------------------------------------------------------------------ model interface
     def init(self) -> State:
@@ -320,8 +337,20 @@ class Model:
            keys therefore keeps every verdict and every shortest counterexample length
            (tests/test_explore_reduction.py checks it against `reduction=False` on every era
            scenario and matrix cell). On R1 of docs/reach.md it merges a third of the states.
+
+        Eagerly (`forget_eagerly`, the model the explorer searches with): abstraction 2 is
+        applied by the actions themselves - every action that can finish a batch or write
+        the producer's counters (FORGETTING: send, receive, timeout, expiry, a crash and a
+        lost message, which break connections) returns its next state with the dead
+        bookkeeping already forgotten. Every explored state is then its own abstraction 2,
+        and by the bisimulation above the successors of a forgotten state are the forgotten
+        successors of the full one: the same keys, so the same counts, order and traces,
+        without building a second state per successor for the key. Traces are still rebuilt
+        on a full model, which keeps every field (tests/test_explore_reduction.py compares the
+        two models state by state).
         """
-        s = self._abstract_finished(s) if self.reduction else s
+        if self.reduction and not self.forget_eagerly:  # (an eager model's states are forgotten already)
+            s = self._abstract_finished(s)
         reps = s.replicas
         power_done = s.power_losses >= self.bounds.max_power_losses
         new_reps = None
@@ -347,7 +376,9 @@ class Model:
             memo = self._finished_memo
             got = memo.get(batches)
             if got is None:
-                got = (_finished(batches), all(b[0] >= B_OK for b in batches))
+                forgot = _finished(batches)
+                # (None: nothing to forget - for every tuple equal to this one, not only it)
+                got = (None if forgot is batches else forgot, all(b[0] >= B_OK for b in batches))
                 if len(memo) >= _PRODUCER_MEMO:
                     memo.clear()
                 memo[batches] = got
@@ -356,10 +387,11 @@ class Model:
         # nothing left to send or answer: the producer's own epoch and sequence counters
         # are read only for unfinished batches (producer_send, producer_receive, _bump)
         counters = all_done and (s[_S_PRODUCER_EPOCH], s[_S_NEXT_SEQUENCE], s[_S_LAST_ACKED_SEQUENCE]) != (0, 0, -1)
-        if forgot is batches and not counters:
+        if forgot is None and not counters:
             return s
         v = list(s)
-        v[_S_BATCHES] = forgot
+        if forgot is not None:
+            v[_S_BATCHES] = forgot
         if counters:
             v[_S_PRODUCER_EPOCH], v[_S_NEXT_SEQUENCE], v[_S_LAST_ACKED_SEQUENCE] = 0, 0, -1
         return _new(State, v)
@@ -405,9 +437,14 @@ class Model:
         never = self._never_enabled()
         self._by_name = {}
         table = []
+        forgetting = FORGETTING if self.forget_eagerly else frozenset()
+
+        def effect_of(name):
+            effect = getattr(self, name)
+            return _then_forget(effect, self._abstract_finished) if name in forgetting else effect
         for entry in ACTION_TABLE:
             if isinstance(entry, tuple):  # the per-broker group
-                group = tuple((name, getattr(self, "enabled_" + name), getattr(self, name))
+                group = tuple((name, getattr(self, "enabled_" + name), effect_of(name))
                               for name in entry if name not in never)
                 for name, is_enabled, effect in group:
                     self._by_name[name] = (is_enabled, effect, _PER_BROKER)
@@ -416,7 +453,7 @@ class Model:
                 continue
             if entry in never:
                 continue
-            row = (entry, getattr(self, "enabled_" + entry), getattr(self, entry))
+            row = (entry, getattr(self, "enabled_" + entry), effect_of(entry))
             table.append(row)
             self._by_name[entry] = (row[1], row[2], _STUTTERS if entry in STUTTERING else _LISTED)
         self._table = tuple(table)

@@ -84,3 +84,69 @@ def test_abstract_keeps_the_state_and_the_flush_abstraction():
     # an unfinished batch keeps them
     open_ = bumped._replace(batches=(ProducerBatch(B_RETRY, 1, -1, True, 1, 0, False),))
     assert model.abstract(open_)[:] == open_[:]
+
+
+def _eager_agrees(config, limit: int) -> int:
+    """Walk the first `limit` reachable states of the full-bookkeeping lean model; at each
+    state s, the eager model's successors of s's forgotten form must be the forgotten
+    successors of s: the same actions in the same order, each next state forgotten by the
+    eager model itself (an action missing from FORGETTING leaves its next state unforgotten
+    and fails here). Returns how many successors had something to forget."""
+    from ackcheck.model.protocol import FORGETTING
+
+    plain = Model(config, consumer=False, ghosts=(), reduction=True)
+    eager = Model(config, consumer=False, ghosts=(), reduction=True, eager=True)
+    assert eager.forget_eagerly and not plain.forget_eagerly and FORGETTING
+    forget = plain._abstract_finished
+    seen = {plain.init()}
+    todo = [plain.init()]
+    forgot = 0
+    while todo and len(seen) < limit:
+        s = todo.pop()
+        full = plain.successors(s)
+        got = eager.successors(forget(s))
+        assert [a for a, _ in got] == [a for a, _ in full]
+        for (action, t), (_, e) in zip(full, got):
+            assert e == forget(t), action
+            assert forget(e) is e  # already forgotten: nothing left for the key to do
+            forgot += forget(t) is not t
+            if t not in seen:
+                seen.add(t)
+                todo.append(t)
+    return forgot
+
+
+@pytest.mark.parametrize("props,bounds", [
+    ({}, {"max_records": 2, "max_lost_messages": 1, "max_crashes": 1, "max_isr_shrinks": 0}),
+    ({"acks": "all", "min.insync.replicas": "2"}, {"max_records": 2, "max_crashes": 2}),
+    ({"acks": "1", "enable.idempotence": "false", "max.in.flight.requests.per.connection": "5"},
+     {"max_records": 2, "max_lost_messages": 1, "max_crashes": 1}),
+    ({"acks": "all"}, {"max_records": 2, "max_power_losses": 1, "max_crashes": 1}),
+])
+def test_eager_model_forgets_what_the_key_forgot(props, bounds):
+    config = ackcheck.build_config(props, **bounds)
+    assert _eager_agrees(config, 4000) > 0  # finished batches were forgotten on the way
+
+
+def test_eager_model_forgets_on_every_era():
+    from ackcheck.checker.audit.eras_doc import ERA_SCENARIOS
+
+    forgot = 0
+    for sc in ERA_SCENARIOS:
+        for on in (True, False):
+            forgot += _eager_agrees(sc.config(on), 600)
+    assert forgot > 0
+
+
+def test_the_explorer_searches_the_eager_model_with_the_same_trace():
+    from ackcheck.checker.engines.check import model_for
+    from ackcheck.invariants.catalogue import select
+
+    config = ackcheck.build_config({"acks": "1"}, max_records=2, max_crashes=1, max_lost_messages=1)
+    invs = select(["acked-write-survives"], config)
+    assert model_for(config, invs, lean=True).forget_eagerly
+    assert not model_for(config, invs).forget_eagerly  # (fuzz, replay, minimize: every field)
+    eager = run_check(config, ["acked-write-survives"])
+    plain = run_check(config, ["acked-write-survives"], reduction=False)
+    assert eager.verdict == plain.verdict == "violated"
+    assert eager.trace.steps == plain.trace.steps  # the same actions and observations

@@ -18,9 +18,11 @@ from ackcheck.traces.settings import Config, ConfigError, config_from_dict
 def model_for(config: Config, invariants: list[Invariant], *, lean: bool = False, reduction: bool = True) -> Model:
     """The model for checking `invariants`: the consumer only if one reads it; with `lean`,
     only the ghost history they read (for exhaustive search; traces are rebuilt in full);
-    with `reduction`, the seen-set key forgets finished batches' bookkeeping (Model.abstract)."""
+    with `reduction`, the seen-set key forgets finished batches' bookkeeping (Model.abstract;
+    a lean model forgets it in its states, "Eagerly")."""
     return Model(config, consumer=any(inv.needs_consumer for inv in invariants),
-                 ghosts={g for inv in invariants for g in inv.ghosts} if lean else None, reduction=reduction)
+                 ghosts={g for inv in invariants for g in inv.ghosts} if lean else None, reduction=reduction,
+                 eager=lean)
 
 
 def check_invariant_ids(ids: list[str] | None, *, liveness: bool = False) -> None:

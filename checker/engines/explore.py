@@ -164,7 +164,7 @@ class Spec:
 
     def __init__(self, config, invariant_ids: list[str], *, consumer: bool, ghosts, symmetry: bool,
                  watch: bool = False, invariants: list[Invariant] | None = None, memory_limit: int | None = None,
-                 reduction: bool = True, sleep_sets: bool = True):
+                 reduction: bool = True, sleep_sets: bool = True, eager: bool = False):
         self.config = config
         # resident bytes for the whole search: past its share, a partition keeps the level it
         # expands on disk (checker/engines/spill.py); no part of the result depends on it
@@ -178,6 +178,7 @@ class Spec:
         self.ghosts = None if ghosts is None else sorted(ghosts)
         self.symmetry = symmetry
         self.reduction = reduction  # Model.abstract forgets finished batches' bookkeeping
+        self.eager = eager  # ... in the states themselves (Model.abstract, "Eagerly")
         # skip transitions with sleep sets (the module docstring); no part of the result depends on it
         self.sleep_sets = sleep_sets
 
@@ -186,7 +187,8 @@ class Spec:
            memory_limit: int | None = None, sleep_sets: bool = True) -> Spec:
         return cls(model.config, [inv.id for inv in invariants], consumer=model.with_consumer,
                    ghosts=model.ghosts, symmetry=symmetry, watch=watch, invariants=list(invariants),
-                   memory_limit=memory_limit, reduction=model.reduction, sleep_sets=sleep_sets)
+                   memory_limit=memory_limit, reduction=model.reduction, sleep_sets=sleep_sets,
+                   eager=model.forget_eagerly)
 
     def __getstate__(self):
         d = dict(self.__dict__)
@@ -194,7 +196,8 @@ class Spec:
         return d
 
     def model(self) -> Model:
-        return Model(self.config, consumer=self.consumer, ghosts=self.ghosts, reduction=self.reduction)
+        return Model(self.config, consumer=self.consumer, ghosts=self.ghosts, reduction=self.reduction,
+                     eager=self.eager)
 
     def invariants(self) -> list[Invariant]:
         if self._invariants is not None:
@@ -218,7 +221,7 @@ class Spec:
     def identity(self) -> str:
         """A string that changes when anything the search depends on does."""
         return repr((self.config.as_dict(), sorted(self.invariant_ids), self.consumer, self.ghosts, self.symmetry,
-                     self.reduction))
+                     self.reduction, self.eager))
 
 
 # --------------------------------------------------------------------------- one partition
