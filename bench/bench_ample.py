@@ -34,11 +34,10 @@ import gc
 import sys
 import time
 
-from ackcheck.checker.cli.options import add_config_flags, config_from_args
-from ackcheck.checker.engines.check import model_for
-from ackcheck.invariants.catalogue import select
+from benchlib import explorer_model_and_key, parse_config
+
+from ackcheck.checker.cli.options import add_config_flags
 from ackcheck.model import independence
-from ackcheck.model.symmetry import canonical_state
 from ackcheck.traces.observation import OK
 
 R4 = ("--acks all --min-insync-replicas 2 --max-records 2 --max-crashes 2 --max-elections 2").split()
@@ -117,19 +116,8 @@ def main(argv: list[str]) -> None:
     add_config_flags(ap)
     ap.add_argument("--depth", type=int, default=11)
     ap.add_argument("--relation", choices=("static", "oracle"), default="static")
-    own = {"--depth", "--relation"}
-    config_flags = [a for i, a in enumerate(argv) if a not in own and (i == 0 or argv[i - 1] not in own)]
-    args = ap.parse_args(argv if config_flags else argv + R4)
-    config = config_from_args(args)
-    invs = select(["acked-write-survives"], config)
-    model = model_for(config, invs, lean=True)
-    abstract = model.abstract
-
-    def fingerprint(s):  # the explorer's seen-set key
-        return hash(abstract(s))
-
-    def key_of(s):
-        return canonical_state(s, fingerprint)
+    args, config = parse_config(ap, argv, {"--depth", "--relation"}, R4)
+    model, key_of = explorer_model_and_key(config)
 
     def what_the_invariant_reads(s):
         o = model.observe(s)

@@ -35,12 +35,11 @@ import gc
 import sys
 import time
 
-from ackcheck.checker.cli.options import add_config_flags, config_from_args
-from ackcheck.checker.engines.check import model_for
+from benchlib import explorer_model_and_key, parse_config
+
+from ackcheck.checker.cli.options import add_config_flags
 from ackcheck.checker.engines.explore import _rename
-from ackcheck.invariants.catalogue import select
 from ackcheck.model import independence
-from ackcheck.model.symmetry import canonical_state
 
 DEFAULT = "--acks all --min-insync-replicas 2 --max-records 2 --max-crashes 1".split()
 
@@ -113,22 +112,8 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--involving", default=None, help="only pairs where one side is this action")
     ap.add_argument("--symmetry", choices=("on", "off"), default="off")
     own = {"--pairs", "--relation", "--involving", "--symmetry"}  # the bench's options, each with a value
-    config_flags = [a for i, a in enumerate(argv) if a not in own and (i == 0 or argv[i - 1] not in own)]
-    args = ap.parse_args(argv if config_flags else argv + DEFAULT)
-    config = config_from_args(args)
-    invs = select(["acked-write-survives"], config)
-    model = model_for(config, invs, lean=True)
-    abstract = model.abstract
-
-    def fingerprint(s):  # the explorer's seen-set key
-        return hash(abstract(s))
-
-    if args.symmetry == "on":
-        def key_of(s):
-            return canonical_state(s, fingerprint)
-    else:
-        def key_of(s):
-            return fingerprint(s), None, s
+    args, config = parse_config(ap, argv, own, DEFAULT)
+    model, key_of = explorer_model_and_key(config, symmetry=args.symmetry == "on")
     gc.disable()
     t0 = time.process_time()
     won, transitions, _ = search(model, key_of)
