@@ -131,6 +131,9 @@ _S_PRODUCER_EPOCH, _S_NEXT_SEQUENCE, _S_LAST_ACKED_SEQUENCE = (_SF["producer_epo
                                                                 _SF["last_acked_sequence"])
 _S_IN_FLIGHT, _S_DELAYED, _S_UNCLEAN = _SF["in_flight"], _SF["delayed_fetches"], _SF["unclean_shutdown"]
 _S_CRASHES, _S_POWER_LOSSES, _S_ELR, _S_ISR = _SF["crashes"], _SF["power_losses"], _SF["elr"], _SF["isr"]
+_S_LEADER, _S_LEADER_EPOCH, _S_LAST_KNOWN, _S_ELECTIONS = (_SF["leader"], _SF["leader_epoch"], _SF["last_known_leader"],
+                                                           _SF["elections"])
+_S_ISR_SHRINKS = _SF["isr_shrinks"]
 _RF = {f: i for i, f in enumerate(Replica._fields)}
 
 
@@ -149,6 +152,17 @@ assert tuple(Replica._fields) == ("alive", "log", "log_end_offset", "high_waterm
                                   "leader", "follower_leos", "isr")  # (the positional effects rely on it)
 assert (ProduceRequest._fields[:2] == ProduceResponse._fields[:2] == ParkedProduce._fields[1:3] == ("batch", "attempt")
         and ProducerBatch._fields[:2] == ("status", "attempts"))  # (_attempt_alive, enabled_producer_timeout)
+# (the crash, learn and election effects read and build these by position too)
+assert (ProduceRequest._fields == ("batch", "attempt", "broker", "producer_epoch", "base_sequence")
+        and ProduceResponse._fields == ("batch", "attempt", "error", "base_offset", "isr_size", "broker")
+        and ParkedProduce._fields == ("broker", "batch", "attempt", "end_offset")
+        and Batch._fields == ("leader_epoch", "records", "producer_epoch", "base_sequence")
+        and DelayedFetch._fields[:2] == ("follower", "leader")
+        and LeaderAndIsr._fields == ("broker", "leader_epoch", "leader", "isr")
+        and IsrChange._fields == ("leader", "leader_epoch", "base_isr", "proposed_isr", "effective_isr",
+                                  "stale_broker_epoch")
+        and ProducerBatch._fields == ("status", "attempts", "offset", "maybe_appended", "producer_epoch",
+                                      "base_sequence", "resequenced"))
 
 
 class ActionError(ValueError):
@@ -621,7 +635,7 @@ class Model:
         isr = r[_R_ISR]
         for p in s[_S_ISR_CHANGES]:  # (_hw_isr, inline)
             if p[0] == b:
-                isr = p.effective_isr
+                isr = p[4]  # (IsrChange.effective_isr)
                 break
         hw = r[_R_HW]
         # isUnderMinIsr counts the committed ISR (partitionState.isr), not the maximal one
@@ -642,33 +656,35 @@ class Model:
             if new_hw > len(s.committed_log) and self.keep_committed_log:
                 recs = flat_records(r.log)
                 s = s._replace(committed_log=s.committed_log + tuple(recs[len(s.committed_log):new_hw]))
-        if s.purgatory:
-            hw = s.replicas[b].high_watermark
-            done = [p for p in s.purgatory if p.broker == b and p.end_offset <= hw]
+        purgatory = s[_S_PURGATORY]
+        if purgatory:  # (ParkedProduce by position: broker, batch, attempt, end_offset)
+            hw = s[0][b][_R_HW]
+            done = [p for p in purgatory if p[0] == b and p[3] <= hw]
             if done:
                 err = E_NONE if len(isr) >= self.min_isr else E_NOT_ENOUGH_REPLICAS_AFTER_APPEND
+                size = len(isr)
                 new = []
                 for p in done:
-                    base = p.end_offset - len(self.batch_records[p.batch])
-                    new.append(ProduceResponse(p.batch, p.attempt, err, base, len(isr), b))
-                s = s._replace(
-                    purgatory=tuple(p for p in s.purgatory if p not in done),
-                    responses=_add_responses(s.responses, tuple(new)),
-                )
+                    base = p[3] - len(self.batch_records[p[1]])
+                    new.append(_new(ProduceResponse, (p[1], p[2], err, base, size, b)))
+                v = list(s)
+                v[_S_PURGATORY] = tuple([p for p in purgatory if p not in done])
+                v[_S_RESPONSES] = _add_responses(s[_S_RESPONSES], tuple(new))
+                s = _new(State, v)
         return s
 
     def _hw_isr(self, s: State, b: int) -> tuple[int, ...]:
         """The ISR leader b computes its HW and acks=all completions over: its committed ISR,
         or while an ISR change is pending, the proposal's effective ISR - the maximal ISR
         (Partition.maximalIsr, KIP-497) or, with the rule off, the proposed one."""
-        for p in s.isr_changes:
-            if p.leader == b:
-                return p.effective_isr
-        return s.replicas[b].isr
+        for p in s[_S_ISR_CHANGES]:  # (IsrChange by position: leader 0, effective_isr 4)
+            if p[0] == b:
+                return p[4]
+        return s[0][b][_R_ISR]
 
     def _isr_change_pending(self, s: State, b: int) -> bool:
-        for p in s.isr_changes:
-            if p.leader == b:
+        for p in s[_S_ISR_CHANGES]:
+            if p[0] == b:
                 return True
         return False
 
@@ -755,28 +771,31 @@ class Model:
         return self._next_to_send(batches)
 
     def producer_send(self, s: State, i: int, broker: int) -> State:
-        b = s.batches[i]
-        attempt = b.attempts + 1
-        pe, seq, nseq = -1, -1, s.next_sequence
+        # (fields by position: _S_* indices; ProducerBatch is (status, attempts, offset,
+        # maybe_appended, producer_epoch, base_sequence, resequenced))
+        batches = s[_S_BATCHES]
+        b = batches[i]
+        attempt = b[1] + 1
+        pe, seq, nseq = -1, -1, s[_S_NEXT_SEQUENCE]
         if self.idempotent:
-            if b.base_sequence >= 0:
-                pe, seq = b.producer_epoch, b.base_sequence
+            if b[5] >= 0:
+                pe, seq = b[4], b[5]
             else:
-                pe, seq = s.producer_epoch, s.next_sequence
-                nseq = s.next_sequence + len(self.batch_records[i])
+                pe, seq = s[_S_PRODUCER_EPOCH], nseq
+                nseq = nseq + len(self.batch_records[i])
         if self.acks == "0":
-            nb = b._replace(status=B_OK, attempts=attempt, maybe_appended=True, producer_epoch=pe, base_sequence=seq)
+            nb = _new(ProducerBatch, (B_OK, attempt, b[2], True, pe, seq, b[6]))
         else:
-            nb = b._replace(status=B_IN_FLIGHT, attempts=attempt, producer_epoch=pe, base_sequence=seq)
-        batches = _put(s.batches, i, nb)
-        requests = _add_requests(s.requests, (ProduceRequest(i, attempt, broker, pe, seq),))  # in send order
-        return s._replace(
-            batches=batches,
-            outcomes=self._outcomes(batches),
-            requests=requests,
-            in_flight=self._in_flight(requests),
-            next_sequence=nseq,
-        )
+            nb = _new(ProducerBatch, (B_IN_FLIGHT, attempt, b[2], b[3], pe, seq, b[6]))
+        batches = _put(batches, i, nb)
+        requests = _add_requests(s[_S_REQUESTS], (_new(ProduceRequest, (i, attempt, broker, pe, seq)),))  # in send order
+        v = list(s)
+        v[_S_BATCHES] = batches
+        v[_S_OUTCOMES] = self._outcomes(batches)
+        v[_S_REQUESTS] = requests
+        v[_S_IN_FLIGHT] = self._in_flight(requests)
+        v[_S_NEXT_SEQUENCE] = nseq
+        return _new(State, v)
 
     def _bump(self, batches, epoch: int) -> tuple[tuple[ProducerBatch, ...], int, int]:
         """The idempotent producer gives up on its current sequence numbers.
@@ -821,28 +840,29 @@ class Model:
     #          maybeResolveSequences); here a batch out of attempts is final at once.
     def enabled_producer_receive(self, s: State) -> list[tuple[int, int]]:
         # each connection delivers in order: only the oldest response from each broker
-        responses = s.responses
+        responses = s[_S_RESPONSES]
         if not responses:
             return []
         seen = set()
         out = []
-        for resp in responses:
-            if resp.broker not in seen:
-                seen.add(resp.broker)
-                out.append((resp.batch, resp.attempt))
+        for resp in responses:  # (ProduceResponse by position: batch, attempt, ..., broker)
+            if resp[5] not in seen:
+                seen.add(resp[5])
+                out.append((resp[0], resp[1]))
         return out
 
     def producer_receive(self, s: State, batch: int, attempt: int) -> State:
-        for resp in s.responses:
-            if resp.batch == batch and resp.attempt == attempt:
+        old = s[_S_RESPONSES]
+        for resp in old:
+            if resp[0] == batch and resp[1] == attempt:
                 break
-        i, err, off, isr_size = batch, resp.error, resp.base_offset, resp.isr_size
-        responses = tuple([r for r in s.responses if r != resp])
-        b = s.batches[i]
-        if b.status != B_IN_FLIGHT or b.attempts != attempt:
-            return s._replace(responses=responses)
+        i, err, off, isr_size = batch, resp[2], resp[3], resp[4]  # (error, base_offset, isr_size)
+        responses = tuple([r for r in old if r != resp])
         v = list(s)  # (the next state, by field position)
         v[_S_RESPONSES] = responses
+        b = s[_S_BATCHES][i]
+        if b[0] != B_IN_FLIGHT or b[1] != attempt:  # (status, attempts)
+            return _new(State, v)
         pe = s.producer_epoch
         nseq = s.next_sequence
         acked = s.last_acked_sequence
@@ -919,28 +939,32 @@ class Model:
                 if b[0] == B_IN_FLIGHT and not self._attempt_alive(s, i, b[1])]  # (status, attempts)
 
     def producer_timeout(self, s: State, i: int) -> State:
-        b = s.batches[i]
-        if b.attempts < self.max_attempts:
-            nb = b._replace(status=B_RETRY, maybe_appended=True)
-        else:
-            nb = b._replace(status=B_INDETERMINATE, maybe_appended=True)
-        batches = _put(s.batches, i, nb)
-        return s._replace(batches=batches, outcomes=self._outcomes(batches))
+        batches = s[_S_BATCHES]  # (ProducerBatch by position: see producer_send)
+        b = batches[i]
+        status = B_RETRY if b[1] < self.max_attempts else B_INDETERMINATE
+        batches = _put(batches, i, _new(ProducerBatch, (status, b[1], b[2], True, b[4], b[5], b[6])))
+        v = list(s)
+        v[_S_BATCHES] = batches
+        v[_S_OUTCOMES] = self._outcomes(batches)
+        return _new(State, v)
 
     # ACTION producer_expire(batch)  WHO: producer
     # enabled: the partition is offline (no leader) and the batch waits in the accumulator
     # effect:  delivery.timeout.ms expires it: TimeoutException, a definite failure if it
     #          was never sent, indeterminate if an earlier attempt may have landed
     def enabled_producer_expire(self, s: State) -> list[tuple[int]]:
-        if s.leader != -1:
+        if s[_S_LEADER] != -1:
             return []
-        return [(i,) for i, b in enumerate(s.batches) if b.status == B_QUEUED or b.status == B_RETRY]
+        return [(i,) for i, b in enumerate(s[_S_BATCHES]) if b[0] == B_QUEUED or b[0] == B_RETRY]  # (status)
 
     def producer_expire(self, s: State, i: int) -> State:
-        b = s.batches[i]
-        nb = b._replace(status=B_INDETERMINATE if b.maybe_appended else B_FAILED)
-        batches = _put(s.batches, i, nb)
-        return s._replace(batches=batches, outcomes=self._outcomes(batches))
+        batches = s[_S_BATCHES]  # (ProducerBatch by position: see producer_send)
+        b = batches[i]
+        batches = _put(batches, i, _new(ProducerBatch, (B_INDETERMINATE if b[3] else B_FAILED,) + b[1:]))
+        v = list(s)
+        v[_S_BATCHES] = batches
+        v[_S_OUTCOMES] = self._outcomes(batches)
+        return _new(State, v)
 
     # ACTION other_producer_write(b)  WHO: other producers (a bounded background load)
     # enabled: budget of other producers' records left (max_other_writes); b alive and
@@ -1003,28 +1027,36 @@ class Model:
         return out
 
     def broker_handle_produce(self, s: State, broker: int, batch: int, attempt: int) -> State:
-        for req in s.requests:
-            if req.broker == broker and req.batch == batch and req.attempt == attempt:
+        # (fields by position: _S_* / _R_* indices; ProduceRequest is (batch, attempt,
+        # broker, producer_epoch, base_sequence))
+        old = s[_S_REQUESTS]
+        for req in old:
+            if req[2] == broker and req[0] == batch and req[1] == attempt:
                 break
-        i, pe, seq = batch, req.producer_epoch, req.base_sequence
-        requests = tuple(q for q in s.requests if q != req)
-        s = s._replace(requests=requests, in_flight=self._in_flight(requests))
-        rep = s.replicas[broker]
+        i, pe, seq = batch, req[3], req[4]
+        requests = tuple([q for q in old if q != req])
+        v = list(s)
+        v[_S_REQUESTS] = requests
+        v[_S_IN_FLIGHT] = self._in_flight(requests)
+        s = _new(State, v)
+        rep = s[0][broker]
         recs = self.batch_records[i]
 
         def answer(err: int, off: int = -1) -> State:
             if self.acks == "0":
                 return s
-            return s._replace(responses=_add_responses(
-                s.responses, (ProduceResponse(i, attempt, err, off, len(rep.isr), broker),)))
+            w = list(s)
+            w[_S_RESPONSES] = _add_responses(s[_S_RESPONSES], (
+                _new(ProduceResponse, (i, attempt, err, off, len(rep[_R_ISR]), broker)),))
+            return _new(State, w)
 
-        if rep.leader != broker:
+        if rep[_R_LEADER] != broker:
             return answer(E_NOT_LEADER_OR_FOLLOWER)
-        if self.acks == "all" and len(rep.isr) < self.min_isr:
+        if self.acks == "all" and len(rep[_R_ISR]) < self.min_isr:
             return answer(E_NOT_ENOUGH_REPLICAS)
         if pe >= 0:
-            verdict = self._check_sequence(rep.log, pe, seq, len(recs))
-            if verdict is None and seq != 0 and not self.any_first_sequence and not self._has_state(rep.log, pe):
+            verdict = self._check_sequence(rep[_R_LOG], pe, seq, len(recs))
+            if verdict is None and seq != 0 and not self.any_first_sequence and not self._has_state(rep[_R_LOG], pe):
                 # before 2.5 (KAFKA-8710): a producer id the leader holds no state for must
                 # start at sequence 0 (ProducerStateManager 2.4 checkSequence)
                 verdict = (E_UNKNOWN_PRODUCER_ID, -1)
@@ -1034,23 +1066,22 @@ class Model:
                     # the duplicate's original offsets go through the delayed-produce
                     # purgatory like a fresh append: answered once HW passes them
                     end = off + len(recs)
-                    s = s._replace(purgatory=tuple(sorted(s.purgatory + (ParkedProduce(broker, i, attempt, end),))))
-                    return self._advance_hw(s, broker)
+                    v = list(s)
+                    v[_S_PURGATORY] = tuple(sorted(s[_S_PURGATORY] + (_new(ParkedProduce, (broker, i, attempt, end)),)))
+                    return self._advance_hw(_new(State, v), broker)
                 return answer(err, off)
-        base = rep.log_end_offset
+        base = rep[_R_LEO]
         leo = base + len(recs)
-        flushed, s = self._interval_flush(s, broker, leo, rep.flushed_offset)
-        rep = rep._replace(
-            log=rep.log + (Batch(rep.leader_epoch, recs, pe, seq),),
-            log_end_offset=leo,
-            flushed_offset=flushed,
-            follower_leos=_put(rep.follower_leos, broker, leo),
-        )
+        flushed, s = self._interval_flush(s, broker, leo, rep[_R_FLUSHED])
+        rep = _new(Replica, (rep[0], rep[_R_LOG] + (_new(Batch, (rep[_R_LEADER_EPOCH], recs, pe, seq)),), leo, rep[3],
+                             flushed, rep[5], rep[6], _put(rep[_R_FOLLOWER_LEOS], broker, leo), rep[8]))
         s = _with_replica(s, broker, rep)
         if self.acks == "1":
             s = answer(E_NONE, base)
         elif self.acks == "all":
-            s = s._replace(purgatory=tuple(sorted(s.purgatory + (ParkedProduce(broker, i, attempt, leo),))))
+            v = list(s)
+            v[_S_PURGATORY] = tuple(sorted(s[_S_PURGATORY] + (_new(ParkedProduce, (broker, i, attempt, leo)),)))
+            s = _new(State, v)
         return self._advance_hw(s, broker)
 
     def _has_state(self, log, pe: int) -> bool:
@@ -1265,17 +1296,19 @@ class Model:
         (shouldWaitForReplicaToJoinIsr); with time abstracted, the model's earlier HW move is
         one Kafka also makes once that time has passed.
         """
+        # (replicas by position: _R_* indices)
         changed = False
-        lrep = s.replicas[ldr]
-        if lrep.follower_leos[r] != offset and r in self._leo_keepers(s, ldr):
-            lrep = lrep._replace(follower_leos=_put(lrep.follower_leos, r, offset))
+        lrep = s[0][ldr]
+        if lrep[_R_FOLLOWER_LEOS][r] != offset and r in self._leo_keepers(s, ldr):
+            lrep = _new(Replica, lrep[:7] + (_put(lrep[_R_FOLLOWER_LEOS], r, offset), lrep[8]))
             s = self._advance_hw(_with_replica(s, ldr, lrep), ldr)
-            lrep = s.replicas[ldr]
+            lrep = s[0][ldr]
             changed = True
-        if (r not in lrep.isr and not self._isr_change_pending(s, ldr)
+        if (r not in lrep[_R_ISR] and not self._isr_change_pending(s, ldr)
                 and self._offset_caught_up(lrep, offset)):
             s = self._expand_isr(s, ldr, r)
-            lrep = s.replicas[ldr]._replace(follower_leos=_put(s.replicas[ldr].follower_leos, r, offset))
+            lrep = s[0][ldr]
+            lrep = _new(Replica, lrep[:7] + (_put(lrep[_R_FOLLOWER_LEOS], r, offset), lrep[8]))
             s = self._advance_hw(_with_replica(s, ldr, lrep), ldr)
             changed = True
         return s, changed
@@ -1283,34 +1316,36 @@ class Model:
     def _leo_keepers(self, s: State, ldr: int) -> tuple[int, ...]:
         """The followers whose fetch offsets leader ldr keeps: its ISR and any replica in
         its pending ISR change."""
-        keep = s.replicas[ldr].isr
-        for c in s.isr_changes:
-            if c.leader == ldr:
-                keep = keep + c.proposed_isr + c.effective_isr
+        keep = s[0][ldr][_R_ISR]
+        for c in s[_S_ISR_CHANGES]:  # (IsrChange by position: leader 0, proposed 3, effective 4)
+            if c[0] == ldr:
+                keep = keep + c[3] + c[4]
         return keep
 
     def _trim_leos(self, s: State, ldr: int) -> State:
         """Forget the fetch offsets of followers that left ldr's ISR (see follower_fetch)."""
-        rep = s.replicas[ldr]
+        rep = s[0][ldr]  # (by position: _R_* indices)
         keep = self._leo_keepers(s, ldr)
-        leos = rep.follower_leos
-        if any(x >= 0 and m != ldr and m not in keep for m, x in enumerate(leos)):
-            leos = tuple(x if m == ldr or m in keep else -1 for m, x in enumerate(leos))
-            s = _with_replica(s, ldr, rep._replace(follower_leos=leos))
+        leos = rep[_R_FOLLOWER_LEOS]
+        for m, x in enumerate(leos):
+            if x >= 0 and m != ldr and m not in keep:
+                trimmed = tuple([y if k == ldr or k in keep else -1 for k, y in enumerate(leos)])
+                return _with_replica(s, ldr, _new(Replica, rep[:7] + (trimmed, rep[8])))
         return s
 
     def _offset_caught_up(self, rep, leo: int) -> bool:
         """A fetch offset that lets a follower into leader rep's ISR."""
-        if leo < rep.high_watermark:
+        if leo < rep[_R_HW]:
             return False
         if self.join_at_epoch_start:  # KAFKA-7128: and past the start of the leader's epoch
-            start = rep.log_end_offset
+            start = rep[_R_LEO]
+            epoch = rep[_R_LEADER_EPOCH]
             off = 0
-            for b in rep.log:
-                if b.leader_epoch == rep.leader_epoch:
+            for b in rep[_R_LOG]:  # (Batch by position: leader_epoch, records)
+                if b[0] == epoch:
                     start = off
                     break
-                off += len(b.records)
+                off += len(b[1])
             if leo < start:
                 return False
         return True
@@ -1328,7 +1363,7 @@ class Model:
     #          Dropping a live follower spends the ISR-shrink budget (max_isr_shrinks).
     def enabled_leader_shrink_isr(self, s: State) -> list[tuple[int, int]]:
         reps = s[0]  # (fields by position: _R_* indices)
-        budget = s.isr_shrinks < self.bounds.max_isr_shrinks
+        budget = s[_S_ISR_SHRINKS] < self.bounds.max_isr_shrinks
         changes = s[_S_ISR_CHANGES]
         out = []
         for ldr, rep in enumerate(reps):
@@ -1342,18 +1377,22 @@ class Model:
         return out
 
     def leader_shrink_isr(self, s: State, ldr: int, f: int) -> State:
-        rep = s.replicas[ldr]
-        proposed = tuple(m for m in rep.isr if m != f)
-        s = self._propose_isr(s, ldr, proposed, rep.isr if self.maximal_isr else proposed)
-        if s.replicas[f].alive:
-            s = s._replace(isr_shrinks=s.isr_shrinks + 1)
+        isr = s[0][ldr][_R_ISR]  # (by position: _S_* / _R_* indices)
+        proposed = tuple([m for m in isr if m != f])
+        alive = s[0][f][0]
+        s = self._propose_isr(s, ldr, proposed, isr if self.maximal_isr else proposed)
+        if alive:
+            v = list(s)
+            v[_S_ISR_SHRINKS] = s[_S_ISR_SHRINKS] + 1
+            s = _new(State, v)
         return s
 
     def _propose_isr(self, s: State, ldr: int, proposed, effective) -> State:
-        rep = s.replicas[ldr]
-        change = IsrChange(ldr, rep.leader_epoch, rep.isr, proposed, effective, False)
-        s = s._replace(isr_changes=tuple(sorted(s.isr_changes + (change,))))
-        return self._advance_hw(s, ldr)
+        rep = s[0][ldr]
+        change = _new(IsrChange, (ldr, rep[_R_LEADER_EPOCH], rep[_R_ISR], proposed, effective, False))
+        v = list(s)
+        v[_S_ISR_CHANGES] = tuple(sorted(s[_S_ISR_CHANGES] + (change,)))
+        return self._advance_hw(_new(State, v), ldr)
 
     # ACTION controller_alter_partition(l)  WHO: controller
     # enabled: leader l's ISR change is in the network
@@ -1370,21 +1409,23 @@ class Model:
     #          l's use of an ISR the controller already holds; with the maximal ISR that
     #          changes no safety property, and without it l already uses the proposal.
     def enabled_controller_alter_partition(self, s: State) -> list[tuple[int]]:
-        return [(change.leader,) for change in s.isr_changes]
+        return [(change[0],) for change in s[_S_ISR_CHANGES]]  # (IsrChange.leader)
 
     def controller_alter_partition(self, s: State, leader: int) -> State:
-        for change in s.isr_changes:
-            if change.leader == leader:
+        changes = s[_S_ISR_CHANGES]
+        for change in changes:
+            if change[0] == leader:
                 break
-        ldr, epoch, base, proposed = change.leader, change.leader_epoch, change.base_isr, change.proposed_isr
+        ldr, epoch, base, proposed = change[0], change[1], change[2], change[3]  # (IsrChange by position)
         v = list(s)  # (the next state, by field position)
-        v[_S_ISR_CHANGES] = tuple([c for c in s.isr_changes if c != change])
-        ok = epoch == s.leader_epoch and ldr == s.leader and base == s.isr
+        v[_S_ISR_CHANGES] = tuple([c for c in changes if c != change])
+        ok = epoch == s[_S_LEADER_EPOCH] and ldr == s[_S_LEADER] and base == s[_S_ISR]
         if ok and self.fenced_not_in_isr:
-            ok = not change.stale_broker_epoch and all(s.replicas[m].alive for m in proposed)
+            reps = s[0]
+            ok = not change[5] and all([reps[m][0] for m in proposed])
         if ok:
             removed = [m for m in base if m not in proposed]
-            elr = tuple([m for m in s.elr if m not in proposed])
+            elr = tuple([m for m in s[_S_ELR] if m not in proposed])
             if self.elr_enabled and len(proposed) < self.min_isr:
                 elr = tuple(sorted(set(elr) | set(removed)))
             v[_S_ISR] = proposed
@@ -1394,8 +1435,8 @@ class Model:
             if rep[_R_LEADER_EPOCH] == epoch:
                 v[0] = reps[:ldr] + (_new(Replica, rep[:8] + (proposed,)),) + reps[ldr + 1:]
         s = _new(State, v)
-        rep = s.replicas[ldr]
-        if rep.alive and rep.leader == ldr:
+        rep = s[0][ldr]
+        if rep[0] and rep[_R_LEADER] == ldr:
             s = self._advance_hw(self._trim_leos(s, ldr), ldr)
         return s
 
@@ -1427,11 +1468,11 @@ class Model:
     #          acks=all requests fail with NOT_LEADER_OR_FOLLOWER; before KIP-101 the
     #          follower truncates its log to its own HW here.
     def enabled_broker_learn(self, s: State) -> list[tuple[int, int]]:
-        return [(msg.broker, msg.leader_epoch) for msg in s.controller_messages]
+        return [(m[0], m[1]) for m in s[_S_MESSAGES]]  # (broker, leader_epoch)
 
     def broker_learn(self, s: State, broker: int, leader_epoch: int) -> State:
-        for msg in s.controller_messages:
-            if msg.broker == broker and msg.leader_epoch == leader_epoch:
+        for msg in s[_S_MESSAGES]:
+            if msg[0] == broker and msg[1] == leader_epoch:
                 break
         return self._learn(s, msg)
 
@@ -1514,45 +1555,55 @@ class Model:
     #          partition has a leader again: the last known leader is cleared
     #          (PartitionChangeBuilder.maybeUpdateLastKnownLeader).
     def enabled_controller_elect(self, s: State) -> list[tuple[int, str]]:
-        reps = s.replicas
-        if s.leader == -1:
-            live_isr = [b for b in s.isr if reps[b].alive]
+        # (fields by position: _S_* / replica index 0 is `alive`)
+        reps = s[0]
+        ldr = s[_S_LEADER]
+        isr = s[_S_ISR]
+        if ldr == -1:
+            live_isr = [b for b in isr if reps[b][0]]
             if live_isr:
                 return [(b, "failover") for b in live_isr]
-            live_elr = [b for b in s.elr if reps[b].alive] if self.elr_enabled else []
+            elr = s[_S_ELR]
+            live_elr = [b for b in elr if reps[b][0]] if self.elr_enabled else []
             if live_elr:
                 return [(b, "elr") for b in live_elr]
-            lkl = s.last_known_leader
-            if lkl >= 0 and not s.isr and not s.elr and reps[lkl].alive:  # (set only with the ELR rule)
+            lkl = s[_S_LAST_KNOWN]
+            if lkl >= 0 and not isr and not elr and reps[lkl][0]:  # (set only with the ELR rule)
                 return [(lkl, "last_known_leader")]
             if self.config.unclean_leader_election_enable:
-                return [(b, "unclean") for b in self.brokers if reps[b].alive]
+                return [(b, "unclean") for b in self.brokers if reps[b][0]]
             return []
-        if s.elections < self.bounds.max_elections:
-            return [(b, "rebalance") for b in s.isr if b != s.leader and reps[b].alive]
+        if s[_S_ELECTIONS] < self.bounds.max_elections:
+            return [(b, "rebalance") for b in isr if b != ldr and reps[b][0]]
         return []
 
     def controller_elect(self, s: State, b: int, reason: str) -> State:
-        reps = s.replicas
+        # (the next state built by field position: _S_* indices)
+        reps = s[0]
         if reason == "rebalance":
-            isr = s.isr
-            elections = s.elections + 1
+            isr = s[_S_ISR]
+            elections = s[_S_ELECTIONS] + 1
         else:
-            isr = tuple(sorted({m for m in s.isr if reps[m].alive} | {b}))
-            elections = s.elections
+            isr = tuple(sorted({m for m in s[_S_ISR] if reps[m][0]} | {b}))
+            elections = s[_S_ELECTIONS]
         if reason == "last_known_leader":
             elr = ()  # an unclean election clears the ELR (maybeUpdateRecordElr)
         else:
-            elr = self._elr_after(isr, tuple(m for m in s.elr if m not in isr))
-        epoch = s.leader_epoch + 1
-        msgs = list(s.controller_messages)
+            elr = self._elr_after(isr, tuple([m for m in s[_S_ELR] if m not in isr]))
+        epoch = s[_S_LEADER_EPOCH] + 1
+        msgs = list(s[_S_MESSAGES])
         for m in self.brokers:
-            if reps[m].alive:
-                msgs.append(LeaderAndIsr(m, epoch, b, isr))
-        return s._replace(
-            leader=b, leader_epoch=epoch, isr=isr, elr=elr, elections=elections,
-            controller_messages=tuple(sorted(msgs)), last_known_leader=-1,
-        )
+            if reps[m][0]:
+                msgs.append(_new(LeaderAndIsr, (m, epoch, b, isr)))
+        v = list(s)
+        v[_S_LEADER] = b
+        v[_S_LEADER_EPOCH] = epoch
+        v[_S_ISR] = isr
+        v[_S_ELR] = elr
+        v[_S_ELECTIONS] = elections
+        v[_S_MESSAGES] = tuple(sorted(msgs))
+        v[_S_LAST_KNOWN] = -1
+        return _new(State, v)
 
     # ========================================================================= faults
     # ACTION crash(b) / power_loss(b)  WHO: environment
@@ -1596,14 +1647,14 @@ class Model:
         v[0] = reps[:b] + (_new(Replica, (False, rep[1], rep[2], rep[3], rep[4], -1, -1, self.unknown_leos, ())),) \
             + reps[b + 1:]
         old_requests, old_purgatory = s[_S_REQUESTS], s[_S_PURGATORY]
-        requests = tuple([q for q in old_requests if q.broker != b])
+        requests = tuple([q for q in old_requests if q[2] != b])  # (messages' brokers by position)
         v[_S_REQUESTS] = requests
         v[_S_IN_FLIGHT] = self._in_flight(requests)
-        v[_S_PURGATORY] = tuple([p for p in old_purgatory if p.broker != b])
-        v[_S_MESSAGES] = tuple([m for m in s[_S_MESSAGES] if m.broker != b])
+        v[_S_PURGATORY] = tuple([p for p in old_purgatory if p[0] != b])
+        v[_S_MESSAGES] = tuple([m for m in s[_S_MESSAGES] if m[0] != b])
         # a delayed fetch to or from b dies with b's connections
         delayed = s[_S_DELAYED]
-        v[_S_DELAYED] = tuple([d for d in delayed if b not in (d.follower, d.leader)]) if delayed else ()
+        v[_S_DELAYED] = tuple([d for d in delayed if d[0] != b and d[1] != b]) if delayed else ()
         # the controller fences a dead broker: its pending ISR change can only fail;
         # a pending change adding b now names a stale broker epoch (KIP-903)
         changes = s[_S_ISR_CHANGES]
@@ -1614,9 +1665,9 @@ class Model:
         if self.elr_enabled:
             v[_S_UNCLEAN] = _put(s[_S_UNCLEAN], b, True)
         if power_loss:
-            v[_S_POWER_LOSSES] = s.power_losses + 1
+            v[_S_POWER_LOSSES] = s[_S_POWER_LOSSES] + 1
         else:
-            v[_S_CRASHES] = s.crashes + 1
+            v[_S_CRASHES] = s[_S_CRASHES] + 1
             # A killed process's sockets are reset by its (live) kernel: the producer sees
             # the disconnect at once. A host that loses power sends no reset: the
             # producer only times out later (producer_timeout).
@@ -1625,7 +1676,8 @@ class Model:
             v[1] = -1
         s = _new(State, v)
         # (a host that loses power while its broker is already down sends nothing new)
-        if self.kraft and was_alive and b in s.isr and (self.elr_enabled or len(s.isr) > 1):
+        isr = s[_S_ISR]
+        if self.kraft and was_alive and b in isr and (self.elr_enabled or len(isr) > 1):
             s = self._controller_remove_dead(s, b)
         return s
 
@@ -1643,16 +1695,20 @@ class Model:
         place if it already knows the current epoch.
         Simplification: the controller notices at once (session timeouts are abstracted).
         """
-        isr = tuple(m for m in s.isr if m != b)
-        elr = s.elr
+        # (the next state built by field position: _S_* / _R_* indices)
+        isr = tuple([m for m in s[_S_ISR] if m != b])
+        elr = s[_S_ELR]
         if self.elr_enabled and len(isr) < self.min_isr and b not in elr:
             elr = tuple(sorted(elr + (b,)))
-        epoch = s.leader_epoch
-        msgs = s.controller_messages
-        if msgs:
-            msgs = tuple(m if m.leader_epoch != epoch else m._replace(isr=isr) for m in msgs)
-        s = s._replace(isr=isr, elr=elr, controller_messages=msgs)
-        if self.elr_enabled and not isr and s.last_known_leader == -1:
+        epoch = s[_S_LEADER_EPOCH]
+        v = list(s)
+        v[_S_ISR] = isr
+        v[_S_ELR] = elr
+        msgs = s[_S_MESSAGES]
+        if msgs:  # (LeaderAndIsr by position: broker, leader_epoch, leader, isr)
+            v[_S_MESSAGES] = tuple([m if m[1] != epoch else _new(LeaderAndIsr, (m[0], m[1], m[2], isr))
+                                    for m in msgs])
+        if self.elr_enabled and not isr and s[_S_LAST_KNOWN] == -1:
             # KIP-966 (PartitionChangeBuilder.maybeUpdateLastKnownLeader): the first time
             # the ISR becomes empty the controller records the partition's leader as its
             # last known leader. Only fencing empties the ISR here (a leader never drops
@@ -1661,22 +1717,26 @@ class Model:
             # the partition may be leaderless for a moment with ISR [b]; Kafka elects in
             # the same PartitionChangeRecord that fences the leader, so there b would be
             # the leader. Either way the last known leader is b.
-            s = s._replace(last_known_leader=b)
-        if s.leader >= 0:
-            lrep = s.replicas[s.leader]
-            if lrep.leader_epoch == epoch:
-                s = _with_replica(s, s.leader, lrep._replace(isr=isr))
-                if lrep.leader == s.leader:  # only a broker acting as leader moves its HW
-                    s = self._advance_hw(self._trim_leos(s, s.leader), s.leader)
-        return s
+            v[_S_LAST_KNOWN] = b
+        ldr = s[_S_LEADER]
+        if ldr >= 0:
+            reps = s[0]
+            lrep = reps[ldr]
+            if lrep[_R_LEADER_EPOCH] == epoch:
+                v[0] = reps[:ldr] + (_new(Replica, lrep[:8] + (isr,)),) + reps[ldr + 1:]
+                s = _new(State, v)
+                if lrep[_R_LEADER] == ldr:  # only a broker acting as leader moves its HW
+                    s = self._advance_hw(self._trim_leos(s, ldr), ldr)
+                return s
+        return _new(State, v)
 
     def _isr_changes_after_crash(self, changes, b: int):
         out = []
-        for c in changes:
-            if c.leader == b:
+        for c in changes:  # (IsrChange by position: leader 0, proposed_isr 3, stale_broker_epoch 5)
+            if c[0] == b:
                 continue
-            if self.fenced_not_in_isr and not c.stale_broker_epoch and b in c.proposed_isr:
-                c = c._replace(stale_broker_epoch=True)
+            if self.fenced_not_in_isr and not c[5] and b in c[3]:
+                c = _new(IsrChange, c[:5] + (True,))
             out.append(c)
         return tuple(out)
 
@@ -1697,15 +1757,16 @@ class Model:
         v[0] = reps[:b] + (_new(Replica, (True, rep[1], leo, hw if hw < leo else leo, rep[4], rep[5], rep[6], rep[7],
                                           rep[8])),) + reps[b + 1:]
         unclean = s[_S_UNCLEAN]
-        if self.elr_enabled and unclean[b] and b in s.elr:
-            v[_S_ELR] = tuple([m for m in s.elr if m != b])
+        elr = s[_S_ELR]
+        if self.elr_enabled and unclean[b] and b in elr:
+            v[_S_ELR] = tuple([m for m in elr if m != b])
         v[_S_UNCLEAN] = _put(unclean, b, False)
         s = _new(State, v)
         # The restarted broker takes the controller's current decision before it serves
         # (KRaft: it replays the metadata log before it is unfenced; ZooKeeper mode: the
         # controller's LeaderAndIsr on broker startup). It is passive until then, so doing
         # it in the same step hides no behaviour.
-        return self._learn(s, LeaderAndIsr(b, s.leader_epoch, s.leader, s.isr), queued=False)
+        return self._learn(s, _new(LeaderAndIsr, (b, s[_S_LEADER_EPOCH], s[_S_LEADER], s[_S_ISR])), queued=False)
 
     # ACTION flush(b)  WHO: the OS flusher on b's host
     # enabled: b's page cache holds unflushed data, and a power loss can still happen: after
@@ -1723,18 +1784,20 @@ class Model:
         """_break_connection for a crash of b, written into v (the next state's fields, whose
         requests and purgatory hold nothing of b's any more); `requests` and `purgatory` are
         s's before the crash took b's out. The same answer as _break_connection."""
+        # (messages and batches by position: (batch, attempt) lead requests and responses,
+        # follow a parked request's broker; a response's broker is its field 5)
         responses = s[_S_RESPONSES]
-        dropped = [(r.batch, r.attempt) for r in responses if r.broker == b]
-        dropped += [(q.batch, q.attempt) for q in requests if q.broker == b]
-        dropped += [(p.batch, p.attempt) for p in purgatory if p.broker == b]
+        dropped = [(r[0], r[1]) for r in responses if r[5] == b]
+        dropped += [(q[0], q[1]) for q in requests if q[2] == b]
+        dropped += [(p[1], p[2]) for p in purgatory if p[0] == b]
         if responses:
-            v[_S_RESPONSES] = tuple([r for r in responses if r.broker != b])
+            v[_S_RESPONSES] = tuple([r for r in responses if r[5] != b])
         batches = s[_S_BATCHES]
         for i, attempt in dropped:
             bt = batches[i]
-            if bt.status == B_IN_FLIGHT and bt.attempts == attempt:
-                status = B_RETRY if bt.attempts < self.max_attempts else B_INDETERMINATE
-                batches = _put(batches, i, bt._replace(status=status, maybe_appended=True))
+            if bt[0] == B_IN_FLIGHT and bt[1] == attempt:
+                status = B_RETRY if bt[1] < self.max_attempts else B_INDETERMINATE
+                batches = _put(batches, i, _new(ProducerBatch, (status, bt[1], bt[2], True, bt[4], bt[5], bt[6])))
         if batches is not s[_S_BATCHES]:
             v[_S_BATCHES] = batches
             v[_S_OUTCOMES] = self._outcomes(batches)

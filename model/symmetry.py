@@ -60,6 +60,19 @@ def _candidates(s: State) -> list[tuple[int, ...]] | None:
     # (_signatures, written out; the common case - already strictly increasing - returns first)
     if len(reps) == 3:
         r0, r1, r2 = reps
+        # (compared field by field first, without building the signatures: most successors
+        # are told apart by their first fields, alive, leader epoch and LEO)
+        c01 = _order(r0, 0, r1, 1, ldr, isr, elr, trunc, unclean, lkl)
+        if c01:
+            c12 = _order(r1, 1, r2, 2, ldr, isr, elr, trunc, unclean, lkl)
+            if c12:
+                if c01 < 0 and c12 < 0:
+                    return None
+                c02 = _order(r0, 0, r2, 2, ldr, isr, elr, trunc, unclean, lkl)
+                if c02:  # no tie: one renaming, each broker to its rank
+                    k0 = (c01 > 0) + (c02 > 0)
+                    k1 = (c01 < 0) + (c12 > 0)
+                    return [(k0, k1, 3 - k0 - k1)]
         s0 = (r0[0], r0[5], r0[2], r0[3], r0[1], r0[6] == 0, 0 == ldr, 0 in isr, 0 in elr, trunc[0], unclean[0],
               0 == lkl)
         s1 = (r1[0], r1[5], r1[2], r1[3], r1[1], r1[6] == 1, 1 == ldr, 1 in isr, 1 in elr, trunc[1], unclean[1],
@@ -80,6 +93,49 @@ def _candidates(s: State) -> list[tuple[int, ...]] | None:
         if not sigs[b - 1] < sigs[b]:
             return _reorderings(sigs)
     return None
+
+
+def _order(ra, a: int, rb, b: int, ldr: int, isr, elr, trunc, unclean, lkl: int) -> int:
+    """-1, 0 or 1 as broker a's signature (replica ra) is smaller than, equal to or larger
+    than broker b's (replica rb), field by field in _signatures' order, as the two tuples
+    compare."""
+    x, y = ra[0], rb[0]
+    if x != y:
+        return 1 if x > y else -1
+    x, y = ra[5], rb[5]
+    if x != y:
+        return 1 if x > y else -1
+    x, y = ra[2], rb[2]
+    if x != y:
+        return 1 if x > y else -1
+    x, y = ra[3], rb[3]
+    if x != y:
+        return 1 if x > y else -1
+    x, y = ra[1], rb[1]
+    if x != y:
+        return 1 if x > y else -1
+    x, y = ra[6] == a, rb[6] == b
+    if x != y:
+        return 1 if x > y else -1
+    x, y = a == ldr, b == ldr
+    if x != y:
+        return 1 if x > y else -1
+    x, y = a in isr, b in isr
+    if x != y:
+        return 1 if x > y else -1
+    x, y = a in elr, b in elr
+    if x != y:
+        return 1 if x > y else -1
+    x, y = trunc[a], trunc[b]
+    if x != y:
+        return 1 if x > y else -1
+    x, y = unclean[a], unclean[b]
+    if x != y:
+        return 1 if x > y else -1
+    x, y = a == lkl, b == lkl
+    if x != y:
+        return 1 if x > y else -1
+    return 0
 
 
 def _reorderings(sigs: list[tuple]) -> list[tuple[int, ...]] | None:
