@@ -97,45 +97,20 @@ def _candidates(s: State) -> list[tuple[int, ...]] | None:
 
 def _order(ra, a: int, rb, b: int, ldr: int, isr, elr, trunc, unclean, lkl: int) -> int:
     """-1, 0 or 1 as broker a's signature (replica ra) is smaller than, equal to or larger
-    than broker b's (replica rb), field by field in _signatures' order, as the two tuples
-    compare."""
-    x, y = ra[0], rb[0]
-    if x != y:
-        return 1 if x > y else -1
-    x, y = ra[5], rb[5]
-    if x != y:
-        return 1 if x > y else -1
-    x, y = ra[2], rb[2]
-    if x != y:
-        return 1 if x > y else -1
-    x, y = ra[3], rb[3]
-    if x != y:
-        return 1 if x > y else -1
-    x, y = ra[1], rb[1]
-    if x != y:
-        return 1 if x > y else -1
-    x, y = ra[6] == a, rb[6] == b
-    if x != y:
-        return 1 if x > y else -1
-    x, y = a == ldr, b == ldr
-    if x != y:
-        return 1 if x > y else -1
-    x, y = a in isr, b in isr
-    if x != y:
-        return 1 if x > y else -1
-    x, y = a in elr, b in elr
-    if x != y:
-        return 1 if x > y else -1
-    x, y = trunc[a], trunc[b]
-    if x != y:
-        return 1 if x > y else -1
-    x, y = unclean[a], unclean[b]
-    if x != y:
-        return 1 if x > y else -1
-    x, y = a == lkl, b == lkl
-    if x != y:
-        return 1 if x > y else -1
-    return 0
+    than broker b's (replica rb), compared as the two tuples of _signatures compare: the
+    replica's own fields first, one by one (most pairs differ in one of them), then the
+    rest at once."""
+    for i in _REPLICA_SIGNATURE:
+        x = ra[i]
+        y = rb[i]
+        if x != y:
+            return 1 if x > y else -1
+    x = (ra[6] == a, a == ldr, a in isr, a in elr, trunc[a], unclean[a], a == lkl)
+    y = (rb[6] == b, b == ldr, b in isr, b in elr, trunc[b], unclean[b], b == lkl)
+    return (x > y) - (x < y)
+
+
+_REPLICA_SIGNATURE = (0, 5, 2, 3, 1)  # (the replica fields that open a signature, in its order)
 
 
 def _reorderings(sigs: list[tuple]) -> list[tuple[int, ...]] | None:
