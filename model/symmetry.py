@@ -57,7 +57,6 @@ def _candidates(s: State) -> list[tuple[int, ...]] | None:
     trunc = s[_TRUNCATING]
     unclean = s[_UNCLEAN]
     lkl = s[_LAST_KNOWN]
-    # (_signatures, written out; the common case - already strictly increasing - returns first)
     if len(reps) == 3:
         r0, r1, r2 = reps
         # (compared field by field first, without building the signatures: most successors
@@ -73,22 +72,9 @@ def _candidates(s: State) -> list[tuple[int, ...]] | None:
                     k0 = (c01 > 0) + (c02 > 0)
                     k1 = (c01 < 0) + (c12 > 0)
                     return [(k0, k1, 3 - k0 - k1)]
-        s0 = (r0[0], r0[5], r0[2], r0[3], r0[1], r0[6] == 0, 0 == ldr, 0 in isr, 0 in elr, trunc[0], unclean[0],
-              0 == lkl)
-        s1 = (r1[0], r1[5], r1[2], r1[3], r1[1], r1[6] == 1, 1 == ldr, 1 in isr, 1 in elr, trunc[1], unclean[1],
-              1 == lkl)
-        s2 = (r2[0], r2[5], r2[2], r2[3], r2[1], r2[6] == 2, 2 == ldr, 2 in isr, 2 in elr, trunc[2], unclean[2],
-              2 == lkl)
-        if s0 < s1 < s2:
-            return None
-        if s0 == s1 or s1 == s2 or s0 == s2:
-            return _reorderings([s0, s1, s2])
-        # (no tie: one renaming, each broker to its rank - _reorderings' answer, by comparisons)
-        r0 = (s1 < s0) + (s2 < s0)
-        r1 = (s0 < s1) + (s2 < s1)
-        return [(r0, r1, 3 - r0 - r1)]
-    sigs = [(r[0], r[5], r[2], r[3], r[1], r[6] == b, b == ldr, b in isr, b in elr, trunc[b], unclean[b], b == lkl)
-            for b, r in enumerate(reps)]
+        # (here two brokers tie: every order of the tied ones is a candidate)
+        return _reorderings(_signatures(s))
+    sigs = _signatures(s)
     for b in range(1, len(sigs)):
         if not sigs[b - 1] < sigs[b]:
             return _reorderings(sigs)
