@@ -182,3 +182,46 @@ def test_a_rebalance_the_memory_cannot_take_is_skipped(at_once, monkeypatch):
     kept = run_check(config, ["acked-write-survives"], workers=2)
     assert "give" not in calls
     assert outcome(kept) == outcome(balanced) and kept.verdict == "holds"
+
+
+def test_partition_steps_run_with_the_garbage_collector_paused():
+    """A partition's steps pause the cyclic garbage collector wherever they run (the
+    coordinator's own process pauses it for the whole search, but a resumed search's
+    workers and Dask actors are not in it): with the collector on, the successors of a
+    level are computed with it off, and it is on again afterwards; a worker process started
+    for a resumed search keeps it off."""
+    import gc
+
+    from ackcheck.checker.engines.parallel import ProcessPool
+
+    config = make_config({"acks": "all", "min.insync.replicas": "2"}, None, max_records=1, max_crashes=1)
+    invs = select(["acked-write-survives"], config)
+    model = model_for(config, invs, lean=True)
+    spec = explore_mod.Spec.of(model, invs, True)
+    part = explore_mod.Partition(spec, 0, 1)
+    init = part.model.init()
+    fp, pos = spec.explored(part.model, init)
+    seen_on: list = []
+    plain = part.model.successors
+
+    def successors(s):
+        seen_on.append(gc.isenabled())
+        return plain(s)
+
+    part.model.successors = successors
+    part.model.successors_asleep = lambda s, sleep: successors(s)
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        part.start(fp, init)
+        out = part.expand()
+        assert gc.isenabled()
+    finally:
+        if not was:
+            gc.disable()
+    assert out[0] is not None and seen_on == [False]
+    pool = ProcessPool(spec, 2)
+    try:
+        assert pool.call("collector_enabled") == [False, False]
+    finally:
+        pool.close()

@@ -20,6 +20,7 @@ without serialising anything.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import signal
@@ -56,6 +57,7 @@ def _die_with_parent() -> None:
 def _serve(spec: Spec, index: int, count: int, conn, stop, inherited, parent: int, others) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
     _die_with_parent()
+    gc.disable()  # (a process of its own holding millions of tuples: see explore._without_gc)
     for c in others:  # the coordinator's ends of earlier workers' pipes: not ours to hold open
         c.close()
     if os.getppid() != parent:
