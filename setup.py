@@ -44,8 +44,64 @@ def extensions():
         print(f"ackcheck: Cython could not translate the model ({e}); it stays pure Python", file=sys.stderr)
         return []
     for source in MODULES.values():
-        _generated(source)[1].write_text(_digest(ROOT / source) + "\n")
+        generated, record = _generated(source)
+        _patch_tuple_items(generated)
+        record.write_text(_digest(ROOT / source) + "\n")
     return out
+
+
+# Cython reads the item of an *exact* tuple directly (PyTuple_GET_ITEM), but the item of a
+# tuple subclass - every State, Replica, Batch and message of the model is a NamedTuple -
+# through the type's mp_subscript slot, with an index object made for the call. The model
+# indexes such tuples tens of millions of times a second, so the generated C is patched
+# at two places: a tuple subclass whose mp_subscript *is* tuple's own (every NamedTuple;
+# not a subclass that defines __getitem__) is read the exact tuple's way. The result is the
+# same by construction (the same slot function, the same index arithmetic, anything else -
+# a negative or out-of-range index, a bool, a big int - takes Cython's own path); only the
+# call goes. A .c file whose text does not match (another Cython) is left as it is.
+_PATCHED = "/* ackcheck: items of tuple subclasses read directly (setup.py) */"
+_SAME_SUBSCRIPT = ("(PyTuple_Check({o}) && Py_TYPE({o})->tp_as_mapping != NULL && "
+                   "Py_TYPE({o})->tp_as_mapping->mp_subscript == PyTuple_Type.tp_as_mapping->mp_subscript)")
+_INT_ITEM_HEAD = ("static CYTHON_INLINE PyObject *__Pyx_GetItemInt_Fast(PyObject *o, Py_ssize_t i, int is_list,\n"
+                  "                                                     CYTHON_NCP_UNUSED int wraparound,\n")
+_INT_ITEM_TUPLE = "    else if (PyTuple_CheckExact(o)) {\n"
+_ITEM_HEAD = "static PyObject *__Pyx_PyObject_GetItem(PyObject *obj, PyObject *key) {\n"
+_ITEM_FAST = (
+    "    if (PyLong_CheckExact(key) && " + _SAME_SUBSCRIPT.format(o="obj") + ") {\n"
+    "        Py_ssize_t n = PyLong_AsSsize_t(key);\n"
+    "        if (n == -1 && PyErr_Occurred()) {\n"
+    "            PyErr_Clear();\n"
+    "        } else if (n >= 0 && n < PyTuple_GET_SIZE(obj)) {\n"
+    "            PyObject *r = PyTuple_GET_ITEM(obj, n);\n"
+    "            Py_INCREF(r);\n"
+    "            return r;\n"
+    "        }\n"
+    "    }\n")
+
+
+def _patch_tuple_items(generated: Path) -> None:
+    """Patch a generated .c file (above); once, and only where its text is as expected."""
+    try:
+        text = generated.read_text()
+    except OSError:
+        return
+    if _PATCHED in text:
+        return
+    at = text.find(_INT_ITEM_HEAD)
+    tup = text.find(_INT_ITEM_TUPLE, at) if at >= 0 else -1
+    done = []
+    if at >= 0 and 0 <= tup - at < 1200:
+        fast = "    else if (PyTuple_CheckExact(o) || " + _SAME_SUBSCRIPT.format(o="o") + ") {\n"
+        text = text[:tup] + fast + text[tup + len(_INT_ITEM_TUPLE):]
+        done.append("constant index")
+    item = text.find(_ITEM_HEAD)
+    if item >= 0:
+        body = item + len(_ITEM_HEAD)
+        text = text[:body] + _ITEM_FAST + text[body:]
+        done.append("index object")
+    if done:  # (the marker after Cython's own first line, which it reads to know its output)
+        first, _, rest = text.partition("\n")
+        generated.write_text(first + "\n" + _PATCHED + "\n" + rest)
 
 
 def _generated(source: str) -> tuple[Path, Path]:

@@ -4,7 +4,10 @@ The explorer spends its time in the model's actions and the symmetry reduction, 
 Python over tuples. setup.py compiles those modules with Cython (`COMPILED` below), from
 the same .py files, unchanged: there is no second implementation of the semantics, only a
 faster build of the one in model/. Where no C compiler or no Cython is at hand, the
-install goes on without it and ackcheck runs the .py files as they are.
+install goes on without it and ackcheck runs the .py files as they are. setup.py patches
+Cython's item-access helpers in the generated C so that a tuple subclass with tuple's own
+item access (every NamedTuple) is read the way an exact tuple is (`_patch_tuple_items`:
+the same slot, so the same results; tests/test_compiled.py checks both kinds of subclass).
 
 A compiled module is used only while it is the build of the source beside it: setup.py
 records each source's SHA-256 next to its extension (`<module>.source-sha256`), and the

@@ -138,3 +138,51 @@ def test_the_finder_loads_the_source_of_a_stale_build_and_says_so(tmp_path, monk
     finally:
         for name in ("ackfakepkg.mod", "ackfakepkg"):
             sys.modules.pop(name, None)
+
+
+class _Plain(tuple):
+    """A tuple subclass with tuple's own item access, like every NamedTuple of the model."""
+
+    __slots__ = ()
+
+
+class _Shifted(tuple):
+    """A tuple subclass with an item access of its own: item i is the stored item i + 1."""
+
+    __slots__ = ()
+
+    def __getitem__(self, i):
+        return tuple.__getitem__(self, i + 1) if type(i) is int else tuple.__getitem__(self, i)
+
+
+def test_the_compiled_build_reads_items_of_tuple_subclasses_as_python_does():
+    """setup.py patches the generated C so that an item of a tuple subclass whose item
+    access is tuple's own is read directly: a subclass with its own __getitem__ still goes
+    through it, out-of-range and negative indices still behave as in Python, and the
+    patch is in every compiled module's C (where the build is there)."""
+    from ackcheck.model.protocol import _with_replica
+    from ackcheck.model.symmetry import _ids
+
+    # a constant index (s[0] in _with_replica) and an index object (pos[m] in _ids)
+    assert _with_replica(_Plain(((1, 2, 3), 7)), 1, 9) == ((1, 9, 3), 7)
+    assert _with_replica(_Shifted(((0,), (1, 2, 3), 7)), 1, 9) == ((1, 9, 3), (1, 2, 3), 7)
+    assert _ids((2,), _Plain((10, 20, 30))) == (30,)
+    assert _ids((1,), _Shifted((10, 20, 30))) == (30,)
+    assert _ids((0, 1), _Shifted((10, 20, 30))) == (20, 30)
+    assert _ids((-1,), _Plain((10, 20, 30))) == (30,)
+    with pytest.raises(IndexError):
+        _ids((3,), _Plain((10, 20, 30)))
+    with pytest.raises(IndexError):
+        _ids((2,), _Shifted((10, 20, 30)))
+    if _compiled.in_use():
+        generated = [ROOT / "build" / "cython" / Path(src).with_suffix(".c") for src in _compiled.COMPILED.values()]
+        present = [g for g in generated if g.exists()]
+        if present:  # (a wheel installed elsewhere has no generated C beside the source)
+            helpers = 0
+            for g in present:  # (every module with Cython's item helpers in it: all but state.py)
+                text = g.read_text()
+                if "__Pyx_PyObject_GetItem(PyObject *obj, PyObject *key) {" in text:
+                    helpers += 1
+                    assert "/* ackcheck: items of tuple subclasses" in text, g
+                    assert text.count("mp_subscript == PyTuple_Type.tp_as_mapping->mp_subscript") == 2, g
+            assert helpers >= len(present) - 2

@@ -225,3 +225,81 @@ def test_partition_steps_run_with_the_garbage_collector_paused():
         assert pool.call("collector_enabled") == [False, False]
     finally:
         pool.close()
+
+
+WHOLE_SEEN_CASES = [
+    ({"acks": "all", "min.insync.replicas": "2"}, None, {"max_records": 2, "max_crashes": 1, "max_isr_shrinks": 0},
+     ["acked-write-survives"]),  # holds
+    ({"acks": "1"}, None, {"max_crashes": 1}, None),  # a violation: the same shortest trace
+    ({"acks": "all", "replication.factor": "2"}, "0.10", {"max_crashes": 2}, None),
+]
+
+
+def _partitioned(monkeypatch, props, version, bounds, invs, whole: bool, sizes: list | None = None):
+    """Two partitions in this process, with or without whole seen sets; `sizes` collects the
+    number of candidates each level sends to their owners."""
+    monkeypatch.setattr(explore_mod, "WHOLE_SEEN_WORKERS", 4 if whole else 1)
+    config = make_config(props, version, **bounds)
+    inv_objs = select(invs, config)
+    model = model_for(config, inv_objs, lean=True)
+    spec = explore_mod.Spec.of(model, inv_objs, True)
+    backend = explore_mod.InProcess(spec, 2)
+    if sizes is not None:
+        absorb = explore_mod.Partition.absorb
+
+        def counting(self, inbound):
+            sizes.append(sum(len(f) for f, _ in inbound))
+            if whole:  # (every partition knows every state seen: none is sent again)
+                assert not any(self.seen.contains(f).any() for f, _ in inbound)
+            return absorb(self, inbound)
+
+        monkeypatch.setattr(explore_mod.Partition, "absorb", counting)
+    result = explore_mod.search(spec, backend)
+    assert all(p.whole_seen is whole for p in backend.parts)
+    return result
+
+
+@pytest.mark.parametrize("props,version,bounds,invs", WHOLE_SEEN_CASES)
+def test_whole_seen_sets_change_no_result_and_send_fewer_candidates(monkeypatch, props, version, bounds, invs):
+    """Every partition holding the whole seen set drops, where they are generated, the
+    candidates seen at earlier levels: fewer go to their owners, and the counts, the
+    verdict and the trace are those of partitions that know only their own part (and of
+    one process)."""
+    one = explore(model_for(make_config(props, version, **bounds), select(invs, make_config(props, version, **bounds)),
+                            lean=True), select(invs, make_config(props, version, **bounds)))
+    sent_part: list = []
+    sent_whole: list = []
+    part = _partitioned(monkeypatch, props, version, bounds, invs, False, sent_part)
+    monkeypatch.undo()
+    whole = _partitioned(monkeypatch, props, version, bounds, invs, True, sent_whole)
+    assert outcome(part) == outcome(one) and outcome(whole) == outcome(one)
+    assert sum(sent_whole) < sum(sent_part)
+
+
+def test_a_checkpoint_of_whole_seen_sets_resumes_either_way(tmp_path, monkeypatch):
+    """A checkpoint keeps each partition's owned part of the seen set whoever holds the
+    whole set: written with whole seen sets, it resumes without them, and the other way
+    round, to the counts of an uninterrupted run."""
+    props, version, bounds, invs = WHOLE_SEEN_CASES[0]
+    config = make_config(props, version, **bounds)
+    inv_objs = select(invs, config)
+    model = model_for(config, inv_objs, lean=True)
+    full = explore(model, inv_objs)
+    for write_whole in (True, False):
+        ckpt = tmp_path / f"ckpt-{write_whole}"
+        monkeypatch.setattr(explore_mod, "WHOLE_SEEN_WORKERS", 4 if write_whole else 1)
+        spec = explore_mod.Spec.of(model, inv_objs, True)
+        cut = make_config(props, version, **bounds, max_depth=6)
+        cut_spec = explore_mod.Spec.of(model_for(cut, inv_objs, lean=True), inv_objs, True)
+        explore_mod.search(cut_spec, explore_mod.InProcess(cut_spec, 2), checkpoint=str(ckpt), checkpoint_every=0.0)
+        monkeypatch.setattr(explore_mod, "WHOLE_SEEN_WORKERS", 1 if write_whole else 4)
+        resumed = explore_mod.search(spec, explore_mod.InProcess(spec, 2),
+                                     resume=(ckpt / (ckpt / "CURRENT").read_text().strip(), _meta(ckpt)))
+        assert outcome(resumed)[:3] == outcome(full)[:3]
+
+
+def _meta(ckpt):
+    import pickle
+
+    with open(ckpt / (ckpt / "CURRENT").read_text().strip() / "meta.pkl", "rb") as f:
+        return pickle.load(f)

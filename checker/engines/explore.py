@@ -4,9 +4,9 @@ The search runs level by level over `count` *partitions* of the fingerprint spac
 worker; one in a single-process run). A fingerprint is the 64-bit hash of a state (as
 TLC's fingerprints) - with `symmetry`, of the canonical form of its class under broker
 renaming (model/symmetry.py), and always of `Model.abstract(state)`, which forgets what
-can no longer matter. Partition `fp % count` owns a fingerprint: it alone keeps it in its
-seen set (checker/engines/seen.py: 8-16 bytes per state), decides whether a state is new
-and holds it in its part of the next frontier. Two distinct states share a fingerprint
+can no longer matter. Partition `fp % count` owns a fingerprint: it alone decides whether
+a state is new, and keeps it in its seen set (checker/engines/seen.py: 8-16 bytes per
+state; with a few partitions every partition keeps the whole set, see "Whole seen sets"). Two distinct states share a fingerprint
 with probability about n^2 / 2^64 (below 1e-7 for a million states).
 
 **One deterministic order, any number of workers.** Every state of level d has a *rank*:
@@ -52,6 +52,17 @@ figure that depends on that); a level expanded from disk keeps them on disk besi
 states. tests/test_sleep_sets.py compares
 the two searches on every era scenario, matrix cells, 1 and 2 workers and a spilled level,
 and shows that a relation that is too wide is caught.
+
+**Whole seen sets.** A partition can filter against its seen set only the candidates it
+owns; the others it must keep, and send to their owners, until the level ends - most of
+them states seen at earlier levels (a state has about seven successors and one new state
+per expanded state at R4's widest levels). With up to WHOLE_SEEN_WORKERS partitions every
+partition keeps the whole seen set instead: after each level, the fingerprints of the
+winners the others generated (`learn`, 8 bytes a new state), so every candidate already
+seen is dropped where it is generated. Which candidates reach their owners changes,
+which win does not (a seen candidate never wins), so no result does; checkpoints keep the
+owned part only, the same files either way. The price is 8-16 bytes a state in every
+partition instead of one.
 
 States are tuples of ints, so their hashes are the same in every process (PYTHONHASHSEED
 only salts str/bytes).
@@ -270,6 +281,8 @@ class Partition:
         self.order = {inv.id: k for k, inv in enumerate(invs)}
         self.fingerprint = spec.fingerprinter(self.model)
         self.seen = FingerprintSet()
+        # the whole seen set, not only the owned part ("Whole seen sets" in the module docstring)
+        self.whole_seen = 1 < count <= WHOLE_SEEN_WORKERS
         self.ranks = np.zeros(0, dtype=np.int64)
         self.fps = np.zeros(0, dtype=np.uint64)  # of the frontier states (for checkpoints)
         self.frontier: list = []
@@ -294,8 +307,11 @@ class Partition:
     @_without_gc
     def start(self, fp: int, state) -> None:
         fps = as_fingerprints([fp])
-        if int(fps[0]) % self.count == self.index:
+        if self.whole_seen:
             self.seen.add(fps)
+        if int(fps[0]) % self.count == self.index:
+            if not self.whole_seen:
+                self.seen.add(fps)
             self.frontier = [state]
             self.frontier_sleeps = None
             self.ranks = np.zeros(1, dtype=np.int64)
@@ -441,7 +457,7 @@ class Partition:
         self._cand_fps = fps
         for j in range(self.count):
             sel = np.flatnonzero(owner == j) if owner is not None else np.arange(len(fps))
-            if j == self.index and len(sel):  # our own: drop what we have seen already
+            if (j == self.index or self.whole_seen) and len(sel):  # drop what we know is seen already
                 sel = sel[~self.seen.contains(fps[sel])]
             out.append((fps[sel], keys[sel]))
             self.sent.append((sel, items))
@@ -470,8 +486,9 @@ class Partition:
         while a level is expanded, so each candidate is looked up once: a level costs time
         in proportion to its candidates, not to their number times the level's size."""
         fps = as_fingerprints(fresh)
-        own = fps % np.uint64(self.count) == np.uint64(self.index) if self.count > 1 else np.ones(len(fps), bool)
-        drop = own & self.seen.contains(fps)
+        drop = self.seen.contains(fps)
+        if self.count > 1 and not self.whole_seen:  # (only the owned part is known here)
+            drop &= fps % np.uint64(self.count) == np.uint64(self.index)
         if drop.any():
             for fp in np.array(fresh, dtype=object)[drop]:
                 del local[fp]
@@ -531,7 +548,7 @@ class Partition:
         self.next_keys = np.array([c[0] for c in chosen], dtype=np.int64)
         self.next_fps = np.concatenate(fps) if fps else np.zeros(0, dtype=np.uint64)
         self.ranked = False
-        return self.next_keys, event, False
+        return self.next_keys, event, False, self._won()
 
     def _violation(self, item):
         """The first state invariant (catalogue order) the candidate `item` (key, state, ...)
@@ -559,7 +576,22 @@ class Partition:
         self.sent = []
         self._cand_fps = self._cand_keys = None
         self.ranked = False
-        return self.next_keys, event, True
+        return self.next_keys, event, True, self._won()
+
+    def _won(self):
+        """With the whole seen set: the fingerprints of the winners this partition generated
+        (for the others' seen sets, `learn`), after adding those it does not own to its own
+        (the owned ones went in with `absorb`). Otherwise None."""
+        if not self.whole_seen:
+            return None
+        self.seen.add(self.next_fps)
+        return self.next_fps
+
+    @_without_gc
+    def learn(self, fps: np.ndarray) -> None:
+        """The fingerprints of the level's winners other partitions generated (whole seen sets)."""
+        if len(fps):
+            self.seen.add(fps)
 
     @_without_gc
     def give(self, plan: list) -> list:
@@ -632,7 +664,8 @@ class Partition:
         whole level of a large search can outgrow the machine, and the checkpoint must not
         be what kills the run)."""
         d = Path(directory)
-        self.seen.save(d / f"seen-{self.index}.npy")
+        # (the owned part only: a checkpoint is the same whoever holds the whole set)
+        self.seen.save(d / f"seen-{self.index}.npy", (self.count, self.index) if self.whole_seen else None)
         with open(d / f"frontier-{self.index}.pkl", "wb") as f:
             pickle.dump((self.ranks, self.fps, len(self.frontier)), f, protocol=pickle.HIGHEST_PROTOCOL)
             write_chunks(f, self.frontier)
@@ -646,7 +679,7 @@ class Partition:
         me = np.uint64(self.index)
         for p in range(parts):
             v = np.load(d / f"seen-{p}.npy")
-            seen.append(v[v % cnt == me])
+            seen.append(v if self.whole_seen else v[v % cnt == me])
             with open(d / f"frontier-{p}.pkl", "rb") as f:
                 r, fp, st = pickle.load(f)
                 mine = fp % cnt == me
@@ -683,7 +716,7 @@ class Partition:
         search handing over to workers at a level boundary)."""
         cnt, me = np.uint64(self.count), np.uint64(self.index)
         v = other.seen.values()
-        self.seen = FingerprintSet.of(v[v % cnt == me])
+        self.seen = FingerprintSet.of(v if self.whole_seen else v[v % cnt == me])
         keep = np.flatnonzero(other.fps % cnt == me)
         frontier = other.frontier if isinstance(other.frontier, list) else list(other.frontier)
         self.next = [frontier[k] for k in keep]
@@ -885,6 +918,8 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
             phase = "exchange"
             masks = backend.call("absorb", [([ex[w][0][j] for w in range(count)],) for j in range(count)])
             col = backend.call("collect", [([masks[j][w] for j in range(count)],) for w in range(count)])
+            if col[0][3] is not None:  # whole seen sets: each learns the winners the others generated
+                backend.call("learn", [(_concat([c[3] for w, c in enumerate(col) if w != j]),) for j in range(count)])
             # (a level built on disk stays where it is: balance is only speed)
             keys = [c[0] for c in col] if any(c[2] for c in col) else _balance(backend, [c[0] for c in col])
             events = [e[1] for e in ex if e[1] is not None] + [c[1] for c in col if c[1] is not None]
@@ -970,6 +1005,10 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
         _found(result, spec, model, explored_init, init_pos, parents, level, rank, index, inv_id, judge)
     stats.seconds = seconds_before + time.perf_counter() - t0
     return result
+
+
+def _concat(arrays: list) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.uint64)
 
 
 def _balance(backend, keys: list[np.ndarray]) -> list[np.ndarray]:
@@ -1120,6 +1159,9 @@ def explore(
                   handover_after=HANDOVER_SECONDS)
 
 
+# Up to this many partitions, each holds the whole seen set ("Whole seen sets" in the module
+# docstring): 8-16 bytes a state per partition, for candidates that need not be kept or sent
+WHOLE_SEEN_WORKERS = 4
 OUT_OF_MEMORY = "out of memory"  # expand's answer when it stopped for the machine's memory (spill.memory_short)
 HANDOVER_SECONDS = 0.1  # a search still running after this long moves to worker processes (a fork of
 # this process: it inherits the seen set and frontier, so it costs tens of milliseconds)

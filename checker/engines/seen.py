@@ -118,11 +118,17 @@ class FingerprintSet:
             part = table[at:at + SLICE]
             yield part[part != 0]
 
-    def save(self, path) -> None:
-        """The stored fingerprints as a .npy file (np.load reads it), written a slice at a time."""
-        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint64, shape=(self.count,))
+    def save(self, path, share: tuple[int, int] | None = None) -> None:
+        """The stored fingerprints as a .npy file (np.load reads it), written a slice at a
+        time; with `share` (count, index) only those with fingerprint % count == index."""
+
+        def parts():
+            for part in self.slices():
+                yield part if share is None else part[part % np.uint64(share[0]) == np.uint64(share[1])]
+        size = self.count if share is None else sum(len(p) for p in parts())
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint64, shape=(size,))
         at = 0
-        for part in self.slices():
+        for part in parts():
             out[at:at + len(part)] = part
             at += len(part)
         out.flush()
