@@ -6,8 +6,9 @@ TLC's fingerprints) - with `symmetry`, of the canonical form of its class under 
 renaming (model/symmetry.py), and always of `Model.abstract(state)`, which forgets what
 can no longer matter. Partition `fp % count` owns a fingerprint: it alone decides whether
 a state is new, and keeps it in its seen set (checker/engines/seen.py: 8-16 bytes per
-state; with a few partitions every partition keeps the whole set, see "Whole seen sets"). Two distinct states share a fingerprint
-with probability about n^2 / 2^64 (below 1e-7 for a million states).
+state; with a few partitions every partition keeps the whole set, see "Whole seen sets").
+Two distinct states share a fingerprint with probability about n^2 / 2^64 (below 1e-7 for
+a million states).
 
 **One deterministic order, any number of workers.** Every state of level d has a *rank*:
 its position in the order a single-process BFS would reach it. A transition is named by
@@ -307,11 +308,10 @@ class Partition:
     @_without_gc
     def start(self, fp: int, state) -> None:
         fps = as_fingerprints([fp])
-        if self.whole_seen:
+        owned = int(fps[0]) % self.count == self.index
+        if owned or self.whole_seen:
             self.seen.add(fps)
-        if int(fps[0]) % self.count == self.index:
-            if not self.whole_seen:
-                self.seen.add(fps)
+        if owned:
             self.frontier = [state]
             self.frontier_sleeps = None
             self.ranks = np.zeros(1, dtype=np.int64)
