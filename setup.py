@@ -89,17 +89,15 @@ def _patch_tuple_items(generated: Path) -> None:
         return
     at = text.find(_INT_ITEM_HEAD)
     tup = text.find(_INT_ITEM_TUPLE, at) if at >= 0 else -1
-    done = []
-    if at >= 0 and 0 <= tup - at < 1200:
+    constant = at >= 0 and 0 <= tup - at < 1200  # (the tuple branch of that helper)
+    if constant:
         fast = "    else if (PyTuple_CheckExact(o) || " + _SAME_SUBSCRIPT.format(o="o") + ") {\n"
         text = text[:tup] + fast + text[tup + len(_INT_ITEM_TUPLE):]
-        done.append("constant index")
     item = text.find(_ITEM_HEAD)
     if item >= 0:
         body = item + len(_ITEM_HEAD)
         text = text[:body] + _ITEM_FAST + text[body:]
-        done.append("index object")
-    if done:  # (the marker after Cython's own first line, which it reads to know its output)
+    if constant or item >= 0:  # (the marker after Cython's own first line, which it reads to know its output)
         first, _, rest = text.partition("\n")
         generated.write_text(first + "\n" + _PATCHED + "\n" + rest)
 

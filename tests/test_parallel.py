@@ -265,8 +265,8 @@ def test_whole_seen_sets_change_no_result_and_send_fewer_candidates(monkeypatch,
     candidates seen at earlier levels: fewer go to their owners, and the counts, the
     verdict and the trace are those of partitions that know only their own part (and of
     one process)."""
-    one = explore(model_for(make_config(props, version, **bounds), select(invs, make_config(props, version, **bounds)),
-                            lean=True), select(invs, make_config(props, version, **bounds)))
+    config = make_config(props, version, **bounds)
+    one = explore(model_for(config, select(invs, config), lean=True), select(invs, config))
     sent_part: list = []
     sent_whole: list = []
     part = _partitioned(monkeypatch, props, version, bounds, invs, False, sent_part)

@@ -584,7 +584,7 @@ class Partition:
         (the owned ones went in with `absorb`). Otherwise None."""
         if not self.whole_seen:
             return None
-        self.seen.add(self.next_fps)
+        self.learn(self.next_fps)
         return self.next_fps
 
     @_without_gc
