@@ -767,7 +767,7 @@ class InProcess:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     def close(self) -> None:
-        pass
+        self.parts = []  # (their states go now, while the search still holds the collector paused)
 
 
 class _OutOfMemory(Exception):
@@ -985,8 +985,6 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
                 _write_checkpoint(checkpoint, backend, count, spec, depth, parents, stats)
     finally:
         give_back_sigint(previous_handler)
-        if gc_was_enabled:
-            gc.enable()
     if found is None:
         stats.max_depth = depth
     table_bytes = sum(p.nbytes for p in parents)
@@ -999,6 +997,12 @@ def search(spec: Spec, backend, *, progress: Progress | None = None, checkpoint:
             stats.peak_memory_bytes = backend.peak_memory()
     finally:
         backend.close()
+        # Only now, with the partitions' states freed: a collector switched back on while an
+        # in-process partition still held its last level (a search cut by --max-depth or
+        # Ctrl-C) would sweep every one of those states at the next allocation - 2.7 s
+        # after R4 cut at depth 11, 12% of that run.
+        if gc_was_enabled:
+            gc.enable()
     stats.bytes_per_state = table_bytes / max(1, stats.distinct_states)
     if found is not None:
         level, rank, index, inv_id = found
