@@ -16,6 +16,7 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).resolve().parent
 COMPILED = runpy.run_path(str(ROOT / "ackcheck" / "_compiled.py"))
 MODULES, SIDECAR, PURE_ENV = COMPILED["COMPILED"], COMPILED["SIDECAR"], COMPILED["PURE_ENV"]
+ACCELERATORS = COMPILED["ACCELERATORS"]  # hand-written C, built beside the Cython modules
 _digest = COMPILED["source_digest"]  # (the digest the import finder compares)
 BUILD_DIR = "build/cython"  # the generated C, kept between installs (a rebuild regenerates only what changed)
 
@@ -23,11 +24,12 @@ BUILD_DIR = "build/cython"  # the generated C, kept between installs (a rebuild 
 def extensions():
     if os.environ.get(PURE_ENV, "") not in ("", "0"):
         return []
+    plain_c = [Extension(name, [source]) for name, source in ACCELERATORS.items()]
     try:
         from Cython.Build import cythonize
     except ImportError:
         print("ackcheck: Cython not available; the model stays pure Python", file=sys.stderr)
-        return []
+        return plain_c
     exts = [Extension(name, [source]) for name, source in MODULES.items()]
     # cythonize reuses a generated .c that is newer than its .py; a .c generated from other
     # source text (a file restored with an old mtime) would then be built and recorded as
@@ -42,12 +44,12 @@ def extensions():
                         compiler_directives={"language_level": 3, "binding": True})
     except Exception as e:  # noqa: BLE001 - an optional build: say why and go on
         print(f"ackcheck: Cython could not translate the model ({e}); it stays pure Python", file=sys.stderr)
-        return []
+        return plain_c
     for source in MODULES.values():
         generated, record = _generated(source)
         _patch_tuple_items(generated)
         record.write_text(_digest(ROOT / source) + "\n")
-    return out
+    return out + plain_c
 
 
 # Cython reads the item of an *exact* tuple directly (PyTuple_GET_ITEM), but the item of a
@@ -133,7 +135,7 @@ class OptionalBuildExt(build_ext):
     @staticmethod
     def _record(ext, target: Path) -> None:
         """Write the digest of the source this extension was built from, beside it."""
-        source = ROOT / MODULES[ext.name]
+        source = ROOT / {**MODULES, **ACCELERATORS}[ext.name]
         stem = ext.name.rpartition(".")[2]
         (target.parent / f"{stem}{SIDECAR}").write_text(_digest(source) + "\n")
 

@@ -39,6 +39,12 @@ COMPILED = {
     "ackcheck.checker.engines.seen": "checker/engines/seen.py",
     "ackcheck.checker.engines.explore": "checker/engines/explore.py",
 }
+# module -> its C source: hand-written extensions with no Python twin (an accelerator whose
+# callers fall back to a builtin when it cannot be imported); built, recorded and checked
+# for staleness like the modules above, but a missing or stale build is an ImportError
+ACCELERATORS = {
+    "ackcheck.checker.engines._fingerprint": "checker/engines/_fingerprint.c",
+}
 SIDECAR = ".source-sha256"  # appended to the module's file stem: protocol.source-sha256
 PURE_ENV = "ACKCHECK_PURE_PYTHON"
 
@@ -59,9 +65,9 @@ def _extension(directory: Path, stem: str) -> Path | None:
                  if (directory / f"{stem}{suffix}").is_file()), None)
 
 
-def choose(directory: Path, stem: str) -> tuple[Path | None, str]:
-    """(the extension to load or None for the .py, and why) for module `stem` in `directory`."""
-    source = directory / f"{stem}.py"
+def choose(directory: Path, stem: str, suffix: str = ".py") -> tuple[Path | None, str]:
+    """(the extension to load or None for the source, and why) for module `stem` in `directory`."""
+    source = directory / f"{stem}{suffix}"
     if os.environ.get(PURE_ENV, "") not in ("", "0"):
         return None, f"{PURE_ENV} is set"
     ext = _extension(directory, stem)
@@ -85,6 +91,8 @@ class _Finder:
 
     @classmethod
     def find_spec(cls, fullname, path=None, target=None):
+        if fullname in ACCELERATORS and path:
+            return cls._accelerator(fullname, path)
         if fullname not in COMPILED or not path:
             return None
         stem = fullname.rpartition(".")[2]
@@ -105,6 +113,25 @@ class _Finder:
             loader = importlib.machinery.SourceFileLoader(fullname, str(source))
             return importlib.util.spec_from_file_location(fullname, source, loader=loader)
         return None
+
+
+    @staticmethod
+    def _accelerator(fullname, path):
+        """An ACCELERATORS module: its build when that is the build of the .c beside it
+        (or there is no .c: an installed package), else ModuleNotFoundError with the reason."""
+        stem = fullname.rpartition(".")[2]
+        why = "not found"
+        for entry in path:
+            directory = Path(entry)
+            if _extension(directory, stem) is None:
+                continue
+            ext, why = choose(directory, stem, ".c")
+            if ext is not None:
+                STATUS[fullname] = why
+                loader = importlib.machinery.ExtensionFileLoader(fullname, str(ext))
+                return importlib.util.spec_from_file_location(fullname, ext, loader=loader)
+        STATUS[fullname] = why
+        raise ModuleNotFoundError(f"{fullname}: {why}", name=fullname)
 
 
 def install() -> None:

@@ -102,6 +102,13 @@ from ackcheck.model.state import observe
 from ackcheck.model.symmetry import candidates, canonical_state, permute
 from ackcheck.traces.format import ACTIONS, Trace, Violation
 
+try:  # hash(state), remembering the hashes of shared subtrees (checker/engines/_fingerprint.c)
+    from ackcheck.checker.engines._fingerprint import clear as _forget_hashes
+    from ackcheck.checker.engines._fingerprint import fingerprint as _remembered_hash
+    from ackcheck.checker.engines._fingerprint import remember as _remember_hashes
+except ImportError:  # (not built, or not the build of the current source: the builtin)
+    _remembered_hash = _remember_hashes = _forget_hashes = None
+
 Progress = Callable[[Stats, int], None]  # (stats so far, frontier size)
 
 INDEX_BITS = 16  # successors per state < 65536
@@ -339,6 +346,13 @@ class Partition:
         symmetry = self.spec.symmetry
         fpf = self.fingerprint
         plain = fpf is hash  # the fingerprint of a state is its hash (Model.abstract forgets nothing)
+        # The same hash, computed by the accelerator: a state's subtrees are hashed once when
+        # it is expanded (`remember_hashes(s)`), and its successors, which share most of them,
+        # then hash only what their action rebuilt. Values are hash()'s own.
+        remember_hashes = _remember_hashes if plain and _remembered_hash is not None else None
+        if remember_hashes is not None:
+            fpf = _remembered_hash
+            plain = False
         canon = canonical_state
         cands_of = candidates
         local: dict = {}
@@ -360,6 +374,8 @@ class Partition:
         for k, s in enumerate(self.frontier):
             base = int(self.ranks[k]) << INDEX_BITS
             i = 0
+            if remember_hashes is not None:
+                remember_hashes(s)
             if sleeping:
                 sleep = next(sleeps) if sleeps is not None else ()
                 taken: list = []  # the actions taken at s so far, in successor order
@@ -431,6 +447,8 @@ class Partition:
                     if now - t_last >= progress_every:
                         t_last = now
                         progress(done, len(local) + (runs.count if runs is not None else 0))
+        if remember_hashes is not None:
+            _forget_hashes()  # (the table's tuples are let go with the level)
         if not (interrupted or short) and event is None and spill.memory_short(len(local) * _WRAP_UP_BYTES):
             short = True  # (what follows - the candidates as arrays, the exchange - needs room too)
         if interrupted or short:

@@ -1,0 +1,169 @@
+"""The fingerprint accelerator (checker/engines/_fingerprint.c): hash(state) with the hashes
+of shared subtrees remembered by identity. Its values must be hash()'s own - the seen
+sets, checkpoints, partition owners and tie-breaks of the canonical form all rest on
+them - and the explorer must find exactly what it finds without it."""
+
+from __future__ import annotations
+
+import sys
+from typing import NamedTuple
+
+import pytest
+from conftest import make_config
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from searches import outcome, reachable_states
+
+import ackcheck.checker.engines.explore as explore_mod
+from ackcheck import _compiled
+from ackcheck.checker.engines.check import model_for, run_check
+from ackcheck.invariants.catalogue import select
+from ackcheck.model.symmetry import candidates, permute
+
+try:
+    from ackcheck.checker.engines import _fingerprint
+except ImportError:  # (not built: the explorer uses hash(); nothing here to test)
+    _fingerprint = None
+
+needs_build = pytest.mark.skipif(_fingerprint is None, reason="the accelerator is not built")
+
+CONFIGS = [
+    ({"acks": "all", "min.insync.replicas": "2"}, None, {"max_records": 2, "max_crashes": 2, "max_elections": 2}),
+    ({"acks": "1"}, "2.0", {"max_records": 2, "max_crashes": 1, "max_lost_messages": 1}),
+    ({"acks": "all", "enable.idempotence": "true"}, None, {"max_records": 2, "max_power_losses": 1}),
+]
+
+
+def test_built_wherever_the_model_is_compiled():
+    """An install that compiles the model builds the accelerator too (a broken build of it
+    would otherwise go unnoticed: the explorer falls back to hash())."""
+    if not _compiled.in_use():
+        pytest.skip("the model runs as Python here")
+    assert _fingerprint is not None, _compiled.STATUS.get("ackcheck.checker.engines._fingerprint")
+    assert explore_mod._remembered_hash is _fingerprint.fingerprint
+
+
+@needs_build
+@pytest.mark.parametrize("props,version,bounds", CONFIGS)
+def test_equals_hash_on_reachable_states_their_successors_and_renamings(props, version, bounds):
+    """As the explorer calls it: a state first (its subtrees remembered), then its
+    successors and their renamings, which share those subtrees."""
+    config = make_config(props, version, **bounds)
+    model = model_for(config, select(None, config), lean=True)
+    fp = _fingerprint.fingerprint
+    checked = 0
+    for s in reachable_states(model, cap=1500):
+        assert _fingerprint.remember(s) == hash(s) == fp(s)
+        for _, t in model.successors(s):
+            assert fp(t) == hash(t)
+            for pos in candidates(t) or ():
+                u = permute(t, pos)
+                assert fp(u) == hash(u)
+            checked += 1
+    assert checked > 3000
+    _fingerprint.clear()
+
+
+class Pair(NamedTuple):
+    left: object
+    right: object
+
+
+class OwnHash(tuple):
+    """A tuple subclass with its own hash (which could change): neither it nor a tuple holding
+    it is remembered, it is asked every time."""
+
+    calls = 0
+
+    def __hash__(self):
+        OwnHash.calls += 1
+        return 12345
+
+
+leaves = st.one_of(st.integers(min_value=-2 ** 70, max_value=2 ** 70), st.booleans(), st.none(),
+                   st.text(max_size=3), st.sampled_from([-1, -2, 2 ** 30 - 1, 2 ** 30, -(2 ** 30), 2 ** 63 - 1]))
+trees = st.recursive(leaves, lambda inner: st.one_of(
+    st.lists(inner, max_size=5).map(tuple),
+    st.tuples(inner, inner).map(lambda p: Pair(*p))), max_leaves=30)
+
+
+@needs_build
+@settings(max_examples=400, deadline=None)
+@given(trees)
+def test_equals_hash_on_any_tree(tree):
+    """Ints of every size (the inline one-digit path and the rest), bools, None, strings,
+    plain and named tuples; asked twice, the second time from the remembered subtrees."""
+    assert _fingerprint.fingerprint(tree) == hash(tree)
+    assert _fingerprint.remember((tree, tree)) == hash((tree, tree))
+    assert _fingerprint.fingerprint(tree) == hash(tree)
+    assert _fingerprint.fingerprint((tree, 1)) == hash((tree, 1))
+
+
+@needs_build
+def test_a_subclass_with_its_own_hash_is_asked_every_time():
+    t = (1, OwnHash((2, 3)))
+    OwnHash.calls = 0
+    assert _fingerprint.remember(((t,), 4)) == hash(((t,), 4))
+    assert _fingerprint.fingerprint(((t,), 4)) == hash(((t,), 4))
+    assert OwnHash.calls == 4  # (twice by hash(), twice by fingerprint: nothing holding it is remembered)
+
+
+@needs_build
+def test_unhashable_raises_as_hash_does():
+    with pytest.raises(TypeError):
+        _fingerprint.fingerprint((1, (2, [3])))
+    with pytest.raises(TypeError):
+        _fingerprint.remember((1, (2, [3])))
+    with pytest.raises(TypeError):
+        hash((1, (2, [3])))
+
+
+@needs_build
+def test_remembered_tuples_are_held_and_let_go():
+    """An entry holds its tuple (so no other object can take its address while the hash is
+    remembered); fingerprint() only reads the table; clear() drops every entry."""
+    _fingerprint.clear()
+    inner = tuple(range(1000, 1010))
+    before = sys.getrefcount(inner)
+    _fingerprint.fingerprint((0, (inner, 1)))
+    assert _fingerprint.held() == 0 and sys.getrefcount(inner) == before
+    _fingerprint.remember((0, (inner, 1)))
+    # (held twice: by its own entry and by the entry of (inner, 1), which holds it)
+    assert _fingerprint.held() == 2 and sys.getrefcount(inner) == before + 2
+    _fingerprint.clear()
+    assert _fingerprint.held() == 0 and sys.getrefcount(inner) == before
+
+
+@needs_build
+@pytest.mark.parametrize("props,version,bounds,invs", [
+    ({"acks": "all", "min.insync.replicas": "2"}, None,
+     {"max_records": 2, "max_crashes": 1, "max_elections": 1, "max_isr_shrinks": 0, "max_attempts": 1},
+     ["acked-write-survives"]),
+    ({"acks": "1"}, None, {}, None),  # a violation: the same trace
+])
+def test_the_search_is_the_same_without_it(monkeypatch, props, version, bounds, invs):
+    config = make_config(props, version, **bounds)
+    fast = run_check(config, invs, workers=1)
+    assert _fingerprint.held() == 0  # (let go at the end of every level)
+    monkeypatch.setattr(explore_mod, "_remembered_hash", None)
+    plain = run_check(config, invs, workers=1)
+    assert outcome(fast) == outcome(plain)
+
+
+def test_a_stale_build_is_not_loaded(tmp_path, monkeypatch):
+    """Like the Cython modules: a build of other C source is refused (the explorer then
+    uses hash())."""
+    import importlib.machinery
+
+    monkeypatch.delenv(_compiled.PURE_ENV, raising=False)
+    (tmp_path / "_acc.c").write_text("/* one */\n")
+    (tmp_path / f"_acc{importlib.machinery.EXTENSION_SUFFIXES[0]}").write_bytes(b"")
+    (tmp_path / f"_acc{_compiled.SIDECAR}").write_text(_compiled.source_digest(tmp_path / "_acc.c") + "\n")
+    ext, why = _compiled.choose(tmp_path, "_acc", ".c")
+    assert ext is not None and why == "compiled"
+    (tmp_path / "_acc.c").write_text("/* two */\n")
+    ext, why = _compiled.choose(tmp_path, "_acc", ".c")
+    assert ext is None and _compiled.STALE in why
+    monkeypatch.setattr(_compiled, "ACCELERATORS", {"fake_pkg._acc": "x/_acc.c"})
+    with pytest.raises(ModuleNotFoundError, match="changed since it was compiled"):
+        _compiled._Finder.find_spec("fake_pkg._acc", [str(tmp_path)])
