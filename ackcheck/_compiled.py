@@ -16,6 +16,11 @@ that record matches the .py file as it is now. An edited model/protocol.py there
 as Python until the next `pip install -e .`, never as a stale build.
 `ACKCHECK_PURE_PYTHON=1` runs the .py files even when a matching build is there (to compare
 the two, or to debug); `ackcheck --version` says which is in use.
+
+`ACCELERATORS` are the exception: C from the start, because what they compute is
+CPython's, not the model's (checker/engines/_fingerprint.c: `hash(state)` with the hashes
+of shared subtrees remembered). They are built, recorded and refused when stale the same
+way; with no usable build their import fails and the caller uses the builtin.
 """
 
 from __future__ import annotations
@@ -113,7 +118,6 @@ class _Finder:
             loader = importlib.machinery.SourceFileLoader(fullname, str(source))
             return importlib.util.spec_from_file_location(fullname, source, loader=loader)
         return None
-
 
     @staticmethod
     def _accelerator(fullname, path):
