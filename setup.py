@@ -48,6 +48,7 @@ def extensions():
     for source in MODULES.values():
         generated, record = _generated(source)
         _patch_tuple_items(generated)
+        _patch_int_compare(generated)
         record.write_text(_digest(ROOT / source) + "\n")
     return out + plain_c
 
@@ -102,6 +103,60 @@ def _patch_tuple_items(generated: Path) -> None:
     if constant or item >= 0:  # (the marker after Cython's own first line, which it reads to know its output)
         first, _, rest = text.partition("\n")
         generated.write_text(first + "\n" + _PATCHED + "\n" + rest)
+
+
+# The model compares ints everywhere (`a < b`, `x != y` on offsets, epochs, broker ids), and
+# Cython compiles each such comparison of two objects to PyObject_RichCompare: a call through
+# the type's tp_richcompare slot to long_richcompare. The second patch puts a fast path in
+# front of it, in every generated module: two exact ints of at most one 30-bit digit - every
+# number of the model - are compared inline, their values read as long_richcompare reads
+# them (CPython 3.11's layout: the sign in the size, the digits after it; on other versions
+# the patch adds nothing). The same answer, Py_True or Py_False; anything else - bools, big
+# ints, floats, tuples - calls PyObject_RichCompare itself.
+_COMPARE_PATCHED = "/* ackcheck: comparisons of small ints inline (setup.py) */"
+_INCLUDE_PYTHON = '#include "Python.h"\n'
+_COMPARE_FAST = r"""#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+static inline PyObject *__ackcheck_RichCompare(PyObject *a, PyObject *b, int op) {
+    if (PyLong_CheckExact(a) && PyLong_CheckExact(b)) {
+        Py_ssize_t sa = Py_SIZE(a), sb = Py_SIZE(b);
+        if (sa >= -1 && sa <= 1 && sb >= -1 && sb <= 1) {
+            long x = (long)sa * (long)((PyLongObject *)a)->ob_digit[0];
+            long y = (long)sb * (long)((PyLongObject *)b)->ob_digit[0];
+            int r;
+            switch (op) {
+            case Py_LT: r = x < y; break;
+            case Py_LE: r = x <= y; break;
+            case Py_EQ: r = x == y; break;
+            case Py_NE: r = x != y; break;
+            case Py_GT: r = x > y; break;
+            default: r = x >= y; break;
+            }
+            PyObject *res = r ? Py_True : Py_False;
+            Py_INCREF(res);
+            return res;
+        }
+    }
+    return (PyObject_RichCompare)(a, b, op);
+}
+#define PyObject_RichCompare(a, b, op) __ackcheck_RichCompare(a, b, op)
+#endif
+"""
+
+
+def _patch_int_compare(generated: Path) -> None:
+    """Put the fast path for small ints in front of PyObject_RichCompare (above); once,
+    right after the first #include of Python.h."""
+    try:
+        text = generated.read_text()
+    except OSError:
+        return
+    at = text.find(_INCLUDE_PYTHON)
+    if _COMPARE_PATCHED in text or at < 0:
+        return
+    end = at + len(_INCLUDE_PYTHON)
+    text = text[:end] + _COMPARE_FAST + text[end:]
+    first, _, rest = text.partition("\n")  # (the marker after Cython's own first line)
+    generated.write_text(first + "\n" + _COMPARE_PATCHED + "\n" + rest)
 
 
 def _generated(source: str) -> tuple[Path, Path]:

@@ -7,7 +7,9 @@ faster build of the one in model/. Where no C compiler or no Cython is at hand, 
 install goes on without it and ackcheck runs the .py files as they are. setup.py patches
 Cython's item-access helpers in the generated C so that a tuple subclass with tuple's own
 item access (every NamedTuple) is read the way an exact tuple is (`_patch_tuple_items`:
-the same slot, so the same results; tests/test_compiled.py checks both kinds of subclass).
+the same slot, so the same results; tests/test_compiled.py checks both kinds of subclass),
+and compares two ints of one digit inline (`_patch_int_compare`: long_richcompare's own
+reading of their values; tests/test_compiled.py checks edge values).
 
 A compiled module is used only while it is the build of the source beside it: setup.py
 records each source's SHA-256 next to its extension (`<module>.source-sha256`), and the

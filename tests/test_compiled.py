@@ -186,3 +186,30 @@ def test_the_compiled_build_reads_items_of_tuple_subclasses_as_python_does():
                     assert "/* ackcheck: items of tuple subclasses" in text, g
                     assert text.count("mp_subscript == PyTuple_Type.tp_as_mapping->mp_subscript") == 2, g
             assert helpers >= len(present) - 2
+
+
+EDGE = [0, 1, -1, 2, -2, 2 ** 30 - 1, 2 ** 30, -(2 ** 30 - 1), -(2 ** 30), 2 ** 62, -(2 ** 63), True, False,
+        1.0, -0.5, 2 ** 30 + 0.5, float("inf")]
+
+
+def test_the_compiled_build_compares_ints_as_python_does():
+    """setup.py puts an inline path for two ints of one 30-bit digit in front of every
+    PyObject_RichCompare of the generated C: through a compiled function that compares with
+    != and > (symmetry._order: -1, 0 or 1 as two replicas' first fields compare), every
+    pair of edge values - zero, signs, the one-digit limits, big ints, bools, floats -
+    compares as in Python, and the patch is in every compiled module's C."""
+    from ackcheck.model.symmetry import _order
+
+    rest = (0, 0, 0, 0, 0, -1, (), ())  # (fields 1-8: equal, and neither names a leader)
+    for x in EDGE:
+        for y in EDGE:
+            want = (1 if x > y else -1) if x != y else 0
+            got = _order((x,) + rest, 0, (y,) + rest, 1, -1, (), (), (False, False), (False, False), -1)
+            assert got == want, (x, y)
+    if _compiled.in_use():
+        generated = [ROOT / "build" / "cython" / Path(src).with_suffix(".c") for src in _compiled.COMPILED.values()]
+        present = [g for g in generated if g.exists()]
+        for g in present:  # (a wheel installed elsewhere has no generated C beside the source)
+            text = g.read_text()
+            assert "/* ackcheck: comparisons of small ints inline (setup.py) */" in text, g
+            assert text.count("#define PyObject_RichCompare(a, b, op) __ackcheck_RichCompare(a, b, op)") == 1, g
