@@ -100,9 +100,15 @@ def _patch_tuple_items(generated: Path) -> None:
     if item >= 0:
         body = item + len(_ITEM_HEAD)
         text = text[:body] + _ITEM_FAST + text[body:]
-    if constant or item >= 0:  # (the marker after Cython's own first line, which it reads to know its output)
-        first, _, rest = text.partition("\n")
-        generated.write_text(first + "\n" + _PATCHED + "\n" + rest)
+    if constant or item >= 0:
+        generated.write_text(_marked(text, _PATCHED))
+
+
+def _marked(text: str, marker: str) -> str:
+    """The generated C with a patch's marker after Cython's own first line (which Cython
+    reads to know its output)."""
+    first, _, rest = text.partition("\n")
+    return first + "\n" + marker + "\n" + rest
 
 
 # The model compares ints everywhere (`a < b`, `x != y` on offsets, epochs, broker ids), and
@@ -155,8 +161,7 @@ def _patch_int_compare(generated: Path) -> None:
         return
     end = at + len(_INCLUDE_PYTHON)
     text = text[:end] + _COMPARE_FAST + text[end:]
-    first, _, rest = text.partition("\n")  # (the marker after Cython's own first line)
-    generated.write_text(first + "\n" + _COMPARE_PATCHED + "\n" + rest)
+    generated.write_text(_marked(text, _COMPARE_PATCHED))
 
 
 def _generated(source: str) -> tuple[Path, Path]:

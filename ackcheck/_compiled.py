@@ -115,8 +115,7 @@ class _Finder:
                 _warned.append(fullname)
                 print(f"ackcheck: {why}; running it as Python", file=sys.stderr)
             if ext is not None:
-                loader = importlib.machinery.ExtensionFileLoader(fullname, str(ext))
-                return importlib.util.spec_from_file_location(fullname, ext, loader=loader)
+                return _extension_spec(fullname, ext)
             loader = importlib.machinery.SourceFileLoader(fullname, str(source))
             return importlib.util.spec_from_file_location(fullname, source, loader=loader)
         return None
@@ -134,10 +133,14 @@ class _Finder:
             ext, why = choose(directory, stem, ".c")
             if ext is not None:
                 STATUS[fullname] = why
-                loader = importlib.machinery.ExtensionFileLoader(fullname, str(ext))
-                return importlib.util.spec_from_file_location(fullname, ext, loader=loader)
+                return _extension_spec(fullname, ext)
         STATUS[fullname] = why
         raise ModuleNotFoundError(f"{fullname}: {why}", name=fullname)
+
+
+def _extension_spec(fullname: str, ext: Path):
+    loader = importlib.machinery.ExtensionFileLoader(fullname, str(ext))
+    return importlib.util.spec_from_file_location(fullname, ext, loader=loader)
 
 
 def install() -> None:

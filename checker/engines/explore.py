@@ -564,7 +564,7 @@ class Partition:
         self.next = [c[1] for c in chosen]
         self.next_sleeps = [c[2] for c in chosen] if self.sleeping else None
         self.next_keys = np.array([c[0] for c in chosen], dtype=np.int64)
-        self.next_fps = np.concatenate(fps) if fps else np.zeros(0, dtype=np.uint64)
+        self.next_fps = _concat(fps)
         self.ranked = False
         return self.next_keys, event, False, self._won()
 
@@ -697,7 +697,7 @@ class Partition:
         me = np.uint64(self.index)
         for p in range(parts):
             v = np.load(d / f"seen-{p}.npy")
-            seen.append(v if self.whole_seen else v[v % cnt == me])
+            seen.append(self._kept(v))
             with open(d / f"frontier-{p}.pkl", "rb") as f:
                 r, fp, st = pickle.load(f)
                 mine = fp % cnt == me
@@ -728,13 +728,18 @@ class Partition:
         """Peak resident memory of this process."""
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
+    def _kept(self, fps: np.ndarray) -> np.ndarray:
+        """Of seen fingerprints, those this partition keeps: all of them with the whole seen
+        set, else its owned part."""
+        return fps if self.whole_seen else fps[fps % np.uint64(self.count) == np.uint64(self.index)]
+
     @_without_gc
     def take_share(self, other: Partition) -> None:
         """Take this partition's share of `other`'s seen set and frontier (a single-process
         search handing over to workers at a level boundary)."""
         cnt, me = np.uint64(self.count), np.uint64(self.index)
         v = other.seen.values()
-        self.seen = FingerprintSet.of(v if self.whole_seen else v[v % cnt == me])
+        self.seen = FingerprintSet.of(self._kept(v))
         keep = np.flatnonzero(other.fps % cnt == me)
         frontier = other.frontier if isinstance(other.frontier, list) else list(other.frontier)
         self.next = [frontier[k] for k in keep]
