@@ -326,3 +326,41 @@ def _by_broker2(q):
 
 def _by_broker5(r):
     return r[5]
+
+
+# What `permute` does to each field, as data: checker/engines/_fingerprint.c computes the
+# fingerprint of a renamed state from it without building the state (the explorer builds
+# the renamed state only when that fingerprint is new). Kept beside permute: a change to
+# one is a change to the other (tests/test_fingerprint.py compares the two on every
+# candidate renaming of reachable states of every era scenario).
+KEEP, REPLICAS, BROKER, BROKERS, PER_BROKER, MESSAGES = range(6)
+
+
+def _layout() -> tuple[tuple[int, ...], tuple[int, ...], dict[int, tuple[tuple[int, ...], int]]]:
+    state = [KEEP] * len(State._fields)
+    state[0] = REPLICAS
+    state[1] = state[_LAST_KNOWN] = BROKER  # the controller's leader, its last known leader
+    state[3] = state[4] = BROKERS  # ISR, ELR
+    for f in _PER_BROKER:
+        state[f] = PER_BROKER
+    for f in _MESSAGE_FIELDS:
+        state[f] = MESSAGES
+    r = {f: i for i, f in enumerate(Replica._fields)}
+    replica = [KEEP] * len(Replica._fields)
+    replica[r["leader"]] = BROKER
+    replica[r["follower_leos"]] = PER_BROKER
+    replica[r["isr"]] = BROKERS
+    # per message field: its items (as _rename_messages renames them) and how the field is
+    # sorted afterwards (-1: whole messages; k: stably by item k alone)
+    messages = {
+        _REQUESTS: ((KEEP, KEEP, BROKER, KEEP, KEEP), 2),
+        _PURGATORY: ((BROKER, KEEP, KEEP, KEEP), -1),
+        _RESPONSES: ((KEEP, KEEP, KEEP, KEEP, KEEP, BROKER), 5),
+        _MESSAGES: ((BROKER, KEEP, BROKER, BROKERS), -1),
+        _DELAYED: ((BROKER, BROKER, KEEP, KEEP, KEEP), -1),
+        _CHANGES: ((BROKER, KEEP, BROKERS, BROKERS, BROKERS, KEEP), -1),
+    }
+    return tuple(state), tuple(replica), messages
+
+
+RENAMING_LAYOUT = _layout()

@@ -6,6 +6,7 @@ them - and the explorer must find exactly what it finds without it."""
 from __future__ import annotations
 
 import sys
+from itertools import permutations
 from typing import NamedTuple
 
 import pytest
@@ -62,6 +63,92 @@ def test_equals_hash_on_reachable_states_their_successors_and_renamings(props, v
             checked += 1
     assert checked > 3000
     _fingerprint.clear()
+
+
+def _era_models():
+    from ackcheck.checker.audit.eras_doc import ERA_SCENARIOS
+    from ackcheck.model.protocol import Model
+
+    for sc in ERA_SCENARIOS:
+        for on in (True, False):
+            yield f"{sc.rule}-{'on' if on else 'off'}", Model(sc.config(on))
+
+
+@needs_build
+def test_renamed_fingerprints_equal_hash_of_the_renamed_state():
+    """canonical(state, candidates) is hash(permute(state, pos)) for every candidate,
+    without building the renamed state: on reachable states of every era scenario, both
+    ways (their successors, as the explorer asks, and every renaming of each, so brokers
+    come in every order, ties among them), and it chooses as symmetry.canonical_state
+    chooses: the first smallest fingerprint in candidate order, None for the identity."""
+    from ackcheck.model.symmetry import canonical_state
+
+    checked = ties = messages = 0
+    for name, model in _era_models():
+        for s in reachable_states(model, cap=120):
+            _fingerprint.remember(s)
+            for _, raw in model.successors(s):
+                for order in permutations(range(len(raw.replicas))):
+                    t = permute(raw, order)
+                    cands = candidates(t)
+                    if cands is None:
+                        continue
+                    got = _fingerprint.canonical(t, cands)
+                    assert got is not None, name
+                    for pos in cands:  # every candidate, not only the winner
+                        alone = _fingerprint.canonical(t, [pos])
+                        want = hash(t) if list(pos) == sorted(pos) else hash(permute(t, pos))
+                        assert alone[0] == want, (name, t, pos)
+                    fp, pos, _ = canonical_state(t, hash, cands)
+                    assert got == (fp, pos), (name, t, cands)
+                    checked += 1
+                    ties += len(cands) > 1
+                    messages += bool(t.controller_messages and t.requests)
+            _fingerprint.clear()
+    assert checked > 20000 and ties > 2000 and messages > 1000
+
+
+@needs_build
+def test_renamed_fingerprints_refuse_what_is_not_of_the_layout():
+    """A state outside the layout's shape (a broker id beyond the brokers, a field of
+    another length, an int beyond 30 bits) is answered None - the explorer then takes
+    symmetry.canonical_state - never a wrong fingerprint."""
+    config = make_config(*CONFIGS[0][:2], **CONFIGS[0][2])
+    model = model_for(config, select(None, config), lean=True)
+    s = next(t for t in reachable_states(model, cap=400) if t.controller_messages)
+    pos = [(1, 0, 2)]
+    assert _fingerprint.canonical(s, pos)[0] == hash(permute(s, pos[0]))
+    assert _fingerprint.canonical(s._replace(leader=7), pos) is None
+    assert _fingerprint.canonical(s._replace(leader=2 ** 40), pos) is None
+    assert _fingerprint.canonical(tuple(s)[:-1], pos) is None
+    msg = s.controller_messages[0]
+    assert _fingerprint.canonical(s._replace(controller_messages=(msg[:3],)), pos) is None
+    assert _fingerprint.canonical(s, [(0, 1)]) is None  # (a renaming of the wrong size)
+    assert _fingerprint.canonical(s, [(0, 1, 3)]) is None
+
+
+@needs_build
+def test_renamed_fingerprints_sort_message_fields_as_permute_does():
+    """Message fields in orders the model may not reach: requests and responses are sorted
+    stably by broker alone after a renaming (so two on one connection keep their order),
+    the others as whole messages."""
+    from ackcheck.model.state import IsrChange, LeaderAndIsr, ParkedProduce, ProduceRequest, ProduceResponse
+
+    config = make_config(*CONFIGS[0][:2], **CONFIGS[0][2])
+    model = model_for(config, select(None, config), lean=True)
+    s = model.init()._replace(
+        requests=(ProduceRequest(1, 2, 2, -1, -1), ProduceRequest(0, 1, 2, -1, -1), ProduceRequest(0, 1, 0, -1, -1)),
+        responses=(ProduceResponse(1, 1, 0, 3, 2, 1), ProduceResponse(0, 1, 0, -1, -1, 1),
+                   ProduceResponse(0, 2, 2, -1, -1, 0)),
+        purgatory=(ParkedProduce(2, 1, 1, 2), ParkedProduce(2, 0, 1, 1), ParkedProduce(0, 1, 1, 2),
+                   ParkedProduce(1, 0, 1, 1)),
+        controller_messages=(LeaderAndIsr(2, 3, -1, ()), LeaderAndIsr(0, 2, 1, (1, 2)),
+                             LeaderAndIsr(0, 2, 1, (0,)), LeaderAndIsr(1, 3, 2, (0, 1, 2))),
+        isr_changes=(IsrChange(2, 1, (0, 2), (2,), (0, 2), False), IsrChange(0, 2, (0, 1), (0, 1, 2), (0, 1), True),
+                     IsrChange(0, 1, (1,), (0, 1), (0, 1), False)))
+    for pos in permutations(range(3)):
+        if pos != (0, 1, 2):
+            assert _fingerprint.canonical(s, [pos])[0] == hash(permute(s, pos)), pos
 
 
 class Pair(NamedTuple):
@@ -140,14 +227,21 @@ def test_remembered_tuples_are_held_and_let_go():
      {"max_records": 2, "max_crashes": 1, "max_elections": 1, "max_isr_shrinks": 0, "max_attempts": 1},
      ["acked-write-survives"]),
     ({"acks": "1"}, None, {}, None),  # a violation: the same trace
+    ({"acks": "all", "min.insync.replicas": "2"}, None, {"max_records": 1, "max_crashes": 1, "max_elections": 1},
+     ["acked-write-survives"]),  # (a leader move: renamings and ties in most levels)
 ])
 def test_the_search_is_the_same_without_it(monkeypatch, props, version, bounds, invs):
+    """The same counts, verdict and trace with the accelerator, without its renamed
+    fingerprints (canonical forms built as symmetry.canonical_state builds them), and
+    without it at all."""
     config = make_config(props, version, **bounds)
     fast = run_check(config, invs, workers=1)
     assert _fingerprint.held() == 0  # (let go at the end of every level)
+    monkeypatch.setattr(explore_mod, "_renamed_canonical", None)
+    built = run_check(config, invs, workers=1)
     monkeypatch.setattr(explore_mod, "_remembered_hash", None)
     plain = run_check(config, invs, workers=1)
-    assert outcome(fast) == outcome(plain)
+    assert outcome(fast) == outcome(built) == outcome(plain)
 
 
 def test_a_stale_build_is_not_loaded(tmp_path, monkeypatch):

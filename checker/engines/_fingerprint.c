@@ -53,6 +53,11 @@ static hashfunc tuple_hash; /* PyTuple_Type.tp_hash */
 #define EXACT 1
 #else
 #define EXACT 0
+/* (never used: the renamed fingerprints below are switched off where EXACT is 0) */
+#define PRIME_1 ((Py_uhash_t)0)
+#define PRIME_2 ((Py_uhash_t)0)
+#define PRIME_5 ((Py_uhash_t)0)
+#define ROTATE(x) (x)
 #endif
 
 static inline size_t slot_of(PyObject *o)
@@ -160,6 +165,481 @@ static PyObject *fingerprint(PyObject *module, PyObject *obj)
     return PyLong_FromSsize_t(h);
 }
 
+/* ---------------------------------------------------------------------------------------
+   The fingerprint of a renamed state, without building it (model/symmetry.py).
+
+   The explorer stores a state's class under the fingerprint of its canonical form: the
+   state with its brokers renamed into signature order (symmetry.permute), or, when brokers
+   tie, the renaming whose renamed state has the smallest fingerprint. Most renamed
+   successors are seen already, so building each renamed state only to hash it and drop it
+   is waste. `canonical(state, candidates)` computes hash(permute(state, pos)) for every
+   candidate renaming `pos` from the state itself - the same tuples the renaming would
+   build, hashed as they would be, with the remembered hashes for every field the renaming
+   leaves as it is - and returns (smallest fingerprint, its pos or None for the identity),
+   the first smallest in candidate order as symmetry.canonical_state chooses. The explorer
+   then builds the renamed state only when its fingerprint is new.
+
+   What the renaming does to each field is data, given once by `set_layout` from
+   model/symmetry.py (where permute is written): a field is left as it is, or is the
+   replicas (reordered, each renamed by the replica layout), a broker id (renamed when
+   >= 0), a set of broker ids (renamed and sorted), a per-broker tuple (reordered), or a
+   message field (every message renamed item by item, then the field sorted as permute
+   sorts it: whole messages, or stably by one item). Anything outside that shape - an int
+   beyond 30 bits, a field longer than the buffers here, a message item of another kind -
+   makes `canonical` answer None, and the explorer then takes symmetry.canonical_state.
+   tests/test_fingerprint.py compares it with hash(permute(...)) on every candidate of
+   reachable states of every era scenario. */
+
+#define K_PLAIN 0
+#define K_REPLICAS 1
+#define K_BROKER 2
+#define K_SET 3
+#define K_PER_BROKER 4
+#define K_MESSAGES 5
+
+#define MAX_FIELDS 64
+#define MAX_BROKERS 8
+#define MAX_ITEMS 8
+#define MAX_MESSAGES 64
+
+static int layout_ready = 0;
+static Py_ssize_t n_fields;
+static Py_ssize_t replicas_field = -1;
+static unsigned char state_kind[MAX_FIELDS];
+static Py_ssize_t n_replica_items;
+static unsigned char replica_kind[MAX_ITEMS * 2];
+static Py_ssize_t message_len[MAX_FIELDS];
+static unsigned char message_kind[MAX_FIELDS][MAX_ITEMS];
+static int message_sort[MAX_FIELDS]; /* -1: whole messages; k: stably by item k */
+
+typedef struct {
+    int is_set;
+    long v;        /* an int item */
+    int n;         /* a set's size */
+    long items[MAX_BROKERS];
+} value;
+
+typedef struct {
+    int n;
+    value vals[MAX_ITEMS];
+    Py_hash_t hash;
+} message;
+
+#define BAIL 2 /* not of the layout's shape: the caller answers None */
+
+static inline Py_uhash_t fold(Py_uhash_t acc, Py_uhash_t lane)
+{
+    acc += lane * PRIME_2;
+    acc = ROTATE(acc);
+    acc *= PRIME_1;
+    return acc;
+}
+
+static inline Py_hash_t finish(Py_uhash_t acc, Py_ssize_t len)
+{
+    acc += len ^ (PRIME_5 ^ 3527539UL);
+    return acc == (Py_uhash_t)-1 ? 1546275796 : (Py_hash_t)acc;
+}
+
+static inline Py_hash_t int_hash(long v) /* hash(v) for |v| < 2**30 */
+{
+    return v == -1 ? -2 : (Py_hash_t)v;
+}
+
+/* 0 and *out = the int's value, or BAIL (not an int of at most 30 bits) */
+static inline int small_int(PyObject *o, long *out)
+{
+    if (!PyLong_Check(o))
+        return BAIL;
+    int overflow = 0;
+    long v = PyLong_AsLongAndOverflow(o, &overflow);
+    if (overflow || v >= (1L << 30) || v <= -(1L << 30))
+        return BAIL;
+    *out = v;
+    return 0;
+}
+
+static inline int renamed_id(PyObject *o, const long *pos, Py_ssize_t nb, long *out)
+{
+    long v;
+    if (small_int(o, &v))
+        return BAIL;
+    if (v >= 0) {
+        if (v >= nb)
+            return BAIL;
+        v = pos[v];
+    }
+    *out = v;
+    return 0;
+}
+
+/* a set of broker ids renamed and sorted (model/symmetry._ids) into val */
+static int renamed_set(PyObject *t, const long *pos, Py_ssize_t nb, value *val)
+{
+    if (!PyTuple_Check(t) || Py_TYPE(t)->tp_hash != tuple_hash)
+        return BAIL;
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    if (n > MAX_BROKERS)
+        return BAIL;
+    val->is_set = 1;
+    val->n = (int)n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long x;
+        PyObject *o = PyTuple_GET_ITEM(t, i);
+        if (small_int(o, &x) || x < 0 || x >= nb)
+            return BAIL;
+        x = pos[x];
+        Py_ssize_t j = i; /* insertion sort: a handful of ids */
+        while (j > 0 && val->items[j - 1] > x) {
+            val->items[j] = val->items[j - 1];
+            j--;
+        }
+        val->items[j] = x;
+    }
+    return 0;
+}
+
+static inline Py_hash_t set_hash(const value *val)
+{
+    Py_uhash_t acc = PRIME_5;
+    for (int i = 0; i < val->n; i++)
+        acc = fold(acc, (Py_uhash_t)int_hash(val->items[i]));
+    return finish(acc, val->n);
+}
+
+static inline Py_hash_t value_hash(const value *val)
+{
+    return val->is_set ? set_hash(val) : int_hash(val->v);
+}
+
+/* Python's comparison of two values of the same position: ints, or tuples of ints */
+static inline int value_cmp(const value *a, const value *b)
+{
+    if (!a->is_set)
+        return (a->v > b->v) - (a->v < b->v);
+    int n = a->n < b->n ? a->n : b->n;
+    for (int i = 0; i < n; i++)
+        if (a->items[i] != b->items[i])
+            return a->items[i] > b->items[i] ? 1 : -1;
+    return (a->n > b->n) - (a->n < b->n);
+}
+
+static inline int message_cmp(const message *a, const message *b, int key)
+{
+    if (key >= 0)
+        return value_cmp(&a->vals[key], &b->vals[key]);
+    for (int i = 0; i < a->n; i++) {
+        int c = value_cmp(&a->vals[i], &b->vals[i]);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+/* the hash of message field f renamed (symmetry._rename_messages), or BAIL */
+static int renamed_messages(PyObject *t, Py_ssize_t f, const long *pos, Py_ssize_t nb, Py_hash_t *out)
+{
+    static message buf[MAX_MESSAGES];
+    int order[MAX_MESSAGES];
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    Py_ssize_t len = message_len[f];
+    int key = message_sort[f];
+    if (n > MAX_MESSAGES)
+        return BAIL;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *m = PyTuple_GET_ITEM(t, k);
+        if (!PyTuple_Check(m) || Py_TYPE(m)->tp_hash != tuple_hash || PyTuple_GET_SIZE(m) != len)
+            return BAIL;
+        message *cur = &buf[k];
+        cur->n = (int)len;
+        for (Py_ssize_t i = 0; i < len; i++) {
+            PyObject *o = PyTuple_GET_ITEM(m, i);
+            value *val = &cur->vals[i];
+            switch (message_kind[f][i]) {
+            case K_PLAIN:
+                val->is_set = 0;
+                if (small_int(o, &val->v))
+                    return BAIL;
+                break;
+            case K_BROKER:
+                val->is_set = 0;
+                if (renamed_id(o, pos, nb, &val->v))
+                    return BAIL;
+                break;
+            case K_SET:
+                if (renamed_set(o, pos, nb, val))
+                    return BAIL;
+                break;
+            default:
+                return BAIL;
+            }
+        }
+        Py_ssize_t j = k; /* insertion sort of indices, stable (a field holds a few messages) */
+        while (j > 0 && message_cmp(&buf[order[j - 1]], cur, key) > 0) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = (int)k;
+    }
+    Py_uhash_t acc = PRIME_5;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const message *m = &buf[order[k]];
+        Py_uhash_t mh = PRIME_5;
+        for (int i = 0; i < m->n; i++)
+            mh = fold(mh, (Py_uhash_t)value_hash(&m->vals[i]));
+        acc = fold(acc, (Py_uhash_t)finish(mh, m->n));
+    }
+    *out = finish(acc, n);
+    return 0;
+}
+
+/* hash of a per-broker tuple reordered (new broker j holds old broker inverse[j]'s item) */
+static int reordered(PyObject *t, const long *inverse, Py_ssize_t nb, Py_hash_t *out)
+{
+    if (!PyTuple_Check(t) || Py_TYPE(t)->tp_hash != tuple_hash || PyTuple_GET_SIZE(t) != nb)
+        return BAIL;
+    int pure = 1;
+    Py_uhash_t acc = PRIME_5;
+    for (Py_ssize_t j = 0; j < nb; j++) {
+        Py_hash_t h = hash_item(PyTuple_GET_ITEM(t, inverse[j]), LOOK, &pure);
+        if (h == -1)
+            return -1;
+        acc = fold(acc, (Py_uhash_t)h);
+    }
+    *out = finish(acc, nb);
+    return 0;
+}
+
+static int renamed_replica(PyObject *r, const long *pos, const long *inverse, Py_ssize_t nb, Py_hash_t *out)
+{
+    if (!PyTuple_Check(r) || Py_TYPE(r)->tp_hash != tuple_hash || PyTuple_GET_SIZE(r) != n_replica_items)
+        return BAIL;
+    Py_uhash_t acc = PRIME_5;
+    for (Py_ssize_t i = 0; i < n_replica_items; i++) {
+        PyObject *o = PyTuple_GET_ITEM(r, i);
+        Py_hash_t h;
+        int pure = 1, rc = 0;
+        value val;
+        switch (replica_kind[i]) {
+        case K_PLAIN:
+            h = hash_item(o, LOOK, &pure);
+            if (h == -1)
+                return -1;
+            break;
+        case K_BROKER:
+            rc = renamed_id(o, pos, nb, &val.v);
+            h = int_hash(val.v);
+            break;
+        case K_SET:
+            rc = renamed_set(o, pos, nb, &val);
+            h = rc ? 0 : set_hash(&val);
+            break;
+        case K_PER_BROKER:
+            rc = reordered(o, inverse, nb, &h);
+            break;
+        default:
+            return BAIL;
+        }
+        if (rc)
+            return rc;
+        acc = fold(acc, (Py_uhash_t)h);
+    }
+    *out = finish(acc, n_replica_items);
+    return 0;
+}
+
+/* hash(permute(s, pos)): 0 with *out set, BAIL, or -1 with an exception set */
+static int renamed_hash(PyObject *s, const long *pos, Py_ssize_t nb, Py_hash_t *out)
+{
+    long inverse[MAX_BROKERS];
+    for (Py_ssize_t b = 0; b < nb; b++)
+        inverse[pos[b]] = b;
+    Py_uhash_t acc = PRIME_5;
+    for (Py_ssize_t f = 0; f < n_fields; f++) {
+        PyObject *o = PyTuple_GET_ITEM(s, f);
+        Py_hash_t h = 0;
+        int pure = 1, rc = 0;
+        value val;
+        switch (state_kind[f]) {
+        case K_PLAIN:
+            h = hash_item(o, LOOK, &pure);
+            if (h == -1 && PyErr_Occurred())
+                return -1;
+            break;
+        case K_REPLICAS: {
+            if (!PyTuple_Check(o) || PyTuple_GET_SIZE(o) != nb || Py_TYPE(o)->tp_hash != tuple_hash)
+                return BAIL;
+            Py_uhash_t racc = PRIME_5;
+            for (Py_ssize_t j = 0; j < nb && !rc; j++) {
+                Py_hash_t rh = 0;
+                rc = renamed_replica(PyTuple_GET_ITEM(o, inverse[j]), pos, inverse, nb, &rh);
+                racc = fold(racc, (Py_uhash_t)rh);
+            }
+            h = finish(racc, nb);
+            break;
+        }
+        case K_BROKER:
+            rc = renamed_id(o, pos, nb, &val.v);
+            h = int_hash(val.v);
+            break;
+        case K_SET:
+            rc = renamed_set(o, pos, nb, &val);
+            h = rc ? 0 : set_hash(&val);
+            break;
+        case K_PER_BROKER:
+            rc = reordered(o, inverse, nb, &h);
+            break;
+        case K_MESSAGES:
+            if (!PyTuple_Check(o) || Py_TYPE(o)->tp_hash != tuple_hash)
+                return BAIL;
+            rc = renamed_messages(o, f, pos, nb, &h);
+            break;
+        default:
+            return BAIL;
+        }
+        if (rc)
+            return rc;
+        acc = fold(acc, (Py_uhash_t)h);
+    }
+    *out = finish(acc, n_fields);
+    return 0;
+}
+
+static int read_kinds(PyObject *t, unsigned char *into, Py_ssize_t cap, Py_ssize_t *n)
+{
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) > cap) {
+        PyErr_SetString(PyExc_ValueError, "set_layout: a tuple of kinds, not too long");
+        return -1;
+    }
+    *n = PyTuple_GET_SIZE(t);
+    for (Py_ssize_t i = 0; i < *n; i++) {
+        long k = PyLong_AsLong(PyTuple_GET_ITEM(t, i));
+        if (k == -1 && PyErr_Occurred())
+            return -1;
+        if (k < K_PLAIN || k > K_MESSAGES) {
+            PyErr_SetString(PyExc_ValueError, "set_layout: unknown kind");
+            return -1;
+        }
+        into[i] = (unsigned char)k;
+    }
+    return 0;
+}
+
+static PyObject *set_layout(PyObject *module, PyObject *args)
+{
+    PyObject *state_kinds, *replica_kinds, *messages;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyTuple_Type, &state_kinds, &PyTuple_Type, &replica_kinds,
+                          &PyDict_Type, &messages))
+        return NULL;
+    layout_ready = 0;
+    if (read_kinds(state_kinds, state_kind, MAX_FIELDS, &n_fields) ||
+        read_kinds(replica_kinds, replica_kind, MAX_ITEMS * 2, &n_replica_items))
+        return NULL;
+    PyObject *key, *spec;
+    Py_ssize_t it = 0;
+    while (PyDict_Next(messages, &it, &key, &spec)) {
+        long f = PyLong_AsLong(key);
+        PyObject *kinds;
+        int sort_key;
+        if (f == -1 && PyErr_Occurred())
+            return NULL;
+        if (f < 0 || f >= n_fields || state_kind[f] != K_MESSAGES) {
+            PyErr_SetString(PyExc_ValueError, "set_layout: a message spec for a field that is not a message field");
+            return NULL;
+        }
+        if (!PyArg_ParseTuple(spec, "O!i", &PyTuple_Type, &kinds, &sort_key))
+            return NULL;
+        if (read_kinds(kinds, message_kind[f], MAX_ITEMS, &message_len[f]))
+            return NULL;
+        if (sort_key >= message_len[f]) {
+            PyErr_SetString(PyExc_ValueError, "set_layout: a sort key beyond the message");
+            return NULL;
+        }
+        message_sort[f] = sort_key;
+    }
+    for (Py_ssize_t f = 0; f < n_fields; f++)
+        if (state_kind[f] == K_MESSAGES && message_len[f] == 0) {
+            PyErr_SetString(PyExc_ValueError, "set_layout: a message field without its spec");
+            return NULL;
+        }
+    replicas_field = -1;
+    for (Py_ssize_t f = 0; f < n_fields; f++)
+        if (state_kind[f] == K_REPLICAS)
+            replicas_field = f;
+    if (replicas_field < 0) {
+        PyErr_SetString(PyExc_ValueError, "set_layout: no replicas field");
+        return NULL;
+    }
+    layout_ready = EXACT;
+    Py_RETURN_NONE;
+}
+
+/* canonical(state, candidates) -> (fingerprint, pos or None) | None (see above) */
+static PyObject *canonical(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "canonical(state, candidates)");
+        return NULL;
+    }
+    PyObject *s = args[0], *cands = args[1];
+    if (!layout_ready || !PyTuple_Check(s) || Py_TYPE(s)->tp_hash != tuple_hash || PyTuple_GET_SIZE(s) != n_fields
+        || !PyList_Check(cands))
+        Py_RETURN_NONE;
+    PyObject *reps = PyTuple_GET_ITEM(s, replicas_field);
+    if (!PyTuple_Check(reps))
+        Py_RETURN_NONE;
+    Py_ssize_t brokers = PyTuple_GET_SIZE(reps);
+    Py_ssize_t nc = PyList_GET_SIZE(cands);
+    PyObject *best_pos = NULL;
+    Py_hash_t best = 0;
+    for (Py_ssize_t c = 0; c < nc; c++) {
+        PyObject *p = PyList_GET_ITEM(cands, c);
+        if (!PyTuple_Check(p))
+            Py_RETURN_NONE;
+        Py_ssize_t nb = PyTuple_GET_SIZE(p);
+        if (nb != brokers || nb > MAX_BROKERS)
+            Py_RETURN_NONE;
+        long pos[MAX_BROKERS];
+        int identity = 1;
+        for (Py_ssize_t b = 0; b < nb; b++) {
+            if (small_int(PyTuple_GET_ITEM(p, b), &pos[b]) || pos[b] < 0 || pos[b] >= nb)
+                Py_RETURN_NONE;
+            identity &= pos[b] == b;
+        }
+        Py_hash_t h;
+        if (identity) {
+            h = top(s, LOOK);
+            if (h == -1 && PyErr_Occurred())
+                return NULL;
+        } else {
+            int rc = renamed_hash(s, pos, nb, &h);
+            if (rc == -1)
+                return NULL;
+            if (rc)
+                Py_RETURN_NONE;
+        }
+        if (c == 0 || h < best) {
+            best = h;
+            best_pos = identity ? Py_None : p;
+        }
+    }
+    if (best_pos == NULL)
+        Py_RETURN_NONE;
+    PyObject *fp = PyLong_FromSsize_t(best);
+    if (fp == NULL)
+        return NULL;
+    Py_INCREF(best_pos);
+    PyObject *out = PyTuple_New(2);
+    if (out == NULL) {
+        Py_DECREF(fp);
+        Py_DECREF(best_pos);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(out, 0, fp);
+    PyTuple_SET_ITEM(out, 1, best_pos);
+    return out;
+}
+
 static PyObject *remember(PyObject *module, PyObject *obj)
 {
     Py_hash_t h = top(obj, KEEP);
@@ -192,6 +672,10 @@ static PyMethodDef methods[] = {
     {"remember", remember, METH_O,
      "remember(obj) -> hash(obj), and remember the hashes of the tuples inside it (by identity)."},
     {"clear", clear, METH_NOARGS, "clear() -> None: forget every remembered hash (and drop its tuple)."},
+    {"set_layout", set_layout, METH_VARARGS,
+     "set_layout(state_kinds, replica_kinds, messages) -> None: what a renaming of brokers does to each field."},
+    {"canonical", (PyCFunction)(void (*)(void))canonical, METH_FASTCALL,
+     "canonical(state, candidates) -> (smallest fingerprint of a renamed state, its pos or None) | None."},
     {"held", held, METH_NOARGS, "held() -> the number of tuples whose hash is remembered."},
     {NULL, NULL, 0, NULL},
 };

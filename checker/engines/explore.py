@@ -99,15 +99,21 @@ from ackcheck.invariants.witnesses import Watcher  # (imported before any fork: 
 from ackcheck.model.independence import KINDS, commute, footprint
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
-from ackcheck.model.symmetry import candidates, canonical_state, permute
+from ackcheck.model.symmetry import RENAMING_LAYOUT, candidates, canonical_state, permute
 from ackcheck.traces.format import ACTIONS, Trace, Violation
 
 try:  # hash(state), remembering the hashes of shared subtrees (checker/engines/_fingerprint.c)
     from ackcheck.checker.engines._fingerprint import clear as _forget_hashes
     from ackcheck.checker.engines._fingerprint import fingerprint as _remembered_hash
     from ackcheck.checker.engines._fingerprint import remember as _remember_hashes
+    # the fingerprint of a successor's canonical form without building the renamed state
+    # (model/symmetry.RENAMING_LAYOUT says what a renaming does to each field)
+    from ackcheck.checker.engines._fingerprint import canonical as _renamed_canonical
+    from ackcheck.checker.engines._fingerprint import set_layout as _set_layout
 except ImportError:  # (not built, or not the build of the current source: the builtin)
-    _remembered_hash = _remember_hashes = _forget_hashes = None
+    _remembered_hash = _remember_hashes = _forget_hashes = _renamed_canonical = None
+else:
+    _set_layout(*RENAMING_LAYOUT)
 
 Progress = Callable[[Stats, int], None]  # (stats so far, frontier size)
 
@@ -353,6 +359,8 @@ class Partition:
         if remember_hashes is not None:
             fpf = _remembered_hash
             plain = False
+        # (the same fingerprints: the renamed state is built only for a new one, below)
+        renamed = _renamed_canonical if remember_hashes is not None else None
         canon = canonical_state
         cands_of = candidates
         local: dict = {}
@@ -398,11 +406,18 @@ class Partition:
                         fp = hash(raw) if plain else fpf(raw)
                         t = raw
                     else:
-                        fp, pos, t = canon(raw, fpf, cands)
+                        got = renamed(raw, cands) if renamed is not None else None
+                        if got is None:
+                            fp, pos, t = canon(raw, fpf, cands)
+                        else:
+                            fp, pos = got
+                            t = None  # (built below if new)
                 else:
                     fp = fpf(raw)
                     t = raw
                 if fp not in local:  # the first (smallest) key wins here
+                    if t is None:
+                        t = raw if pos is None else permute(raw, pos)
                     if sleeping:
                         local[fp] = (key, t, _sleep_after(model, s, action, sleep, taken, codes, pos)
                                      if sleep or taken else ())
