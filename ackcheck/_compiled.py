@@ -21,8 +21,9 @@ the two, or to debug); `ackcheck --version` says which is in use.
 
 `ACCELERATORS` are the exception: C from the start, because what they compute is
 CPython's, not the model's (checker/engines/_fingerprint.c: `hash(state)` with the hashes
-of shared subtrees remembered). They are built, recorded and refused when stale the same
-way; with no usable build their import fails and the caller uses the builtin.
+of shared subtrees remembered; model/_tuples.c: `tuple.__new__` for NamedTuples). They are
+built, recorded and refused when stale the same way; with no usable build their import
+fails and the caller uses the builtin.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ COMPILED = {
 # for staleness like the modules above, but a missing or stale build is an ImportError
 ACCELERATORS = {
     "ackcheck.checker.engines._fingerprint": "checker/engines/_fingerprint.c",
+    "ackcheck.model._tuples": "model/_tuples.c",
 }
 SIDECAR = ".source-sha256"  # appended to the module's file stem: protocol.source-sha256
 PURE_ENV = "ACKCHECK_PURE_PYTHON"

@@ -169,7 +169,10 @@ class ActionError(ValueError):
     """An action that is not enabled in the given state (replay of a foreign trace)."""
 
 
-_new = tuple.__new__
+try:  # tuple.__new__(cls, fields) without its detours (model/_tuples.c): every next state is built so
+    from ackcheck.model._tuples import build as _new
+except ImportError:  # (not built, or not the build of the current source)
+    _new = tuple.__new__
 
 
 def _finished(batches: tuple) -> tuple:

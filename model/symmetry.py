@@ -32,7 +32,10 @@ from itertools import permutations, product
 from ackcheck.model.state import State
 from ackcheck.traces.observation import Replica
 
-_new = tuple.__new__
+try:  # tuple.__new__(cls, fields) without its detours (model/_tuples.c): every next state is built so
+    from ackcheck.model._tuples import build as _new
+except ImportError:  # (not built, or not the build of the current source)
+    _new = tuple.__new__
 
 
 def _signatures(s: State) -> list[tuple]:
