@@ -102,13 +102,14 @@ from ackcheck.model.state import observe
 from ackcheck.model.symmetry import RENAMING_LAYOUT, candidates, canonical_state, permute
 from ackcheck.traces.format import ACTIONS, Trace, Violation
 
-try:  # hash(state), remembering the hashes of shared subtrees (checker/engines/_fingerprint.c)
+# hash(state), remembering the hashes of shared subtrees (checker/engines/_fingerprint.c);
+# and `canonical`: the fingerprint of a successor's canonical form without building the
+# renamed state (model/symmetry.RENAMING_LAYOUT says what a renaming does to each field)
+try:
+    from ackcheck.checker.engines._fingerprint import canonical as _renamed_canonical
     from ackcheck.checker.engines._fingerprint import clear as _forget_hashes
     from ackcheck.checker.engines._fingerprint import fingerprint as _remembered_hash
     from ackcheck.checker.engines._fingerprint import remember as _remember_hashes
-    # the fingerprint of a successor's canonical form without building the renamed state
-    # (model/symmetry.RENAMING_LAYOUT says what a renaming does to each field)
-    from ackcheck.checker.engines._fingerprint import canonical as _renamed_canonical
     from ackcheck.checker.engines._fingerprint import set_layout as _set_layout
 except ImportError:  # (not built, or not the build of the current source: the builtin)
     _remembered_hash = _remember_hashes = _forget_hashes = _renamed_canonical = None
