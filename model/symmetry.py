@@ -367,3 +367,10 @@ def _layout() -> tuple[tuple[int, ...], tuple[int, ...], dict[int, tuple[tuple[i
 
 
 RENAMING_LAYOUT = _layout()
+
+# A broker's signature (_signatures, _order) as data for the same C code: the replica's
+# fields compared first, in this order, then its flags, each (how, field): 0 the replica's
+# item `field` names the broker, 1 the state's field names it, 2 the broker is in the
+# state's field, 3 the broker's entry of the state's per-broker field.
+SIGNATURE_LAYOUT = (_REPLICA_SIGNATURE, ((0, 6), (1, 1), (2, 3), (2, 4), (3, _TRUNCATING), (3, _UNCLEAN),
+                                         (1, _LAST_KNOWN)))

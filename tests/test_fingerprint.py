@@ -74,22 +74,35 @@ def _era_models():
             yield f"{sc.rule}-{'on' if on else 'off'}", Model(sc.config(on))
 
 
-@needs_build
-def test_renamed_fingerprints_equal_hash_of_the_renamed_state():
-    """canonical(state, candidates) is hash(permute(state, pos)) for every candidate,
-    without building the renamed state: on reachable states of every era scenario, both
-    ways (their successors, as the explorer asks, and every renaming of each, so brokers
-    come in every order, ties among them), and it chooses as symmetry.canonical_state
-    chooses: the first smallest fingerprint in candidate order, None for the identity."""
+def _key_as_python(t):
+    """What _fingerprint.key(t) must answer: symmetry.canonical_state's fingerprint, with the
+    renaming when it is not the identity."""
     from ackcheck.model.symmetry import canonical_state
 
-    checked = ties = messages = 0
+    fp, pos, _ = canonical_state(t, hash)
+    return fp if pos is None else (fp, pos)
+
+
+@needs_build
+def test_renamed_fingerprints_equal_hash_of_the_renamed_state():
+    """key(state) is symmetry.candidates then symmetry.canonical_state, in one call; and
+    canonical(state, candidates) is hash(permute(state, pos)) for every candidate, without
+    building the renamed state. On reachable states of every era scenario, both ways
+    (their successors, as the explorer asks, and every renaming of each, so brokers come
+    in every order, ties among them): the same candidates, the same fingerprints, and the
+    same choice - the first smallest fingerprint in candidate order, None for the
+    identity."""
+    from ackcheck.model.symmetry import canonical_state
+
+    checked = ties = messages = keys = 0
     for name, model in _era_models():
         for s in reachable_states(model, cap=120):
             _fingerprint.remember(s)
             for _, raw in model.successors(s):
                 for order in permutations(range(len(raw.replicas))):
                     t = permute(raw, order)
+                    assert _fingerprint.key(t) == _key_as_python(t), (name, t)
+                    keys += 1
                     cands = candidates(t)
                     if cands is None:
                         continue
@@ -105,7 +118,68 @@ def test_renamed_fingerprints_equal_hash_of_the_renamed_state():
                     ties += len(cands) > 1
                     messages += bool(t.controller_messages and t.requests)
             _fingerprint.clear()
-    assert checked > 20000 and ties > 2000 and messages > 1000
+    assert checked > 20000 and ties > 2000 and messages > 1000 and keys > checked
+
+
+@needs_build
+def test_canonical_keys_of_states_off_the_beaten_track():
+    """Reachable states with their brokers' signature fields redrawn at random (alive, leader
+    epoch, LEO, HW, the leader each believes in, ISR, ELR, fetcher and unclean-shutdown
+    flags, the last known leader), so that every pair of signature fields disagrees in
+    every direction somewhere: the key still equals symmetry's."""
+    import random
+
+    rng = random.Random(11)
+    config = make_config(*CONFIGS[0][:2], **CONFIGS[0][2])
+    model = model_for(config, select(None, config), lean=True)
+    states = reachable_states(model, cap=600)
+    checked = ties = 0
+    for _ in range(6000):
+        s = rng.choice(states)
+        reps = tuple(r._replace(alive=rng.random() < 0.7, leader_epoch=rng.randint(0, 2),
+                                log_end_offset=rng.randint(0, 2), high_watermark=rng.randint(0, 2),
+                                leader=rng.randint(-1, 2)) for r in s.replicas)
+        if rng.random() < 0.5:  # (two brokers alike: ties, broken by flags or not at all)
+            a, b = rng.sample(range(3), 2)
+            reps = tuple(reps[a] if k == b else r for k, r in enumerate(reps))
+        some = lambda: tuple(sorted(rng.sample(range(3), rng.randint(0, 3))))  # noqa: E731
+        t = s._replace(replicas=reps, isr=some(), elr=some(),
+                       fetcher_truncating=tuple(rng.random() < 0.3 for _ in range(3)),
+                       unclean_shutdown=tuple(rng.random() < 0.3 for _ in range(3)),
+                       last_known_leader=rng.randint(-1, 2), leader=rng.randint(-1, 2))
+        assert _fingerprint.key(t) == _key_as_python(t), t
+        checked += 1
+        cands = candidates(t)
+        ties += cands is not None and len(cands) > 1
+    assert ties > 30, ties
+
+
+@needs_build
+@pytest.mark.parametrize("props,bounds", [
+    ({"acks": "all", "min.insync.replicas": "3", "replication.factor": "5"},
+     {"max_records": 2, "max_crashes": 2, "max_elections": 1}),
+    ({"acks": "1", "replication.factor": "1"}, {"max_records": 2, "max_crashes": 1}),
+    ({"acks": "all", "replication.factor": "2"}, {"max_records": 2, "max_crashes": 2, "max_elections": 1}),
+])
+def test_canonical_keys_at_other_cluster_sizes(props, bounds):
+    """The same at 5, 1 and 2 brokers (5: tie groups of up to 4 brokers, 24 orders each),
+    on six renamings of each successor."""
+    import random
+
+    rng = random.Random(7)
+    config = make_config(props, None, **bounds)
+    model = model_for(config, select(None, config), lean=True)
+    checked = 0
+    for s in reachable_states(model, cap=300):
+        _fingerprint.remember(s)
+        for _, raw in model.successors(s):
+            orders = list(permutations(range(len(raw.replicas))))
+            for order in rng.sample(orders, min(6, len(orders))):
+                t = permute(raw, order)
+                assert _fingerprint.key(t) == _key_as_python(t), t
+                checked += 1
+        _fingerprint.clear()
+    assert checked > 400
 
 
 @needs_build
@@ -125,6 +199,11 @@ def test_renamed_fingerprints_refuse_what_is_not_of_the_layout():
     assert _fingerprint.canonical(s._replace(controller_messages=(msg[:3],)), pos) is None
     assert _fingerprint.canonical(s, [(0, 1)]) is None  # (a renaming of the wrong size)
     assert _fingerprint.canonical(s, [(0, 1, 3)]) is None
+    assert _fingerprint.key(s) == _key_as_python(s)
+    assert _fingerprint.key(s._replace(leader=2 ** 40)) is None
+    assert _fingerprint.key(tuple(s)[:-1]) is None
+    assert _fingerprint.key(s._replace(fetcher_truncating=(False,))) is None
+    assert _fingerprint.key(5) is None
 
 
 @needs_build
@@ -237,7 +316,7 @@ def test_the_search_is_the_same_without_it(monkeypatch, props, version, bounds, 
     config = make_config(props, version, **bounds)
     fast = run_check(config, invs, workers=1)
     assert _fingerprint.held() == 0  # (let go at the end of every level)
-    monkeypatch.setattr(explore_mod, "_renamed_canonical", None)
+    monkeypatch.setattr(explore_mod, "_canonical_key", None)
     built = run_check(config, invs, workers=1)
     monkeypatch.setattr(explore_mod, "_remembered_hash", None)
     plain = run_check(config, invs, workers=1)

@@ -33,6 +33,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 
 #define TABLE_BITS 14
 #define TABLE_SIZE (1u << TABLE_BITS)
@@ -640,6 +641,360 @@ static PyObject *canonical(PyObject *module, PyObject *const *args, Py_ssize_t n
     return out;
 }
 
+/* ---------------------------------------------------------------------------------------
+   The whole key of a successor: its candidate renamings and the fingerprint of its
+   canonical form, in one call (symmetry.candidates, then canonical above).
+
+   Brokers are put in signature order (model/symmetry.py, _signatures and _order): a
+   broker's signature is some of its replica's fields, compared one by one as Python
+   compares them, then flags - its replica names it leader, the controller names it
+   leader or last known leader, it is in the ISR or the ELR, its entry of a per-broker
+   field. Which fields and flags, in which order, is data again (`set_signature`, from
+   symmetry.SIGNATURE_LAYOUT). The brokers are sorted stably by signature; equal
+   signatures (ties) give every order of each tie group as a candidate, in the order
+   itertools.product of itertools.permutations gives them (symmetry._reorderings), and the
+   first smallest fingerprint wins as in symmetry.canonical_state.
+
+   key(state) -> fingerprint (the state is its own canonical form) | (fingerprint, pos) |
+   None (outside the layouts' shape: the caller takes the Python path). */
+
+#define SIG_REPLICA_IS 0  /* the replica's item at `field` is the broker */
+#define SIG_STATE_IS 1    /* the state's field is the broker */
+#define SIG_IN 2          /* the broker is in the state's field (a tuple of ids) */
+#define SIG_ENTRY 3       /* the broker's entry of the state's per-broker field */
+
+static int signature_ready = 0;
+static Py_ssize_t sig_fields[MAX_ITEMS * 2], n_sig_fields;
+static int sig_flag_kind[MAX_ITEMS * 2];
+static Py_ssize_t sig_flag_field[MAX_ITEMS * 2], n_sig_flags;
+
+static PyObject *pos_cache[MAX_BROKERS + 1][3125]; /* pos tuples for up to 5 brokers, by base-n index */
+
+static int flag_of(PyObject *s, PyObject *r, Py_ssize_t b, int k, long *out)
+{
+    PyObject *o;
+    Py_ssize_t field = sig_flag_field[k];
+    long v;
+    switch (sig_flag_kind[k]) {
+    case SIG_REPLICA_IS:
+        if (field >= PyTuple_GET_SIZE(r) || small_int(PyTuple_GET_ITEM(r, field), &v))
+            return BAIL;
+        *out = v == b;
+        return 0;
+    case SIG_STATE_IS:
+        if (small_int(PyTuple_GET_ITEM(s, field), &v))
+            return BAIL;
+        *out = v == b;
+        return 0;
+    case SIG_IN:
+        o = PyTuple_GET_ITEM(s, field);
+        if (!PyTuple_Check(o))
+            return BAIL;
+        *out = 0;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); i++) {
+            if (small_int(PyTuple_GET_ITEM(o, i), &v))
+                return BAIL;
+            if (v == b) {
+                *out = 1;
+                break;
+            }
+        }
+        return 0;
+    case SIG_ENTRY:
+        o = PyTuple_GET_ITEM(s, field);
+        if (!PyTuple_Check(o) || b >= PyTuple_GET_SIZE(o) || small_int(PyTuple_GET_ITEM(o, b), &v))
+            return BAIL;
+        *out = v;
+        return 0;
+    }
+    return BAIL;
+}
+
+/* broker a's signature against broker b's: *out -1, 0 or 1 (symmetry._order) */
+static int signature_cmp(PyObject *s, PyObject *reps, Py_ssize_t a, Py_ssize_t b, int *out)
+{
+    PyObject *ra = PyTuple_GET_ITEM(reps, a), *rb = PyTuple_GET_ITEM(reps, b);
+    for (Py_ssize_t k = 0; k < n_sig_fields; k++) {
+        Py_ssize_t i = sig_fields[k];
+        PyObject *x = PyTuple_GET_ITEM(ra, i), *y = PyTuple_GET_ITEM(rb, i);
+        long vx, vy;
+        if (x == y)
+            continue;
+        if (!small_int(x, &vx) && !small_int(y, &vy)) {
+            if (vx != vy) {
+                *out = vx > vy ? 1 : -1;
+                return 0;
+            }
+            continue;
+        }
+        int ne = PyObject_RichCompareBool(x, y, Py_NE);
+        if (ne < 0)
+            return -1;
+        if (ne) {
+            int gt = PyObject_RichCompareBool(x, y, Py_GT);
+            if (gt < 0)
+                return -1;
+            *out = gt ? 1 : -1;
+            return 0;
+        }
+    }
+    for (Py_ssize_t k = 0; k < n_sig_flags; k++) {
+        long fa, fb;
+        if (flag_of(s, ra, a, (int)k, &fa) || flag_of(s, rb, b, (int)k, &fb))
+            return BAIL;
+        if (fa != fb) {
+            *out = fa > fb ? 1 : -1;
+            return 0;
+        }
+    }
+    *out = 0;
+    return 0;
+}
+
+static PyObject *pos_tuple(const long *pos, Py_ssize_t nb)
+{
+    PyObject **slot = NULL;
+    if (nb <= 5) {
+        long index = 0;
+        for (Py_ssize_t b = nb - 1; b >= 0; b--)
+            index = index * nb + pos[b];
+        slot = &pos_cache[nb][index];
+        if (*slot != NULL) {
+            Py_INCREF(*slot);
+            return *slot;
+        }
+    }
+    PyObject *t = PyTuple_New(nb);
+    if (t == NULL)
+        return NULL;
+    for (Py_ssize_t b = 0; b < nb; b++) {
+        PyObject *x = PyLong_FromLong(pos[b]);
+        if (x == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, b, x);
+    }
+    if (slot != NULL) {
+        Py_INCREF(t);
+        *slot = t;
+    }
+    return t;
+}
+
+/* the next permutation of idx[0..n) in lexicographic order; 0 (and idx sorted) after the last */
+static int next_permutation(int *idx, int n)
+{
+    int i = n - 2;
+    while (i >= 0 && idx[i] >= idx[i + 1])
+        i--;
+    if (i < 0) {
+        for (int a = 0, b = n - 1; a < b; a++, b--) {
+            int x = idx[a];
+            idx[a] = idx[b];
+            idx[b] = x;
+        }
+        return 0;
+    }
+    int j = n - 1;
+    while (idx[j] <= idx[i])
+        j--;
+    int x = idx[i];
+    idx[i] = idx[j];
+    idx[j] = x;
+    for (int a = i + 1, b = n - 1; a < b; a++, b--) {
+        x = idx[a];
+        idx[a] = idx[b];
+        idx[b] = x;
+    }
+    return 1;
+}
+
+static PyObject *key(PyObject *module, PyObject *s)
+{
+    if (!layout_ready || !signature_ready || !PyTuple_Check(s) || Py_TYPE(s)->tp_hash != tuple_hash
+        || PyTuple_GET_SIZE(s) != n_fields)
+        Py_RETURN_NONE;
+    PyObject *reps = PyTuple_GET_ITEM(s, replicas_field);
+    if (!PyTuple_Check(reps))
+        Py_RETURN_NONE;
+    Py_ssize_t nb = PyTuple_GET_SIZE(reps);
+    if (nb < 1 || nb > MAX_BROKERS)
+        Py_RETURN_NONE;
+    for (Py_ssize_t b = 0; b < nb; b++) {
+        PyObject *r = PyTuple_GET_ITEM(reps, b);
+        if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != n_replica_items)
+            Py_RETURN_NONE;
+    }
+    int cmp[MAX_BROKERS][MAX_BROKERS];
+    char known[MAX_BROKERS][MAX_BROKERS];
+    memset(known, 0, sizeof known);
+    int rc;
+    /* the common case: already in strictly increasing signature order */
+    int increasing = 1;
+    for (Py_ssize_t b = 1; b < nb && increasing; b++) {
+        rc = signature_cmp(s, reps, b - 1, b, &cmp[b - 1][b]);
+        if (rc == -1)
+            return NULL;
+        if (rc)
+            Py_RETURN_NONE;
+        known[b - 1][b] = 1;
+        increasing = cmp[b - 1][b] < 0;
+    }
+    if (increasing) {
+        Py_hash_t h = top(s, LOOK);
+        if (h == -1 && PyErr_Occurred())
+            return NULL;
+        return PyLong_FromSsize_t(h);
+    }
+    /* a stable insertion sort of the brokers by signature */
+    int order[MAX_BROKERS];
+    for (Py_ssize_t k = 0; k < nb; k++) {
+        int x = (int)k;
+        Py_ssize_t j = k;
+        while (j > 0) {
+            int a = order[j - 1], c;
+            if (!known[a][x]) {
+                rc = signature_cmp(s, reps, a, x, &cmp[a][x]);
+                if (rc == -1)
+                    return NULL;
+                if (rc)
+                    Py_RETURN_NONE;
+                known[a][x] = 1;
+            }
+            c = cmp[a][x];
+            if (c <= 0)
+                break;
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = x;
+    }
+    /* tie groups: runs of equal signatures in that order */
+    int group_start[MAX_BROKERS + 1], n_groups = 0;
+    for (Py_ssize_t k = 0; k < nb; k++) {
+        int equal = 0;
+        if (k > 0) {
+            int a = order[k - 1], x = order[k];
+            if (!known[a][x]) {
+                rc = signature_cmp(s, reps, a, x, &cmp[a][x]);
+                if (rc == -1)
+                    return NULL;
+                if (rc)
+                    Py_RETURN_NONE;
+                known[a][x] = 1;
+            }
+            equal = cmp[a][x] == 0;
+        }
+        if (!equal)
+            group_start[n_groups++] = (int)k;
+    }
+    group_start[n_groups] = (int)nb;
+    /* every choice of an order within each group: itertools.product(*permutations(g)) */
+    int perm[MAX_BROKERS]; /* per position: an index into its group's members, in sorted order */
+    for (int g = 0; g < n_groups; g++)
+        for (int k = group_start[g]; k < group_start[g + 1]; k++)
+            perm[k] = k - group_start[g];
+    long best_pos[MAX_BROKERS];
+    int best_identity = 0, first = 1;
+    Py_hash_t best = 0;
+    for (;;) {
+        long pos[MAX_BROKERS];
+        int identity = 1;
+        for (int g = 0; g < n_groups; g++)
+            for (int k = group_start[g]; k < group_start[g + 1]; k++) {
+                int old = order[group_start[g] + perm[k]];
+                pos[old] = k;
+            }
+        for (Py_ssize_t b = 0; b < nb; b++)
+            identity &= pos[b] == b;
+        Py_hash_t h;
+        if (identity) {
+            h = top(s, LOOK);
+            if (h == -1 && PyErr_Occurred())
+                return NULL;
+        } else {
+            rc = renamed_hash(s, pos, nb, &h);
+            if (rc == -1)
+                return NULL;
+            if (rc)
+                Py_RETURN_NONE;
+        }
+        if (first || h < best) {
+            first = 0;
+            best = h;
+            best_identity = identity;
+            memcpy(best_pos, pos, sizeof(long) * nb);
+        }
+        /* the next choice: the last group varies fastest */
+        int g = n_groups - 1;
+        while (g >= 0 && !next_permutation(perm + group_start[g], group_start[g + 1] - group_start[g]))
+            g--;
+        if (g < 0)
+            break;
+    }
+    PyObject *fp = PyLong_FromSsize_t(best);
+    if (fp == NULL || best_identity)
+        return fp;
+    PyObject *p = pos_tuple(best_pos, nb);
+    if (p == NULL) {
+        Py_DECREF(fp);
+        return NULL;
+    }
+    PyObject *out = PyTuple_New(2);
+    if (out == NULL) {
+        Py_DECREF(fp);
+        Py_DECREF(p);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(out, 0, fp);
+    PyTuple_SET_ITEM(out, 1, p);
+    return out;
+}
+
+static PyObject *set_signature(PyObject *module, PyObject *args)
+{
+    PyObject *fields, *flags;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &fields, &PyTuple_Type, &flags))
+        return NULL;
+    signature_ready = 0;
+    if (!layout_ready) {
+        PyErr_SetString(PyExc_ValueError, "set_signature: set_layout first");
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(fields) > MAX_ITEMS * 2 || PyTuple_GET_SIZE(flags) > MAX_ITEMS * 2) {
+        PyErr_SetString(PyExc_ValueError, "set_signature: too many fields or flags");
+        return NULL;
+    }
+    n_sig_fields = PyTuple_GET_SIZE(fields);
+    for (Py_ssize_t k = 0; k < n_sig_fields; k++) {
+        long i = PyLong_AsLong(PyTuple_GET_ITEM(fields, k));
+        if (i == -1 && PyErr_Occurred())
+            return NULL;
+        if (i < 0 || i >= n_replica_items) {
+            PyErr_SetString(PyExc_ValueError, "set_signature: a replica field out of range");
+            return NULL;
+        }
+        sig_fields[k] = i;
+    }
+    n_sig_flags = PyTuple_GET_SIZE(flags);
+    for (Py_ssize_t k = 0; k < n_sig_flags; k++) {
+        int kind;
+        Py_ssize_t field;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(flags, k), "in", &kind, &field))
+            return NULL;
+        Py_ssize_t limit = kind == SIG_REPLICA_IS ? n_replica_items : n_fields;
+        if (kind < SIG_REPLICA_IS || kind > SIG_ENTRY || field < 0 || field >= limit) {
+            PyErr_SetString(PyExc_ValueError, "set_signature: a flag of unknown kind or out of range");
+            return NULL;
+        }
+        sig_flag_kind[k] = kind;
+        sig_flag_field[k] = field;
+    }
+    signature_ready = 1;
+    Py_RETURN_NONE;
+}
+
 static PyObject *remember(PyObject *module, PyObject *obj)
 {
     Py_hash_t h = top(obj, KEEP);
@@ -676,6 +1031,10 @@ static PyMethodDef methods[] = {
      "set_layout(state_kinds, replica_kinds, messages) -> None: what a renaming of brokers does to each field."},
     {"canonical", (PyCFunction)(void (*)(void))canonical, METH_FASTCALL,
      "canonical(state, candidates) -> (smallest fingerprint of a renamed state, its pos or None) | None."},
+    {"set_signature", set_signature, METH_VARARGS,
+     "set_signature(replica_fields, flags) -> None: what a broker's signature is made of (after set_layout)."},
+    {"key", key, METH_O,
+     "key(state) -> fingerprint | (fingerprint, pos) | None: the fingerprint of the state's canonical form."},
     {"held", held, METH_NOARGS, "held() -> the number of tuples whose hash is remembered."},
     {NULL, NULL, 0, NULL},
 };

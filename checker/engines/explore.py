@@ -99,22 +99,25 @@ from ackcheck.invariants.witnesses import Watcher  # (imported before any fork: 
 from ackcheck.model.independence import KINDS, commute, footprint
 from ackcheck.model.protocol import Model
 from ackcheck.model.state import observe
-from ackcheck.model.symmetry import RENAMING_LAYOUT, candidates, canonical_state, permute
+from ackcheck.model.symmetry import RENAMING_LAYOUT, SIGNATURE_LAYOUT, candidates, canonical_state, permute
 from ackcheck.traces.format import ACTIONS, Trace, Violation
 
 # hash(state), remembering the hashes of shared subtrees (checker/engines/_fingerprint.c);
-# and `canonical`: the fingerprint of a successor's canonical form without building the
-# renamed state (model/symmetry.RENAMING_LAYOUT says what a renaming does to each field)
+# and `key`: a successor's candidate renamings and the fingerprint of its canonical form,
+# without building the renamed state (model/symmetry.RENAMING_LAYOUT and SIGNATURE_LAYOUT
+# say what a renaming does to each field and what a broker's signature is made of)
 try:
-    from ackcheck.checker.engines._fingerprint import canonical as _renamed_canonical
     from ackcheck.checker.engines._fingerprint import clear as _forget_hashes
     from ackcheck.checker.engines._fingerprint import fingerprint as _remembered_hash
+    from ackcheck.checker.engines._fingerprint import key as _canonical_key
     from ackcheck.checker.engines._fingerprint import remember as _remember_hashes
     from ackcheck.checker.engines._fingerprint import set_layout as _set_layout
+    from ackcheck.checker.engines._fingerprint import set_signature as _set_signature
 except ImportError:  # (not built, or not the build of the current source: the builtin)
-    _remembered_hash = _remember_hashes = _forget_hashes = _renamed_canonical = None
+    _remembered_hash = _remember_hashes = _forget_hashes = _canonical_key = None
 else:
     _set_layout(*RENAMING_LAYOUT)
+    _set_signature(*SIGNATURE_LAYOUT)
 
 Progress = Callable[[Stats, int], None]  # (stats so far, frontier size)
 
@@ -360,8 +363,8 @@ class Partition:
         if remember_hashes is not None:
             fpf = _remembered_hash
             plain = False
-        # (the same fingerprints: the renamed state is built only for a new one, below)
-        renamed = _renamed_canonical if remember_hashes is not None else None
+        # (the same fingerprints and renamings: the renamed state is built only for a new one, below)
+        canonical_key = _canonical_key if remember_hashes is not None else None
         canon = canonical_state
         cands_of = candidates
         local: dict = {}
@@ -402,17 +405,20 @@ class Partition:
                     continue
                 pos = None
                 if symmetry:
-                    cands = cands_of(raw)
-                    if cands is None:  # (most successors: already their class's canonical form)
-                        fp = hash(raw) if plain else fpf(raw)
+                    got = canonical_key(raw) if canonical_key is not None else None
+                    if got is None:
+                        cands = cands_of(raw)
+                        if cands is None:  # (most successors: already their class's canonical form)
+                            fp = hash(raw) if plain else fpf(raw)
+                            t = raw
+                        else:
+                            fp, pos, t = canon(raw, fpf, cands)
+                    elif got.__class__ is int:  # (most successors)
+                        fp = got
                         t = raw
                     else:
-                        got = renamed(raw, cands) if renamed is not None else None
-                        if got is None:
-                            fp, pos, t = canon(raw, fpf, cands)
-                        else:
-                            fp, pos = got
-                            t = None  # (built below if new)
+                        fp, pos = got
+                        t = None  # (built below if new)
                 else:
                     fp = fpf(raw)
                     t = raw
