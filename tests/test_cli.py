@@ -95,3 +95,24 @@ def test_unwritable_trace_out_is_a_one_line_error(command, capsys, tmp_path):
     rc = main([*command, "--trace-out", str(blocked / "t.json")])
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ackcheck: error")]
     assert rc == 2 and len(errors) == 1 and errors[0].startswith("ackcheck: error: --trace-out")
+
+
+@pytest.mark.parametrize("preset", [None, "2"])
+def test_the_command_line_starts_no_blas_threads(preset):
+    """numpy's OpenBLAS starts a thread per core at import unless told otherwise; the command
+    line tells it one (the searches use no linear algebra, and idle BLAS threads take CPU
+    from the worker processes), and a user's own OPENBLAS_NUM_THREADS wins."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    code = ("import os, ackcheck.checker.cli, numpy; "
+            "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    setting, threads = p.stdout.split()
+    assert setting == (preset or "1")
+    if preset is None:
+        assert threads == "1"  # (the main thread alone)
