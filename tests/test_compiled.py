@@ -267,3 +267,53 @@ def test_the_tuple_builder_builds_what_tuple_new_builds():
         tuple.__new__()
     with pytest.raises(TypeError):
         build()
+
+
+def test_states_pickle_through_the_c_reducer_and_load_anywhere(tmp_path):
+    """model/state.py registers model/_tuples.c `reduce` with copyreg for every NamedTuple of
+    a state: reachable states round-trip through pickle equal and of the same types, shared
+    subtrees stay shared, and the bytes name no ackcheck module but the classes - a pure
+    Python process (no extension at all) loads them, and pickles written without the
+    reducer (NamedTuple's own way) load here."""
+    import copyreg
+    import pickle
+
+    from ackcheck.model import state as state_mod
+    from ackcheck.model.protocol import Model
+    from ackcheck.traces.settings import build_config
+
+    if state_mod._reduce is None:
+        assert not _compiled.in_use(), _compiled.STATUS.get("ackcheck.model._tuples")
+        pytest.skip("model/_tuples.c is not built here")
+    for cls in state_mod.PICKLED_BY_REDUCE:
+        assert copyreg.dispatch_table[cls] is state_mod._reduce
+    model = Model(build_config([], bounds={"max_records": 2, "max_crashes": 1, "max_elections": 1}))
+    states, frontier = [model.init()], [model.init()]
+    while len(states) < 3000:
+        frontier = [t for s in frontier for _, t in model.successors(s)]
+        states += frontier
+    states = states[:3000]
+
+    def types(x):
+        return (type(x).__name__, tuple(types(y) for y in x)) if isinstance(x, tuple) else type(x).__name__
+
+    blob = pickle.dumps(states, protocol=pickle.HIGHEST_PROTOCOL)
+    back = pickle.loads(blob)
+    assert back == states and [types(s) for s in back] == [types(s) for s in states]
+    assert back[1].batches is back[2].batches or states[1].batches is not states[2].batches
+    assert b"_tuples" not in blob and b"__new__" in blob
+    (tmp_path / "states.pickle").write_bytes(blob)
+    code = ("import pickle, sys; from ackcheck import _compiled; "
+            "states = pickle.load(open(sys.argv[1], 'rb')); "
+            "assert not _compiled.in_use(); print(len(states), type(states[0]).__name__, states[5].replicas[0].leader)")
+    env = dict(os.environ, **{_compiled.PURE_ENV: "1"})
+    p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "states.pickle")], capture_output=True, text=True,
+                       env=env, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["3000", "State", str(states[5].replicas[0].leader)]
+    saved = {cls: copyreg.dispatch_table.pop(cls) for cls in state_mod.PICKLED_BY_REDUCE}
+    try:
+        old = pickle.dumps(states, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        copyreg.dispatch_table.update(saved)
+    assert b"__new__" not in old and pickle.loads(old) == states

@@ -237,3 +237,132 @@ def test_stale_chunk_directories_of_killed_searches_are_removed(tmp_path):
         os.utime(d, (old, old))
     assert spill.remove_stale(str(tmp_path)) == [str(stale)]
     assert not stale.exists() and recent.exists() and alive.exists() and other.exists()
+
+
+# -- model/_tuples.c pack / unpack: the level's files on disk
+
+try:
+    from ackcheck.model._tuples import pack, unpack
+except ImportError:  # (not built: the files are pickles; nothing of its own to test)
+    pack = unpack = None
+needs_codec = pytest.mark.skipif(pack is None, reason="model/_tuples.c is not built")
+
+
+def _shape(x):
+    """A value's type tree (so that True is not taken for 1, nor a NamedTuple for a tuple)."""
+    if isinstance(x, (tuple, list)):
+        return (type(x).__name__, tuple(_shape(y) for y in x))
+    return type(x).__name__
+
+
+def test_the_codec_is_built_with_the_model():
+    from ackcheck import _compiled
+
+    if _compiled.in_use():
+        assert pack is not None and spill._pack is pack, _compiled.STATUS.get("ackcheck.model._tuples")
+
+
+def _named_values():
+    from hypothesis import strategies as st
+
+    from ackcheck.model.state import LeaderAndIsr, ParkedProduce
+    from ackcheck.traces.observation import Batch
+
+    ints = st.one_of(st.integers(-300, 300), st.integers(-2 ** 63, 2 ** 63 - 1),
+                     st.sampled_from([-2 ** 31 - 1, -2 ** 31, 2 ** 31 - 1, 2 ** 31, -129, -128, 127, 128]))
+    leaves = st.one_of(st.none(), st.booleans(), ints, st.text(max_size=300))
+    return st.recursive(leaves, lambda inner: st.one_of(
+        st.lists(inner, max_size=6), st.lists(inner, max_size=300).map(tuple),
+        st.tuples(inner, inner, inner, inner).map(lambda t: ParkedProduce(*t)),
+        st.tuples(inner, inner, inner, inner).map(lambda t: LeaderAndIsr(*t)),
+        st.tuples(inner, inner, inner, inner).map(lambda t: Batch(*t))), max_leaves=60)
+
+
+@needs_codec
+def test_pack_round_trips_any_tree():
+    from hypothesis import given, settings
+
+    @settings(max_examples=300, deadline=None)
+    @given(_named_values())
+    def check(tree):
+        back = unpack(pack(tree))
+        assert back == tree and _shape(back) == _shape(tree)
+        shared = (tree, [tree, tree])  # (an object held twice comes back as one object)
+        again = unpack(pack(shared))
+        assert again == shared and (not isinstance(tree, tuple) or again[0] is again[1][0] is again[1][1])
+
+    check()
+
+
+@needs_codec
+def test_pack_round_trips_reachable_states_with_their_sharing():
+    from ackcheck.model.protocol import Model
+    from ackcheck.traces.settings import build_config
+
+    model = Model(build_config([], bounds={"max_records": 2, "max_crashes": 1, "max_elections": 1}))
+    states, frontier = [model.init()], [model.init()]
+    while len(states) < 4000:
+        frontier = [t for s in frontier for _, t in model.successors(s)]
+        states += frontier
+    items = [(k << 20, s, (("broker_learn", 1, 3), ("crash", 2))) for k, s in enumerate(states)]
+    back = unpack(pack(items))
+    assert back == items and [_shape(b) for b in back] == [_shape(i) for i in items]
+    pairs = [(a, b) for a, b in zip(states, states[1:]) if a.batches is b.batches]
+    assert pairs
+    for k in range(len(states) - 1):  # (subtrees shared in the level stay shared)
+        if states[k].batches is states[k + 1].batches:
+            assert back[k][1].batches is back[k + 1][1].batches
+
+
+@needs_codec
+def test_pack_refuses_what_it_does_not_take():
+    from typing import NamedTuple
+
+    class Other(NamedTuple):
+        x: int
+
+    for bad in [1.5, 2 ** 64, {"a": 1}, Other(1), (1, b"x"), [object()]]:
+        with pytest.raises(TypeError):
+            pack(bad)
+    deep = ()
+    for _ in range(100):
+        deep = (deep,)
+    with pytest.raises(ValueError):
+        pack(deep)
+
+
+@needs_codec
+def test_unpack_refuses_malformed_input():
+    """Every truncation of a valid input, a wrong first byte, trailing bytes, an unknown
+    opcode, a reference to nothing: ValueError, never a crash or a wrong tree."""
+    from ackcheck.model.state import LeaderAndIsr
+
+    shared = ("x" * 300, 7)
+    data = pack([shared, shared, LeaderAndIsr(1, 2, -1, (0, 1)), (None, True, 2 ** 40, -5, "é"), tuple(range(300))])
+    assert unpack(data)[4] == tuple(range(300))  # (a length past one byte)
+    for cut in range(len(data)):
+        with pytest.raises(ValueError):
+            unpack(data[:cut])
+    for bad in [b"XK1" + data[3:], data + b"\x00", b"AK1\x3f", b"AK1\x0a\x05\x00\x00\x00",
+                b"AK1\x09\xee\x00", b"AK1\x88\x01\x00"]:
+        with pytest.raises(ValueError):
+            unpack(bad)
+
+
+def test_chunk_files_are_packed_when_they_can_be_and_pickled_otherwise(tmp_path, monkeypatch):
+    from ackcheck.model.state import initial_state
+    from ackcheck.traces.settings import build_config
+
+    s = initial_state(build_config([]))
+    name = str(tmp_path / "a")
+    spill.dump_values(name, [s, s])
+    with open(name, "rb") as f:
+        head = f.read(3)
+    assert head == (b"AK1" if pack is not None else head) and spill.load_values(name) == [s, s]
+    spill.dump_values(name, [s, 1.5])  # (a float: pickled)
+    with open(name, "rb") as f:
+        assert f.read(1) == b"\x80"
+    assert spill.load_values(name) == [s, 1.5]
+    monkeypatch.setattr(spill, "_pack", None)
+    spill.dump_values(name, [s])
+    assert spill.load_values(name) == [s]

@@ -423,8 +423,8 @@ class Partition:
                     fp = fpf(raw)
                     t = raw
                 if fp not in local:  # the first (smallest) key wins here
-                    if t is None:
-                        t = raw if pos is None else permute(raw, pos)
+                    if t is None:  # (a renamed successor whose fingerprint is new)
+                        t = permute(raw, pos)
                     if sleeping:
                         local[fp] = (key, t, _sleep_after(model, s, action, sleep, taken, codes, pos)
                                      if sleep or taken else ())

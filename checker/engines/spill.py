@@ -1,4 +1,4 @@
-"""A frontier on disk: the states of a BFS level in pickled chunk files, read back in order.
+"""A frontier on disk: the states of a BFS level in chunk files, read back in order.
 
 `--memory-limit SIZE` gives the search a budget of resident memory (split evenly over the
 partitions). When a partition's process is past its share at a level boundary, the level
@@ -30,6 +30,43 @@ import time
 import numpy as np
 
 CHUNK = 20_000  # states per chunk file
+
+# A level's files in model/_tuples.c's compact form: written and read back by the same run,
+# in a fifth of pickle's instructions (docs/reach.md). Checkpoints, which another build may
+# read, stay pickles. Where the module is not built, or a chunk holds something it does not
+# take, the chunk is pickled; a file says which it is by its first bytes.
+try:
+    from ackcheck.model._tuples import pack as _pack
+    from ackcheck.model._tuples import unpack as _unpack
+except ImportError:  # (not built, or not the build of the current source)
+    _pack = _unpack = None
+_PACKED = b"AK1"  # (what pack's output starts with; a pickle starts with its protocol byte)
+
+
+def dump_values(name: str, values: list) -> None:
+    """Write `values` (states, candidates, sleep sets) to a new file `name`."""
+    data = None
+    if _pack is not None:
+        try:
+            data = _pack(values)
+        except (TypeError, ValueError):  # (something pack does not take: pickle it)
+            data = None
+    with open(name, "wb") as f:
+        if data is not None:
+            f.write(data)
+        else:
+            pickle.dump(values, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_values(name: str) -> list:
+    """What dump_values wrote to `name`."""
+    with open(name, "rb") as f:
+        data = f.read()
+    if data[:len(_PACKED)] == _PACKED:
+        if _unpack is None:
+            raise ValueError(f"{name}: written by model/_tuples.c, which is not built here")
+        return _unpack(data)
+    return pickle.loads(data)
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1000, "kib": 1 << 10, "m": 1 << 20, "mb": 1000 ** 2, "mib": 1 << 20,
           "g": 1 << 30, "gb": 1000 ** 3, "gib": 1 << 30, "t": 1 << 40, "tb": 1000 ** 4, "tib": 1 << 40}
@@ -217,8 +254,7 @@ class SpilledStates:
         self.length = len(states)
         for i in range(0, len(states), chunk):
             name = where.new_file()
-            with open(name, "wb") as f:
-                pickle.dump(states[i:i + chunk], f, protocol=pickle.HIGHEST_PROTOCOL)
+            dump_values(name, states[i:i + chunk])
             self.files.append(name)
 
     def __len__(self) -> int:
@@ -226,9 +262,7 @@ class SpilledStates:
 
     def __iter__(self):
         for name in self.files:
-            with open(name, "rb") as f:
-                chunk = pickle.load(f)
-            yield from chunk
+            yield from load_values(name)
 
     def materialise(self) -> list:
         return list(self)
@@ -267,8 +301,7 @@ class CandidateRuns:
 
     def _dump(self, values: list) -> str:
         name = self.where.new_file()
-        with open(name, "wb") as f:
-            pickle.dump(values, f, protocol=pickle.HIGHEST_PROTOCOL)
+        dump_values(name, values)
         return name
 
     def kept(self, mask) -> tuple:
@@ -301,8 +334,7 @@ class KeptChunks(SpilledStates):
             at += n
             if not len(keep):
                 continue
-            with open(name, "rb") as f:
-                chunk = pickle.load(f)
+            chunk = load_values(name)
             if len(keep) == n:
                 yield from chunk
             else:
