@@ -411,36 +411,40 @@ static int reordered(PyObject *t, const long *inverse, Py_ssize_t nb, Py_hash_t 
     return 0;
 }
 
+/* the hash of one item renamed by its kind (left alone, a broker id, a set of ids, a
+   per-broker tuple): 0 with *h set, BAIL, or -1 with an exception set */
+static int renamed_item(PyObject *o, int kind, const long *pos, const long *inverse, Py_ssize_t nb, Py_hash_t *h)
+{
+    int pure = 1;
+    value val;
+    switch (kind) {
+    case K_PLAIN:
+        *h = hash_item(o, LOOK, &pure);
+        return *h == -1 && PyErr_Occurred() ? -1 : 0;
+    case K_BROKER:
+        if (renamed_id(o, pos, nb, &val.v))
+            return BAIL;
+        *h = int_hash(val.v);
+        return 0;
+    case K_SET:
+        if (renamed_set(o, pos, nb, &val))
+            return BAIL;
+        *h = set_hash(&val);
+        return 0;
+    case K_PER_BROKER:
+        return reordered(o, inverse, nb, h);
+    }
+    return BAIL;
+}
+
 static int renamed_replica(PyObject *r, const long *pos, const long *inverse, Py_ssize_t nb, Py_hash_t *out)
 {
     if (!PyTuple_Check(r) || Py_TYPE(r)->tp_hash != tuple_hash || PyTuple_GET_SIZE(r) != n_replica_items)
         return BAIL;
     Py_uhash_t acc = PRIME_5;
     for (Py_ssize_t i = 0; i < n_replica_items; i++) {
-        PyObject *o = PyTuple_GET_ITEM(r, i);
         Py_hash_t h;
-        int pure = 1, rc = 0;
-        value val;
-        switch (replica_kind[i]) {
-        case K_PLAIN:
-            h = hash_item(o, LOOK, &pure);
-            if (h == -1)
-                return -1;
-            break;
-        case K_BROKER:
-            rc = renamed_id(o, pos, nb, &val.v);
-            h = int_hash(val.v);
-            break;
-        case K_SET:
-            rc = renamed_set(o, pos, nb, &val);
-            h = rc ? 0 : set_hash(&val);
-            break;
-        case K_PER_BROKER:
-            rc = reordered(o, inverse, nb, &h);
-            break;
-        default:
-            return BAIL;
-        }
+        int rc = renamed_item(PyTuple_GET_ITEM(r, i), replica_kind[i], pos, inverse, nb, &h);
         if (rc)
             return rc;
         acc = fold(acc, (Py_uhash_t)h);
@@ -459,14 +463,8 @@ static int renamed_hash(PyObject *s, const long *pos, Py_ssize_t nb, Py_hash_t *
     for (Py_ssize_t f = 0; f < n_fields; f++) {
         PyObject *o = PyTuple_GET_ITEM(s, f);
         Py_hash_t h = 0;
-        int pure = 1, rc = 0;
-        value val;
+        int rc = 0;
         switch (state_kind[f]) {
-        case K_PLAIN:
-            h = hash_item(o, LOOK, &pure);
-            if (h == -1 && PyErr_Occurred())
-                return -1;
-            break;
         case K_REPLICAS: {
             if (!PyTuple_Check(o) || PyTuple_GET_SIZE(o) != nb || Py_TYPE(o)->tp_hash != tuple_hash)
                 return BAIL;
@@ -479,24 +477,13 @@ static int renamed_hash(PyObject *s, const long *pos, Py_ssize_t nb, Py_hash_t *
             h = finish(racc, nb);
             break;
         }
-        case K_BROKER:
-            rc = renamed_id(o, pos, nb, &val.v);
-            h = int_hash(val.v);
-            break;
-        case K_SET:
-            rc = renamed_set(o, pos, nb, &val);
-            h = rc ? 0 : set_hash(&val);
-            break;
-        case K_PER_BROKER:
-            rc = reordered(o, inverse, nb, &h);
-            break;
         case K_MESSAGES:
             if (!PyTuple_Check(o) || Py_TYPE(o)->tp_hash != tuple_hash)
                 return BAIL;
             rc = renamed_messages(o, f, pos, nb, &h);
             break;
         default:
-            return BAIL;
+            rc = renamed_item(o, state_kind[f], pos, inverse, nb, &h);
         }
         if (rc)
             return rc;
